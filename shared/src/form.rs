@@ -1,0 +1,512 @@
+//! The form document a workflow author writes: a title, a prompt and typed fields.
+//!
+//! The wire shape (`FormSpec`, `FieldSpec`) is parsed once into types that cannot hold a bad definition;
+//! they serialise back to the same shape, so a stored form re-parses to the same value.
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, ContextKey, ContextValue};
+use crate::error::ConfigError;
+
+/// Most fields a form may have.
+pub const MAX_FIELDS: usize = 100;
+/// Most options a choice field may have.
+pub const MAX_OPTIONS: usize = 200;
+/// Longest title, label or option, in characters.
+pub const MAX_LABEL_CHARS: usize = 200;
+/// Longest help text, in characters.
+pub const MAX_HELP_CHARS: usize = 2_000;
+/// Longest prompt, in characters.
+pub const MAX_PROMPT_CHARS: usize = 20_000;
+/// Longest text pattern, in characters.
+pub const MAX_PATTERN_CHARS: usize = 500;
+/// Longest text value any text field accepts, whatever its own `maxLength`.
+pub const MAX_TEXT_CHARS: usize = 10_000;
+/// The hidden form field that carries the submission id; no form field may use this key.
+pub const SUBMISSION_ID_FIELD: &str = "_submissionId";
+
+/// A text pattern, compiled once; matched against the whole value.
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex::Regex,
+}
+
+impl Pattern {
+    fn parse(source: &str) -> Result<Self, String> {
+        if source.chars().count() > MAX_PATTERN_CHARS {
+            return Err(format!("is longer than {MAX_PATTERN_CHARS} characters"));
+        }
+        let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|e| format!("is not a valid regular expression: {}", first_line(&e.to_string())))?;
+        Ok(Self { source: source.to_owned(), regex })
+    }
+
+    /// The pattern as the author wrote it (also what the HTML `pattern` attribute gets).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Whether the whole of `value` matches.
+    pub fn matches(&self, value: &str) -> bool {
+        self.regex.is_match(value)
+    }
+}
+
+fn first_line(text: &str) -> &str {
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(text).trim()
+}
+
+/// What kind of value a field takes, with that kind's constraints.
+#[derive(Debug, Clone)]
+pub enum FieldKind {
+    /// Free text.
+    Text {
+        /// A textarea rather than a one-line input.
+        multiline: bool,
+        /// Fewest characters (when a value is given).
+        min_length: Option<u32>,
+        /// Most characters.
+        max_length: Option<u32>,
+        /// A regular expression the whole value must match.
+        pattern: Option<Pattern>,
+    },
+    /// A whole number.
+    Integer {
+        /// Smallest allowed.
+        min: Option<i64>,
+        /// Largest allowed.
+        max: Option<i64>,
+    },
+    /// A decimal number.
+    Decimal {
+        /// Smallest allowed.
+        min: Option<f64>,
+        /// Largest allowed.
+        max: Option<f64>,
+    },
+    /// A checkbox: true when ticked.
+    Boolean,
+    /// One of (or, with `multiple`, several of) a fixed list.
+    Choice {
+        /// The allowed values, in display order.
+        options: Vec<String>,
+        /// Several may be chosen.
+        multiple: bool,
+    },
+    /// A calendar date, `YYYY-MM-DD`.
+    Date,
+    /// A date and time, stored as RFC 3339 in UTC.
+    DateTime,
+    /// An email address.
+    Email,
+    /// An `http` or `https` URL.
+    Url,
+}
+
+impl FieldKind {
+    /// The name of the type as written in a form document.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Self::Text { .. } => "text",
+            Self::Integer { .. } => "integer",
+            Self::Decimal { .. } => "decimal",
+            Self::Boolean => "boolean",
+            Self::Choice { .. } => "choice",
+            Self::Date => "date",
+            Self::DateTime => "datetime",
+            Self::Email => "email",
+            Self::Url => "url",
+        }
+    }
+
+    /// Whether the field takes several values.
+    pub fn is_multiple(&self) -> bool {
+        matches!(self, Self::Choice { multiple: true, .. })
+    }
+}
+
+/// Where a field's initial value comes from.
+#[derive(Debug, Clone)]
+pub enum Initial {
+    /// The run context's value at this key.
+    Prefill(ContextKey),
+    /// A fixed value.
+    Default(ContextValue),
+}
+
+/// One field of the form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    /// The context key the reviewer's value is written to.
+    pub key: ContextKey,
+    /// What the reviewer reads beside the control.
+    pub label: String,
+    /// A longer explanation under the label.
+    pub help: Option<String>,
+    /// The reviewer must give a value (a boolean must be ticked).
+    pub required: bool,
+    /// The value's type and constraints.
+    pub kind: FieldKind,
+    /// The value shown before the reviewer types.
+    pub initial: Option<Initial>,
+}
+
+/// The form the reviewer fills in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(try_from = "FormSpec", into = "FormSpec")]
+pub struct FormDocument {
+    /// The page's heading.
+    pub title: String,
+    /// Markdown (a safe subset) shown above the fields.
+    pub prompt: Option<String>,
+    /// Context keys whose values the reviewer sees, read-only, in this order.
+    pub show: Vec<ContextKey>,
+    /// The fields, in display order.
+    pub fields: Vec<Field>,
+}
+
+impl FormDocument {
+    /// The field with this key.
+    pub fn field(&self, key: &str) -> Option<&Field> {
+        self.fields.iter().find(|f| f.key.as_str() == key)
+    }
+
+    /// Checks the references from this form into the run's context, naming the first bad one.
+    pub fn check_against(&self, context: &Context, secret: &[ContextKey]) -> Result<(), ConfigError> {
+        for (i, key) in self.show.iter().enumerate() {
+            let path = format!("formDocument.show[{i}]");
+            if !context.contains(key) {
+                return Err(ConfigError::new(path, format!("`{key}` is not in context")));
+            }
+            if secret.contains(key) {
+                return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
+            }
+        }
+        for (i, field) in self.fields.iter().enumerate() {
+            if let Some(Initial::Prefill(key)) = &field.initial {
+                let path = format!("formDocument.fields[{i}].prefill");
+                if !context.contains(key) {
+                    return Err(ConfigError::new(path, format!("`{key}` is not in context")));
+                }
+                if secret.contains(key) {
+                    return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A form document as written (the wire shape).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FormSpec {
+    /// See [`FormDocument::title`].
+    pub title: String,
+    /// See [`FormDocument::prompt`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt: Option<String>,
+    /// See [`FormDocument::show`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub show: Vec<String>,
+    /// See [`FormDocument::fields`].
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+}
+
+/// A field as written (the wire shape): every property of every type, checked against `type` on parse.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FieldSpec {
+    pub key: String,
+    pub label: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub required: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefill: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiline: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_length: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<serde_json::Number>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub options: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multiple: Option<bool>,
+}
+
+fn check_text(path: &str, what: &str, text: &str, max: usize, required: bool) -> Result<(), ConfigError> {
+    if required && text.trim().is_empty() {
+        return Err(ConfigError::new(format!("{path}"), format!("{what} must not be empty")));
+    }
+    let chars = text.chars().count();
+    if chars > max {
+        return Err(ConfigError::new(path, format!("{what} is {chars} characters; at most {max}")));
+    }
+    Ok(())
+}
+
+impl FormSpec {
+    /// Parses the whole form, naming the first bad property by its path under `formDocument`.
+    pub fn parse(self) -> Result<FormDocument, ConfigError> {
+        check_text("formDocument.title", "the title", &self.title, MAX_LABEL_CHARS, true)?;
+        if let Some(prompt) = &self.prompt {
+            check_text("formDocument.prompt", "the prompt", prompt, MAX_PROMPT_CHARS, false)?;
+        }
+        let show = self
+            .show
+            .iter()
+            .enumerate()
+            .map(|(i, key)| {
+                ContextKey::parse(key).map_err(|e| ConfigError::new(format!("formDocument.show[{i}]"), format!("context key {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.fields.len() > MAX_FIELDS {
+            return Err(ConfigError::new(
+                "formDocument.fields",
+                format!("has {} fields; a form has at most {MAX_FIELDS}", self.fields.len()),
+            ));
+        }
+        let mut fields: Vec<Field> = Vec::with_capacity(self.fields.len());
+        for (i, spec) in self.fields.into_iter().enumerate() {
+            let path = format!("formDocument.fields[{i}]");
+            let field = spec.parse(&path)?;
+            if fields.iter().any(|f| f.key == field.key) {
+                return Err(ConfigError::new(
+                    format!("{path}.key"),
+                    format!("`{}` is the key of an earlier field; field keys are unique", field.key),
+                ));
+            }
+            fields.push(field);
+        }
+        Ok(FormDocument { title: self.title, prompt: self.prompt, show, fields })
+    }
+}
+
+impl FieldSpec {
+    fn parse(self, path: &str) -> Result<Field, ConfigError> {
+        let at = |prop: &str| format!("{path}.{prop}");
+        let key = ContextKey::parse(&self.key).map_err(|e| ConfigError::new(at("key"), format!("context key {e}")))?;
+        if key.as_str() == SUBMISSION_ID_FIELD {
+            return Err(ConfigError::new(at("key"), format!("`{SUBMISSION_ID_FIELD}` is reserved for the submission id")));
+        }
+        check_text(&at("label"), "the label", &self.label, MAX_LABEL_CHARS, true)?;
+        if let Some(help) = &self.help {
+            check_text(&at("help"), "the help text", help, MAX_HELP_CHARS, false)?;
+        }
+        let type_name = self.kind.as_str();
+        let not_for = |prop: &str| ConfigError::new(at(prop), format!("does not apply to a field of type `{type_name}`"));
+        let text_props = self.multiline.is_some() || self.min_length.is_some() || self.max_length.is_some() || self.pattern.is_some();
+        let number_props = self.min.is_some() || self.max.is_some();
+        let choice_props = self.options.is_some() || self.multiple.is_some();
+        let first_text_prop = || {
+            [("multiline", self.multiline.is_some()), ("minLength", self.min_length.is_some()), ("maxLength", self.max_length.is_some()), ("pattern", self.pattern.is_some())]
+                .into_iter()
+                .find(|(_, set)| *set)
+                .map(|(name, _)| name)
+                .unwrap_or("multiline")
+        };
+        let kind = match type_name {
+            "text" => {
+                if number_props {
+                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
+                }
+                if choice_props {
+                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
+                }
+                let limit = MAX_TEXT_CHARS as u32;
+                for (prop, value) in [("minLength", self.min_length), ("maxLength", self.max_length)] {
+                    if value.is_some_and(|v| v > limit) {
+                        return Err(ConfigError::new(at(prop), format!("is over {limit}, the most any text field takes")));
+                    }
+                }
+                if let (Some(min), Some(max)) = (self.min_length, self.max_length) {
+                    if min > max {
+                        return Err(ConfigError::new(at("minLength"), format!("{min} is more than maxLength {max}")));
+                    }
+                }
+                if self.max_length == Some(0) {
+                    return Err(ConfigError::new(at("maxLength"), "must be at least 1"));
+                }
+                let pattern = self
+                    .pattern
+                    .as_deref()
+                    .map(|p| Pattern::parse(p).map_err(|e| ConfigError::new(at("pattern"), e)))
+                    .transpose()?;
+                FieldKind::Text { multiline: self.multiline.unwrap_or(false), min_length: self.min_length, max_length: self.max_length, pattern }
+            }
+            "integer" | "decimal" => {
+                if text_props {
+                    return Err(not_for(first_text_prop()));
+                }
+                if choice_props {
+                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
+                }
+                if type_name == "integer" {
+                    let bound = |prop: &str, n: &Option<serde_json::Number>| {
+                        n.as_ref()
+                            .map(|n| n.as_i64().ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a whole number"))))
+                            .transpose()
+                    };
+                    let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
+                    if let (Some(lo), Some(hi)) = (min, max) {
+                        if lo > hi {
+                            return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
+                        }
+                    }
+                    FieldKind::Integer { min, max }
+                } else {
+                    let bound = |prop: &str, n: &Option<serde_json::Number>| {
+                        n.as_ref()
+                            .map(|n| n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a finite number"))))
+                            .transpose()
+                    };
+                    let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
+                    if let (Some(lo), Some(hi)) = (min, max) {
+                        if lo > hi {
+                            return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
+                        }
+                    }
+                    FieldKind::Decimal { min, max }
+                }
+            }
+            "choice" => {
+                if text_props {
+                    return Err(not_for(first_text_prop()));
+                }
+                if number_props {
+                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
+                }
+                let options = self.options.clone().unwrap_or_default();
+                if options.is_empty() {
+                    return Err(ConfigError::new(at("options"), "a choice field needs at least one option"));
+                }
+                if options.len() > MAX_OPTIONS {
+                    return Err(ConfigError::new(at("options"), format!("has {} options; at most {MAX_OPTIONS}", options.len())));
+                }
+                for (j, option) in options.iter().enumerate() {
+                    check_text(&at(&format!("options[{j}]")), "an option", option, MAX_LABEL_CHARS, true)?;
+                    if options[..j].contains(option) {
+                        return Err(ConfigError::new(at(&format!("options[{j}]")), format!("`{option}` is listed twice")));
+                    }
+                }
+                FieldKind::Choice { options, multiple: self.multiple.unwrap_or(false) }
+            }
+            "boolean" | "date" | "datetime" | "email" | "url" => {
+                if text_props {
+                    return Err(not_for(first_text_prop()));
+                }
+                if number_props {
+                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
+                }
+                if choice_props {
+                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
+                }
+                match type_name {
+                    "boolean" => FieldKind::Boolean,
+                    "date" => FieldKind::Date,
+                    "datetime" => FieldKind::DateTime,
+                    "email" => FieldKind::Email,
+                    _ => FieldKind::Url,
+                }
+            }
+            other => {
+                return Err(ConfigError::new(
+                    at("type"),
+                    format!("`{other}` is not a field type; use one of text, integer, decimal, boolean, choice, date, datetime, email, url"),
+                ))
+            }
+        };
+        let initial = match (self.prefill, self.default) {
+            (Some(_), Some(_)) => return Err(ConfigError::new(at("default"), "a field has a prefill or a default, not both")),
+            (Some(key), None) => Some(Initial::Prefill(
+                ContextKey::parse(&key).map_err(|e| ConfigError::new(at("prefill"), format!("context key {e}")))?,
+            )),
+            (None, Some(value)) => Some(Initial::Default(
+                ContextValue::from_json(&value).map_err(|e| ConfigError::new(at("default"), format!("value {e}")))?,
+            )),
+            (None, None) => None,
+        };
+        let field = Field { key, label: self.label, help: self.help, required: self.required, kind, initial };
+        if let Some(Initial::Default(value)) = &field.initial {
+            crate::input::check_initial(&field, value).map_err(|e| ConfigError::new(at("default"), e))?;
+        }
+        Ok(field)
+    }
+}
+
+impl From<&Field> for FieldSpec {
+    fn from(field: &Field) -> Self {
+        let number = |f: f64| serde_json::Number::from_f64(f);
+        let mut spec = FieldSpec {
+            key: field.key.to_string(),
+            label: field.label.clone(),
+            kind: field.kind.type_name().to_owned(),
+            help: field.help.clone(),
+            required: field.required,
+            ..FieldSpec::default()
+        };
+        match &field.initial {
+            Some(Initial::Prefill(key)) => spec.prefill = Some(key.to_string()),
+            Some(Initial::Default(value)) => spec.default = serde_json::to_value(value).ok(),
+            None => {}
+        }
+        match &field.kind {
+            FieldKind::Text { multiline, min_length, max_length, pattern } => {
+                spec.multiline = multiline.then_some(true);
+                spec.min_length = *min_length;
+                spec.max_length = *max_length;
+                spec.pattern = pattern.as_ref().map(|p| p.source().to_owned());
+            }
+            FieldKind::Integer { min, max } => {
+                spec.min = min.map(serde_json::Number::from);
+                spec.max = max.map(serde_json::Number::from);
+            }
+            FieldKind::Decimal { min, max } => {
+                spec.min = min.and_then(number);
+                spec.max = max.and_then(number);
+            }
+            FieldKind::Choice { options, multiple } => {
+                spec.options = Some(options.clone());
+                spec.multiple = multiple.then_some(true);
+            }
+            FieldKind::Boolean | FieldKind::Date | FieldKind::DateTime | FieldKind::Email | FieldKind::Url => {}
+        }
+        spec
+    }
+}
+
+impl From<FormDocument> for FormSpec {
+    fn from(form: FormDocument) -> Self {
+        FormSpec {
+            title: form.title,
+            prompt: form.prompt,
+            show: form.show.iter().map(ToString::to_string).collect(),
+            fields: form.fields.iter().map(FieldSpec::from).collect(),
+        }
+    }
+}
+
+impl TryFrom<FormSpec> for FormDocument {
+    type Error = ConfigError;
+    fn try_from(spec: FormSpec) -> Result<Self, ConfigError> {
+        spec.parse()
+    }
+}
