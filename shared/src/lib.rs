@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod context;
+pub mod creation;
 pub mod error;
 pub mod form;
 pub mod input;
@@ -10,3 +11,10 @@ pub mod markdown;
 pub mod outcome;
 pub mod pages;
 pub mod time;
+pub mod token;
+pub mod continuation;
+pub mod memory;
+pub mod model;
+pub mod queue;
+pub mod service;
+pub mod store;

@@ -1,0 +1,239 @@
+//! The link-creation input (the Step Functions task's input), parsed into a new intervention or refused
+//! with the setting that is wrong.
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, ContextKey};
+use crate::error::ConfigError;
+use crate::form::{FormDocument, FormSpec};
+use crate::time::Timestamp;
+
+/// Default link lifetime, in hours.
+pub const DEFAULT_EXPIRATION_HOURS: f64 = 1.0;
+/// Longest link lifetime, in hours (a year: the longest a Step Functions run can wait).
+pub const MAX_EXPIRATION_HOURS: f64 = 8_760.0;
+/// Most accepted submissions one link may allow.
+pub const MAX_USES: u32 = 10_000;
+/// Longest id (environment, correlation, rule set), in characters.
+pub const MAX_ID_CHARS: usize = 128;
+
+/// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tier {
+    /// A dedicated environment: not counted.
+    Dedicated,
+    /// A shared environment: counted.
+    Shared,
+    /// A free environment: counted.
+    Free,
+}
+
+impl Tier {
+    /// Whether a resumed run counts against the environment's monthly run allowance.
+    pub fn counts_against_allowance(self) -> bool {
+        !matches!(self, Self::Dedicated)
+    }
+}
+
+/// What to queue when the link expires unanswered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnTimeout {
+    /// The rule set queued on timeout.
+    pub rule_set_id: String,
+    /// Values laid over the run context in the timeout continuation.
+    #[serde(default)]
+    pub context: Context,
+}
+
+/// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreationSpec {
+    environment_id: Option<String>,
+    tier: Option<String>,
+    correlation_id: Option<String>,
+    run_available_until: Option<String>,
+    rule_set_id: Option<String>,
+    url_expiration_hours: Option<serde_json::Number>,
+    max_url_uses: Option<serde_json::Number>,
+    generated_url_context_key: Option<String>,
+    form_document: Option<FormSpec>,
+    context: Option<serde_json::Value>,
+    #[serde(default)]
+    secret_keys: Vec<String>,
+    on_timeout: Option<OnTimeoutSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OnTimeoutSpec {
+    rule_set_id: Option<String>,
+    context: Option<serde_json::Value>,
+}
+
+/// A checked link-creation input: everything needed to store an intervention and sign its link.
+#[derive(Debug, Clone)]
+pub struct NewIntervention {
+    /// The environment the run belongs to.
+    pub environment_id: String,
+    /// The environment's tier.
+    pub tier: Tier,
+    /// The run's correlation id.
+    pub correlation_id: String,
+    /// When the run can no longer be resumed.
+    pub run_available_until: Timestamp,
+    /// The rule set queued on submission.
+    pub rule_set_id: String,
+    /// When the link stops working (never after `run_available_until`).
+    pub expires_at: Timestamp,
+    /// How many submissions the link accepts.
+    pub max_uses: u32,
+    /// The context key the link is written to in the output.
+    pub link_context_key: ContextKey,
+    /// The form, if any (none: a bare approve page).
+    pub form: Option<FormDocument>,
+    /// The run's context.
+    pub context: Context,
+    /// Keys whose values are never shown or logged.
+    pub secret_keys: Vec<ContextKey>,
+    /// What to queue when the link expires unanswered.
+    pub on_timeout: Option<OnTimeout>,
+}
+
+fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError> {
+    let value = value.ok_or_else(|| ConfigError::new(field, "is required"))?;
+    if value.trim().is_empty() {
+        return Err(ConfigError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_ID_CHARS {
+        return Err(ConfigError::new(field, format!("is longer than {MAX_ID_CHARS} characters")));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ConfigError::new(field, "must not contain control characters"));
+    }
+    Ok(value)
+}
+
+fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigError> {
+    Context::from_json(value).map_err(|(key, message)| {
+        let at = if key.is_empty() { path.to_owned() } else { format!("{path}.{key}") };
+        ConfigError::new(at, message)
+    })
+}
+
+impl NewIntervention {
+    /// Parses and checks a link-creation input at `now`, naming the first bad setting.
+    pub fn parse(input: &[u8], now: Timestamp) -> Result<Self, ConfigError> {
+        let spec: CreationSpec = serde_json::from_slice(input).map_err(|e| {
+            let message = e.to_string();
+            // serde names unknown or mistyped fields in its message; keep it as the reason.
+            ConfigError::new("", format!("the input is not a valid link-creation input: {message}"))
+        })?;
+        Self::from_spec(spec, now)
+    }
+
+    fn from_spec(spec: CreationSpec, now: Timestamp) -> Result<Self, ConfigError> {
+        let environment_id = required_id(spec.environment_id, "environmentId")?;
+        let tier = match spec.tier.as_deref() {
+            Some("Dedicated") => Tier::Dedicated,
+            Some("Shared") => Tier::Shared,
+            Some("Free") => Tier::Free,
+            Some(other) => {
+                return Err(ConfigError::new("tier", format!("`{other}` is not a tier; use Dedicated, Shared or Free")))
+            }
+            None => return Err(ConfigError::new("tier", "is required")),
+        };
+        let correlation_id = required_id(spec.correlation_id, "correlationId")?;
+        let rule_set_id = required_id(spec.rule_set_id, "ruleSetId")?;
+        let run_available_until = match spec.run_available_until {
+            Some(text) => Timestamp::parse_rfc3339(&text).ok_or_else(|| {
+                ConfigError::new("runAvailableUntil", format!("{text:?} is not an RFC 3339 date-time with an offset"))
+            })?,
+            None => return Err(ConfigError::new("runAvailableUntil", "is required")),
+        };
+        if run_available_until <= now {
+            return Err(ConfigError::new("runAvailableUntil", "is in the past: the run can no longer be resumed"));
+        }
+        let hours = match spec.url_expiration_hours {
+            Some(n) => n.as_f64().filter(|h| h.is_finite()).ok_or_else(|| {
+                ConfigError::new("urlExpirationHours", format!("{n} is not a number of hours"))
+            })?,
+            None => DEFAULT_EXPIRATION_HOURS,
+        };
+        if hours <= 0.0 {
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} must be more than 0")));
+        }
+        if hours > MAX_EXPIRATION_HOURS {
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} is more than {MAX_EXPIRATION_HOURS}")));
+        }
+        let expires_at = now.plus_millis((hours * 3_600_000.0).round() as i64);
+        if expires_at <= now {
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} is less than a millisecond")));
+        }
+        if expires_at > run_available_until {
+            return Err(ConfigError::new(
+                "urlExpirationHours",
+                format!(
+                    "{hours} hours would outlive the run, which is available only until {}",
+                    run_available_until.to_rfc3339()
+                ),
+            ));
+        }
+        let max_uses = match spec.max_url_uses {
+            Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).ok_or_else(|| {
+                ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
+            })? as u32,
+            None => 1,
+        };
+        let link_context_key = match spec.generated_url_context_key {
+            Some(key) => ContextKey::parse(&key)
+                .map_err(|e| ConfigError::new("generatedUrlContextKey", format!("context key {e}")))?,
+            None => return Err(ConfigError::new("generatedUrlContextKey", "is required")),
+        };
+        let context = match &spec.context {
+            Some(value) => context_at(value, "context")?,
+            None => Context::default(),
+        };
+        let mut secret_keys = Vec::with_capacity(spec.secret_keys.len());
+        for (i, key) in spec.secret_keys.iter().enumerate() {
+            let at = format!("secretKeys[{i}]");
+            let key = ContextKey::parse(key).map_err(|e| ConfigError::new(&at, format!("context key {e}")))?;
+            if !context.contains(&key) {
+                return Err(ConfigError::new(at, format!("`{key}` is not in context")));
+            }
+            secret_keys.push(key);
+        }
+        let form = spec.form_document.map(FormSpec::parse).transpose()?;
+        if let Some(form) = &form {
+            form.check_against(&context, &secret_keys)?;
+        }
+        let on_timeout = match spec.on_timeout {
+            Some(t) => Some(OnTimeout {
+                rule_set_id: required_id(t.rule_set_id, "onTimeout.ruleSetId")?,
+                context: match &t.context {
+                    Some(value) => context_at(value, "onTimeout.context")?,
+                    None => Context::default(),
+                },
+            }),
+            None => None,
+        };
+        Ok(Self {
+            environment_id,
+            tier,
+            correlation_id,
+            run_available_until,
+            rule_set_id,
+            expires_at,
+            max_uses,
+            link_context_key,
+            form,
+            context,
+            secret_keys,
+            on_timeout,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -1,0 +1,130 @@
+//! The stored intervention and its submissions, and the state a reviewer's request finds them in.
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::{Context, ContextKey};
+use crate::creation::{NewIntervention, OnTimeout, Tier};
+use crate::form::FormDocument;
+use crate::outcome::Rejection;
+use crate::time::Timestamp;
+use crate::token::InterventionId;
+
+/// A pending (or finished) intervention as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intervention {
+    /// The intervention's id (also in its link).
+    pub id: InterventionId,
+    /// The environment the run belongs to.
+    pub environment_id: String,
+    /// The environment's tier.
+    pub tier: Tier,
+    /// The run's correlation id.
+    pub correlation_id: String,
+    /// The rule set queued on submission.
+    pub rule_set_id: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// When the run can no longer be resumed.
+    pub run_available_until: Timestamp,
+    /// When the run was cancelled, if it was.
+    pub cancelled_at: Option<Timestamp>,
+    /// Accepted submissions allowed.
+    pub max_uses: u32,
+    /// Accepted submissions so far.
+    pub uses: u32,
+    /// The form, if any.
+    pub form: Option<FormDocument>,
+    /// The run's context.
+    pub context: Context,
+    /// Keys whose values are never shown or logged.
+    pub secret_keys: Vec<ContextKey>,
+    /// What to queue when the link expires unanswered.
+    pub on_timeout: Option<OnTimeout>,
+}
+
+impl Intervention {
+    /// The record for a new intervention with id `id`, created at `now`.
+    pub fn new(id: InterventionId, new: NewIntervention, now: Timestamp) -> Self {
+        Self {
+            id,
+            environment_id: new.environment_id,
+            tier: new.tier,
+            correlation_id: new.correlation_id,
+            rule_set_id: new.rule_set_id,
+            created_at: now,
+            expires_at: new.expires_at,
+            run_available_until: new.run_available_until,
+            cancelled_at: None,
+            max_uses: new.max_uses,
+            uses: 0,
+            form: new.form,
+            context: new.context,
+            secret_keys: new.secret_keys,
+            on_timeout: new.on_timeout,
+        }
+    }
+
+    /// Why a submission at `now` would be refused, if it would: the one rule every adapter applies.
+    pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
+        if self.cancelled_at.is_some() || now >= self.expires_at || now >= self.run_available_until {
+            Some(Rejection::Expired)
+        } else if self.uses >= self.max_uses {
+            Some(Rejection::UsedUp)
+        } else {
+            None
+        }
+    }
+
+    /// The state an operator reads.
+    pub fn state_at(&self, now: Timestamp) -> InterventionState {
+        if self.cancelled_at.is_some() {
+            InterventionState::Cancelled
+        } else if self.uses >= self.max_uses {
+            InterventionState::Completed
+        } else if now >= self.expires_at || now >= self.run_available_until {
+            InterventionState::Expired
+        } else {
+            InterventionState::Pending
+        }
+    }
+}
+
+/// Where an intervention stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum InterventionState {
+    /// The link is live.
+    Pending,
+    /// Every allowed submission was accepted.
+    Completed,
+    /// The link expired (or the run's availability ended).
+    Expired,
+    /// The run was cancelled.
+    Cancelled,
+}
+
+/// An accepted submission: the reviewer's checked input, and the outbox entry its continuation comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Submission {
+    /// The intervention it was made on.
+    pub intervention_id: InterventionId,
+    /// The id that makes a repeated post the same submission.
+    pub submission_id: String,
+    /// When it was accepted.
+    pub submitted_at: Timestamp,
+    /// The reviewer's input: only the form's fields.
+    pub input: Context,
+    /// Digest of the posted field values, to tell a repeat from a conflicting resubmission.
+    pub fingerprint: String,
+}
+
+impl Submission {
+    /// The continuation's stable id: `<interventionId>:<submissionId>`.
+    pub fn continuation_id(&self) -> String {
+        format!("{}:{}", self.intervention_id, self.submission_id)
+    }
+}

@@ -1,0 +1,274 @@
+//! The operations behind every entry point: create a link, view it, submit to it, cancel its run.
+//! Handlers (Lambda or the local server) only translate to and from these.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::context::{Context, ContextValue};
+use crate::creation::NewIntervention;
+use crate::error::ConfigError;
+use crate::input::{self, BodyError, FieldErrors, RawInput};
+use crate::model::{Intervention, Submission};
+use crate::outcome::Rejection;
+use crate::store::{Acceptance, InterventionStore, StoreError};
+use crate::time::{Clock, Timestamp};
+use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
+
+/// What every operation needs: the store, the keys, the clock and the public base URL of links.
+#[derive(Clone)]
+pub struct Service {
+    store: Arc<dyn InterventionStore>,
+    keys: Arc<LinkKeys>,
+    clock: Arc<dyn Clock>,
+    base_url: String,
+}
+
+/// The link-creation output.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedLink {
+    /// The input context with the link at the generated-link key.
+    pub context: Context,
+    /// The new intervention's id.
+    pub intervention_id: String,
+    /// When the link stops working (RFC 3339).
+    pub expires_at: String,
+}
+
+/// Why a link could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    /// The input is wrong; nothing was stored.
+    #[error(transparent)]
+    Invalid(#[from] ConfigError),
+    /// Storage failed; nothing was stored, retrying is safe.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// No randomness for the id.
+    #[error("no random source for the intervention id: {0}")]
+    Random(String),
+}
+
+/// A live link's page: the intervention and a fresh submission id for the form.
+#[derive(Debug, Clone)]
+pub struct LivePage {
+    /// The intervention.
+    pub intervention: Intervention,
+    /// The id the page's form posts back, so a double click is one submission.
+    pub submission_id: String,
+}
+
+/// The answer to a reviewer's GET.
+#[derive(Debug, Clone)]
+pub enum View {
+    /// The form.
+    Live(LivePage),
+    /// A refusal.
+    Rejected(Rejection),
+}
+
+/// The answer to a reviewer's POST.
+#[derive(Debug, Clone)]
+pub enum SubmitResult {
+    /// Accepted now, or accepted before under the same submission id.
+    Accepted {
+        /// The intervention.
+        intervention: Box<Intervention>,
+        /// The submission as recorded.
+        submission: Submission,
+    },
+    /// The link refuses.
+    Rejected(Rejection),
+    /// The body could not be read.
+    BadBody(BodyError),
+    /// The input failed validation; nothing was counted.
+    Invalid {
+        /// The intervention, to re-render its form.
+        intervention: Box<Intervention>,
+        /// What was posted, to keep every typed value.
+        raw: RawInput,
+        /// The message at each bad field.
+        errors: FieldErrors,
+        /// The submission id to post again with.
+        submission_id: String,
+    },
+    /// The submission id was used before with different values.
+    Conflict,
+}
+
+/// A reviewer's POST.
+pub struct SubmitRequest<'a> {
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The `Idempotency-Key` header.
+    pub idempotency_key: Option<&'a str>,
+    /// The body (at most [`input::MAX_BODY_BYTES`]; larger ones are refused before this).
+    pub body: &'a [u8],
+}
+
+impl Service {
+    /// A service on these parts; `base_url` is where links point (never taken from a request).
+    pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
+        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned() }
+    }
+
+    /// The store behind this service.
+    pub fn store(&self) -> &Arc<dyn InterventionStore> {
+        &self.store
+    }
+
+    /// The current instant, read once per operation.
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    /// Creates an intervention and its link from a link-creation input. Nothing is stored unless the
+    /// whole input is valid.
+    pub async fn create(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
+        let now = self.clock.now();
+        let new = NewIntervention::parse(input, now)?;
+        let id = InterventionId::random().map_err(|e| CreateError::Random(e.to_string()))?;
+        let link_key = new.link_context_key.clone();
+        let intervention = Intervention::new(id, new, now);
+        tracing::Span::current()
+            .record("correlation_id", intervention.correlation_id.as_str())
+            .record("intervention_id", tracing::field::display(&id));
+        self.store.create(&intervention).await?;
+        let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
+        let mut context = intervention.context.clone();
+        context.insert(link_key, ContextValue::string(link));
+        tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
+        Ok(CreatedLink { context, intervention_id: id.to_string(), expires_at: intervention.expires_at.to_rfc3339() })
+    }
+
+    /// Checks the token alone: `None` for anything not a link of ours. No store read.
+    fn verify(&self, token: &str) -> Option<crate::token::VerifiedLink> {
+        let verified = self.keys.verify(token);
+        match &verified {
+            Some(link) => {
+                tracing::Span::current().record("intervention_id", tracing::field::display(&link.intervention_id));
+            }
+            None => tracing::info!(token_digest = %token_digest(token), "link refused: not a valid link"),
+        }
+        verified
+    }
+
+    async fn load(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
+        let found = self.store.get(id).await?;
+        if let Some(intervention) = &found {
+            tracing::Span::current().record("correlation_id", intervention.correlation_id.as_str());
+        }
+        Ok(found)
+    }
+
+    /// The reviewer opens the link. Never changes anything (mail scanners open every link).
+    pub async fn view(&self, token: &str) -> Result<View, StoreError> {
+        let now = self.clock.now();
+        let Some(link) = self.verify(token) else {
+            return Ok(View::Rejected(Rejection::NotFound));
+        };
+        if now >= link.expires_at {
+            tracing::info!("page view refused: link has expired");
+            return Ok(View::Rejected(Rejection::Expired));
+        }
+        let Some(intervention) = self.load(&link.intervention_id).await? else {
+            tracing::info!("page view refused: no such intervention");
+            return Ok(View::Rejected(Rejection::NotFound));
+        };
+        if let Some(rejection) = intervention.refusal_at(now) {
+            tracing::info!(reason = rejection.code(), "page view refused");
+            return Ok(View::Rejected(rejection));
+        }
+        let submission_id = random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
+        tracing::info!("page viewed");
+        Ok(View::Live(LivePage { intervention, submission_id }))
+    }
+
+    /// The reviewer submits. The link's state is decided before the input is validated, except that a
+    /// repeat of an accepted submission (same id, same values) is answered as the first was.
+    pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
+        let now = self.clock.now();
+        let Some(link) = self.verify(token) else {
+            return Ok(SubmitResult::Rejected(Rejection::NotFound));
+        };
+        if request.body.len() > input::MAX_BODY_BYTES {
+            return Ok(SubmitResult::BadBody(BodyError::TooLarge));
+        }
+        let Some(intervention) = self.load(&link.intervention_id).await? else {
+            return Ok(SubmitResult::Rejected(Rejection::NotFound));
+        };
+        let parsed = input::parse_body(request.content_type, request.idempotency_key, request.body, intervention.form.as_ref());
+        let refusal = intervention.refusal_at(now);
+        let raw = match parsed {
+            Ok(raw) => raw,
+            Err(error) => {
+                if let Some(rejection) = refusal {
+                    return Ok(SubmitResult::Rejected(rejection));
+                }
+                tracing::info!(error = %error, "submission refused: unreadable body");
+                return Ok(SubmitResult::BadBody(error));
+            }
+        };
+        let fingerprint = hex(&raw.fingerprint(intervention.form.as_ref()));
+        if let Some(submission_id) = raw.submission_id() {
+            if let Some(previous) = self.store.find_submission(&intervention.id, submission_id).await? {
+                return Ok(self.repeat(intervention, previous, &fingerprint));
+            }
+        }
+        if let Some(rejection) = refusal {
+            tracing::info!(reason = rejection.code(), "submission refused");
+            return Ok(SubmitResult::Rejected(rejection));
+        }
+        let submission_id = match raw.submission_id() {
+            Some(id) => id.to_owned(),
+            None => random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
+        };
+        let input = match input::validate(intervention.form.as_ref(), &raw) {
+            Ok(input) => input,
+            Err(errors) => {
+                tracing::info!(fields = errors.0.len(), "submission refused: input failed validation");
+                return Ok(SubmitResult::Invalid { intervention: Box::new(intervention), raw, errors, submission_id });
+            }
+        };
+        let submission = Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
+        match self.store.accept(&submission, now).await? {
+            Acceptance::Accepted => {
+                tracing::info!(submission_id = %submission.submission_id, "submission accepted");
+                Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
+            }
+            Acceptance::Repeat(previous) => Ok(self.repeat(intervention, previous, &submission.fingerprint)),
+            Acceptance::Refused(rejection) => {
+                tracing::info!(reason = rejection.code(), "submission refused");
+                Ok(SubmitResult::Rejected(rejection))
+            }
+        }
+    }
+
+    fn repeat(&self, intervention: Intervention, previous: Submission, fingerprint: &str) -> SubmitResult {
+        if previous.fingerprint == fingerprint {
+            tracing::info!(submission_id = %previous.submission_id, "repeated submission answered as the first");
+            SubmitResult::Accepted { intervention: Box::new(intervention), submission: previous }
+        } else {
+            tracing::info!(submission_id = %previous.submission_id, "submission refused: conflicting resubmission");
+            SubmitResult::Conflict
+        }
+    }
+
+    /// The run is no longer available: its link answers "Link has expired" from now on.
+    pub async fn cancel(&self, id: &InterventionId) -> Result<bool, StoreError> {
+        tracing::Span::current().record("intervention_id", tracing::field::display(id));
+        let found = self.store.cancel(id, self.clock.now()).await?;
+        if found {
+            tracing::info!("run cancelled");
+        }
+        Ok(found)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,371 @@
+//! The link token: `v1.<kid>.<body>`, where body is base64url (no padding) of the intervention id
+//! (16 random bytes), the expiry (Unix ms, big-endian) and an HMAC-SHA256 over purpose, version, key id,
+//! id and expiry. Verification is constant-time and needs no database read.
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::time::Timestamp;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const VERSION: &str = "v1";
+/// Binds the MAC to this use, so a MAC made for anything else never verifies as a link.
+const PURPOSE: &[u8] = b"human-intervention/link";
+const ID_BYTES: usize = 16;
+const BODY_BYTES: usize = ID_BYTES + 8 + 32;
+/// Longest key id.
+pub const MAX_KID_CHARS: usize = 16;
+/// Shortest signing secret, in bytes.
+pub const MIN_SECRET_BYTES: usize = 32;
+/// Longest string that can be a token; anything longer is refused before any decoding.
+pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + 75;
+
+/// An intervention's id: 128 random bits, written as 22 base64url characters.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct InterventionId([u8; ID_BYTES]);
+
+impl InterventionId {
+    /// A fresh id from the operating system's random source.
+    pub fn random() -> Result<Self, getrandom::Error> {
+        let mut bytes = [0u8; ID_BYTES];
+        getrandom::fill(&mut bytes)?;
+        Ok(Self(bytes))
+    }
+
+    /// Parses the canonical 22-character form; any other spelling is refused.
+    pub fn parse(text: &str) -> Option<Self> {
+        if text.len() != 22 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
+        let id = Self(bytes.try_into().ok()?);
+        (id.to_string() == text).then_some(id)
+    }
+}
+
+impl fmt::Display for InterventionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl fmt::Debug for InterventionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "InterventionId({self})")
+    }
+}
+
+impl serde::Serialize for InterventionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for InterventionId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not an intervention id"))
+    }
+}
+
+/// A random id of `bytes` bytes as base64url: for submission ids the page hands out.
+pub fn random_id(bytes: usize) -> Result<String, getrandom::Error> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// One signing secret with its key id.
+#[derive(Clone)]
+pub struct LinkKey {
+    kid: String,
+    secret: Vec<u8>,
+}
+
+impl fmt::Debug for LinkKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LinkKey({}, <secret>)", self.kid)
+    }
+}
+
+impl LinkKey {
+    /// A key with id `kid` (1–16 of `a-z 0-9`) and a secret of at least 32 bytes.
+    pub fn new(kid: &str, secret: Vec<u8>) -> Result<Self, String> {
+        if kid.is_empty() || kid.len() > MAX_KID_CHARS || !kid.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) {
+            return Err(format!("key id {kid:?} must be 1 to {MAX_KID_CHARS} characters of a-z 0-9"));
+        }
+        if secret.len() < MIN_SECRET_BYTES {
+            return Err(format!("the secret of key {kid:?} has {} bytes; at least {MIN_SECRET_BYTES}", secret.len()));
+        }
+        Ok(Self { kid: kid.to_owned(), secret })
+    }
+
+    /// A key with a fresh random secret (the local server's default when none is configured).
+    pub fn random(kid: &str) -> Result<Self, String> {
+        let mut secret = vec![0u8; 32];
+        getrandom::fill(&mut secret).map_err(|e| e.to_string())?;
+        Self::new(kid, secret)
+    }
+
+    fn mac(&self, id: &InterventionId, expires_at: Timestamp) -> HmacSha256 {
+        // new_from_slice accepts any key length for HMAC.
+        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
+            Ok(mac) => mac,
+            Err(_) => unreachable_hmac(),
+        };
+        mac.update(PURPOSE);
+        mac.update(&[0]);
+        mac.update(VERSION.as_bytes());
+        mac.update(&[0]);
+        mac.update(self.kid.as_bytes());
+        mac.update(&[0]);
+        mac.update(&id.0);
+        mac.update(&expires_at.millis().to_be_bytes());
+        mac
+    }
+}
+
+fn unreachable_hmac() -> ! {
+    // HMAC takes keys of every length; this branch cannot be reached.
+    std::process::abort()
+}
+
+/// The keys links are signed and verified with: one signs, every one verifies (rotation).
+#[derive(Debug, Clone)]
+pub struct LinkKeys {
+    signing: LinkKey,
+    verifying: Vec<LinkKey>,
+}
+
+impl LinkKeys {
+    /// Signs with `signing`; verifies with it and every key in `also_verifying`.
+    pub fn new(signing: LinkKey, also_verifying: Vec<LinkKey>) -> Result<Self, String> {
+        let mut verifying = vec![signing.clone()];
+        for key in also_verifying {
+            if verifying.iter().any(|k| k.kid == key.kid) {
+                return Err(format!("key id {:?} is given twice", key.kid));
+            }
+            verifying.push(key);
+        }
+        Ok(Self { signing, verifying })
+    }
+
+    /// Parses `kid:base64secret[,kid:base64secret…]`: the first signs, all verify.
+    pub fn parse(spec: &str) -> Result<Self, String> {
+        let mut keys = Vec::new();
+        for (i, part) in spec.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+            let (kid, secret) = part.split_once(':').ok_or_else(|| format!("key {i} is not `kid:base64secret`"))?;
+            let secret = base64::engine::general_purpose::STANDARD
+                .decode(secret.trim())
+                .or_else(|_| URL_SAFE_NO_PAD.decode(secret.trim()))
+                .map_err(|_| format!("the secret of key {kid:?} is not base64"))?;
+            keys.push(LinkKey::new(kid.trim(), secret)?);
+        }
+        let mut keys = keys.into_iter();
+        let signing = keys.next().ok_or("no keys are given")?;
+        Self::new(signing, keys.collect())
+    }
+
+    /// The id of the key new links are signed with.
+    pub fn signing_kid(&self) -> &str {
+        &self.signing.kid
+    }
+
+    /// The token for a link to intervention `id`, valid until `expires_at`.
+    pub fn sign(&self, id: &InterventionId, expires_at: Timestamp) -> String {
+        let tag = self.signing.mac(id, expires_at).finalize().into_bytes();
+        let mut body = Vec::with_capacity(BODY_BYTES);
+        body.extend_from_slice(&id.0);
+        body.extend_from_slice(&expires_at.millis().to_be_bytes());
+        body.extend_from_slice(&tag);
+        format!("{VERSION}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
+    }
+
+    /// The intervention and expiry a token was signed for; `None` for anything not signed by one of our
+    /// keys in exactly the canonical spelling.
+    pub fn verify(&self, token: &str) -> Option<VerifiedLink> {
+        if token.len() > MAX_TOKEN_CHARS {
+            return None;
+        }
+        let mut parts = token.split('.');
+        let (Some(VERSION), Some(kid), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        // The kid only selects among configured keys by equality; it is never used as a path or algorithm.
+        let key = self.verifying.iter().find(|k| k.kid == kid)?;
+        if body.len() != 75 {
+            return None;
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
+        if bytes.len() != BODY_BYTES || URL_SAFE_NO_PAD.encode(&bytes) != body {
+            return None;
+        }
+        let id = InterventionId(bytes[..ID_BYTES].try_into().ok()?);
+        let expires_at = Timestamp::from_millis(i64::from_be_bytes(bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?));
+        key.mac(&id, expires_at).verify_slice(&bytes[ID_BYTES + 8..]).ok()?;
+        Some(VerifiedLink { intervention_id: id, expires_at })
+    }
+}
+
+/// What a verified token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VerifiedLink {
+    /// The intervention the link is for.
+    pub intervention_id: InterventionId,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+}
+
+/// The first 8 hex digits of the token's SHA-256: how logs refer to a token without holding it.
+pub fn token_digest(token: &str) -> String {
+    Sha256::digest(token.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn keys(kid: &str, fill: u8) -> LinkKeys {
+        LinkKeys::new(LinkKey::new(kid, vec![fill; 32]).unwrap(), vec![]).unwrap()
+    }
+
+    fn sample() -> (LinkKeys, InterventionId, Timestamp, String) {
+        let keys = keys("k1", 7);
+        let id = InterventionId::random().unwrap();
+        let at = Timestamp::from_millis(1_795_608_000_000);
+        let token = keys.sign(&id, at);
+        (keys, id, at, token)
+    }
+
+    #[test]
+    fn a_signed_token_verifies_to_its_id_and_expiry() {
+        let (keys, id, at, token) = sample();
+        assert!(token.starts_with("v1.k1."));
+        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at }));
+    }
+
+    #[test]
+    fn every_single_bit_flip_is_refused() {
+        let (keys, _, _, token) = sample();
+        let bytes = token.as_bytes();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.to_vec();
+                flipped[i] ^= 1 << bit;
+                if let Ok(text) = String::from_utf8(flipped) {
+                    assert_eq!(keys.verify(&text), None, "byte {i} bit {bit}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn truncations_and_prefixes_are_refused() {
+        let (keys, _, _, token) = sample();
+        for len in 0..token.len() {
+            assert_eq!(keys.verify(&token[..len]), None, "{len}");
+        }
+        for text in ["", "v1.", "v1.k1.", "v1.k1", "v2.k1.x", &format!("{token}."), &format!("{token}/"), &format!("{token}=")] {
+            assert_eq!(keys.verify(text), None, "{text}");
+        }
+        assert_eq!(keys.verify(&"a".repeat(100_000)), None);
+    }
+
+    #[test]
+    fn non_canonical_spellings_are_refused() {
+        let (keys, _, _, token) = sample();
+        let body = token.rsplit('.').next().unwrap();
+        let standard = body.replace('-', "+").replace('_', "/");
+        if standard != body {
+            assert_eq!(keys.verify(&format!("v1.k1.{standard}")), None);
+        }
+        assert_eq!(keys.verify(&format!("v1.k1.{body}=")), None);
+        assert_eq!(keys.verify(&token.replace("v1", "V1")), None);
+        assert_eq!(keys.verify(&token.replace(".k1.", ".K1.")), None);
+        assert_eq!(keys.verify(&token.replace(".k1.", ".%6b1.")), None);
+    }
+
+    #[test]
+    fn unknown_and_hostile_key_ids_are_refused() {
+        let (keys, id, at, _) = sample();
+        let other = self::keys("k2", 9).sign(&id, at);
+        assert_eq!(keys.verify(&other), None);
+        let (_, _, _, token) = sample();
+        let body = token.rsplit('.').next().unwrap();
+        for kid in ["../k1", "k1%00", "", "k1/"] {
+            assert_eq!(keys.verify(&format!("v1.{kid}.{body}")), None, "{kid}");
+        }
+    }
+
+    #[test]
+    fn the_same_secret_under_another_kid_does_not_verify() {
+        let (keys, id, at, _) = sample();
+        let forged = self::keys("k9", 7).sign(&id, at).replace(".k9.", ".k1.");
+        assert_eq!(keys.verify(&forged), None);
+    }
+
+    #[test]
+    fn rotation_signs_with_the_new_key_and_verifies_old_links_until_removed() {
+        let old = LinkKey::new("k1", vec![1; 32]).unwrap();
+        let new = LinkKey::new("k2", vec![2; 32]).unwrap();
+        let id = InterventionId::random().unwrap();
+        let at = Timestamp::from_millis(1);
+        let old_link = LinkKeys::new(old.clone(), vec![]).unwrap().sign(&id, at);
+        let rotated = LinkKeys::new(new.clone(), vec![old]).unwrap();
+        assert!(rotated.sign(&id, at).starts_with("v1.k2."));
+        assert!(rotated.verify(&old_link).is_some());
+        let retired = LinkKeys::new(new, vec![]).unwrap();
+        assert_eq!(retired.verify(&old_link), None);
+    }
+
+    #[test]
+    fn keys_parse_from_configuration() {
+        let spec = format!("k2:{},k1:{}", base64::engine::general_purpose::STANDARD.encode([2u8; 32]), URL_SAFE_NO_PAD.encode([1u8; 40]));
+        let keys = LinkKeys::parse(&spec).unwrap();
+        assert_eq!(keys.signing_kid(), "k2");
+        assert!(LinkKeys::parse("k1:c2hvcnQ=").unwrap_err().contains("at least 32"));
+        assert!(LinkKeys::parse("").is_err());
+        assert!(LinkKeys::parse(&format!("K1:{}", URL_SAFE_NO_PAD.encode([1u8; 32]))).is_err());
+        assert!(!format!("{keys:?}").contains("AgICAg"));
+    }
+
+    #[test]
+    fn intervention_ids_have_one_spelling() {
+        let id = InterventionId::random().unwrap();
+        let text = id.to_string();
+        assert_eq!(text.len(), 22);
+        assert_eq!(InterventionId::parse(&text), Some(id));
+        for bad in ["", "../../etc/passwd", "%2e%2e%2f", &format!("{text}="), &text[..21], &format!("{text}#"), "LINK#abc"] {
+            assert_eq!(InterventionId::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_mac_is_checked_with_verify_slice() {
+        // Constant-time comparison is hmac's `verify_slice`; this guards against a switch to `==`.
+        let source = include_str!("token.rs");
+        let compare = ["verify", "_slice(&bytes"].concat();
+        assert!(source.contains(&compare));
+    }
+
+    proptest! {
+        #[test]
+        fn arbitrary_strings_never_verify_or_panic(text in "\\PC{0,120}") {
+            let (keys, _, _, _) = sample();
+            prop_assert_eq!(keys.verify(&text), None);
+        }
+
+        #[test]
+        fn arbitrary_bodies_under_a_known_kid_never_verify(body in "[A-Za-z0-9_-]{75}") {
+            let (keys, _, _, _) = sample();
+            prop_assert_eq!(keys.verify(&format!("v1.k1.{body}")), None);
+        }
+    }
+}
