@@ -3,18 +3,21 @@
 #![warn(missing_docs)]
 
 pub mod context;
+pub mod continuation;
 pub mod creation;
 pub mod error;
 pub mod form;
+pub mod http;
 pub mod input;
+pub mod local;
 pub mod markdown;
-pub mod outcome;
-pub mod pages;
-pub mod time;
-pub mod token;
-pub mod continuation;
 pub mod memory;
 pub mod model;
+pub mod outcome;
+pub mod pages;
 pub mod queue;
 pub mod service;
 pub mod store;
+pub mod telemetry;
+pub mod time;
+pub mod token;

@@ -37,7 +37,9 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
-        self.tables.lock().map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
+        self.tables
+            .lock()
+            .map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
     }
 
     /// Waits until a submission is added to the outbox (or a notification is pending).
@@ -53,7 +55,9 @@ impl InterventionStore for MemoryStore {
         if tables.interventions.contains_key(&intervention.id) {
             return Err(StoreError::AlreadyExists);
         }
-        tables.interventions.insert(intervention.id, intervention.clone());
+        tables
+            .interventions
+            .insert(intervention.id, intervention.clone());
         Ok(())
     }
 
@@ -61,23 +65,31 @@ impl InterventionStore for MemoryStore {
         Ok(self.lock()?.interventions.get(id).cloned())
     }
 
-    async fn find_submission(&self, id: &InterventionId, submission_id: &str) -> Result<Option<Submission>, StoreError> {
+    async fn find_submission(
+        &self,
+        id: &InterventionId,
+        submission_id: &str,
+    ) -> Result<Option<Submission>, StoreError> {
         let tables = self.lock()?;
-        Ok(tables
-            .submissions
-            .get(id)
-            .and_then(|all| all.iter().find(|s| s.submission_id == submission_id).cloned()))
+        Ok(tables.submissions.get(id).and_then(|all| {
+            all.iter()
+                .find(|s| s.submission_id == submission_id)
+                .cloned()
+        }))
     }
 
-    async fn accept(&self, submission: &Submission, now: Timestamp) -> Result<Acceptance, StoreError> {
+    async fn accept(
+        &self,
+        submission: &Submission,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
         let id = submission.intervention_id;
-        if let Some(previous) = tables
-            .submissions
-            .get(&id)
-            .and_then(|all| all.iter().find(|s| s.submission_id == submission.submission_id))
-        {
+        if let Some(previous) = tables.submissions.get(&id).and_then(|all| {
+            all.iter()
+                .find(|s| s.submission_id == submission.submission_id)
+        }) {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
         let Some(intervention) = tables.interventions.get_mut(&id) else {
@@ -91,7 +103,11 @@ impl InterventionStore for MemoryStore {
             let key = (intervention.environment_id.clone(), now.year_month());
             *tables.allowance.entry(key).or_default() += 1;
         }
-        tables.submissions.entry(id).or_default().push(submission.clone());
+        tables
+            .submissions
+            .entry(id)
+            .or_default()
+            .push(submission.clone());
         tables.outbox.push(submission.continuation_id());
         drop(guard);
         self.outbox_ready.notify_one();
@@ -113,12 +129,22 @@ impl InterventionStore for MemoryStore {
         let tables = self.lock()?;
         let mut entries = Vec::new();
         for continuation_id in tables.outbox.iter().take(limit) {
-            let Some((intervention_id, submission_id)) = continuation_id.split_once(':') else { continue };
-            let Some(id) = InterventionId::parse(intervention_id) else { continue };
+            let Some((intervention_id, submission_id)) = continuation_id.split_once(':') else {
+                continue;
+            };
+            let Some(id) = InterventionId::parse(intervention_id) else {
+                continue;
+            };
             let intervention = tables.interventions.get(&id);
-            let submission = tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission_id));
+            let submission = tables
+                .submissions
+                .get(&id)
+                .and_then(|all| all.iter().find(|s| s.submission_id == submission_id));
             if let (Some(intervention), Some(submission)) = (intervention, submission) {
-                entries.push(OutboxEntry { intervention: intervention.clone(), submission: submission.clone() });
+                entries.push(OutboxEntry {
+                    intervention: intervention.clone(),
+                    submission: submission.clone(),
+                });
             }
         }
         Ok(entries)
@@ -130,9 +156,17 @@ impl InterventionStore for MemoryStore {
         Ok(())
     }
 
-    async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
+    async fn allowance_used(
+        &self,
+        environment_id: &str,
+        year_month: &str,
+    ) -> Result<u64, StoreError> {
         let tables = self.lock()?;
-        Ok(tables.allowance.get(&(environment_id.to_owned(), year_month.to_owned())).copied().unwrap_or(0))
+        Ok(tables
+            .allowance
+            .get(&(environment_id.to_owned(), year_month.to_owned()))
+            .copied()
+            .unwrap_or(0))
     }
 }
 
@@ -150,14 +184,20 @@ impl MemoryQueue {
 
     /// Every continuation queued so far, oldest first.
     pub fn messages(&self) -> Vec<Continuation> {
-        self.messages.lock().map(|m| m.0.clone()).unwrap_or_default()
+        self.messages
+            .lock()
+            .map(|m| m.0.clone())
+            .unwrap_or_default()
     }
 }
 
 #[async_trait]
 impl ContinuationQueue for MemoryQueue {
     async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
-        let mut guard = self.messages.lock().map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
+        let mut guard = self
+            .messages
+            .lock()
+            .map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
         let (messages, seen) = &mut *guard;
         for continuation in continuations {
             if seen.insert(continuation.id.clone()) {

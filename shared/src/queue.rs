@@ -33,7 +33,10 @@ pub enum PublishError {
 
 /// Moves every unpublished submission onto the queue, a batch at a time, and returns how many it moved.
 /// A crash between send and mark re-sends with the same continuation ids, which consumers de-duplicate.
-pub async fn publish_outbox(store: &dyn InterventionStore, queue: &dyn ContinuationQueue) -> Result<usize, PublishError> {
+pub async fn publish_outbox(
+    store: &dyn InterventionStore,
+    queue: &dyn ContinuationQueue,
+) -> Result<usize, PublishError> {
     let mut published = 0;
     loop {
         let entries = store.unpublished(MAX_BATCH).await?;
@@ -48,12 +51,13 @@ pub async fn publish_outbox(store: &dyn InterventionStore, queue: &dyn Continuat
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         store.mark_published(&ids).await?;
         for c in &batch {
-            tracing::info!(
+            let span = tracing::info_span!(
+                "intervention",
+                operation = "publish",
                 correlation_id = %c.correlation_id,
                 intervention_id = %c.intervention_id,
-                continuation_id = %c.id,
-                "continuation queued"
             );
+            span.in_scope(|| tracing::info!(continuation_id = %c.id, "continuation queued"));
         }
         published += batch.len();
     }

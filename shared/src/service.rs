@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use serde::Serialize;
+use tracing::Instrument;
 
 use crate::context::{Context, ContextValue};
 use crate::creation::NewIntervention;
@@ -63,7 +64,7 @@ pub struct LivePage {
 #[derive(Debug, Clone)]
 pub enum View {
     /// The form.
-    Live(LivePage),
+    Live(Box<LivePage>),
     /// A refusal.
     Rejected(Rejection),
 }
@@ -109,8 +110,18 @@ pub struct SubmitRequest<'a> {
 
 impl Service {
     /// A service on these parts; `base_url` is where links point (never taken from a request).
-    pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
-        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned() }
+    pub fn new(
+        store: Arc<dyn InterventionStore>,
+        keys: Arc<LinkKeys>,
+        clock: Arc<dyn Clock>,
+        base_url: &str,
+    ) -> Self {
+        Self {
+            store,
+            keys,
+            clock,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+        }
     }
 
     /// The store behind this service.
@@ -126,6 +137,12 @@ impl Service {
     /// Creates an intervention and its link from a link-creation input. Nothing is stored unless the
     /// whole input is valid.
     pub async fn create(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
+        self.create_inner(input)
+            .instrument(operation_span("create"))
+            .await
+    }
+
+    async fn create_inner(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
         let now = self.clock.now();
         let new = NewIntervention::parse(input, now)?;
         let id = InterventionId::random().map_err(|e| CreateError::Random(e.to_string()))?;
@@ -135,11 +152,19 @@ impl Service {
             .record("correlation_id", intervention.correlation_id.as_str())
             .record("intervention_id", tracing::field::display(&id));
         self.store.create(&intervention).await?;
-        let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
+        let link = format!(
+            "{}/i/{}",
+            self.base_url,
+            self.keys.sign(&id, intervention.expires_at)
+        );
         let mut context = intervention.context.clone();
         context.insert(link_key, ContextValue::string(link));
         tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
-        Ok(CreatedLink { context, intervention_id: id.to_string(), expires_at: intervention.expires_at.to_rfc3339() })
+        Ok(CreatedLink {
+            context,
+            intervention_id: id.to_string(),
+            expires_at: intervention.expires_at.to_rfc3339(),
+        })
     }
 
     /// Checks the token alone: `None` for anything not a link of ours. No store read.
@@ -147,9 +172,14 @@ impl Service {
         let verified = self.keys.verify(token);
         match &verified {
             Some(link) => {
-                tracing::Span::current().record("intervention_id", tracing::field::display(&link.intervention_id));
+                tracing::Span::current().record(
+                    "intervention_id",
+                    tracing::field::display(&link.intervention_id),
+                );
             }
-            None => tracing::info!(token_digest = %token_digest(token), "link refused: not a valid link"),
+            None => {
+                tracing::info!(token_digest = %token_digest(token), "link refused: not a valid link")
+            }
         }
         verified
     }
@@ -164,6 +194,12 @@ impl Service {
 
     /// The reviewer opens the link. Never changes anything (mail scanners open every link).
     pub async fn view(&self, token: &str) -> Result<View, StoreError> {
+        self.view_inner(token)
+            .instrument(operation_span("view"))
+            .await
+    }
+
+    async fn view_inner(&self, token: &str) -> Result<View, StoreError> {
         let now = self.clock.now();
         let Some(link) = self.verify(token) else {
             return Ok(View::Rejected(Rejection::NotFound));
@@ -180,14 +216,32 @@ impl Service {
             tracing::info!(reason = rejection.code(), "page view refused");
             return Ok(View::Rejected(rejection));
         }
-        let submission_id = random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
+        let submission_id =
+            random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
         tracing::info!("page viewed");
-        Ok(View::Live(LivePage { intervention, submission_id }))
+        Ok(View::Live(Box::new(LivePage {
+            intervention,
+            submission_id,
+        })))
     }
 
     /// The reviewer submits. The link's state is decided before the input is validated, except that a
     /// repeat of an accepted submission (same id, same values) is answered as the first was.
-    pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
+    pub async fn submit(
+        &self,
+        token: &str,
+        request: SubmitRequest<'_>,
+    ) -> Result<SubmitResult, StoreError> {
+        self.submit_inner(token, request)
+            .instrument(operation_span("submit"))
+            .await
+    }
+
+    async fn submit_inner(
+        &self,
+        token: &str,
+        request: SubmitRequest<'_>,
+    ) -> Result<SubmitResult, StoreError> {
         let now = self.clock.now();
         let Some(link) = self.verify(token) else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
@@ -198,7 +252,12 @@ impl Service {
         let Some(intervention) = self.load(&link.intervention_id).await? else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
         };
-        let parsed = input::parse_body(request.content_type, request.idempotency_key, request.body, intervention.form.as_ref());
+        let parsed = input::parse_body(
+            request.content_type,
+            request.idempotency_key,
+            request.body,
+            intervention.form.as_ref(),
+        );
         let refusal = intervention.refusal_at(now);
         let raw = match parsed {
             Ok(raw) => raw,
@@ -212,7 +271,11 @@ impl Service {
         };
         let fingerprint = hex(&raw.fingerprint(intervention.form.as_ref()));
         if let Some(submission_id) = raw.submission_id() {
-            if let Some(previous) = self.store.find_submission(&intervention.id, submission_id).await? {
+            if let Some(previous) = self
+                .store
+                .find_submission(&intervention.id, submission_id)
+                .await?
+            {
                 return Ok(self.repeat(intervention, previous, &fingerprint));
             }
         }
@@ -222,22 +285,42 @@ impl Service {
         }
         let submission_id = match raw.submission_id() {
             Some(id) => id.to_owned(),
-            None => random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
+            None => random_id(16)
+                .map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
         };
         let input = match input::validate(intervention.form.as_ref(), &raw) {
             Ok(input) => input,
             Err(errors) => {
-                tracing::info!(fields = errors.0.len(), "submission refused: input failed validation");
-                return Ok(SubmitResult::Invalid { intervention: Box::new(intervention), raw, errors, submission_id });
+                tracing::info!(
+                    fields = errors.0.len(),
+                    "submission refused: input failed validation"
+                );
+                return Ok(SubmitResult::Invalid {
+                    intervention: Box::new(intervention),
+                    raw,
+                    errors,
+                    submission_id,
+                });
             }
         };
-        let submission = Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
+        let submission = Submission {
+            intervention_id: intervention.id,
+            submission_id,
+            submitted_at: now,
+            input,
+            fingerprint,
+        };
         match self.store.accept(&submission, now).await? {
             Acceptance::Accepted => {
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
-                Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
+                Ok(SubmitResult::Accepted {
+                    intervention: Box::new(intervention),
+                    submission,
+                })
             }
-            Acceptance::Repeat(previous) => Ok(self.repeat(intervention, previous, &submission.fingerprint)),
+            Acceptance::Repeat(previous) => {
+                Ok(self.repeat(intervention, previous, &submission.fingerprint))
+            }
             Acceptance::Refused(rejection) => {
                 tracing::info!(reason = rejection.code(), "submission refused");
                 Ok(SubmitResult::Rejected(rejection))
@@ -245,10 +328,18 @@ impl Service {
         }
     }
 
-    fn repeat(&self, intervention: Intervention, previous: Submission, fingerprint: &str) -> SubmitResult {
+    fn repeat(
+        &self,
+        intervention: Intervention,
+        previous: Submission,
+        fingerprint: &str,
+    ) -> SubmitResult {
         if previous.fingerprint == fingerprint {
             tracing::info!(submission_id = %previous.submission_id, "repeated submission answered as the first");
-            SubmitResult::Accepted { intervention: Box::new(intervention), submission: previous }
+            SubmitResult::Accepted {
+                intervention: Box::new(intervention),
+                submission: previous,
+            }
         } else {
             tracing::info!(submission_id = %previous.submission_id, "submission refused: conflicting resubmission");
             SubmitResult::Conflict
@@ -257,6 +348,12 @@ impl Service {
 
     /// The run is no longer available: its link answers "Link has expired" from now on.
     pub async fn cancel(&self, id: &InterventionId) -> Result<bool, StoreError> {
+        self.cancel_inner(id)
+            .instrument(operation_span("cancel"))
+            .await
+    }
+
+    async fn cancel_inner(&self, id: &InterventionId) -> Result<bool, StoreError> {
         tracing::Span::current().record("intervention_id", tracing::field::display(id));
         let found = self.store.cancel(id, self.clock.now()).await?;
         if found {
@@ -264,6 +361,16 @@ impl Service {
         }
         Ok(found)
     }
+}
+
+/// The span every log line of one operation carries: the ids are recorded as soon as they are known.
+fn operation_span(operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "intervention",
+        operation,
+        correlation_id = tracing::field::Empty,
+        intervention_id = tracing::field::Empty,
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -1,0 +1,40 @@
+//! `make run`: the product on its embedded default, printing a working demo link.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use human_intervention::local::{LocalConfig, LocalServer};
+use human_intervention::token::LinkKeys;
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    human_intervention::telemetry::init();
+    let port: u16 = match std::env::var("PORT") {
+        Ok(port) => port
+            .parse()
+            .map_err(|_| format!("PORT={port:?} is not a port number"))?,
+        Err(_) => 3000,
+    };
+    let keys = match std::env::var("LINK_SIGNING_KEYS") {
+        Ok(spec) => Some(LinkKeys::parse(&spec).map_err(|e| format!("LINK_SIGNING_KEYS: {e}"))?),
+        Err(_) => None,
+    };
+    let config = LocalConfig {
+        addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
+        base_url: std::env::var("LINK_BASE_URL").ok(),
+        keys,
+        ..LocalConfig::default()
+    };
+    let server = LocalServer::start(config).await?;
+    let link = server.create_demo().await?;
+    println!(
+        "Human Intervention is running on http://{} (in memory; Ctrl-C stops it)",
+        server.addr
+    );
+    println!("Demo link: {link}");
+    println!("Queued continuations: http://{}/continuations", server.addr);
+    tokio::select! {
+        result = server.wait() => result?,
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,390 @@
+//! The public routes as one axum router: the same code under `lambda_http` and in the local server.
+//! Every response, errors included, carries the fixed security headers.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use maud::Markup;
+use serde_json::json;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::context::Context;
+use crate::form::{Field, FieldKind};
+use crate::input::{self, BodyError, FieldErrors, RawInput};
+use crate::model::Intervention;
+use crate::outcome::Rejection;
+use crate::pages::{self, FieldView, FormPage};
+use crate::service::{LivePage, Service, SubmitRequest, SubmitResult, View};
+use crate::store::StoreError;
+
+/// The strict Content-Security-Policy of every response: no script at all, one same-origin stylesheet.
+pub const CONTENT_SECURITY_POLICY: &str =
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Path prefix of a link.
+pub const LINK_PREFIX: &str = "/i/";
+
+/// The public routes: `GET`/`HEAD`/`POST /i/{token}` and the stylesheet.
+pub fn public_router(service: Service) -> Router {
+    let routes = Router::new()
+        .route(
+            "/i/{token}",
+            get(view).post(submit).fallback(method_not_allowed),
+        )
+        .route(pages::STYLESHEET_PATH, get(stylesheet))
+        .fallback(not_found)
+        .with_state(service);
+    with_security_headers(routes)
+}
+
+/// Adds the fixed security headers to every response of `router`.
+pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    let fixed: [(&str, &str); 8] = [
+        ("content-security-policy", CONTENT_SECURITY_POLICY),
+        ("referrer-policy", "no-referrer"),
+        ("cache-control", "no-store"),
+        ("x-robots-tag", "noindex, nofollow"),
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("cross-origin-opener-policy", "same-origin"),
+        (
+            "permissions-policy",
+            "camera=(), microphone=(), geolocation=(), payment=()",
+        ),
+    ];
+    fixed.into_iter().fold(router, |router, (name, value)| {
+        router.layer(SetResponseHeaderLayer::overriding(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ))
+    })
+}
+
+/// The token exactly as it stands in the request path: never percent-decoded, so only the one
+/// canonical spelling of a link can match.
+fn raw_token(request_path: &str) -> &str {
+    request_path.strip_prefix(LINK_PREFIX).unwrap_or("")
+}
+
+/// Whether the client asked for JSON rather than a page.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    accept.contains("application/json") && !accept.contains("text/html")
+}
+
+async fn view(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
+    let json = wants_json(&headers);
+    let token = raw_token(request.uri().path()).to_owned();
+    match service.view(&token).await {
+        Ok(View::Live(page)) => live_page(&page, json),
+        Ok(View::Rejected(rejection)) => rejected(rejection, json),
+        Err(error) => unavailable(&error, json),
+    }
+}
+
+async fn submit(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let json = wants_json(&headers)
+        || content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/json"));
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let (parts, body) = request.into_parts();
+    let token = raw_token(parts.uri.path()).to_owned();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > input::MAX_BODY_BYTES as u64) {
+        return bad_body(&BodyError::TooLarge, json);
+    }
+    let body: Bytes = match axum::body::to_bytes(body, input::MAX_BODY_BYTES).await {
+        Ok(body) => body,
+        Err(_) => return bad_body(&BodyError::TooLarge, json),
+    };
+    let request = SubmitRequest {
+        content_type: content_type.as_deref(),
+        idempotency_key: idempotency_key.as_deref(),
+        body: &body,
+    };
+    match service.submit(&token, request).await {
+        Ok(result) => submitted(result, json),
+        Err(error) => unavailable(&error, json),
+    }
+}
+
+fn submitted(result: SubmitResult, json: bool) -> Response {
+    match result {
+        SubmitResult::Accepted {
+            intervention,
+            submission,
+        } => {
+            if json {
+                Json(json!({
+                    "status": "accepted",
+                    "correlationId": intervention.correlation_id,
+                    "submissionId": submission.submission_id,
+                }))
+                .into_response()
+            } else {
+                let title = intervention
+                    .form
+                    .as_ref()
+                    .map(|f| f.title.as_str())
+                    .unwrap_or(DEFAULT_TITLE);
+                html(
+                    StatusCode::OK,
+                    pages::success_page(&intervention.correlation_id, title),
+                )
+            }
+        }
+        SubmitResult::Rejected(rejection) => rejected(rejection, json),
+        SubmitResult::BadBody(error) => bad_body(&error, json),
+        SubmitResult::Invalid {
+            intervention,
+            raw,
+            errors,
+            submission_id,
+        } => {
+            if json {
+                let fields: serde_json::Map<String, serde_json::Value> = errors
+                    .0
+                    .iter()
+                    .map(|(k, m)| (k.clone(), json!(m)))
+                    .collect();
+                let body = json!({"error": {"code": "invalid_input", "message": "Some fields are not valid.", "fields": fields}});
+                (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+            } else {
+                let values = |field: &Field| raw.values(field.key.as_str()).to_vec();
+                let page = form_page(&intervention, &submission_id, values, Some(&errors));
+                html(StatusCode::UNPROCESSABLE_ENTITY, page)
+            }
+        }
+        SubmitResult::Conflict => error_response(
+            StatusCode::CONFLICT,
+            "conflicting_resubmission",
+            "Conflicting resubmission",
+            "A response with the same submission id but different values was already received.",
+            json,
+        ),
+    }
+}
+
+/// The heading of a page whose intervention has no form.
+const DEFAULT_TITLE: &str = "Approval requested";
+
+fn form_page(
+    intervention: &Intervention,
+    submission_id: &str,
+    values: impl Fn(&Field) -> Vec<String>,
+    errors: Option<&FieldErrors>,
+) -> Markup {
+    let form = intervention.form.as_ref();
+    let shown = form
+        .map(|f| f.show.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .filter(|key| !intervention.secret_keys.contains(key))
+        .filter_map(|key| {
+            intervention
+                .context
+                .get(key)
+                .map(|v| (key.as_str(), v.display_parts()))
+        })
+        .collect();
+    let fields = form
+        .map(|f| f.fields.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|field| FieldView {
+            field,
+            values: values(field),
+            error: errors
+                .and_then(|e| e.get(field.key.as_str()))
+                .map(str::to_owned),
+        })
+        .collect();
+    pages::form_page(&FormPage {
+        title: form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
+        prompt: form.and_then(|f| f.prompt.as_deref()),
+        shown,
+        fields,
+        submission_id,
+        expires_at: intervention.expires_at,
+        has_errors: errors.is_some_and(|e| !e.0.is_empty()),
+    })
+}
+
+fn live_page(page: &LivePage, json: bool) -> Response {
+    let intervention = &page.intervention;
+    let initial = |field: &Field| input::initial_values(field, &intervention.context);
+    if !json {
+        return html(
+            StatusCode::OK,
+            form_page(intervention, &page.submission_id, initial, None),
+        );
+    }
+    let form = intervention.form.as_ref();
+    let fields: Vec<serde_json::Value> = form
+        .map(|f| f.fields.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|field| {
+            let mut spec =
+                serde_json::to_value(crate::form::FieldSpec::from(field)).unwrap_or_default();
+            if let Some(object) = spec.as_object_mut() {
+                // The prefill key says nothing to a client; the value it resolves to does.
+                object.remove("prefill");
+                object.remove("default");
+                let values = initial(field);
+                if !values.is_empty() {
+                    let value = if matches!(field.kind, FieldKind::Choice { multiple: true, .. }) {
+                        json!(values)
+                    } else {
+                        json!(values[0])
+                    };
+                    object.insert("value".into(), value);
+                }
+            }
+            spec
+        })
+        .collect();
+    let mut details = Context::default();
+    for key in form.map(|f| f.show.as_slice()).unwrap_or(&[]) {
+        if let (false, Some(value)) = (
+            intervention.secret_keys.contains(key),
+            intervention.context.get(key),
+        ) {
+            details.insert(key.clone(), value.clone());
+        }
+    }
+    Json(json!({
+        "state": "pending",
+        "title": form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
+        "prompt": form.and_then(|f| f.prompt.as_deref()),
+        "details": details,
+        "fields": fields,
+        "submissionId": page.submission_id,
+        "expiresAt": intervention.expires_at.to_rfc3339(),
+        "usesLeft": intervention.max_uses.saturating_sub(intervention.uses),
+    }))
+    .into_response()
+}
+
+fn rejected(rejection: Rejection, json: bool) -> Response {
+    let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::NOT_FOUND);
+    if json {
+        let body = json!({"error": {"code": rejection.code(), "message": rejection.text()}});
+        (status, Json(body)).into_response()
+    } else {
+        html(status, pages::rejection_page(rejection))
+    }
+}
+
+fn bad_body(error: &BodyError, json: bool) -> Response {
+    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let (code, heading) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Response too large"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("unsupported_media_type", "Unsupported response format")
+        }
+        _ => ("bad_request", "Response not readable"),
+    };
+    let message = format!("Your response could not be read: {error}.");
+    error_response(status, code, heading, &message, json)
+}
+
+fn unavailable(error: &StoreError, json: bool) -> Response {
+    // The detail goes to the log; the reviewer gets a generic retry message.
+    tracing::error!(error = %error, "store unavailable");
+    let mut response = error_response(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Temporarily unavailable",
+        "Nothing was recorded. Please try again in a moment; your answers are kept if you go back.",
+        json,
+    );
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    response
+}
+
+/// A generic error answer, as a page or as JSON.
+pub fn error_response(
+    status: StatusCode,
+    code: &str,
+    heading: &str,
+    message: &str,
+    json: bool,
+) -> Response {
+    if json {
+        (
+            status,
+            Json(json!({"error": {"code": code, "message": message}})),
+        )
+            .into_response()
+    } else {
+        html(status, pages::error_page(heading, message))
+    }
+}
+
+fn html(status: StatusCode, markup: Markup) -> Response {
+    (status, Html(markup.into_string())).into_response()
+}
+
+async fn stylesheet() -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
+        pages::STYLESHEET,
+    )
+        .into_response()
+}
+
+async fn not_found(headers: HeaderMap) -> Response {
+    rejected(Rejection::NotFound, wants_json(&headers))
+}
+
+async fn method_not_allowed(headers: HeaderMap) -> Response {
+    let mut response = error_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "Method not allowed",
+        "A link can be opened (GET) or answered (POST), nothing else.",
+        wants_json(&headers),
+    );
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    response
+}
+
+/// Reads a body of at most `limit` bytes (for the local server's JSON routes).
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "Too large",
+            "The body is too large.",
+            true,
+        )
+    })
+}
+
+#[allow(dead_code)]
+fn _assert_raw_input_is_send(raw: RawInput) -> impl Send {
+    raw
+}

@@ -1,0 +1,281 @@
+//! The local server (the embedded default): the public routes and the operator routes in one process,
+//! on the in-memory store and queue, with the publisher running in-process.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+
+use crate::error::ConfigError;
+use crate::http::{error_response, public_router, read_body, with_security_headers};
+use crate::memory::{MemoryQueue, MemoryStore};
+use crate::queue::publish_outbox;
+use crate::service::{CreateError, Service};
+use crate::time::{Clock, SystemClock, Timestamp};
+use crate::token::{InterventionId, LinkKey, LinkKeys};
+
+/// Largest link-creation input, in bytes.
+const MAX_CREATION_BYTES: usize = 256 * 1024;
+
+/// How the local server is set up.
+#[derive(Clone)]
+pub struct LocalConfig {
+    /// Address to listen on (port 0: any free port).
+    pub addr: SocketAddr,
+    /// Where links point; default `http://<addr>`.
+    pub base_url: Option<String>,
+    /// Signing keys; default a fresh random key.
+    pub keys: Option<LinkKeys>,
+    /// The clock; default the system clock.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            base_url: None,
+            keys: None,
+            clock: Arc::new(SystemClock),
+        }
+    }
+}
+
+/// A running local server.
+pub struct LocalServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The base URL of its links.
+    pub base_url: String,
+    /// The service it runs.
+    pub service: Service,
+    /// Its store.
+    pub store: Arc<MemoryStore>,
+    /// Its queue.
+    pub queue: Arc<MemoryQueue>,
+    server: tokio::task::JoinHandle<std::io::Result<()>>,
+    publisher: tokio::task::JoinHandle<()>,
+}
+
+impl LocalServer {
+    /// Binds and starts serving; returns once the port is open.
+    pub async fn start(config: LocalConfig) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(config.addr).await?;
+        let addr = listener.local_addr()?;
+        let base_url = config.base_url.unwrap_or_else(|| format!("http://{addr}"));
+        let keys = match config.keys {
+            Some(keys) => keys,
+            None => LinkKey::random("local")
+                .and_then(|key| LinkKeys::new(key, vec![]))
+                .map_err(std::io::Error::other)?,
+        };
+        let store = Arc::new(MemoryStore::new());
+        let queue = Arc::new(MemoryQueue::new());
+        let service = Service::new(store.clone(), Arc::new(keys), config.clock, &base_url);
+        let app = router(service.clone(), queue.clone());
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+        });
+        let publisher = tokio::spawn(run_publisher(store.clone(), queue.clone()));
+        Ok(Self {
+            addr,
+            base_url,
+            service,
+            store,
+            queue,
+            server,
+            publisher,
+        })
+    }
+
+    /// Creates the demo intervention and returns its link.
+    pub async fn create_demo(&self) -> Result<String, CreateError> {
+        let created = self
+            .service
+            .create(demo_input(self.service.now()).to_string().as_bytes())
+            .await?;
+        let context = serde_json::to_value(&created.context).unwrap_or_default();
+        Ok(context[DEMO_LINK_KEY]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    /// Serves until the server task ends (an I/O error) or the process is stopped.
+    pub async fn wait(mut self) -> std::io::Result<()> {
+        let result = (&mut self.server).await.map_err(std::io::Error::other)?;
+        self.publisher.abort();
+        result
+    }
+
+    /// Stops serving.
+    pub fn stop(&self) {
+        self.server.abort();
+        self.publisher.abort();
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Moves accepted submissions onto the queue as soon as they are recorded (and re-tries every second).
+async fn run_publisher(store: Arc<MemoryStore>, queue: Arc<MemoryQueue>) {
+    loop {
+        if let Err(error) = publish_outbox(store.as_ref(), queue.as_ref()).await {
+            tracing::warn!(error = %error, "publishing continuations failed; retrying");
+        }
+        tokio::select! {
+            () = store.outbox_changed() => {}
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+#[derive(Clone)]
+struct Operator {
+    service: Service,
+    queue: Arc<MemoryQueue>,
+}
+
+fn router(service: Service, queue: Arc<MemoryQueue>) -> Router {
+    let operator = Router::new()
+        .route("/interventions", post(create))
+        .route("/interventions/{id}/cancel", post(cancel))
+        .route("/continuations", get(continuations))
+        .route_layer(middleware::from_fn(loopback_only))
+        .with_state(Operator {
+            service: service.clone(),
+            queue,
+        });
+    public_router(service).merge(with_security_headers(operator))
+}
+
+async fn loopback_only(
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if peer.ip().is_loopback() {
+        next.run(request).await
+    } else {
+        error_response(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "Forbidden",
+            "Operator routes answer on loopback only.",
+            true,
+        )
+    }
+}
+
+async fn create(State(operator): State<Operator>, request: Request) -> Response {
+    let body = match read_body(request.into_body(), MAX_CREATION_BYTES).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    match operator.service.create(&body).await {
+        Ok(created) => Json(created).into_response(),
+        Err(CreateError::Invalid(error)) => invalid_config(&error),
+        Err(error) => {
+            tracing::error!(error = %error, "link creation failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "Unavailable",
+                "Nothing was stored; try again.",
+                true,
+            )
+        }
+    }
+}
+
+/// The link-creation error as Lambda reports it: `errorType` and `errorMessage`, plus the field.
+fn invalid_config(error: &ConfigError) -> Response {
+    let body = json!({"errorType": ConfigError::ERROR_TYPE, "errorMessage": error.to_string(), "field": error.field});
+    (StatusCode::BAD_REQUEST, Json(body)).into_response()
+}
+
+async fn cancel(State(operator): State<Operator>, Path(id): Path<String>) -> Response {
+    let Some(id) = InterventionId::parse(&id) else {
+        return error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "Not found",
+            true,
+        );
+    };
+    match operator.service.cancel(&id).await {
+        Ok(true) => {
+            Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response()
+        }
+        Ok(false) => error_response(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "Not found",
+            "Not found",
+            true,
+        ),
+        Err(_) => error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Unavailable",
+            "Try again.",
+            true,
+        ),
+    }
+}
+
+async fn continuations(State(operator): State<Operator>) -> Response {
+    Json(operator.queue.messages()).into_response()
+}
+
+/// The context key the demo's link is written to.
+pub const DEMO_LINK_KEY: &str = "approval.url";
+
+/// The demo intervention: a refund approval with one field of every type.
+pub fn demo_input(now: Timestamp) -> serde_json::Value {
+    json!({
+        "environmentId": "local",
+        "tier": "Dedicated",
+        "correlationId": "demo-0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
+        "runAvailableUntil": now.plus_millis(7 * 24 * 3_600_000).to_rfc3339(),
+        "ruleSetId": "refund-continue",
+        "urlExpirationHours": 24,
+        "maxUrlUses": 1,
+        "generatedUrlContextKey": DEMO_LINK_KEY,
+        "formDocument": {
+            "title": "Approve refund",
+            "prompt": "Refund **120.50 EUR** to the customer for order *A-1001*?\n\nCheck the amount before you approve.",
+            "show": ["order.id", "order.amount", "customer.name"],
+            "fields": [
+                { "key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": true },
+                { "key": "refund.amount", "label": "Amount (EUR)", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount" },
+                { "key": "refund.items", "label": "Items refunded", "type": "integer", "min": 1, "max": 20, "default": 1 },
+                { "key": "refund.reasons", "label": "Reasons", "type": "choice", "multiple": true, "options": ["damaged", "late", "wrong item"] },
+                { "key": "refund.date", "label": "Refund date", "type": "date" },
+                { "key": "followUp.at", "label": "Follow up at", "type": "datetime" },
+                { "key": "reviewer.email", "label": "Your email", "type": "email", "help": "We send a copy of the decision here." },
+                { "key": "evidence.url", "label": "Evidence link", "type": "url" },
+                { "key": "note", "label": "Note", "type": "text", "multiline": true, "maxLength": 500, "help": "Shown to the customer." },
+                { "key": "confirmed", "label": "I checked the order history", "type": "boolean", "required": true }
+            ]
+        },
+        "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.name": "Ada Lovelace", "customer.email": "ada@example.com" },
+        "secretKeys": ["customer.email"]
+    })
+}
