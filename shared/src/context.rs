@@ -21,17 +21,10 @@ impl ContextKey {
         }
         let chars = text.chars().count();
         if chars > MAX_KEY_CHARS {
-            return Err(format!(
-                "is {chars} characters long; a context key has at most {MAX_KEY_CHARS}"
-            ));
+            return Err(format!("is {chars} characters long; a context key has at most {MAX_KEY_CHARS}"));
         }
-        if let Some(bad) = text
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':')))
-        {
-            return Err(format!(
-                "contains {bad:?}; a context key has only letters, digits and . _ - :"
-            ));
+        if let Some(bad) = text.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | ':'))) {
+            return Err(format!("contains {bad:?}; a context key has only letters, digits and . _ - :"));
         }
         Ok(Self(text.to_owned()))
     }
@@ -93,12 +86,8 @@ impl Scalar {
                         .ok_or_else(|| "is not a finite number".into())
                 }
             }
-            Value::Null => {
-                Err("is null; a context value must be a scalar or an array of one type".into())
-            }
-            Value::Object(_) => {
-                Err("is an object; a context value must be a scalar or an array of one type".into())
-            }
+            Value::Null => Err("is null; a context value must be a scalar or an array of one type".into()),
+            Value::Object(_) => Err("is an object; a context value must be a scalar or an array of one type".into()),
             Value::Array(_) => Err("is a nested array; arrays hold scalars only".into()),
         }
     }
@@ -144,9 +133,7 @@ impl ContextValue {
                     .collect::<Result<Vec<_>, _>>()?;
                 if let Some(first) = scalars.first() {
                     if let Some(i) = scalars.iter().position(|s| s.kind() != first.kind()) {
-                        return Err(format!(
-                            "[{i}] differs in type from [0]; an array holds values of one type"
-                        ));
+                        return Err(format!("[{i}] differs in type from [0]; an array holds values of one type"));
                     }
                 }
                 Ok(Self::Array(scalars))
@@ -178,16 +165,12 @@ impl Context {
     /// Parses a JSON object; the error names the offending key (`context.<key>`-relative).
     pub fn from_json(value: &serde_json::Value) -> Result<Self, (String, String)> {
         let serde_json::Value::Object(map) = value else {
-            return Err((
-                String::new(),
-                "must be a JSON object of key to value".into(),
-            ));
+            return Err((String::new(), "must be a JSON object of key to value".into()));
         };
         let mut context = BTreeMap::new();
         for (key, value) in map {
             let parsed = ContextKey::parse(key).map_err(|e| (key.clone(), format!("key {e}")))?;
-            let value =
-                ContextValue::from_json(value).map_err(|e| (key.clone(), format!("value {e}")))?;
+            let value = ContextValue::from_json(value).map_err(|e| (key.clone(), format!("value {e}")))?;
             context.insert(parsed, value);
         }
         Ok(Self(context))
@@ -239,9 +222,7 @@ mod tests {
     #[test]
     fn key_bounds() {
         assert!(ContextKey::parse(&"a".repeat(50)).is_ok());
-        assert!(ContextKey::parse(&"a".repeat(51))
-            .unwrap_err()
-            .contains("51 characters"));
+        assert!(ContextKey::parse(&"a".repeat(51)).unwrap_err().contains("51 characters"));
         assert!(ContextKey::parse("").is_err());
         assert!(ContextKey::parse("a b").unwrap_err().contains("' '"));
         assert!(ContextKey::parse("../x").is_err());
@@ -255,9 +236,7 @@ mod tests {
         assert!(ContextValue::from_json(&json!(null)).is_err());
         assert!(ContextValue::from_json(&json!({"a": 1})).is_err());
         assert!(ContextValue::from_json(&json!([[1]])).is_err());
-        assert!(ContextValue::from_json(&json!([1, "a"]))
-            .unwrap_err()
-            .contains("[1]"));
+        assert!(ContextValue::from_json(&json!([1, "a"])).unwrap_err().contains("[1]"));
         assert!(ContextValue::from_json(&json!(u64::MAX)).is_err());
     }
 
@@ -272,9 +251,6 @@ mod tests {
     fn merge_lets_the_winner_win() {
         let base = Context::from_json(&json!({"a": 1, "b": 2})).unwrap();
         let winner = Context::from_json(&json!({"b": 3})).unwrap();
-        assert_eq!(
-            serde_json::to_value(base.merged(&winner)).unwrap(),
-            json!({"a": 1, "b": 3})
-        );
+        assert_eq!(serde_json::to_value(base.merged(&winner)).unwrap(), json!({"a": 1, "b": 3}));
     }
 }

@@ -107,27 +107,17 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError
         return Err(ConfigError::new(field, "must not be empty"));
     }
     if value.chars().count() > MAX_ID_CHARS {
-        return Err(ConfigError::new(
-            field,
-            format!("is longer than {MAX_ID_CHARS} characters"),
-        ));
+        return Err(ConfigError::new(field, format!("is longer than {MAX_ID_CHARS} characters")));
     }
     if value.chars().any(char::is_control) {
-        return Err(ConfigError::new(
-            field,
-            "must not contain control characters",
-        ));
+        return Err(ConfigError::new(field, "must not contain control characters"));
     }
     Ok(value)
 }
 
 fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigError> {
     Context::from_json(value).map_err(|(key, message)| {
-        let at = if key.is_empty() {
-            path.to_owned()
-        } else {
-            format!("{path}.{key}")
-        };
+        let at = if key.is_empty() { path.to_owned() } else { format!("{path}.{key}") };
         ConfigError::new(at, message)
     })
 }
@@ -138,10 +128,7 @@ impl NewIntervention {
         let spec: CreationSpec = serde_json::from_slice(input).map_err(|e| {
             let message = e.to_string();
             // serde names unknown or mistyped fields in its message; keep it as the reason.
-            ConfigError::new(
-                "",
-                format!("the input is not a valid link-creation input: {message}"),
-            )
+            ConfigError::new("", format!("the input is not a valid link-creation input: {message}"))
         })?;
         Self::from_spec(spec, now)
     }
@@ -153,10 +140,7 @@ impl NewIntervention {
             Some("Shared") => Tier::Shared,
             Some("Free") => Tier::Free,
             Some(other) => {
-                return Err(ConfigError::new(
-                    "tier",
-                    format!("`{other}` is not a tier; use Dedicated, Shared or Free"),
-                ))
+                return Err(ConfigError::new("tier", format!("`{other}` is not a tier; use Dedicated, Shared or Free")))
             }
             None => return Err(ConfigError::new("tier", "is required")),
         };
@@ -164,46 +148,29 @@ impl NewIntervention {
         let rule_set_id = required_id(spec.rule_set_id, "ruleSetId")?;
         let run_available_until = match spec.run_available_until {
             Some(text) => Timestamp::parse_rfc3339(&text).ok_or_else(|| {
-                ConfigError::new(
-                    "runAvailableUntil",
-                    format!("{text:?} is not an RFC 3339 date-time with an offset"),
-                )
+                ConfigError::new("runAvailableUntil", format!("{text:?} is not an RFC 3339 date-time with an offset"))
             })?,
             None => return Err(ConfigError::new("runAvailableUntil", "is required")),
         };
         if run_available_until <= now {
-            return Err(ConfigError::new(
-                "runAvailableUntil",
-                "is in the past: the run can no longer be resumed",
-            ));
+            return Err(ConfigError::new("runAvailableUntil", "is in the past: the run can no longer be resumed"));
         }
         let hours = match spec.url_expiration_hours {
-            Some(n) => n.as_f64().filter(|h| h.is_finite()).ok_or_else(|| {
-                ConfigError::new(
-                    "urlExpirationHours",
-                    format!("{n} is not a number of hours"),
-                )
-            })?,
+            Some(n) => n
+                .as_f64()
+                .filter(|h| h.is_finite())
+                .ok_or_else(|| ConfigError::new("urlExpirationHours", format!("{n} is not a number of hours")))?,
             None => DEFAULT_EXPIRATION_HOURS,
         };
         if hours <= 0.0 {
-            return Err(ConfigError::new(
-                "urlExpirationHours",
-                format!("{hours} must be more than 0"),
-            ));
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} must be more than 0")));
         }
         if hours > MAX_EXPIRATION_HOURS {
-            return Err(ConfigError::new(
-                "urlExpirationHours",
-                format!("{hours} is more than {MAX_EXPIRATION_HOURS}"),
-            ));
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} is more than {MAX_EXPIRATION_HOURS}")));
         }
         let expires_at = now.plus_millis((hours * 3_600_000.0).round() as i64);
         if expires_at <= now {
-            return Err(ConfigError::new(
-                "urlExpirationHours",
-                format!("{hours} is less than a millisecond"),
-            ));
+            return Err(ConfigError::new("urlExpirationHours", format!("{hours} is less than a millisecond")));
         }
         if expires_at > run_available_until {
             return Err(ConfigError::new(
@@ -215,21 +182,14 @@ impl NewIntervention {
             ));
         }
         let max_uses = match spec.max_url_uses {
-            Some(n) => n
-                .as_u64()
-                .filter(|&m| m >= 1 && m <= u64::from(MAX_USES))
-                .ok_or_else(|| {
-                    ConfigError::new(
-                        "maxUrlUses",
-                        format!("{n} must be a whole number from 1 to {MAX_USES}"),
-                    )
-                })? as u32,
+            Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).ok_or_else(|| {
+                ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
+            })? as u32,
             None => 1,
         };
         let link_context_key = match spec.generated_url_context_key {
-            Some(key) => ContextKey::parse(&key).map_err(|e| {
-                ConfigError::new("generatedUrlContextKey", format!("context key {e}"))
-            })?,
+            Some(key) => ContextKey::parse(&key)
+                .map_err(|e| ConfigError::new("generatedUrlContextKey", format!("context key {e}")))?,
             None => return Err(ConfigError::new("generatedUrlContextKey", "is required")),
         };
         let context = match &spec.context {
@@ -239,8 +199,7 @@ impl NewIntervention {
         let mut secret_keys = Vec::with_capacity(spec.secret_keys.len());
         for (i, key) in spec.secret_keys.iter().enumerate() {
             let at = format!("secretKeys[{i}]");
-            let key = ContextKey::parse(key)
-                .map_err(|e| ConfigError::new(&at, format!("context key {e}")))?;
+            let key = ContextKey::parse(key).map_err(|e| ConfigError::new(&at, format!("context key {e}")))?;
             if !context.contains(&key) {
                 return Err(ConfigError::new(at, format!("`{key}` is not in context")));
             }

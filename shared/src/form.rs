@@ -40,16 +40,8 @@ impl Pattern {
         let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(1 << 20)
             .build()
-            .map_err(|e| {
-                format!(
-                    "is not a valid regular expression: {}",
-                    first_line(&e.to_string())
-                )
-            })?;
-        Ok(Self {
-            source: source.to_owned(),
-            regex,
-        })
+            .map_err(|e| format!("is not a valid regular expression: {}", first_line(&e.to_string())))?;
+        Ok(Self { source: source.to_owned(), regex })
     }
 
     /// The pattern as the author wrote it (also what the HTML `pattern` attribute gets).
@@ -64,11 +56,7 @@ impl Pattern {
 }
 
 fn first_line(text: &str) -> &str {
-    text.lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or(text)
-        .trim()
+    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(text).trim()
 }
 
 /// What kind of value a field takes, with that kind's constraints.
@@ -187,21 +175,14 @@ impl FormDocument {
     }
 
     /// Checks the references from this form into the run's context, naming the first bad one.
-    pub fn check_against(
-        &self,
-        context: &Context,
-        secret: &[ContextKey],
-    ) -> Result<(), ConfigError> {
+    pub fn check_against(&self, context: &Context, secret: &[ContextKey]) -> Result<(), ConfigError> {
         for (i, key) in self.show.iter().enumerate() {
             let path = format!("formDocument.show[{i}]");
             if !context.contains(key) {
                 return Err(ConfigError::new(path, format!("`{key}` is not in context")));
             }
             if secret.contains(key) {
-                return Err(ConfigError::new(
-                    path,
-                    format!("`{key}` is a secret key and is never shown"),
-                ));
+                return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
             }
         }
         for (i, field) in self.fields.iter().enumerate() {
@@ -211,10 +192,7 @@ impl FormDocument {
                     return Err(ConfigError::new(path, format!("`{key}` is not in context")));
                 }
                 if secret.contains(key) {
-                    return Err(ConfigError::new(
-                        path,
-                        format!("`{key}` is a secret key and is never shown"),
-                    ));
+                    return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
                 }
             }
         }
@@ -274,22 +252,13 @@ pub struct FieldSpec {
     pub multiple: Option<bool>,
 }
 
-fn check_text(
-    path: &str,
-    what: &str,
-    text: &str,
-    max: usize,
-    required: bool,
-) -> Result<(), ConfigError> {
+fn check_text(path: &str, what: &str, text: &str, max: usize, required: bool) -> Result<(), ConfigError> {
     if required && text.trim().is_empty() {
         return Err(ConfigError::new(path, format!("{what} must not be empty")));
     }
     let chars = text.chars().count();
     if chars > max {
-        return Err(ConfigError::new(
-            path,
-            format!("{what} is {chars} characters; at most {max}"),
-        ));
+        return Err(ConfigError::new(path, format!("{what} is {chars} characters; at most {max}")));
     }
     Ok(())
 }
@@ -297,42 +266,23 @@ fn check_text(
 impl FormSpec {
     /// Parses the whole form, naming the first bad property by its path under `formDocument`.
     pub fn parse(self) -> Result<FormDocument, ConfigError> {
-        check_text(
-            "formDocument.title",
-            "the title",
-            &self.title,
-            MAX_LABEL_CHARS,
-            true,
-        )?;
+        check_text("formDocument.title", "the title", &self.title, MAX_LABEL_CHARS, true)?;
         if let Some(prompt) = &self.prompt {
-            check_text(
-                "formDocument.prompt",
-                "the prompt",
-                prompt,
-                MAX_PROMPT_CHARS,
-                false,
-            )?;
+            check_text("formDocument.prompt", "the prompt", prompt, MAX_PROMPT_CHARS, false)?;
         }
         let show = self
             .show
             .iter()
             .enumerate()
             .map(|(i, key)| {
-                ContextKey::parse(key).map_err(|e| {
-                    ConfigError::new(
-                        format!("formDocument.show[{i}]"),
-                        format!("context key {e}"),
-                    )
-                })
+                ContextKey::parse(key)
+                    .map_err(|e| ConfigError::new(format!("formDocument.show[{i}]"), format!("context key {e}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
         if self.fields.len() > MAX_FIELDS {
             return Err(ConfigError::new(
                 "formDocument.fields",
-                format!(
-                    "has {} fields; a form has at most {MAX_FIELDS}",
-                    self.fields.len()
-                ),
+                format!("has {} fields; a form has at most {MAX_FIELDS}", self.fields.len()),
             ));
         }
         let mut fields: Vec<Field> = Vec::with_capacity(self.fields.len());
@@ -342,51 +292,32 @@ impl FormSpec {
             if fields.iter().any(|f| f.key == field.key) {
                 return Err(ConfigError::new(
                     format!("{path}.key"),
-                    format!(
-                        "`{}` is the key of an earlier field; field keys are unique",
-                        field.key
-                    ),
+                    format!("`{}` is the key of an earlier field; field keys are unique", field.key),
                 ));
             }
             fields.push(field);
         }
-        Ok(FormDocument {
-            title: self.title,
-            prompt: self.prompt,
-            show,
-            fields,
-        })
+        Ok(FormDocument { title: self.title, prompt: self.prompt, show, fields })
     }
 }
 
 impl FieldSpec {
     fn parse(self, path: &str) -> Result<Field, ConfigError> {
         let at = |prop: &str| format!("{path}.{prop}");
-        let key = ContextKey::parse(&self.key)
-            .map_err(|e| ConfigError::new(at("key"), format!("context key {e}")))?;
+        let key = ContextKey::parse(&self.key).map_err(|e| ConfigError::new(at("key"), format!("context key {e}")))?;
         if key.as_str() == SUBMISSION_ID_FIELD {
             return Err(ConfigError::new(
                 at("key"),
                 format!("`{SUBMISSION_ID_FIELD}` is reserved for the submission id"),
             ));
         }
-        check_text(
-            &at("label"),
-            "the label",
-            &self.label,
-            MAX_LABEL_CHARS,
-            true,
-        )?;
+        check_text(&at("label"), "the label", &self.label, MAX_LABEL_CHARS, true)?;
         if let Some(help) = &self.help {
             check_text(&at("help"), "the help text", help, MAX_HELP_CHARS, false)?;
         }
         let type_name = self.kind.as_str();
-        let not_for = |prop: &str| {
-            ConfigError::new(
-                at(prop),
-                format!("does not apply to a field of type `{type_name}`"),
-            )
-        };
+        let not_for =
+            |prop: &str| ConfigError::new(at(prop), format!("does not apply to a field of type `{type_name}`"));
         let text_props = self.multiline.is_some()
             || self.min_length.is_some()
             || self.max_length.is_some()
@@ -518,33 +449,19 @@ impl FieldSpec {
         };
         let initial = match (self.prefill, self.default) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError::new(
-                    at("default"),
-                    "a field has a prefill or a default, not both",
-                ))
+                return Err(ConfigError::new(at("default"), "a field has a prefill or a default, not both"))
             }
-            (Some(key), None) => {
-                Some(Initial::Prefill(ContextKey::parse(&key).map_err(|e| {
-                    ConfigError::new(at("prefill"), format!("context key {e}"))
-                })?))
-            }
+            (Some(key), None) => Some(Initial::Prefill(
+                ContextKey::parse(&key).map_err(|e| ConfigError::new(at("prefill"), format!("context key {e}")))?,
+            )),
             (None, Some(value)) => Some(Initial::Default(
-                ContextValue::from_json(&value)
-                    .map_err(|e| ConfigError::new(at("default"), format!("value {e}")))?,
+                ContextValue::from_json(&value).map_err(|e| ConfigError::new(at("default"), format!("value {e}")))?,
             )),
             (None, None) => None,
         };
-        let field = Field {
-            key,
-            label: self.label,
-            help: self.help,
-            required: self.required,
-            kind,
-            initial,
-        };
+        let field = Field { key, label: self.label, help: self.help, required: self.required, kind, initial };
         if let Some(Initial::Default(value)) = &field.initial {
-            crate::input::check_initial(&field, value)
-                .map_err(|e| ConfigError::new(at("default"), e))?;
+            crate::input::check_initial(&field, value).map_err(|e| ConfigError::new(at("default"), e))?;
         }
         Ok(field)
     }
@@ -567,12 +484,7 @@ impl From<&Field> for FieldSpec {
             None => {}
         }
         match &field.kind {
-            FieldKind::Text {
-                multiline,
-                min_length,
-                max_length,
-                pattern,
-            } => {
+            FieldKind::Text { multiline, min_length, max_length, pattern } => {
                 spec.multiline = multiline.then_some(true);
                 spec.min_length = *min_length;
                 spec.max_length = *max_length;
@@ -590,11 +502,7 @@ impl From<&Field> for FieldSpec {
                 spec.options = Some(options.clone());
                 spec.multiple = multiple.then_some(true);
             }
-            FieldKind::Boolean
-            | FieldKind::Date
-            | FieldKind::DateTime
-            | FieldKind::Email
-            | FieldKind::Url => {}
+            FieldKind::Boolean | FieldKind::Date | FieldKind::DateTime | FieldKind::Email | FieldKind::Url => {}
         }
         spec
     }

@@ -30,10 +30,7 @@ pub const LINK_PREFIX: &str = "/i/";
 /// The public routes: `GET`/`HEAD`/`POST /i/{token}` and the stylesheet.
 pub fn public_router(service: Service) -> Router {
     let routes = Router::new()
-        .route(
-            "/i/{token}",
-            get(view).post(submit).fallback(method_not_allowed),
-        )
+        .route("/i/{token}", get(view).post(submit).fallback(method_not_allowed))
         .route(pages::STYLESHEET_PATH, get(stylesheet))
         .fallback(not_found)
         .with_state(service);
@@ -50,16 +47,10 @@ pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>
         ("x-content-type-options", "nosniff"),
         ("x-frame-options", "DENY"),
         ("cross-origin-opener-policy", "same-origin"),
-        (
-            "permissions-policy",
-            "camera=(), microphone=(), geolocation=(), payment=()",
-        ),
+        ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=()"),
     ];
     fixed.into_iter().fold(router, |router, (name, value)| {
-        router.layer(SetResponseHeaderLayer::overriding(
-            HeaderName::from_static(name),
-            HeaderValue::from_static(value),
-        ))
+        router.layer(SetResponseHeaderLayer::overriding(HeaderName::from_static(name), HeaderValue::from_static(value)))
     })
 }
 
@@ -71,10 +62,7 @@ fn raw_token(request_path: &str) -> &str {
 
 /// Whether the client asked for JSON rather than a page.
 fn wants_json(headers: &HeaderMap) -> bool {
-    let accept = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).unwrap_or("");
     accept.contains("application/json") && !accept.contains("text/html")
 }
 
@@ -89,24 +77,13 @@ async fn view(State(service): State<Service>, headers: HeaderMap, request: Reque
 }
 
 async fn submit(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let json = wants_json(&headers)
-        || content_type
-            .as_deref()
-            .is_some_and(|c| c.starts_with("application/json"));
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let json = wants_json(&headers) || content_type.as_deref().is_some_and(|c| c.starts_with("application/json"));
+    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
     let (parts, body) = request.into_parts();
     let token = raw_token(parts.uri.path()).to_owned();
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > input::MAX_BODY_BYTES as u64) {
         return bad_body(&BodyError::TooLarge, json);
     }
@@ -127,10 +104,7 @@ async fn submit(State(service): State<Service>, headers: HeaderMap, request: Req
 
 fn submitted(result: SubmitResult, json: bool) -> Response {
     match result {
-        SubmitResult::Accepted {
-            intervention,
-            submission,
-        } => {
+        SubmitResult::Accepted { intervention, submission } => {
             if json {
                 Json(json!({
                     "status": "accepted",
@@ -139,31 +113,16 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 }))
                 .into_response()
             } else {
-                let title = intervention
-                    .form
-                    .as_ref()
-                    .map(|f| f.title.as_str())
-                    .unwrap_or(DEFAULT_TITLE);
-                html(
-                    StatusCode::OK,
-                    pages::success_page(&intervention.correlation_id, title),
-                )
+                let title = intervention.form.as_ref().map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE);
+                html(StatusCode::OK, pages::success_page(&intervention.correlation_id, title))
             }
         }
         SubmitResult::Rejected(rejection) => rejected(rejection, json),
         SubmitResult::BadBody(error) => bad_body(&error, json),
-        SubmitResult::Invalid {
-            intervention,
-            raw,
-            errors,
-            submission_id,
-        } => {
+        SubmitResult::Invalid { intervention, raw, errors, submission_id } => {
             if json {
-                let fields: serde_json::Map<String, serde_json::Value> = errors
-                    .0
-                    .iter()
-                    .map(|(k, m)| (k.clone(), json!(m)))
-                    .collect();
+                let fields: serde_json::Map<String, serde_json::Value> =
+                    errors.0.iter().map(|(k, m)| (k.clone(), json!(m))).collect();
                 let body = json!({"error": {"code": "invalid_input", "message": "Some fields are not valid.", "fields": fields}});
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             } else {
@@ -197,12 +156,7 @@ fn form_page(
         .unwrap_or(&[])
         .iter()
         .filter(|key| !intervention.secret_keys.contains(key))
-        .filter_map(|key| {
-            intervention
-                .context
-                .get(key)
-                .map(|v| (key.as_str(), v.display_parts()))
-        })
+        .filter_map(|key| intervention.context.get(key).map(|v| (key.as_str(), v.display_parts())))
         .collect();
     let fields = form
         .map(|f| f.fields.as_slice())
@@ -211,9 +165,7 @@ fn form_page(
         .map(|field| FieldView {
             field,
             values: values(field),
-            error: errors
-                .and_then(|e| e.get(field.key.as_str()))
-                .map(str::to_owned),
+            error: errors.and_then(|e| e.get(field.key.as_str())).map(str::to_owned),
         })
         .collect();
     pages::form_page(&FormPage {
@@ -231,10 +183,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
     let intervention = &page.intervention;
     let initial = |field: &Field| input::initial_values(field, &intervention.context);
     if !json {
-        return html(
-            StatusCode::OK,
-            form_page(intervention, &page.submission_id, initial, None),
-        );
+        return html(StatusCode::OK, form_page(intervention, &page.submission_id, initial, None));
     }
     let form = intervention.form.as_ref();
     let fields: Vec<serde_json::Value> = form
@@ -242,8 +191,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
         .unwrap_or(&[])
         .iter()
         .map(|field| {
-            let mut spec =
-                serde_json::to_value(crate::form::FieldSpec::from(field)).unwrap_or_default();
+            let mut spec = serde_json::to_value(crate::form::FieldSpec::from(field)).unwrap_or_default();
             if let Some(object) = spec.as_object_mut() {
                 // The prefill key says nothing to a client; the value it resolves to does.
                 object.remove("prefill");
@@ -263,10 +211,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
         .collect();
     let mut details = Context::default();
     for key in form.map(|f| f.show.as_slice()).unwrap_or(&[]) {
-        if let (false, Some(value)) = (
-            intervention.secret_keys.contains(key),
-            intervention.context.get(key),
-        ) {
+        if let (false, Some(value)) = (intervention.secret_keys.contains(key), intervention.context.get(key)) {
             details.insert(key.clone(), value.clone());
         }
     }
@@ -297,9 +242,7 @@ fn bad_body(error: &BodyError, json: bool) -> Response {
     let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let (code, heading) = match status {
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Response too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-            ("unsupported_media_type", "Unsupported response format")
-        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported response format"),
         _ => ("bad_request", "Response not readable"),
     };
     let message = format!("Your response could not be read: {error}.");
@@ -316,26 +259,14 @@ fn unavailable(error: &StoreError, json: bool) -> Response {
         "Nothing was recorded. Please try again in a moment; your answers are kept if you go back.",
         json,
     );
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
+    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
     response
 }
 
 /// A generic error answer, as a page or as JSON.
-pub fn error_response(
-    status: StatusCode,
-    code: &str,
-    heading: &str,
-    message: &str,
-    json: bool,
-) -> Response {
+pub fn error_response(status: StatusCode, code: &str, heading: &str, message: &str, json: bool) -> Response {
     if json {
-        (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response()
+        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
     } else {
         html(status, pages::error_page(heading, message))
     }
@@ -346,11 +277,7 @@ fn html(status: StatusCode, markup: Markup) -> Response {
 }
 
 async fn stylesheet() -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/css; charset=utf-8")],
-        pages::STYLESHEET,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], pages::STYLESHEET).into_response()
 }
 
 async fn not_found(headers: HeaderMap) -> Response {
@@ -365,22 +292,14 @@ async fn method_not_allowed(headers: HeaderMap) -> Response {
         "A link can be opened (GET) or answered (POST), nothing else.",
         wants_json(&headers),
     );
-    response
-        .headers_mut()
-        .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
+    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
     response
 }
 
 /// Reads a body of at most `limit` bytes (for the local server's JSON routes).
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
     axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            "Too large",
-            "The body is too large.",
-            true,
-        )
+        error_response(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Too large", "The body is too large.", true)
     })
 }
 

@@ -45,9 +45,7 @@ pub enum BodyError {
     #[error("the body has more than {MAX_PAIRS} fields")]
     TooManyFields,
     /// A submission id of the wrong shape (400).
-    #[error(
-        "the submission id must be 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ -"
-    )]
+    #[error("the submission id must be 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ -")]
     BadSubmissionId,
 }
 
@@ -102,9 +100,7 @@ impl RawInput {
 pub fn check_submission_id(id: &str) -> Result<String, BodyError> {
     let ok = !id.is_empty()
         && id.len() <= MAX_SUBMISSION_ID_CHARS
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {
         Ok(id.to_owned())
     } else {
@@ -144,8 +140,8 @@ pub fn parse_body(
         "application/json" => parse_json(body)?,
         other => {
             return Err(BodyError::UnsupportedMediaType(format!(
-                "the content type {other:?} is not supported; send application/x-www-form-urlencoded or application/json"
-            )))
+            "the content type {other:?} is not supported; send application/x-www-form-urlencoded or application/json"
+        )))
         }
     };
     let posted_ids = raw.values.remove(SUBMISSION_ID_FIELD).unwrap_or_default();
@@ -186,10 +182,9 @@ pub fn parse_urlencoded(body: &[u8]) -> Result<RawInput, BodyError> {
             Decode::Utf8 => BodyError::InvalidUtf8("a field name".into()),
         })?;
         let value = decode_component(value).map_err(|e| match e {
-            Decode::Escape => BodyError::Malformed(format!(
-                "the value of `{}` has a malformed %-escape",
-                printable(&name)
-            )),
+            Decode::Escape => {
+                BodyError::Malformed(format!("the value of `{}` has a malformed %-escape", printable(&name)))
+            }
             Decode::Utf8 => BodyError::InvalidUtf8(format!("the value of `{}`", printable(&name))),
         })?;
         raw.values.entry(name).or_default().push(value);
@@ -210,10 +205,9 @@ fn decode_component(bytes: &[u8]) -> Result<String, Decode> {
             b'+' => out.push(b' '),
             b'%' => {
                 let hex = |b: u8| (b as char).to_digit(16);
-                let (Some(hi), Some(lo)) = (
-                    bytes.get(i + 1).copied().and_then(hex),
-                    bytes.get(i + 2).copied().and_then(hex),
-                ) else {
+                let (Some(hi), Some(lo)) =
+                    (bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex))
+                else {
                     return Err(Decode::Escape);
                 };
                 out.push((hi * 16 + lo) as u8);
@@ -234,11 +228,8 @@ fn printable(name: &str) -> String {
 /// Parses a JSON object of field key to value: a string, number, boolean or null (absent), or an array
 /// of those for multiple choice. A key sent twice is refused.
 pub fn parse_json(body: &[u8]) -> Result<RawInput, BodyError> {
-    let object: UniqueObject = serde_json::from_slice(body).map_err(|e| {
-        BodyError::Malformed(format!(
-            "the body is not a JSON object of field values: {e}"
-        ))
-    })?;
+    let object: UniqueObject = serde_json::from_slice(body)
+        .map_err(|e| BodyError::Malformed(format!("the body is not a JSON object of field values: {e}")))?;
     if object.0.len() > MAX_PAIRS {
         return Err(BodyError::TooManyFields);
     }
@@ -284,17 +275,12 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<UniqueObject, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
                 let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
                 while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
                     if entries.len() >= MAX_PAIRS {
-                        return Err(serde::de::Error::custom(format!(
-                            "more than {MAX_PAIRS} fields"
-                        )));
+                        return Err(serde::de::Error::custom(format!("more than {MAX_PAIRS} fields")));
                     }
                     if !seen.insert(key.clone()) {
                         return Err(serde::de::Error::custom(format!(
@@ -318,10 +304,7 @@ pub struct FieldErrors(pub Vec<(String, String)>);
 impl FieldErrors {
     /// The message at `key`, if that field is bad.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, m)| m.as_str())
+        self.0.iter().find(|(k, _)| k == key).map(|(_, m)| m.as_str())
     }
 }
 
@@ -350,13 +333,8 @@ pub fn check_initial(field: &Field, value: &ContextValue) -> Result<(), String> 
     if !field.kind.is_multiple() && values.len() != 1 {
         return Err("a single-valued field's default is one value, not an array".into());
     }
-    let relaxed = Field {
-        required: false,
-        ..field.clone()
-    };
-    check_field(&relaxed, &values)
-        .map(|_| ())
-        .map_err(|e| format!("does not fit the field: {e}"))
+    let relaxed = Field { required: false, ..field.clone() };
+    check_field(&relaxed, &values).map(|_| ()).map_err(|e| format!("does not fit the field: {e}"))
 }
 
 /// The values a field shows before the reviewer types: its prefill from the context, or its default.
@@ -372,18 +350,10 @@ pub fn initial_values(field: &Field, context: &Context) -> Vec<String> {
 /// Checks one field's posted values; `Ok(None)` for an optional field left empty.
 pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextValue>, String> {
     const REQUIRED: &str = "This field is required.";
-    if let FieldKind::Choice {
-        options,
-        multiple: true,
-    } = &field.kind
-    {
+    if let FieldKind::Choice { options, multiple: true } = &field.kind {
         let chosen: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
         if chosen.is_empty() {
-            return if field.required {
-                Err("Choose at least one option.".into())
-            } else {
-                Ok(None)
-            };
+            return if field.required { Err("Choose at least one option.".into()) } else { Ok(None) };
         }
         for (i, value) in chosen.iter().enumerate() {
             if !options.contains(value) {
@@ -393,10 +363,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
                 return Err("Choose each option at most once.".into());
             }
         }
-        let items = chosen
-            .into_iter()
-            .map(|v| Scalar::String(v.clone()))
-            .collect();
+        let items = chosen.into_iter().map(|v| Scalar::String(v.clone())).collect();
         return Ok(Some(ContextValue::Array(items)));
     }
     if values.len() > 1 {
@@ -415,19 +382,10 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
         return Ok(Some(ContextValue::Scalar(Scalar::Bool(checked))));
     }
     if value.trim().is_empty() {
-        return if field.required {
-            Err(REQUIRED.into())
-        } else {
-            Ok(None)
-        };
+        return if field.required { Err(REQUIRED.into()) } else { Ok(None) };
     }
     let scalar = match &field.kind {
-        FieldKind::Text {
-            multiline,
-            min_length,
-            max_length,
-            pattern,
-        } => {
+        FieldKind::Text { multiline, min_length, max_length, pattern } => {
             let chars = value.chars().count();
             if !multiline && value.contains(['\r', '\n']) {
                 return Err("Use a single line.".into());
@@ -437,9 +395,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
                     return Err(format!("Use at least {min} characters (you used {chars})."));
                 }
             }
-            let max = max_length
-                .map(|m| m as usize)
-                .unwrap_or(crate::form::MAX_TEXT_CHARS);
+            let max = max_length.map(|m| m as usize).unwrap_or(crate::form::MAX_TEXT_CHARS);
             if chars > max {
                 return Err(format!("Use at most {max} characters (you used {chars})."));
             }
@@ -470,9 +426,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
         FieldKind::DateTime => Scalar::String(parse_datetime(value)?),
         FieldKind::Email => {
             let ok = value.len() <= 254
-                && value
-                    .parse::<email_address::EmailAddress>()
-                    .is_ok_and(|e| e.domain().contains('.'));
+                && value.parse::<email_address::EmailAddress>().is_ok_and(|e| e.domain().contains('.'));
             if !ok {
                 return Err("Enter an email address, like name@example.com.".into());
             }
@@ -480,8 +434,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
         }
         FieldKind::Url => {
             let ok = value.len() <= 2048
-                && url::Url::parse(value)
-                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
+                && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
             if !ok {
                 return Err("Enter a web address starting with https:// or http://.".into());
             }
@@ -536,15 +489,10 @@ fn parse_decimal(text: &str) -> Result<f64, String> {
         None => (unsigned, None),
     };
     let digits_only = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits_only(whole)
-        || (whole.len() > 1 && whole.starts_with('0'))
-        || fraction.is_some_and(|f| !digits_only(f))
-    {
+    if !digits_only(whole) || (whole.len() > 1 && whole.starts_with('0')) || fraction.is_some_and(|f| !digits_only(f)) {
         return Err(SHAPE.into());
     }
-    let significant = format!("{whole}{}", fraction.unwrap_or(""))
-        .trim_start_matches('0')
-        .len();
+    let significant = format!("{whole}{}", fraction.unwrap_or("")).trim_start_matches('0').len();
     if significant > 15 {
         return Err("Use at most 15 significant digits.".into());
     }
@@ -558,10 +506,7 @@ fn parse_decimal(text: &str) -> Result<f64, String> {
 fn parse_date(text: &str) -> Result<String, String> {
     let format = format_description!("[year repr:full base:calendar]-[month]-[day]");
     let shape_ok = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    let date = time::Date::parse(text, &format)
-        .ok()
-        .filter(|_| shape_ok)
-        .ok_or("Enter a real date as YYYY-MM-DD.")?;
+    let date = time::Date::parse(text, &format).ok().filter(|_| shape_ok).ok_or("Enter a real date as YYYY-MM-DD.")?;
     if date.year() < 1 {
         return Err("Enter a real date as YYYY-MM-DD.".into());
     }

@@ -72,44 +72,26 @@ impl LocalServer {
         let base_url = config.base_url.unwrap_or_else(|| format!("http://{addr}"));
         let keys = match config.keys {
             Some(keys) => keys,
-            None => LinkKey::random("local")
-                .and_then(|key| LinkKeys::new(key, vec![]))
-                .map_err(std::io::Error::other)?,
+            None => {
+                LinkKey::random("local").and_then(|key| LinkKeys::new(key, vec![])).map_err(std::io::Error::other)?
+            }
         };
         let store = Arc::new(MemoryStore::new());
         let queue = Arc::new(MemoryQueue::new());
         let service = Service::new(store.clone(), Arc::new(keys), config.clock, &base_url);
         let app = router(service.clone(), queue.clone());
         let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
         let publisher = tokio::spawn(run_publisher(store.clone(), queue.clone()));
-        Ok(Self {
-            addr,
-            base_url,
-            service,
-            store,
-            queue,
-            server,
-            publisher,
-        })
+        Ok(Self { addr, base_url, service, store, queue, server, publisher })
     }
 
     /// Creates the demo intervention and returns its link.
     pub async fn create_demo(&self) -> Result<String, CreateError> {
-        let created = self
-            .service
-            .create(demo_input(self.service.now()).to_string().as_bytes())
-            .await?;
+        let created = self.service.create(demo_input(self.service.now()).to_string().as_bytes()).await?;
         let context = serde_json::to_value(&created.context).unwrap_or_default();
-        Ok(context[DEMO_LINK_KEY]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned())
+        Ok(context[DEMO_LINK_KEY].as_str().unwrap_or_default().to_owned())
     }
 
     /// Serves until the server task ends (an I/O error) or the process is stopped.
@@ -157,18 +139,11 @@ fn router(service: Service, queue: Arc<MemoryQueue>) -> Router {
         .route("/interventions/{id}/cancel", post(cancel))
         .route("/continuations", get(continuations))
         .route_layer(middleware::from_fn(loopback_only))
-        .with_state(Operator {
-            service: service.clone(),
-            queue,
-        });
+        .with_state(Operator { service: service.clone(), queue });
     public_router(service).merge(with_security_headers(operator))
 }
 
-async fn loopback_only(
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
     if peer.ip().is_loopback() {
         next.run(request).await
     } else {
@@ -211,32 +186,12 @@ fn invalid_config(error: &ConfigError) -> Response {
 
 async fn cancel(State(operator): State<Operator>, Path(id): Path<String>) -> Response {
     let Some(id) = InterventionId::parse(&id) else {
-        return error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not found",
-            "Not found",
-            true,
-        );
+        return error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "Not found", true);
     };
     match operator.service.cancel(&id).await {
-        Ok(true) => {
-            Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response()
-        }
-        Ok(false) => error_response(
-            StatusCode::NOT_FOUND,
-            "not_found",
-            "Not found",
-            "Not found",
-            true,
-        ),
-        Err(_) => error_response(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "unavailable",
-            "Unavailable",
-            "Try again.",
-            true,
-        ),
+        Ok(true) => Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response(),
+        Ok(false) => error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "Not found", true),
+        Err(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "Try again.", true),
     }
 }
 

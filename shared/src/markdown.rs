@@ -38,10 +38,7 @@ static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
         ]))
         .clean_content_tags(HashSet::from(["script", "style"]))
         .generic_attributes(HashSet::new())
-        .tag_attributes(HashMap::from([
-            ("a", HashSet::from(["href", "title"])),
-            ("ol", HashSet::from(["start"])),
-        ]))
+        .tag_attributes(HashMap::from([("a", HashSet::from(["href", "title"])), ("ol", HashSet::from(["start"]))]))
         .url_schemes(HashSet::from(LINK_SCHEMES))
         .url_relative(UrlRelative::Deny)
         .link_rel(Some("noopener noreferrer nofollow"))
@@ -61,37 +58,16 @@ pub fn render_prompt(markdown: &str) -> Markup {
         Event::End(TagEnd::HtmlBlock) => Some(Event::End(TagEnd::Paragraph)),
         // An image shows its alt text (the events between start and end) instead.
         Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
-        Event::Start(Tag::Link {
-            link_type,
-            dest_url,
-            title,
-            id,
-        }) => {
+        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
             let keep = is_allowed_link(link_type, &dest_url);
             links_kept.push(keep);
-            keep.then_some(Event::Start(Tag::Link {
-                link_type,
-                dest_url,
-                title,
-                id,
-            }))
+            keep.then_some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
         }
-        Event::End(TagEnd::Link) => links_kept
-            .pop()
-            .unwrap_or(false)
-            .then_some(Event::End(TagEnd::Link)),
+        Event::End(TagEnd::Link) => links_kept.pop().unwrap_or(false).then_some(Event::End(TagEnd::Link)),
         // The page's own title is the h1; the prompt's headings sit below it.
-        Event::Start(Tag::Heading {
-            level,
-            id,
-            classes,
-            attrs,
-        }) => Some(Event::Start(Tag::Heading {
-            level: demote(level),
-            id,
-            classes,
-            attrs,
-        })),
+        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
+            Some(Event::Start(Tag::Heading { level: demote(level), id, classes, attrs }))
+        }
         Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
         other => Some(other),
     });
@@ -178,27 +154,16 @@ mod tests {
         let html = render("Refund **120.50 EUR** to *the customer*?\n\n- one\n- two\n\n1. first\n2. second\n\n`code`");
         assert!(html.contains("<strong>120.50 EUR</strong>"), "{html}");
         assert!(html.contains("<em>the customer</em>"), "{html}");
-        assert!(
-            html.contains("<ul>\n<li>one</li>\n<li>two</li>\n</ul>"),
-            "{html}"
-        );
+        assert!(html.contains("<ul>\n<li>one</li>\n<li>two</li>\n</ul>"), "{html}");
         assert!(html.contains("<ol>\n<li>first</li>"), "{html}");
         assert!(html.contains("<code>code</code>"), "{html}");
     }
 
     #[test]
     fn links_get_rel_and_open_beside_the_form() {
-        let html = render(
-            "See [the order](https://example.com/orders/1?a=1&b=2) or <mailto:ops@example.com>.",
-        );
-        assert!(
-            html.contains("href=\"https://example.com/orders/1?a=1&amp;b=2\""),
-            "{html}"
-        );
-        assert!(
-            html.contains("rel=\"noopener noreferrer nofollow\""),
-            "{html}"
-        );
+        let html = render("See [the order](https://example.com/orders/1?a=1&b=2) or <mailto:ops@example.com>.");
+        assert!(html.contains("href=\"https://example.com/orders/1?a=1&amp;b=2\""), "{html}");
+        assert!(html.contains("rel=\"noopener noreferrer nofollow\""), "{html}");
         assert!(html.contains("target=\"_blank\""), "{html}");
         assert!(html.contains("href=\"mailto:ops@example.com\""), "{html}");
         let email = render("<ops@example.com>");
@@ -207,16 +172,11 @@ mod tests {
 
     #[test]
     fn raw_html_is_shown_as_text() {
-        let html = render("Hi <script>alert(1)</script> there\n\n<script>alert(2)</script>\n\n<div onclick=\"x()\">y</div>");
+        let html =
+            render("Hi <script>alert(1)</script> there\n\n<script>alert(2)</script>\n\n<div onclick=\"x()\">y</div>");
         assert_inert(&html);
-        assert!(
-            html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-            "{html}"
-        );
-        assert!(
-            html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"),
-            "{html}"
-        );
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(2)&lt;/script&gt;"), "{html}");
         assert!(
             html.contains("&lt;div onclick=\"x()\"&gt;y&lt;/div&gt;")
                 || html.contains("&lt;div onclick=&quot;x()&quot;&gt;"),
@@ -261,19 +221,14 @@ mod tests {
             assert!(!html.contains("href"), "{markdown:?} became a link: {html}");
         }
         // The link text stays readable.
-        assert_eq!(
-            render("[click](javascript:alert(1))").trim(),
-            "<p>click</p>"
-        );
+        assert_eq!(render("[click](javascript:alert(1))").trim(), "<p>click</p>");
     }
 
     #[test]
     fn headings_sit_below_the_page_title() {
         let html = render("# Big\n\n## Smaller\n\n#### Small");
         assert!(
-            html.contains("<h3>Big</h3>")
-                && html.contains("<h4>Smaller</h4>")
-                && html.contains("<h6>Small</h6>"),
+            html.contains("<h3>Big</h3>") && html.contains("<h4>Smaller</h4>") && html.contains("<h6>Small</h6>"),
             "{html}"
         );
         assert!(!html.contains("<h1") && !html.contains("<h2"), "{html}");
@@ -284,10 +239,7 @@ mod tests {
         let html = render("[x](https://example.com \"a title\")\n\n3. three\n4. four\n\n```rust\nfn main() {}\n```");
         assert!(html.contains("title=\"a title\""), "{html}");
         assert!(html.contains("<ol start=\"3\">"), "{html}");
-        assert!(
-            html.contains("<pre><code>fn main() {}\n</code></pre>"),
-            "{html}"
-        );
+        assert!(html.contains("<pre><code>fn main() {}\n</code></pre>"), "{html}");
     }
 
     #[test]

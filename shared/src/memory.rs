@@ -37,9 +37,7 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
-        self.tables
-            .lock()
-            .map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
+        self.tables.lock().map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
     }
 
     /// Waits until a submission is added to the outbox (or a notification is pending).
@@ -55,9 +53,7 @@ impl InterventionStore for MemoryStore {
         if tables.interventions.contains_key(&intervention.id) {
             return Err(StoreError::AlreadyExists);
         }
-        tables
-            .interventions
-            .insert(intervention.id, intervention.clone());
+        tables.interventions.insert(intervention.id, intervention.clone());
         Ok(())
     }
 
@@ -71,25 +67,21 @@ impl InterventionStore for MemoryStore {
         submission_id: &str,
     ) -> Result<Option<Submission>, StoreError> {
         let tables = self.lock()?;
-        Ok(tables.submissions.get(id).and_then(|all| {
-            all.iter()
-                .find(|s| s.submission_id == submission_id)
-                .cloned()
-        }))
+        Ok(tables.submissions.get(id).and_then(|all| all.iter().find(|s| s.submission_id == submission_id).cloned()))
     }
 
     async fn accept(
         &self,
+        _: &Intervention,
         submission: &Submission,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
         let id = submission.intervention_id;
-        if let Some(previous) = tables.submissions.get(&id).and_then(|all| {
-            all.iter()
-                .find(|s| s.submission_id == submission.submission_id)
-        }) {
+        if let Some(previous) =
+            tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission.submission_id))
+        {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
         let Some(intervention) = tables.interventions.get_mut(&id) else {
@@ -103,11 +95,7 @@ impl InterventionStore for MemoryStore {
             let key = (intervention.environment_id.clone(), now.year_month());
             *tables.allowance.entry(key).or_default() += 1;
         }
-        tables
-            .submissions
-            .entry(id)
-            .or_default()
-            .push(submission.clone());
+        tables.submissions.entry(id).or_default().push(submission.clone());
         tables.outbox.push(submission.continuation_id());
         drop(guard);
         self.outbox_ready.notify_one();
@@ -136,15 +124,10 @@ impl InterventionStore for MemoryStore {
                 continue;
             };
             let intervention = tables.interventions.get(&id);
-            let submission = tables
-                .submissions
-                .get(&id)
-                .and_then(|all| all.iter().find(|s| s.submission_id == submission_id));
+            let submission =
+                tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission_id));
             if let (Some(intervention), Some(submission)) = (intervention, submission) {
-                entries.push(OutboxEntry {
-                    intervention: intervention.clone(),
-                    submission: submission.clone(),
-                });
+                entries.push(OutboxEntry { intervention: intervention.clone(), submission: submission.clone() });
             }
         }
         Ok(entries)
@@ -156,17 +139,9 @@ impl InterventionStore for MemoryStore {
         Ok(())
     }
 
-    async fn allowance_used(
-        &self,
-        environment_id: &str,
-        year_month: &str,
-    ) -> Result<u64, StoreError> {
+    async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
         let tables = self.lock()?;
-        Ok(tables
-            .allowance
-            .get(&(environment_id.to_owned(), year_month.to_owned()))
-            .copied()
-            .unwrap_or(0))
+        Ok(tables.allowance.get(&(environment_id.to_owned(), year_month.to_owned())).copied().unwrap_or(0))
     }
 }
 
@@ -184,20 +159,15 @@ impl MemoryQueue {
 
     /// Every continuation queued so far, oldest first.
     pub fn messages(&self) -> Vec<Continuation> {
-        self.messages
-            .lock()
-            .map(|m| m.0.clone())
-            .unwrap_or_default()
+        self.messages.lock().map(|m| m.0.clone()).unwrap_or_default()
     }
 }
 
 #[async_trait]
 impl ContinuationQueue for MemoryQueue {
     async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
-        let mut guard = self
-            .messages
-            .lock()
-            .map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
+        let mut guard =
+            self.messages.lock().map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
         let (messages, seen) = &mut *guard;
         for continuation in continuations {
             if seen.insert(continuation.id.clone()) {

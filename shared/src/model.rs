@@ -69,8 +69,7 @@ impl Intervention {
 
     /// Why a submission at `now` would be refused, if it would: the one rule every adapter applies.
     pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
-        if self.cancelled_at.is_some() || now >= self.expires_at || now >= self.run_available_until
-        {
+        if self.cancelled_at.is_some() || now >= self.expires_at || now >= self.run_available_until {
             Some(Rejection::Expired)
         } else if self.uses >= self.max_uses {
             Some(Rejection::UsedUp)

@@ -75,11 +75,7 @@ pub fn form_page(page: &FormPage) -> Markup {
         }
     };
     // Screen readers announce the title first, so a failed submission says so straight away.
-    let title = if page.has_errors {
-        format!("Error: {}", page.title)
-    } else {
-        page.title.to_owned()
-    };
+    let title = if page.has_errors { format!("Error: {}", page.title) } else { page.title.to_owned() };
     layout(&title, content)
 }
 
@@ -152,11 +148,8 @@ fn layout(title: &str, content: Markup) -> Markup {
 }
 
 fn error_summary(fields: &[FieldView]) -> Markup {
-    let bad: Vec<_> = fields
-        .iter()
-        .enumerate()
-        .filter_map(|(i, v)| v.error.as_ref().map(|e| (i, v.field, e)))
-        .collect();
+    let bad: Vec<_> =
+        fields.iter().enumerate().filter_map(|(i, v)| v.error.as_ref().map(|e| (i, v.field, e))).collect();
     html! {
         div.error-summary role="alert" aria-labelledby="error-summary-title" {
             h2 #error-summary-title { "Please correct the fields marked below." }
@@ -202,10 +195,7 @@ enum Shape<'f> {
     /// A checkbox with its label beside it.
     Checkbox,
     /// A fieldset of radio buttons (`multiple: false`) or checkboxes.
-    Group {
-        options: &'f [String],
-        multiple: bool,
-    },
+    Group { options: &'f [String], multiple: bool },
     /// A drop-down.
     Select { options: &'f [String] },
 }
@@ -213,20 +203,10 @@ enum Shape<'f> {
 fn shape(field: &Field) -> Shape<'_> {
     match &field.kind {
         FieldKind::Boolean => Shape::Checkbox,
-        FieldKind::Choice {
-            options,
-            multiple: true,
-        } => Shape::Group {
-            options,
-            multiple: true,
-        },
-        FieldKind::Choice {
-            options,
-            multiple: false,
-        } if options.len() <= MAX_RADIO_OPTIONS => Shape::Group {
-            options,
-            multiple: false,
-        },
+        FieldKind::Choice { options, multiple: true } => Shape::Group { options, multiple: true },
+        FieldKind::Choice { options, multiple: false } if options.len() <= MAX_RADIO_OPTIONS => {
+            Shape::Group { options, multiple: false }
+        }
         FieldKind::Choice { options, .. } => Shape::Select { options },
         _ => Shape::Single,
     }
@@ -246,13 +226,11 @@ fn field(index: usize, view: &FieldView) -> Markup {
     let id = format!("f-{index}");
     let help_id = format!("{id}-help");
     let error_id = format!("{id}-error");
-    let described_by: Vec<&str> = [
-        field.help.is_some().then_some(help_id.as_str()),
-        view.error.is_some().then_some(error_id.as_str()),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let described_by: Vec<&str> =
+        [field.help.is_some().then_some(help_id.as_str()), view.error.is_some().then_some(error_id.as_str())]
+            .into_iter()
+            .flatten()
+            .collect();
     let described_by = (!described_by.is_empty()).then(|| described_by.join(" "));
     let invalid = view.error.as_ref().map(|_| "true");
     let key = field.key.as_str();
@@ -365,12 +343,7 @@ struct InputAttrs<'f> {
 impl<'f> InputAttrs<'f> {
     fn of(kind: &'f FieldKind) -> Self {
         match kind {
-            FieldKind::Text {
-                min_length,
-                max_length,
-                pattern,
-                ..
-            } => Self {
+            FieldKind::Text { min_length, max_length, pattern, .. } => Self {
                 kind: "text",
                 min_length: *min_length,
                 max_length: Some(max_length.unwrap_or(MAX_TEXT_CHARS as u32)),
@@ -393,28 +366,12 @@ impl<'f> InputAttrs<'f> {
                 max: max.map(|n| n.to_string()),
                 ..Self::default()
             },
-            FieldKind::Date => Self {
-                kind: "date",
-                ..Self::default()
-            },
-            FieldKind::DateTime => Self {
-                kind: "datetime-local",
-                ..Self::default()
-            },
-            FieldKind::Email => Self {
-                kind: "email",
-                autocomplete: Some("off"),
-                ..Self::default()
-            },
-            FieldKind::Url => Self {
-                kind: "url",
-                ..Self::default()
-            },
+            FieldKind::Date => Self { kind: "date", ..Self::default() },
+            FieldKind::DateTime => Self { kind: "datetime-local", ..Self::default() },
+            FieldKind::Email => Self { kind: "email", autocomplete: Some("off"), ..Self::default() },
+            FieldKind::Url => Self { kind: "url", ..Self::default() },
             // Not single inputs; `field` lays these out itself.
-            FieldKind::Boolean | FieldKind::Choice { .. } => Self {
-                kind: "text",
-                ..Self::default()
-            },
+            FieldKind::Boolean | FieldKind::Choice { .. } => Self { kind: "text", ..Self::default() },
         }
     }
 }
@@ -466,11 +423,7 @@ mod tests {
     }
 
     fn view<'a>(field: &'a Field, values: &[&str], error: Option<&str>) -> FieldView<'a> {
-        FieldView {
-            field,
-            values: values.iter().map(|v| v.to_string()).collect(),
-            error: error.map(str::to_owned),
-        }
+        FieldView { field, values: values.iter().map(|v| v.to_string()).collect(), error: error.map(str::to_owned) }
     }
 
     fn page<'a>(title: &'a str, fields: Vec<FieldView<'a>>, has_errors: bool) -> FormPage<'a> {
@@ -502,35 +455,22 @@ mod tests {
             &["a@example.com"],
             &["https://example.com/x"],
         ];
-        let fields = form
-            .fields
-            .iter()
-            .zip(values)
-            .map(|(f, v)| view(f, v, None))
-            .collect();
+        let fields = form.fields.iter().zip(values).map(|(f, v)| view(f, v, None)).collect();
         let mut p = page(&form.title, fields, false);
         p.prompt = form.prompt.as_deref();
         let html = form_page(&p).into_string();
 
-        assert!(
-            html.starts_with("<!DOCTYPE html><html lang=\"en\">"),
-            "{html}"
-        );
+        assert!(html.starts_with("<!DOCTYPE html><html lang=\"en\">"), "{html}");
         assert!(html.contains("<meta charset=\"utf-8\">"));
         assert!(html.contains("<meta name=\"robots\" content=\"noindex\">"));
         assert!(html.contains("<meta name=\"referrer\" content=\"no-referrer\">"));
         assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/intervention.css\">"));
-        assert!(
-            html.contains("<title>Approve refund</title>")
-                && html.contains("<h1>Approve refund</h1>")
-        );
+        assert!(html.contains("<title>Approve refund</title>") && html.contains("<h1>Approve refund</h1>"));
         assert!(html.contains("<strong>120.50 EUR</strong>"));
         assert!(html.contains("<form method=\"post\">"));
-        assert!(
-            html.contains("<input type=\"hidden\" name=\"_submissionId\" value=\"sub-123\">"),
-            "{html}"
-        );
-        assert!(html.contains("This link expires <time datetime=\"2026-11-25T12:00:00.000Z\">2026-11-25T12:00:00.000Z</time>"));
+        assert!(html.contains("<input type=\"hidden\" name=\"_submissionId\" value=\"sub-123\">"), "{html}");
+        assert!(html
+            .contains("This link expires <time datetime=\"2026-11-25T12:00:00.000Z\">2026-11-25T12:00:00.000Z</time>"));
         assert!(html.contains("<button type=\"submit\">Submit</button>"));
         for no in ["novalidate", "<script", " style=", "<style", "action="] {
             assert!(!html.contains(no), "found {no}");
@@ -540,68 +480,65 @@ mod tests {
         assert!(html.contains(
             "<input type=\"text\" id=\"f-0\" name=\"name\" value=\"Ann\" minlength=\"2\" maxlength=\"50\" pattern=\"[A-Za-z ]+\" required aria-describedby=\"f-0-help\">"
         ), "{html}");
+        assert!(html.contains("<label for=\"f-0\">Name <span class=\"required\">(required)</span></label>"), "{html}");
+        assert!(html.contains("<p class=\"hint\" id=\"f-0-help\">As on the card</p>"));
+        // multiline
         assert!(
             html.contains(
-                "<label for=\"f-0\">Name <span class=\"required\">(required)</span></label>"
+                "<textarea id=\"f-1\" name=\"note\" rows=\"5\" maxlength=\"500\">\nline one\nline two</textarea>"
             ),
             "{html}"
         );
-        assert!(html.contains("<p class=\"hint\" id=\"f-0-help\">As on the card</p>"));
-        // multiline
-        assert!(html.contains("<textarea id=\"f-1\" name=\"note\" rows=\"5\" maxlength=\"500\">\nline one\nline two</textarea>"), "{html}");
         // integer, decimal
         assert!(html.contains("<input type=\"number\" id=\"f-2\" name=\"qty\" value=\"3\" step=\"1\" inputmode=\"numeric\" min=\"1\" max=\"10\">"), "{html}");
         assert!(html.contains("<input type=\"number\" id=\"f-3\" name=\"refund.amount\" value=\"120.5\" step=\"any\" inputmode=\"decimal\" min=\"0\" max=\"1000.5\">"), "{html}");
         // boolean
-        assert!(html.contains("<input type=\"checkbox\" id=\"f-4\" name=\"confirm\" value=\"true\" checked required>"), "{html}");
+        assert!(
+            html.contains("<input type=\"checkbox\" id=\"f-4\" name=\"confirm\" value=\"true\" checked required>"),
+            "{html}"
+        );
         // single choice, few options: radios in a fieldset
-        assert!(html.contains("<fieldset class=\"field\"><legend>Decision <span class=\"required\">(required)</span></legend>"), "{html}");
         assert!(
             html.contains(
-                "<input type=\"radio\" id=\"f-5-0\" name=\"decision\" value=\"approve\" required>"
+                "<fieldset class=\"field\"><legend>Decision <span class=\"required\">(required)</span></legend>"
             ),
             "{html}"
         );
-        assert!(html.contains("<input type=\"radio\" id=\"f-5-1\" name=\"decision\" value=\"reject\" checked required>"), "{html}");
+        assert!(
+            html.contains("<input type=\"radio\" id=\"f-5-0\" name=\"decision\" value=\"approve\" required>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<input type=\"radio\" id=\"f-5-1\" name=\"decision\" value=\"reject\" checked required>"),
+            "{html}"
+        );
         // single choice, many options: a select with an empty choice
         assert!(html.contains("<select id=\"f-6\" name=\"country\"><option value=\"\">Choose…</option><option value=\"DE\">DE</option><option value=\"FR\" selected>FR</option>"), "{html}");
         // multiple choice: checkboxes sharing the key, none required
         assert!(
-            html.contains(
-                "<input type=\"checkbox\" id=\"f-7-0\" name=\"tags\" value=\"urgent\" checked>"
-            ),
+            html.contains("<input type=\"checkbox\" id=\"f-7-0\" name=\"tags\" value=\"urgent\" checked>"),
             "{html}"
         );
+        assert!(html.contains("<input type=\"checkbox\" id=\"f-7-1\" name=\"tags\" value=\"vip\">"), "{html}");
         assert!(
-            html.contains("<input type=\"checkbox\" id=\"f-7-1\" name=\"tags\" value=\"vip\">"),
-            "{html}"
-        );
-        assert!(
-            html.contains(
-                "<input type=\"checkbox\" id=\"f-7-2\" name=\"tags\" value=\"fraud\" checked>"
-            ),
+            html.contains("<input type=\"checkbox\" id=\"f-7-2\" name=\"tags\" value=\"fraud\" checked>"),
             "{html}"
         );
         // date, datetime (RFC 3339 prefill shown as UTC local time), email, url
+        assert!(html.contains("<input type=\"date\" id=\"f-8\" name=\"due\" value=\"2026-11-30\">"), "{html}");
         assert!(
-            html.contains("<input type=\"date\" id=\"f-8\" name=\"due\" value=\"2026-11-30\">"),
+            html.contains("<input type=\"datetime-local\" id=\"f-9\" name=\"at\" value=\"2026-11-25T12:00\">"),
             "{html}"
         );
+        assert!(html.contains("<label for=\"f-9\">At (UTC)</label>"), "{html}");
         assert!(
             html.contains(
-                "<input type=\"datetime-local\" id=\"f-9\" name=\"at\" value=\"2026-11-25T12:00\">"
+                "<input type=\"email\" id=\"f-10\" name=\"contact\" value=\"a@example.com\" autocomplete=\"off\">"
             ),
             "{html}"
         );
         assert!(
-            html.contains("<label for=\"f-9\">At (UTC)</label>"),
-            "{html}"
-        );
-        assert!(html.contains("<input type=\"email\" id=\"f-10\" name=\"contact\" value=\"a@example.com\" autocomplete=\"off\">"), "{html}");
-        assert!(
-            html.contains(
-                "<input type=\"url\" id=\"f-11\" name=\"link\" value=\"https://example.com/x\">"
-            ),
+            html.contains("<input type=\"url\" id=\"f-11\" name=\"link\" value=\"https://example.com/x\">"),
             "{html}"
         );
         assert!(!html.contains("error-summary") && !html.contains("aria-invalid"));
@@ -624,33 +561,15 @@ mod tests {
         assert!(html.contains("<title>Error: Approve refund</title>"));
         assert!(html.contains("role=\"alert\""));
         assert!(html.contains("Please correct the fields marked below."));
-        assert!(
-            html.contains("<a href=\"#f-0\">Name: must be at least 2 characters</a>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<a href=\"#f-5-0\">Decision: choose one of the options</a>"),
-            "{html}"
-        );
+        assert!(html.contains("<a href=\"#f-0\">Name: must be at least 2 characters</a>"), "{html}");
+        assert!(html.contains("<a href=\"#f-5-0\">Decision: choose one of the options</a>"), "{html}");
         // The typed value is kept; the message is tied to the control.
         assert!(html.contains("value=\"A\""));
-        assert!(
-            html.contains("aria-describedby=\"f-0-help f-0-error\" aria-invalid=\"true\""),
-            "{html}"
-        );
+        assert!(html.contains("aria-describedby=\"f-0-help f-0-error\" aria-invalid=\"true\""), "{html}");
         assert!(html.contains("<p class=\"error-message\" id=\"f-0-error\"><span class=\"visually-hidden\">Error: </span>must be at least 2 characters</p>"));
-        assert!(
-            html.contains(
-                "<fieldset class=\"field field-invalid\" aria-describedby=\"f-5-error\">"
-            ),
-            "{html}"
-        );
+        assert!(html.contains("<fieldset class=\"field field-invalid\" aria-describedby=\"f-5-error\">"), "{html}");
         assert!(html.contains("<input type=\"radio\" id=\"f-5-0\" name=\"decision\" value=\"approve\" required aria-invalid=\"true\">"), "{html}");
-        assert_eq!(
-            html.matches("aria-invalid").count(),
-            3,
-            "only the bad fields: {html}"
-        );
+        assert_eq!(html.matches("aria-invalid").count(), 3, "only the bad fields: {html}");
     }
 
     #[test]
@@ -659,17 +578,18 @@ mod tests {
             { "key": "c", "label": "C", "type": "choice", "required": true, "options": ["1", "2", "3", "4", "5", "6"] }
         ]}))
         .unwrap();
-        let empty =
-            form_page(&page("T", vec![view(&form.fields[0], &[], None)], false)).into_string();
+        let empty = form_page(&page("T", vec![view(&form.fields[0], &[], None)], false)).into_string();
         assert!(
-            empty.contains(
-                "<select id=\"f-0\" name=\"c\" required><option value=\"\">Choose…</option>"
-            ),
+            empty.contains("<select id=\"f-0\" name=\"c\" required><option value=\"\">Choose…</option>"),
             "{empty}"
         );
-        let chosen =
-            form_page(&page("T", vec![view(&form.fields[0], &["2"], None)], false)).into_string();
-        assert!(chosen.contains("<select id=\"f-0\" name=\"c\" required><option value=\"1\">1</option><option value=\"2\" selected>"), "{chosen}");
+        let chosen = form_page(&page("T", vec![view(&form.fields[0], &["2"], None)], false)).into_string();
+        assert!(
+            chosen.contains(
+                "<select id=\"f-0\" name=\"c\" required><option value=\"1\">1</option><option value=\"2\" selected>"
+            ),
+            "{chosen}"
+        );
     }
 
     #[test]
@@ -688,55 +608,29 @@ mod tests {
             ]
         }))
         .unwrap();
-        let fields = form
-            .fields
-            .iter()
-            .map(|f| view(f, &[&evil, IMG], Some(&format!("E {evil}"))))
-            .collect();
+        let fields = form.fields.iter().map(|f| view(f, &[&evil, IMG], Some(&format!("E {evil}")))).collect();
         let mut p = page(&form.title, fields, true);
         p.prompt = form.prompt.as_deref();
-        p.shown = vec![
-            ("order.id", vec![evil.clone()]),
-            ("tags", vec![SCRIPT.into(), IMG.into()]),
-        ];
+        p.shown = vec![("order.id", vec![evil.clone()]), ("tags", vec![SCRIPT.into(), IMG.into()])];
         p.submission_id = IMG;
         let html = form_page(&p).into_string();
-        for bad in [
-            "<script",
-            "<img",
-            "</textarea><script",
-            "javascript:",
-            "onerror=alert(1)>",
-        ] {
+        for bad in ["<script", "<img", "</textarea><script", "javascript:", "onerror=alert(1)>"] {
             assert!(!html.contains(bad), "found {bad:?} in {html}");
         }
         assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
         assert!(html.contains("&lt;/textarea&gt;&lt;script&gt;"));
-        assert_eq!(
-            html.matches("</textarea>").count(),
-            1,
-            "only the textarea's own end tag"
-        );
+        assert_eq!(html.matches("</textarea>").count(), 1, "only the textarea's own end tag");
         assert!(html.contains("<h2 id=\"details-title\">Details</h2>"));
     }
 
     #[test]
     fn shown_context_is_a_definition_list() {
         let mut p = page("T", vec![], false);
-        p.shown = vec![
-            ("order.id", vec!["A-1001".into()]),
-            ("tags", vec!["a".into(), "b".into()]),
-        ];
+        p.shown = vec![("order.id", vec!["A-1001".into()]), ("tags", vec!["a".into(), "b".into()])];
         let html = form_page(&p).into_string();
-        assert!(
-            html.contains("<div><dt>order.id</dt><dd>A-1001</dd></div>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<div><dt>tags</dt><dd><ul><li>a</li><li>b</li></ul></dd></div>"),
-            "{html}"
-        );
+        assert!(html.contains("<div><dt>order.id</dt><dd>A-1001</dd></div>"), "{html}");
+        assert!(html.contains("<div><dt>tags</dt><dd><ul><li>a</li><li>b</li></ul></dd></div>"), "{html}");
     }
 
     #[test]
@@ -754,10 +648,7 @@ mod tests {
         for (rejection, text) in [
             (Rejection::NotFound, "Not found"),
             (Rejection::Expired, "Link has expired"),
-            (
-                Rejection::UsedUp,
-                "Already used the maximum number of times",
-            ),
+            (Rejection::UsedUp, "Already used the maximum number of times"),
         ] {
             let html = rejection_page(rejection).into_string();
             assert!(html.contains(&format!("<h1>{text}</h1>")), "{html}");
@@ -765,19 +656,14 @@ mod tests {
             let lower = html.to_lowercase();
             assert!(!lower.contains("token") && !lower.contains(" id"), "{html}");
         }
-        assert!(rejection_page(Rejection::Expired)
-            .into_string()
-            .contains("for a new one"));
+        assert!(rejection_page(Rejection::Expired).into_string().contains("for a new one"));
     }
 
     #[test]
     fn success_page_shows_the_reference() {
         let html = success_page("0b9c5d2e-<b>", "Approve <refund>").into_string();
         assert!(html.contains("<h1>Thank you — your response was received</h1>"));
-        assert!(
-            html.contains("Reference (correlation id): <code>0b9c5d2e-&lt;b&gt;</code>"),
-            "{html}"
-        );
+        assert!(html.contains("Reference (correlation id): <code>0b9c5d2e-&lt;b&gt;</code>"), "{html}");
         assert!(html.contains("Approve &lt;refund&gt;"));
         assert!(html.contains("You can close this page."));
     }
@@ -785,26 +671,14 @@ mod tests {
     #[test]
     fn error_page_escapes_its_text() {
         let html = error_page("Too large", "At most 64 KiB <b>").into_string();
-        assert!(
-            html.contains("<h1>Too large</h1><p>At most 64 KiB &lt;b&gt;</p>"),
-            "{html}"
-        );
+        assert!(html.contains("<h1>Too large</h1><p>At most 64 KiB &lt;b&gt;</p>"), "{html}");
     }
 
     #[test]
     fn datetime_values_are_shown_in_local_form() {
-        assert_eq!(
-            datetime_local("2026-11-25T13:30:00+01:00"),
-            "2026-11-25T12:30"
-        );
-        assert_eq!(
-            datetime_local("2026-11-25T12:30:15Z"),
-            "2026-11-25T12:30:15"
-        );
-        assert_eq!(
-            datetime_local("2026-11-25T12:30:15.250Z"),
-            "2026-11-25T12:30:15"
-        );
+        assert_eq!(datetime_local("2026-11-25T13:30:00+01:00"), "2026-11-25T12:30");
+        assert_eq!(datetime_local("2026-11-25T12:30:15Z"), "2026-11-25T12:30:15");
+        assert_eq!(datetime_local("2026-11-25T12:30:15.250Z"), "2026-11-25T12:30:15");
         assert_eq!(datetime_local("2026-11-25T12:30"), "2026-11-25T12:30");
         assert_eq!(datetime_local("garbage"), "garbage");
     }

@@ -43,10 +43,8 @@ pub async fn publish_outbox(
         if entries.is_empty() {
             return Ok(published);
         }
-        let batch: Vec<Continuation> = entries
-            .iter()
-            .map(|e| Continuation::for_submission(&e.intervention, &e.submission))
-            .collect();
+        let batch: Vec<Continuation> =
+            entries.iter().map(|e| Continuation::for_submission(&e.intervention, &e.submission)).collect();
         queue.send_batch(&batch).await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         store.mark_published(&ids).await?;

@@ -110,18 +110,8 @@ pub struct SubmitRequest<'a> {
 
 impl Service {
     /// A service on these parts; `base_url` is where links point (never taken from a request).
-    pub fn new(
-        store: Arc<dyn InterventionStore>,
-        keys: Arc<LinkKeys>,
-        clock: Arc<dyn Clock>,
-        base_url: &str,
-    ) -> Self {
-        Self {
-            store,
-            keys,
-            clock,
-            base_url: base_url.trim_end_matches('/').to_owned(),
-        }
+    pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
+        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned() }
     }
 
     /// The store behind this service.
@@ -137,9 +127,7 @@ impl Service {
     /// Creates an intervention and its link from a link-creation input. Nothing is stored unless the
     /// whole input is valid.
     pub async fn create(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
-        self.create_inner(input)
-            .instrument(operation_span("create"))
-            .await
+        self.create_inner(input).instrument(operation_span("create")).await
     }
 
     async fn create_inner(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
@@ -152,19 +140,11 @@ impl Service {
             .record("correlation_id", intervention.correlation_id.as_str())
             .record("intervention_id", tracing::field::display(&id));
         self.store.create(&intervention).await?;
-        let link = format!(
-            "{}/i/{}",
-            self.base_url,
-            self.keys.sign(&id, intervention.expires_at)
-        );
+        let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
         let mut context = intervention.context.clone();
         context.insert(link_key, ContextValue::string(link));
         tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
-        Ok(CreatedLink {
-            context,
-            intervention_id: id.to_string(),
-            expires_at: intervention.expires_at.to_rfc3339(),
-        })
+        Ok(CreatedLink { context, intervention_id: id.to_string(), expires_at: intervention.expires_at.to_rfc3339() })
     }
 
     /// Checks the token alone: `None` for anything not a link of ours. No store read.
@@ -172,10 +152,7 @@ impl Service {
         let verified = self.keys.verify(token);
         match &verified {
             Some(link) => {
-                tracing::Span::current().record(
-                    "intervention_id",
-                    tracing::field::display(&link.intervention_id),
-                );
+                tracing::Span::current().record("intervention_id", tracing::field::display(&link.intervention_id));
             }
             None => {
                 tracing::info!(token_digest = %token_digest(token), "link refused: not a valid link")
@@ -194,9 +171,7 @@ impl Service {
 
     /// The reviewer opens the link. Never changes anything (mail scanners open every link).
     pub async fn view(&self, token: &str) -> Result<View, StoreError> {
-        self.view_inner(token)
-            .instrument(operation_span("view"))
-            .await
+        self.view_inner(token).instrument(operation_span("view")).await
     }
 
     async fn view_inner(&self, token: &str) -> Result<View, StoreError> {
@@ -216,32 +191,18 @@ impl Service {
             tracing::info!(reason = rejection.code(), "page view refused");
             return Ok(View::Rejected(rejection));
         }
-        let submission_id =
-            random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
+        let submission_id = random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
         tracing::info!("page viewed");
-        Ok(View::Live(Box::new(LivePage {
-            intervention,
-            submission_id,
-        })))
+        Ok(View::Live(Box::new(LivePage { intervention, submission_id })))
     }
 
     /// The reviewer submits. The link's state is decided before the input is validated, except that a
     /// repeat of an accepted submission (same id, same values) is answered as the first was.
-    pub async fn submit(
-        &self,
-        token: &str,
-        request: SubmitRequest<'_>,
-    ) -> Result<SubmitResult, StoreError> {
-        self.submit_inner(token, request)
-            .instrument(operation_span("submit"))
-            .await
+    pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
+        self.submit_inner(token, request).instrument(operation_span("submit")).await
     }
 
-    async fn submit_inner(
-        &self,
-        token: &str,
-        request: SubmitRequest<'_>,
-    ) -> Result<SubmitResult, StoreError> {
+    async fn submit_inner(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
         let now = self.clock.now();
         let Some(link) = self.verify(token) else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
@@ -252,12 +213,8 @@ impl Service {
         let Some(intervention) = self.load(&link.intervention_id).await? else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
         };
-        let parsed = input::parse_body(
-            request.content_type,
-            request.idempotency_key,
-            request.body,
-            intervention.form.as_ref(),
-        );
+        let parsed =
+            input::parse_body(request.content_type, request.idempotency_key, request.body, intervention.form.as_ref());
         let refusal = intervention.refusal_at(now);
         let raw = match parsed {
             Ok(raw) => raw,
@@ -270,57 +227,35 @@ impl Service {
             }
         };
         let fingerprint = hex(&raw.fingerprint(intervention.form.as_ref()));
-        if let Some(submission_id) = raw.submission_id() {
-            if let Some(previous) = self
-                .store
-                .find_submission(&intervention.id, submission_id)
-                .await?
-            {
-                return Ok(self.repeat(intervention, previous, &fingerprint));
-            }
-        }
         if let Some(rejection) = refusal {
+            // Only a refused link costs this extra read: a live one finds repeats in the acceptance itself.
+            if let Some(submission_id) = raw.submission_id() {
+                if let Some(previous) = self.store.find_submission(&intervention.id, submission_id).await? {
+                    return Ok(self.repeat(intervention, previous, &fingerprint));
+                }
+            }
             tracing::info!(reason = rejection.code(), "submission refused");
             return Ok(SubmitResult::Rejected(rejection));
         }
         let submission_id = match raw.submission_id() {
             Some(id) => id.to_owned(),
-            None => random_id(16)
-                .map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
+            None => random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
         };
         let input = match input::validate(intervention.form.as_ref(), &raw) {
             Ok(input) => input,
             Err(errors) => {
-                tracing::info!(
-                    fields = errors.0.len(),
-                    "submission refused: input failed validation"
-                );
-                return Ok(SubmitResult::Invalid {
-                    intervention: Box::new(intervention),
-                    raw,
-                    errors,
-                    submission_id,
-                });
+                tracing::info!(fields = errors.0.len(), "submission refused: input failed validation");
+                return Ok(SubmitResult::Invalid { intervention: Box::new(intervention), raw, errors, submission_id });
             }
         };
-        let submission = Submission {
-            intervention_id: intervention.id,
-            submission_id,
-            submitted_at: now,
-            input,
-            fingerprint,
-        };
-        match self.store.accept(&submission, now).await? {
+        let submission =
+            Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
+        match self.store.accept(&intervention, &submission, now).await? {
             Acceptance::Accepted => {
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
-                Ok(SubmitResult::Accepted {
-                    intervention: Box::new(intervention),
-                    submission,
-                })
+                Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
             }
-            Acceptance::Repeat(previous) => {
-                Ok(self.repeat(intervention, previous, &submission.fingerprint))
-            }
+            Acceptance::Repeat(previous) => Ok(self.repeat(intervention, previous, &submission.fingerprint)),
             Acceptance::Refused(rejection) => {
                 tracing::info!(reason = rejection.code(), "submission refused");
                 Ok(SubmitResult::Rejected(rejection))
@@ -328,18 +263,10 @@ impl Service {
         }
     }
 
-    fn repeat(
-        &self,
-        intervention: Intervention,
-        previous: Submission,
-        fingerprint: &str,
-    ) -> SubmitResult {
+    fn repeat(&self, intervention: Intervention, previous: Submission, fingerprint: &str) -> SubmitResult {
         if previous.fingerprint == fingerprint {
             tracing::info!(submission_id = %previous.submission_id, "repeated submission answered as the first");
-            SubmitResult::Accepted {
-                intervention: Box::new(intervention),
-                submission: previous,
-            }
+            SubmitResult::Accepted { intervention: Box::new(intervention), submission: previous }
         } else {
             tracing::info!(submission_id = %previous.submission_id, "submission refused: conflicting resubmission");
             SubmitResult::Conflict
@@ -348,9 +275,7 @@ impl Service {
 
     /// The run is no longer available: its link answers "Link has expired" from now on.
     pub async fn cancel(&self, id: &InterventionId) -> Result<bool, StoreError> {
-        self.cancel_inner(id)
-            .instrument(operation_span("cancel"))
-            .await
+        self.cancel_inner(id).instrument(operation_span("cancel")).await
     }
 
     async fn cancel_inner(&self, id: &InterventionId) -> Result<bool, StoreError> {

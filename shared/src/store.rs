@@ -52,18 +52,18 @@ pub trait InterventionStore: Send + Sync {
     async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError>;
 
     /// The submission recorded under this id, if any.
-    async fn find_submission(
-        &self,
-        id: &InterventionId,
-        submission_id: &str,
-    ) -> Result<Option<Submission>, StoreError>;
+    async fn find_submission(&self, id: &InterventionId, submission_id: &str)
+        -> Result<Option<Submission>, StoreError>;
 
     /// In one atomic step, only if the intervention is not cancelled, `now` is before its expiry and the
     /// run's availability, and uses < max uses: counts the use, records the submission, and, for a tier
     /// that counts, adds one to the environment's run allowance for the month. Of N concurrent calls with
     /// distinct submission ids exactly min(N, remaining uses) are accepted.
+    /// `intervention` is the copy the caller read (for the continuation's run context); the conditions are
+    /// checked against the stored item, never against this copy.
     async fn accept(
         &self,
+        intervention: &Intervention,
         submission: &Submission,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError>;
@@ -78,9 +78,5 @@ pub trait InterventionStore: Send + Sync {
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError>;
 
     /// Resumed runs counted against `environment_id`'s allowance in `year_month` (`YYYY-MM`).
-    async fn allowance_used(
-        &self,
-        environment_id: &str,
-        year_month: &str,
-    ) -> Result<u64, StoreError>;
+    async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError>;
 }

@@ -39,11 +39,7 @@ impl InterventionId {
 
     /// Parses the canonical 22-character form; any other spelling is refused.
     pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != 22
-            || !text
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        {
+        if text.len() != 22 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
@@ -102,24 +98,14 @@ impl LinkKey {
     pub fn new(kid: &str, secret: Vec<u8>) -> Result<Self, String> {
         if kid.is_empty()
             || kid.len() > MAX_KID_CHARS
-            || !kid
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            || !kid.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
         {
-            return Err(format!(
-                "key id {kid:?} must be 1 to {MAX_KID_CHARS} characters of a-z 0-9"
-            ));
+            return Err(format!("key id {kid:?} must be 1 to {MAX_KID_CHARS} characters of a-z 0-9"));
         }
         if secret.len() < MIN_SECRET_BYTES {
-            return Err(format!(
-                "the secret of key {kid:?} has {} bytes; at least {MIN_SECRET_BYTES}",
-                secret.len()
-            ));
+            return Err(format!("the secret of key {kid:?} has {} bytes; at least {MIN_SECRET_BYTES}", secret.len()));
         }
-        Ok(Self {
-            kid: kid.to_owned(),
-            secret,
-        })
+        Ok(Self { kid: kid.to_owned(), secret })
     }
 
     /// A key with a fresh random secret (the local server's default when none is configured).
@@ -175,15 +161,8 @@ impl LinkKeys {
     /// Parses `kid:base64secret[,kid:base64secret…]`: the first signs, all verify.
     pub fn parse(spec: &str) -> Result<Self, String> {
         let mut keys = Vec::new();
-        for (i, part) in spec
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .enumerate()
-        {
-            let (kid, secret) = part
-                .split_once(':')
-                .ok_or_else(|| format!("key {i} is not `kid:base64secret`"))?;
+        for (i, part) in spec.split(',').map(str::trim).filter(|p| !p.is_empty()).enumerate() {
+            let (kid, secret) = part.split_once(':').ok_or_else(|| format!("key {i} is not `kid:base64secret`"))?;
             let secret = base64::engine::general_purpose::STANDARD
                 .decode(secret.trim())
                 .or_else(|_| URL_SAFE_NO_PAD.decode(secret.trim()))
@@ -207,11 +186,7 @@ impl LinkKeys {
         body.extend_from_slice(&id.0);
         body.extend_from_slice(&expires_at.millis().to_be_bytes());
         body.extend_from_slice(&tag);
-        format!(
-            "{VERSION}.{}.{}",
-            self.signing.kid,
-            URL_SAFE_NO_PAD.encode(body)
-        )
+        format!("{VERSION}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
     }
 
     /// The intervention and expiry a token was signed for; `None` for anything not signed by one of our
@@ -221,8 +196,7 @@ impl LinkKeys {
             return None;
         }
         let mut parts = token.split('.');
-        let (Some(VERSION), Some(kid), Some(body), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(VERSION), Some(kid), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return None;
         };
@@ -236,16 +210,9 @@ impl LinkKeys {
             return None;
         }
         let id = InterventionId(bytes[..ID_BYTES].try_into().ok()?);
-        let expires_at = Timestamp::from_millis(i64::from_be_bytes(
-            bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?,
-        ));
-        key.mac(&id, expires_at)
-            .verify_slice(&bytes[ID_BYTES + 8..])
-            .ok()?;
-        Some(VerifiedLink {
-            intervention_id: id,
-            expires_at,
-        })
+        let expires_at = Timestamp::from_millis(i64::from_be_bytes(bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?));
+        key.mac(&id, expires_at).verify_slice(&bytes[ID_BYTES + 8..]).ok()?;
+        Some(VerifiedLink { intervention_id: id, expires_at })
     }
 }
 
@@ -260,10 +227,7 @@ pub struct VerifiedLink {
 
 /// The first 8 hex digits of the token's SHA-256: how logs refer to a token without holding it.
 pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(token.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -288,13 +252,7 @@ mod tests {
     fn a_signed_token_verifies_to_its_id_and_expiry() {
         let (keys, id, at, token) = sample();
         assert!(token.starts_with("v1.k1."));
-        assert_eq!(
-            keys.verify(&token),
-            Some(VerifiedLink {
-                intervention_id: id,
-                expires_at: at
-            })
-        );
+        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at }));
     }
 
     #[test]
@@ -318,16 +276,9 @@ mod tests {
         for len in 0..token.len() {
             assert_eq!(keys.verify(&token[..len]), None, "{len}");
         }
-        for text in [
-            "",
-            "v1.",
-            "v1.k1.",
-            "v1.k1",
-            "v2.k1.x",
-            &format!("{token}."),
-            &format!("{token}/"),
-            &format!("{token}="),
-        ] {
+        for text in
+            ["", "v1.", "v1.k1.", "v1.k1", "v2.k1.x", &format!("{token}."), &format!("{token}/"), &format!("{token}=")]
+        {
             assert_eq!(keys.verify(text), None, "{text}");
         }
         assert_eq!(keys.verify(&"a".repeat(100_000)), None);
@@ -389,9 +340,7 @@ mod tests {
         );
         let keys = LinkKeys::parse(&spec).unwrap();
         assert_eq!(keys.signing_kid(), "k2");
-        assert!(LinkKeys::parse("k1:c2hvcnQ=")
-            .unwrap_err()
-            .contains("at least 32"));
+        assert!(LinkKeys::parse("k1:c2hvcnQ=").unwrap_err().contains("at least 32"));
         assert!(LinkKeys::parse("").is_err());
         assert!(LinkKeys::parse(&format!("K1:{}", URL_SAFE_NO_PAD.encode([1u8; 32]))).is_err());
         assert!(!format!("{keys:?}").contains("AgICAg"));
@@ -403,15 +352,9 @@ mod tests {
         let text = id.to_string();
         assert_eq!(text.len(), 22);
         assert_eq!(InterventionId::parse(&text), Some(id));
-        for bad in [
-            "",
-            "../../etc/passwd",
-            "%2e%2e%2f",
-            &format!("{text}="),
-            &text[..21],
-            &format!("{text}#"),
-            "LINK#abc",
-        ] {
+        for bad in
+            ["", "../../etc/passwd", "%2e%2e%2f", &format!("{text}="), &text[..21], &format!("{text}#"), "LINK#abc"]
+        {
             assert_eq!(InterventionId::parse(bad), None, "{bad}");
         }
     }

@@ -29,33 +29,17 @@ impl TestServer {
     }
 
     async fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        let server = LocalServer::start(LocalConfig {
-            clock,
-            ..LocalConfig::default()
-        })
-        .await
-        .expect("local server starts");
+        let server =
+            LocalServer::start(LocalConfig { clock, ..LocalConfig::default() }).await.expect("local server starts");
         let url = format!("http://{}", server.addr);
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client");
-        Self {
-            server,
-            url,
-            client,
-        }
+        let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+        Self { server, url, client }
     }
 
     /// Creates an intervention through `POST /interventions`; returns (status, body).
     pub async fn create_raw(&self, input: &Value) -> (u16, Value) {
-        let response = self
-            .client
-            .post(format!("{}/interventions", self.url))
-            .json(input)
-            .send()
-            .await
-            .expect("create");
+        let response =
+            self.client.post(format!("{}/interventions", self.url)).json(input).send().await.expect("create");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
     }
@@ -84,12 +68,7 @@ impl TestServer {
 
     /// The queued continuations.
     pub async fn continuations(&self) -> Vec<Value> {
-        let response = self
-            .client
-            .get(format!("{}/continuations", self.url))
-            .send()
-            .await
-            .expect("continuations");
+        let response = self.client.get(format!("{}/continuations", self.url)).send().await.expect("continuations");
         response.json().await.expect("a JSON array")
     }
 
@@ -141,9 +120,7 @@ pub fn example() -> Value {
 
 /// The value of the hidden submission id in a rendered form.
 pub fn submission_id_in(page: &str) -> String {
-    let at = page
-        .find("name=\"_submissionId\"")
-        .expect("a hidden submission id");
+    let at = page.find("name=\"_submissionId\"").expect("a hidden submission id");
     let rest = &page[at..];
     let value = &rest[rest.find("value=\"").expect("a value") + 7..];
     value[..value.find('"').expect("closing quote")].to_owned()

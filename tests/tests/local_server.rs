@@ -15,26 +15,12 @@ const SECURITY_HEADERS: [(&str, &str); 5] = [
 
 fn assert_security_headers(response: &reqwest::Response) {
     let headers = response.headers();
-    let csp = headers
-        .get("content-security-policy")
-        .expect("CSP")
-        .to_str()
-        .unwrap();
-    for directive in [
-        "default-src 'none'",
-        "frame-ancestors 'none'",
-        "form-action 'self'",
-        "base-uri 'none'",
-    ] {
+    let csp = headers.get("content-security-policy").expect("CSP").to_str().unwrap();
+    for directive in ["default-src 'none'", "frame-ancestors 'none'", "form-action 'self'", "base-uri 'none'"] {
         assert!(csp.contains(directive), "CSP lacks {directive}: {csp}");
     }
     for (name, value) in SECURITY_HEADERS {
-        assert_eq!(
-            headers.get(name).map(|v| v.to_str().unwrap()),
-            Some(value),
-            "{name} on {}",
-            response.status()
-        );
+        assert_eq!(headers.get(name).map(|v| v.to_str().unwrap()), Some(value), "{name} on {}", response.status());
     }
     if let Some(content_type) = headers.get("content-type") {
         let content_type = content_type.to_str().unwrap();
@@ -57,10 +43,7 @@ async fn create_view_submit_and_the_continuation_is_queued_with_the_merged_conte
     assert!(html.contains("Approve refund"));
     assert!(html.contains("A-1001"), "shown context value");
     assert!(html.contains("120.5"), "prefilled amount");
-    assert!(
-        !html.contains("a@example.com"),
-        "a secret value never reaches the page"
-    );
+    assert!(!html.contains("a@example.com"), "a secret value never reaches the page");
     let submission_id = submission_id_in(&html);
 
     let body = format!("decision=approve&refund.amount=99.50&note=Looks+fine&status=approved&order.id=evil&_submissionId={submission_id}");
@@ -68,10 +51,7 @@ async fn create_view_submit_and_the_continuation_is_queued_with_the_merged_conte
     assert_eq!(response.status(), 200);
     assert_security_headers(&response);
     let html = response.text().await.unwrap();
-    assert!(
-        html.contains("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"),
-        "the success page shows the correlation id"
-    );
+    assert!(html.contains("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"), "the success page shows the correlation id");
 
     let queued = t.wait_for_continuations(1).await;
     assert_eq!(queued.len(), 1);
@@ -80,10 +60,7 @@ async fn create_view_submit_and_the_continuation_is_queued_with_the_merged_conte
     assert_eq!(c["id"], json!(format!("{id}:{submission_id}")));
     assert_eq!(c["outcome"], json!("submitted"));
     assert_eq!(c["environmentId"], json!("prod-eu"));
-    assert_eq!(
-        c["correlationId"],
-        json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10")
-    );
+    assert_eq!(c["correlationId"], json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
     assert_eq!(c["ruleSetId"], json!("refund-continue"));
     assert_eq!(c["interventionId"], json!(id));
     assert_eq!(c["submissionId"], json!(submission_id));
@@ -95,35 +72,18 @@ async fn create_view_submit_and_the_continuation_is_queued_with_the_merged_conte
                "decision": "approve", "refund.amount": 99.5, "note": "Looks fine"}),
         "the form input wins, keys not on the form never reach the context"
     );
-    assert!(
-        !c.to_string().contains("/i/v1."),
-        "the link (a credential) is never in a continuation"
-    );
+    assert!(!c.to_string().contains("/i/v1."), "the link (a credential) is never in a continuation");
 
     // The double click: the same post again is the same submission, answered as the first.
     let again = t.post_form(&link, &body).await;
     assert_eq!(again.status(), 200);
-    assert!(again
-        .text()
-        .await
-        .unwrap()
-        .contains("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
-    let other = t
-        .post_form(&link, "decision=approve&_submissionId=another")
-        .await;
+    assert!(again.text().await.unwrap().contains("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
+    let other = t.post_form(&link, "decision=approve&_submissionId=another").await;
     assert_eq!(other.status(), 410);
-    assert!(other
-        .text()
-        .await
-        .unwrap()
-        .contains("Already used the maximum number of times"));
+    assert!(other.text().await.unwrap().contains("Already used the maximum number of times"));
     let view = t.client.get(&link).send().await.unwrap();
     assert_eq!(view.status(), 410);
-    assert!(view
-        .text()
-        .await
-        .unwrap()
-        .contains("Already used the maximum number of times"));
+    assert!(view.text().await.unwrap().contains("Already used the maximum number of times"));
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     assert_eq!(t.continuations().await.len(), 1, "exactly one continuation");
 }
@@ -134,22 +94,11 @@ async fn a_json_client_completes_an_intervention_with_an_idempotency_key() {
     let mut input = example();
     input["maxUrlUses"] = json!(2);
     let (link, _) = t.create(&input).await;
-    let view: Value = t
-        .client
-        .get(&link)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let view: Value =
+        t.client.get(&link).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
     assert_eq!(view["state"], json!("pending"));
     assert_eq!(view["title"], json!("Approve refund"));
-    assert_eq!(
-        view["details"],
-        json!({"order.id": "A-1001", "order.amount": 120.5})
-    );
+    assert_eq!(view["details"], json!({"order.id": "A-1001", "order.amount": 120.5}));
     assert_eq!(view["fields"][1]["value"], json!("120.5"));
     assert!(view["fields"][1].get("prefill").is_none());
     assert!(!view.to_string().contains("a@example.com"));
@@ -180,17 +129,8 @@ async fn a_json_client_completes_an_intervention_with_an_idempotency_key() {
         .await
         .unwrap();
     assert_eq!(conflict.status(), 409);
-    assert_eq!(
-        conflict.json::<Value>().await.unwrap()["error"]["code"],
-        json!("conflicting_resubmission")
-    );
-    let invalid = t
-        .client
-        .post(&link)
-        .json(&json!({"decision": "maybe"}))
-        .send()
-        .await
-        .unwrap();
+    assert_eq!(conflict.json::<Value>().await.unwrap()["error"]["code"], json!("conflicting_resubmission"));
+    let invalid = t.client.post(&link).json(&json!({"decision": "maybe"})).send().await.unwrap();
     assert_eq!(invalid.status(), 422);
     let invalid: Value = invalid.json().await.unwrap();
     assert_eq!(invalid["error"]["code"], json!("invalid_input"));
@@ -202,26 +142,19 @@ async fn a_json_client_completes_an_intervention_with_an_idempotency_key() {
 async fn validation_keeps_every_typed_value_and_counts_no_use() {
     let t = TestServer::start().await;
     let (link, _) = t.create(&example()).await;
-    let response = t.post_form(&link, "decision=&refund.amount=5000&note=%3Cscript%3Ealert(1)%3C%2Fscript%3E&_submissionId=s1").await;
+    let response = t
+        .post_form(&link, "decision=&refund.amount=5000&note=%3Cscript%3Ealert(1)%3C%2Fscript%3E&_submissionId=s1")
+        .await;
     assert_eq!(response.status(), 422);
     assert_security_headers(&response);
     let html = response.text().await.unwrap();
     assert!(html.contains("This field is required."));
     assert!(html.contains("Enter a number of at most 1000."));
     assert!(html.contains("value=\"5000\""), "the typed amount is kept");
-    assert!(
-        html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
-        "the typed note is kept, escaped"
-    );
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "the typed note is kept, escaped");
     assert!(!html.contains("<script>"));
-    assert_eq!(
-        submission_id_in(&html),
-        "s1",
-        "the form posts again under the same submission id"
-    );
-    let ok = t
-        .post_form(&link, "decision=approve&_submissionId=s1")
-        .await;
+    assert_eq!(submission_id_in(&html), "s1", "the form posts again under the same submission id");
+    let ok = t.post_form(&link, "decision=approve&_submissionId=s1").await;
     assert_eq!(ok.status(), 200, "the failed attempt counted no use");
 }
 
@@ -238,13 +171,7 @@ async fn every_rejection_has_its_status_and_exact_text() {
     let last = forged.pop().unwrap();
     forged.push(if last == 'A' { 'B' } else { 'A' });
     let encoded = token.replacen('v', "%76", 1);
-    for bad in [
-        forged.as_str(),
-        &token[..token.len() - 1],
-        "nope",
-        encoded.as_str(),
-        &format!("{token}/"),
-    ] {
+    for bad in [forged.as_str(), &token[..token.len() - 1], "nope", encoded.as_str(), &format!("{token}/")] {
         for json in [false, true] {
             let mut request = t.client.get(format!("{}/i/{bad}", t.url));
             if json {
@@ -255,17 +182,12 @@ async fn every_rejection_has_its_status_and_exact_text() {
             assert_security_headers(&response);
             let text = response.text().await.unwrap();
             if json {
-                assert_eq!(
-                    serde_json::from_str::<Value>(&text).unwrap()["error"]["code"],
-                    json!("not_found")
-                );
+                assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["error"]["code"], json!("not_found"));
             } else {
                 assert!(text.contains("Not found"), "{bad}");
             }
         }
-        let response = t
-            .post_form(&format!("{}/i/{bad}", t.url), "decision=approve")
-            .await;
+        let response = t.post_form(&format!("{}/i/{bad}", t.url), "decision=approve").await;
         assert_eq!(response.status(), 404);
     }
 
@@ -278,45 +200,22 @@ async fn every_rejection_has_its_status_and_exact_text() {
     assert_security_headers(&expired);
     assert!(expired.text().await.unwrap().contains("Link has expired"));
     let expired_post = t.post_form(&link, "decision=nonsense").await;
-    assert_eq!(
-        expired_post.status(),
-        410,
-        "the link's state comes before input validation"
-    );
+    assert_eq!(expired_post.status(), 410, "the link's state comes before input validation");
 
     // Cancelled: the run is no longer available.
     clock.set(start);
     let (link, id2) = t.create(&example).await;
     assert_ne!(id, id2);
-    let cancel = t
-        .client
-        .post(format!("{}/interventions/{id2}/cancel", t.url))
-        .send()
-        .await
-        .unwrap();
+    let cancel = t.client.post(format!("{}/interventions/{id2}/cancel", t.url)).send().await.unwrap();
     assert_eq!(cancel.status(), 200);
-    let response = t
-        .client
-        .get(&link)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .unwrap();
+    let response = t.client.get(&link).header("accept", "application/json").send().await.unwrap();
     assert_eq!(response.status(), 410);
     assert_eq!(
         response.json::<Value>().await.unwrap()["error"],
         json!({"code": "link_expired", "message": "Link has expired"})
     );
     assert_eq!(t.post_form(&link, "decision=approve").await.status(), 410);
-    let unknown = t
-        .client
-        .post(format!(
-            "{}/interventions/AAAAAAAAAAAAAAAAAAAAAA/cancel",
-            t.url
-        ))
-        .send()
-        .await
-        .unwrap();
+    let unknown = t.client.post(format!("{}/interventions/AAAAAAAAAAAAAAAAAAAAAA/cancel", t.url)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
 
     // Used up.
@@ -324,11 +223,7 @@ async fn every_rejection_has_its_status_and_exact_text() {
     assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200);
     let used = t.post_form(&link, "decision=approve").await;
     assert_eq!(used.status(), 410);
-    assert!(used
-        .text()
-        .await
-        .unwrap()
-        .contains("Already used the maximum number of times"));
+    assert!(used.text().await.unwrap().contains("Already used the maximum number of times"));
     assert_eq!(t.wait_for_continuations(1).await.len(), 1);
 }
 
@@ -336,40 +231,14 @@ async fn every_rejection_has_its_status_and_exact_text() {
 async fn scanners_opening_a_link_use_nothing() {
     let t = TestServer::start().await;
     let (link, _) = t.create(&example()).await;
-    for agent in [
-        "Microsoft Office Protocol Discovery",
-        "Mozilla/5.0 (compatible; SafeLinks)",
-        "curl/8",
-    ] {
+    for agent in ["Microsoft Office Protocol Discovery", "Mozilla/5.0 (compatible; SafeLinks)", "curl/8"] {
         for _ in 0..7 {
-            assert_eq!(
-                t.client
-                    .get(&link)
-                    .header("user-agent", agent)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status(),
-                200
-            );
-            assert_eq!(
-                t.client
-                    .head(&link)
-                    .header("user-agent", agent)
-                    .send()
-                    .await
-                    .unwrap()
-                    .status(),
-                200
-            );
+            assert_eq!(t.client.get(&link).header("user-agent", agent).send().await.unwrap().status(), 200);
+            assert_eq!(t.client.head(&link).header("user-agent", agent).send().await.unwrap().status(), 200);
         }
     }
     assert!(t.continuations().await.is_empty());
-    assert_eq!(
-        t.post_form(&link, "decision=approve").await.status(),
-        200,
-        "the human still has their use"
-    );
+    assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200, "the human still has their use");
 }
 
 #[tokio::test]
@@ -377,12 +246,7 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
     let t = TestServer::start().await;
     let (link, _) = t.create(&example()).await;
     let cases: Vec<(Option<&str>, Vec<u8>, u16, &str)> = vec![
-        (
-            Some("application/x-www-form-urlencoded"),
-            b"decision=approve&note=%FF".to_vec(),
-            400,
-            "not valid UTF-8",
-        ),
+        (Some("application/x-www-form-urlencoded"), b"decision=approve&note=%FF".to_vec(), 400, "not valid UTF-8"),
         (
             Some("application/x-www-form-urlencoded"),
             b"decision=approve&decision=reject".to_vec(),
@@ -401,31 +265,11 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
             413,
             "larger than",
         ),
-        (
-            Some("application/x-www-form-urlencoded"),
-            "a=1&".repeat(1_001).into_bytes(),
-            413,
-            "more than",
-        ),
-        (
-            Some("text/plain"),
-            b"decision=approve".to_vec(),
-            415,
-            "not supported",
-        ),
+        (Some("application/x-www-form-urlencoded"), "a=1&".repeat(1_001).into_bytes(), 413, "more than"),
+        (Some("text/plain"), b"decision=approve".to_vec(), 415, "not supported"),
         (None, b"decision=approve".to_vec(), 415, "missing"),
-        (
-            Some("application/x-www-form-urlencoded; charset=iso-8859-1"),
-            b"decision=approve".to_vec(),
-            400,
-            "charset",
-        ),
-        (
-            Some("application/json"),
-            b"{\"decision\": ".to_vec(),
-            400,
-            "JSON",
-        ),
+        (Some("application/x-www-form-urlencoded; charset=iso-8859-1"), b"decision=approve".to_vec(), 400, "charset"),
+        (Some("application/json"), b"{\"decision\": ".to_vec(), 400, "JSON"),
     ];
     for (content_type, body, status, says) in cases {
         let mut request = t.client.post(&link).body(body);
@@ -433,39 +277,21 @@ async fn bad_requests_get_clear_errors_and_change_nothing() {
             request = request.header("content-type", content_type);
         }
         let response = request.send().await.unwrap();
-        assert_eq!(
-            response.status().as_u16(),
-            status,
-            "{content_type:?} {says}"
-        );
+        assert_eq!(response.status().as_u16(), status, "{content_type:?} {says}");
         assert_security_headers(&response);
         let text = response.text().await.unwrap();
         assert!(text.contains(says), "{status}: expected {says:?} in {text}");
     }
     for method in ["PUT", "PATCH", "DELETE"] {
-        let response = t
-            .client
-            .request(method.parse().unwrap(), &link)
-            .send()
-            .await
-            .unwrap();
+        let response = t.client.request(method.parse().unwrap(), &link).send().await.unwrap();
         assert_eq!(response.status(), 405, "{method}");
         assert_security_headers(&response);
         assert_eq!(response.headers()["allow"], "GET, HEAD, POST");
     }
-    let long = t
-        .client
-        .get(format!("{}/i/{}", t.url, "a".repeat(10_000)))
-        .send()
-        .await
-        .unwrap();
+    let long = t.client.get(format!("{}/i/{}", t.url, "a".repeat(10_000))).send().await.unwrap();
     assert_eq!(long.status(), 404);
     assert!(t.continuations().await.is_empty());
-    assert_eq!(
-        t.post_form(&link, "decision=approve").await.status(),
-        200,
-        "nothing was used up"
-    );
+    assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200, "nothing was used up");
 }
 
 #[tokio::test]
@@ -488,31 +314,19 @@ async fn bad_link_creation_input_is_refused_by_name_and_stores_nothing() {
     }
     let mut input = example();
     input["formDocument"]["fields"][1]["key"] = json!("decision");
-    assert_eq!(
-        t.create_raw(&input).await.1["field"],
-        json!("formDocument.fields[1].key")
-    );
+    assert_eq!(t.create_raw(&input).await.1["field"], json!("formDocument.fields[1].key"));
     input = example();
     input["urlExpirationHours"] = json!(0);
-    assert_eq!(
-        t.create_raw(&input).await.1["field"],
-        json!("urlExpirationHours")
-    );
+    assert_eq!(t.create_raw(&input).await.1["field"], json!("urlExpirationHours"));
     input = example();
     input["urlExpirationHours"] = json!(48);
-    assert_eq!(
-        t.create_raw(&input).await.1["field"],
-        json!("urlExpirationHours")
-    );
+    assert_eq!(t.create_raw(&input).await.1["field"], json!("urlExpirationHours"));
     input = example();
     input["maxUrlUses"] = json!(0);
     assert_eq!(t.create_raw(&input).await.1["field"], json!("maxUrlUses"));
     input = example();
     input["formDocument"]["fields"][1]["prefill"] = json!("order.missing");
-    assert_eq!(
-        t.create_raw(&input).await.1["field"],
-        json!("formDocument.fields[1].prefill")
-    );
+    assert_eq!(t.create_raw(&input).await.1["field"], json!("formDocument.fields[1].prefill"));
     let response = t
         .client
         .post(format!("{}/interventions", t.url))
@@ -541,27 +355,14 @@ async fn race(t: &TestServer, max_uses: u32, posts: usize) -> (usize, usize) {
                 .map(|r| r.status().as_u16())
         })
     });
-    let statuses: Vec<u16> = futures::future::join_all(requests)
-        .await
-        .into_iter()
-        .map(|r| r.unwrap().unwrap())
-        .collect();
+    let statuses: Vec<u16> =
+        futures::future::join_all(requests).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
     let accepted = statuses.iter().filter(|&&s| s == 200).count();
     let used_up = statuses.iter().filter(|&&s| s == 410).count();
-    assert_eq!(
-        accepted + used_up,
-        posts,
-        "no other status (no server errors): {statuses:?}"
-    );
+    assert_eq!(accepted + used_up, posts, "no other status (no server errors): {statuses:?}");
     let queued = t.wait_for_continuations(accepted).await;
-    let mine = queued
-        .iter()
-        .filter(|c| c["interventionId"] == json!(id))
-        .count();
-    assert_eq!(
-        mine, accepted,
-        "each accepted submission has exactly one continuation"
-    );
+    let mine = queued.iter().filter(|c| c["interventionId"] == json!(id)).count();
+    assert_eq!(mine, accepted, "each accepted submission has exactly one continuation");
     (accepted, used_up)
 }
 
@@ -575,21 +376,11 @@ async fn concurrent_submissions_accept_exactly_min_n_max_uses() {
 #[tokio::test]
 async fn operator_routes_and_the_stylesheet() {
     let t = TestServer::start().await;
-    let css = t
-        .client
-        .get(format!("{}/assets/intervention.css", t.url))
-        .send()
-        .await
-        .unwrap();
+    let css = t.client.get(format!("{}/assets/intervention.css", t.url)).send().await.unwrap();
     assert_eq!(css.status(), 200);
     assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
     assert_security_headers(&css);
-    let missing = t
-        .client
-        .get(format!("{}/nothing-here", t.url))
-        .send()
-        .await
-        .unwrap();
+    let missing = t.client.get(format!("{}/nothing-here", t.url)).send().await.unwrap();
     assert_eq!(missing.status(), 404);
     assert_security_headers(&missing);
     assert_eq!(t.continuations().await, Vec::<Value>::new());

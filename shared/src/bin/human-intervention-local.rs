@@ -9,9 +9,7 @@ use human_intervention::token::LinkKeys;
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     human_intervention::telemetry::init();
     let port: u16 = match std::env::var("PORT") {
-        Ok(port) => port
-            .parse()
-            .map_err(|_| format!("PORT={port:?} is not a port number"))?,
+        Ok(port) => port.parse().map_err(|_| format!("PORT={port:?} is not a port number"))?,
         Err(_) => 3000,
     };
     let keys = match std::env::var("LINK_SIGNING_KEYS") {
@@ -26,10 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = LocalServer::start(config).await?;
     let link = server.create_demo().await?;
-    println!(
-        "Human Intervention is running on http://{} (in memory; Ctrl-C stops it)",
-        server.addr
-    );
+    println!("Human Intervention is running on http://{} (in memory; Ctrl-C stops it)", server.addr);
     println!("Demo link: {link}");
     println!("Queued continuations: http://{}/continuations", server.addr);
     tokio::select! {

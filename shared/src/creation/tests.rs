@@ -51,23 +51,14 @@ fn the_design_example_parses_with_its_settings() {
     assert_eq!(new.expires_at.to_rfc3339(), "2026-11-25T11:00:00.000Z");
     assert_eq!(new.link_context_key.as_str(), "approval.url");
     assert_eq!(new.form.as_ref().unwrap().fields.len(), 3);
-    assert_eq!(
-        new.on_timeout.as_ref().unwrap().rule_set_id,
-        "refund-timeout"
-    );
+    assert_eq!(new.on_timeout.as_ref().unwrap().rule_set_id, "refund-timeout");
 }
 
 #[test]
 fn defaults_apply_when_settings_are_left_out() {
     let mut input = example();
     let object = input.as_object_mut().unwrap();
-    for key in [
-        "urlExpirationHours",
-        "maxUrlUses",
-        "formDocument",
-        "secretKeys",
-        "onTimeout",
-    ] {
+    for key in ["urlExpirationHours", "maxUrlUses", "formDocument", "secretKeys", "onTimeout"] {
         object.remove(key);
     }
     let new = parse(&input).unwrap();
@@ -80,10 +71,7 @@ fn defaults_apply_when_settings_are_left_out() {
 fn fractional_hours_are_allowed() {
     let mut input = example();
     input["urlExpirationHours"] = json!(0.25);
-    assert_eq!(
-        parse(&input).unwrap().expires_at,
-        now().plus_millis(900_000)
-    );
+    assert_eq!(parse(&input).unwrap().expires_at, now().plus_millis(900_000));
 }
 
 #[test]
@@ -97,66 +85,27 @@ fn each_bad_setting_is_refused_by_name() {
             }),
         ),
         ("tier", Box::new(|v| v["tier"] = json!("Gold"))),
-        (
-            "correlationId",
-            Box::new(|v| v["correlationId"] = json!("")),
-        ),
+        ("correlationId", Box::new(|v| v["correlationId"] = json!(""))),
         (
             "ruleSetId",
             Box::new(|v| {
                 v.as_object_mut().unwrap().remove("ruleSetId");
             }),
         ),
-        (
-            "runAvailableUntil",
-            Box::new(|v| v["runAvailableUntil"] = json!("2026-11-25T12:00:00")),
-        ),
-        (
-            "runAvailableUntil",
-            Box::new(|v| v["runAvailableUntil"] = json!("2026-11-25T09:00:00Z")),
-        ),
-        (
-            "urlExpirationHours",
-            Box::new(|v| v["urlExpirationHours"] = json!(0)),
-        ),
-        (
-            "urlExpirationHours",
-            Box::new(|v| v["urlExpirationHours"] = json!(-1)),
-        ),
-        (
-            "urlExpirationHours",
-            Box::new(|v| v["urlExpirationHours"] = json!(3)),
-        ),
+        ("runAvailableUntil", Box::new(|v| v["runAvailableUntil"] = json!("2026-11-25T12:00:00"))),
+        ("runAvailableUntil", Box::new(|v| v["runAvailableUntil"] = json!("2026-11-25T09:00:00Z"))),
+        ("urlExpirationHours", Box::new(|v| v["urlExpirationHours"] = json!(0))),
+        ("urlExpirationHours", Box::new(|v| v["urlExpirationHours"] = json!(-1))),
+        ("urlExpirationHours", Box::new(|v| v["urlExpirationHours"] = json!(3))),
         ("maxUrlUses", Box::new(|v| v["maxUrlUses"] = json!(0))),
         ("maxUrlUses", Box::new(|v| v["maxUrlUses"] = json!(1.5))),
-        (
-            "generatedUrlContextKey",
-            Box::new(|v| v["generatedUrlContextKey"] = json!("x".repeat(51))),
-        ),
-        (
-            "context.bad key",
-            Box::new(|v| v["context"]["bad key"] = json!(1)),
-        ),
-        (
-            "context.obj",
-            Box::new(|v| v["context"]["obj"] = json!({"a": 1})),
-        ),
-        (
-            "secretKeys[0]",
-            Box::new(|v| v["secretKeys"] = json!(["missing"])),
-        ),
-        (
-            "formDocument.fields[0].type",
-            Box::new(|v| v["formDocument"]["fields"][0]["type"] = json!("slider")),
-        ),
-        (
-            "formDocument.fields[1].key",
-            Box::new(|v| v["formDocument"]["fields"][1]["key"] = json!("decision")),
-        ),
-        (
-            "formDocument.fields[2].key",
-            Box::new(|v| v["formDocument"]["fields"][2]["key"] = json!("k".repeat(51))),
-        ),
+        ("generatedUrlContextKey", Box::new(|v| v["generatedUrlContextKey"] = json!("x".repeat(51)))),
+        ("context.bad key", Box::new(|v| v["context"]["bad key"] = json!(1))),
+        ("context.obj", Box::new(|v| v["context"]["obj"] = json!({"a": 1}))),
+        ("secretKeys[0]", Box::new(|v| v["secretKeys"] = json!(["missing"]))),
+        ("formDocument.fields[0].type", Box::new(|v| v["formDocument"]["fields"][0]["type"] = json!("slider"))),
+        ("formDocument.fields[1].key", Box::new(|v| v["formDocument"]["fields"][1]["key"] = json!("decision"))),
+        ("formDocument.fields[2].key", Box::new(|v| v["formDocument"]["fields"][2]["key"] = json!("k".repeat(51)))),
         (
             "formDocument.fields[1].prefill",
             Box::new(|v| v["formDocument"]["fields"][1]["prefill"] = json!("order.missing")),
@@ -165,53 +114,23 @@ fn each_bad_setting_is_refused_by_name() {
             "formDocument.fields[1].prefill",
             Box::new(|v| v["formDocument"]["fields"][1]["prefill"] = json!("customer.email")),
         ),
-        (
-            "formDocument.show[0]",
-            Box::new(|v| v["formDocument"]["show"] = json!(["customer.email"])),
-        ),
-        (
-            "formDocument.fields[0].options",
-            Box::new(|v| v["formDocument"]["fields"][0]["options"] = json!([])),
-        ),
-        (
-            "formDocument.fields[2].min",
-            Box::new(|v| v["formDocument"]["fields"][2]["min"] = json!(1)),
-        ),
+        ("formDocument.show[0]", Box::new(|v| v["formDocument"]["show"] = json!(["customer.email"]))),
+        ("formDocument.fields[0].options", Box::new(|v| v["formDocument"]["fields"][0]["options"] = json!([]))),
+        ("formDocument.fields[2].min", Box::new(|v| v["formDocument"]["fields"][2]["min"] = json!(1))),
         (
             "formDocument.fields[2].pattern",
             Box::new(|v| v["formDocument"]["fields"][2]["pattern"] = json!("(unclosed")),
         ),
-        (
-            "formDocument.fields[1].min",
-            Box::new(|v| v["formDocument"]["fields"][1]["min"] = json!(2000)),
-        ),
-        (
-            "formDocument.fields[0].key",
-            Box::new(|v| v["formDocument"]["fields"][0]["key"] = json!("_submissionId")),
-        ),
-        (
-            "formDocument.title",
-            Box::new(|v| v["formDocument"]["title"] = json!(" ")),
-        ),
-        (
-            "onTimeout.ruleSetId",
-            Box::new(|v| v["onTimeout"] = json!({"context": {}})),
-        ),
-        (
-            "onTimeout.context.".to_owned().leak(),
-            Box::new(|v| v["onTimeout"]["context"] = json!({"k".repeat(51): 1})),
-        ),
-        (
-            "onTimeout.context.x",
-            Box::new(|v| v["onTimeout"]["context"] = json!({"x": null})),
-        ),
+        ("formDocument.fields[1].min", Box::new(|v| v["formDocument"]["fields"][1]["min"] = json!(2000))),
+        ("formDocument.fields[0].key", Box::new(|v| v["formDocument"]["fields"][0]["key"] = json!("_submissionId"))),
+        ("formDocument.title", Box::new(|v| v["formDocument"]["title"] = json!(" "))),
+        ("onTimeout.ruleSetId", Box::new(|v| v["onTimeout"] = json!({"context": {}}))),
+        ("onTimeout.context.".to_owned().leak(), Box::new(|v| v["onTimeout"]["context"] = json!({"k".repeat(51): 1}))),
+        ("onTimeout.context.x", Box::new(|v| v["onTimeout"]["context"] = json!({"x": null}))),
     ];
     for (field, edit) in cases {
         let error = refused(edit);
-        assert!(
-            error.field.starts_with(field),
-            "expected {field}, got {error}"
-        );
+        assert!(error.field.starts_with(field), "expected {field}, got {error}");
         assert!(!error.message.is_empty());
     }
 }

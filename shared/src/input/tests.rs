@@ -24,19 +24,12 @@ fn form() -> FormDocument {
 }
 
 fn form_body(body: &str) -> Result<RawInput, BodyError> {
-    parse_body(
-        Some("application/x-www-form-urlencoded"),
-        None,
-        body.as_bytes(),
-        Some(&form()),
-    )
+    parse_body(Some("application/x-www-form-urlencoded"), None, body.as_bytes(), Some(&form()))
 }
 
 fn field_error(body: &str, key: &str) -> Option<String> {
     let raw = form_body(body).unwrap();
-    validate(Some(&form()), &raw)
-        .err()
-        .and_then(|e| e.get(key).map(str::to_owned))
+    validate(Some(&form()), &raw).err().and_then(|e| e.get(key).map(str::to_owned))
 }
 
 #[test]
@@ -56,41 +49,25 @@ fn a_valid_form_post_becomes_typed_context() {
 
 #[test]
 fn keys_that_are_not_fields_never_reach_the_context() {
-    let raw = form_body("decision=approve&status=approved&max_uses=99&__proto__=x&constructor=y")
-        .unwrap();
+    let raw = form_body("decision=approve&status=approved&max_uses=99&__proto__=x&constructor=y").unwrap();
     let context = validate(Some(&form()), &raw).unwrap();
-    assert_eq!(
-        serde_json::to_value(&context).unwrap(),
-        json!({"decision": "approve", "ok": false})
-    );
+    assert_eq!(serde_json::to_value(&context).unwrap(), json!({"decision": "approve", "ok": false}));
 }
 
 #[test]
 fn a_scalar_field_sent_twice_is_refused() {
-    assert_eq!(
-        form_body("decision=approve&decision=reject"),
-        Err(BodyError::DuplicateField("decision".into()))
-    );
-    assert_eq!(
-        form_body("_submissionId=a&_submissionId=b"),
-        Err(BodyError::DuplicateField("_submissionId".into()))
-    );
+    assert_eq!(form_body("decision=approve&decision=reject"), Err(BodyError::DuplicateField("decision".into())));
+    assert_eq!(form_body("_submissionId=a&_submissionId=b"), Err(BodyError::DuplicateField("_submissionId".into())));
     assert!(form_body("tags=a&tags=b").is_ok());
 }
 
 #[test]
 fn invalid_utf8_and_bad_escapes_are_refused_not_replaced() {
     for body in ["note=%FF", "note=%C0%AF", "note=%ED%A0%80", "note=%E2%82"] {
-        assert!(
-            matches!(form_body(body), Err(BodyError::InvalidUtf8(_))),
-            "{body}"
-        );
+        assert!(matches!(form_body(body), Err(BodyError::InvalidUtf8(_))), "{body}");
     }
     assert!(matches!(form_body("%FF=1"), Err(BodyError::InvalidUtf8(_))));
-    assert!(matches!(
-        form_body("note=%G1"),
-        Err(BodyError::Malformed(_))
-    ));
+    assert!(matches!(form_body("note=%G1"), Err(BodyError::Malformed(_))));
     assert!(matches!(form_body("note=%4"), Err(BodyError::Malformed(_))));
 }
 
@@ -100,41 +77,22 @@ fn content_types_and_charsets() {
     let parse = |ct: Option<&str>| parse_body(ct, None, b"decision=approve", Some(&f));
     assert!(parse(Some("application/x-www-form-urlencoded; charset=UTF-8")).is_ok());
     assert_eq!(parse(None).unwrap_err().status(), 415);
-    assert_eq!(
-        parse(Some("multipart/form-data; boundary=x"))
-            .unwrap_err()
-            .status(),
-        415
-    );
+    assert_eq!(parse(Some("multipart/form-data; boundary=x")).unwrap_err().status(), 415);
     assert_eq!(parse(Some("text/plain")).unwrap_err().status(), 415);
-    assert_eq!(
-        parse(Some(
-            "application/x-www-form-urlencoded; charset=iso-8859-1"
-        ))
-        .unwrap_err()
-        .status(),
-        400
-    );
+    assert_eq!(parse(Some("application/x-www-form-urlencoded; charset=iso-8859-1")).unwrap_err().status(), 400);
 }
 
 #[test]
 fn oversize_bodies_and_field_bombs_are_refused() {
     let big = vec![b'a'; MAX_BODY_BYTES + 1];
-    assert_eq!(
-        parse_body(Some("application/x-www-form-urlencoded"), None, &big, None),
-        Err(BodyError::TooLarge)
-    );
+    assert_eq!(parse_body(Some("application/x-www-form-urlencoded"), None, &big, None), Err(BodyError::TooLarge));
     let bomb = "a=1&".repeat(MAX_PAIRS + 1);
-    assert_eq!(
-        parse_urlencoded(bomb.as_bytes()),
-        Err(BodyError::TooManyFields)
-    );
+    assert_eq!(parse_urlencoded(bomb.as_bytes()), Err(BodyError::TooManyFields));
 }
 
 #[test]
 fn json_bodies_take_values_and_the_idempotency_key_header() {
-    let body =
-        br#"{"decision":"approve","refund.amount":12.5,"tags":["a","b"],"ok":true,"note":null}"#;
+    let body = br#"{"decision":"approve","refund.amount":12.5,"tags":["a","b"],"ok":true,"note":null}"#;
     let raw = parse_body(Some("application/json"), Some("key-1"), body, Some(&form())).unwrap();
     assert_eq!(raw.submission_id(), Some("key-1"));
     let context = validate(Some(&form()), &raw).unwrap();
@@ -143,13 +101,8 @@ fn json_bodies_take_values_and_the_idempotency_key_header() {
         json!({"decision": "approve", "refund.amount": 12.5, "tags": ["a", "b"], "ok": true})
     );
     let dup = br#"{"decision":"approve","decision":"reject"}"#;
-    assert!(
-        matches!(parse_json(dup), Err(BodyError::Malformed(m)) if m.contains("more than once"))
-    );
-    assert!(matches!(
-        parse_json(br#"{"a":{"b":1}}"#),
-        Err(BodyError::Malformed(_))
-    ));
+    assert!(matches!(parse_json(dup), Err(BodyError::Malformed(m)) if m.contains("more than once")));
+    assert!(matches!(parse_json(br#"{"a":{"b":1}}"#), Err(BodyError::Malformed(_))));
     assert!(matches!(parse_json(b"[1]"), Err(BodyError::Malformed(_))));
     assert!(matches!(
         parse_body(Some("application/json"), Some("bad key!"), b"{}", None),
@@ -160,11 +113,7 @@ fn json_bodies_take_values_and_the_idempotency_key_header() {
 #[test]
 fn required_fields_missing_empty_or_blank() {
     for body in ["", "decision=", "decision=+++"] {
-        assert_eq!(
-            field_error(body, "decision").as_deref(),
-            Some("This field is required."),
-            "{body:?}"
-        );
+        assert_eq!(field_error(body, "decision").as_deref(), Some("This field is required."), "{body:?}");
     }
 }
 
@@ -186,40 +135,18 @@ fn numbers_are_strict() {
         "01",
         "1234567890.1234567",
     ] {
-        assert!(
-            field_error(
-                &format!("decision=approve&refund.amount={bad}"),
-                "refund.amount"
-            )
-            .is_some(),
-            "{bad}"
-        );
+        assert!(field_error(&format!("decision=approve&refund.amount={bad}"), "refund.amount").is_some(), "{bad}");
     }
-    for bad in [
-        "9007199254740993",
-        "6",
-        "-6",
-        "1.0",
-        "-0",
-        "+5",
-        "0x10",
-        "1e3",
-    ] {
-        assert!(
-            field_error(&format!("decision=approve&count={bad}"), "count").is_some(),
-            "{bad}"
-        );
+    for bad in ["9007199254740993", "6", "-6", "1.0", "-0", "+5", "0x10", "1e3"] {
+        assert!(field_error(&format!("decision=approve&count={bad}"), "count").is_some(), "{bad}");
     }
     assert!(field_error("decision=approve&count=5&refund.amount=0", "count").is_none());
 }
 
 #[test]
 fn text_length_counts_characters_not_bytes() {
-    assert!(field_error(
-        "decision=approve&note=%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80",
-        "note"
-    )
-    .is_none());
+    assert!(field_error("decision=approve&note=%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80%F0%9F%98%80", "note")
+        .is_none());
     assert_eq!(
         field_error("decision=approve&note=abcdef", "note").as_deref(),
         Some("Use at most 5 characters (you used 6).")
@@ -244,11 +171,8 @@ fn dates_choices_emails_urls_and_checkboxes() {
         ("ok", "yes"),
     ];
     for (key, value) in bad {
-        let body = if key == "decision" {
-            format!("decision={value}")
-        } else {
-            format!("decision=approve&{key}={value}")
-        };
+        let body =
+            if key == "decision" { format!("decision={value}") } else { format!("decision=approve&{key}={value}") };
         assert!(field_error(&body, key).is_some(), "{key}={value}");
     }
     assert_eq!(
@@ -257,10 +181,7 @@ fn dates_choices_emails_urls_and_checkboxes() {
     );
     let raw = form_body("decision=approve&at=2026-11-25T10%3A30%3A00%2B02%3A00").unwrap();
     let context = validate(Some(&form()), &raw).unwrap();
-    assert_eq!(
-        serde_json::to_value(&context).unwrap()["at"],
-        json!("2026-11-25T08:30:00Z")
-    );
+    assert_eq!(serde_json::to_value(&context).unwrap()["at"], json!("2026-11-25T08:30:00Z"));
 }
 
 #[test]
@@ -275,25 +196,12 @@ fn a_repeat_of_the_same_post_has_the_same_fingerprint() {
 
 #[test]
 fn defaults_must_fit_their_field() {
-    let parse = |field: serde_json::Value| {
-        serde_json::from_value::<FormDocument>(json!({"title": "t", "fields": [field]}))
-    };
-    assert!(parse(
-        json!({"key": "d", "label": "D", "type": "choice", "options": ["a"], "default": "a"})
-    )
-    .is_ok());
-    let err = parse(
-        json!({"key": "d", "label": "D", "type": "choice", "options": ["a"], "default": "b"}),
-    )
-    .unwrap_err();
-    assert!(
-        err.to_string().contains("formDocument.fields[0].default"),
-        "{err}"
-    );
-    assert!(
-        parse(json!({"key": "n", "label": "N", "type": "integer", "max": 3, "default": 4}))
-            .is_err()
-    );
+    let parse =
+        |field: serde_json::Value| serde_json::from_value::<FormDocument>(json!({"title": "t", "fields": [field]}));
+    assert!(parse(json!({"key": "d", "label": "D", "type": "choice", "options": ["a"], "default": "a"})).is_ok());
+    let err = parse(json!({"key": "d", "label": "D", "type": "choice", "options": ["a"], "default": "b"})).unwrap_err();
+    assert!(err.to_string().contains("formDocument.fields[0].default"), "{err}");
+    assert!(parse(json!({"key": "n", "label": "N", "type": "integer", "max": 3, "default": 4})).is_err());
 }
 
 proptest! {

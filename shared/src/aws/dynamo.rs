@@ -1,0 +1,447 @@
+//! The intervention store on one DynamoDB table.
+//!
+//! Items (`pk`, `sk`):
+//! - `I#<id>`, `I` — the intervention: `doc` (its JSON) and the attributes every condition reads:
+//!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
+//! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
+//!   publisher sends, so the stream record alone is enough); `outbox` while it is not yet published.
+//! - `A#<environmentId>`, `M#<YYYY-MM>` — `runs` counted against the monthly allowance.
+//!
+//! Every item has `ttl` (epoch seconds) for clean-up, but expiry is always decided from the stored times:
+//! TTL deletes days late.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, CancellationReason, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, Put, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
+};
+use aws_sdk_dynamodb::Client;
+use sha2::{Digest, Sha256};
+
+use crate::continuation::Continuation;
+use crate::model::{Intervention, Submission};
+use crate::outcome::Rejection;
+use crate::store::{Acceptance, InterventionStore, OutboxEntry, StoreError};
+use crate::time::Timestamp;
+use crate::token::InterventionId;
+
+/// How long records stay after the run's availability ends, for operators (then TTL removes them).
+const RETENTION_MILLIS: i64 = 30 * 24 * 3_600_000;
+/// The sparse index of submissions whose continuation is not yet on the queue.
+pub const OUTBOX_INDEX: &str = "outbox";
+/// Transaction attempts when DynamoDB reports a conflict with a concurrent transaction.
+const CONFLICT_ATTEMPTS: u32 = 8;
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Interventions in DynamoDB.
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn intervention_pk(id: &InterventionId) -> String {
+    format!("I#{id}")
+}
+
+fn unavailable(error: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(error.to_string())
+}
+
+fn sdk_error<E: std::error::Error + 'static, R: std::fmt::Debug>(error: SdkError<E, R>) -> StoreError {
+    // The full chain, for the log; a reviewer only ever sees a generic retry page.
+    StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string())
+}
+
+fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+fn decode_intervention(item: &Item) -> Result<Intervention, StoreError> {
+    let doc = text(item, "doc").ok_or_else(|| StoreError::Corrupt("an intervention item has no doc".into()))?;
+    let mut intervention: Intervention =
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("an intervention doc: {e}")))?;
+    // The live attributes win over the document written at creation.
+    intervention.uses = number(item, "uses").and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
+    intervention.cancelled_at = number(item, "cancelledAt").map(Timestamp::from_millis);
+    if let Some(expires_at) = number(item, "expiresAt") {
+        intervention.expires_at = Timestamp::from_millis(expires_at);
+    }
+    if let Some(until) = number(item, "runAvailableUntil") {
+        intervention.run_available_until = Timestamp::from_millis(until);
+    }
+    if let Some(max) = number(item, "maxUses").and_then(|m| u32::try_from(m).ok()) {
+        intervention.max_uses = max;
+    }
+    Ok(intervention)
+}
+
+fn decode_submission(item: &Item) -> Result<Submission, StoreError> {
+    let doc = text(item, "doc").ok_or_else(|| StoreError::Corrupt("a submission item has no doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("a submission doc: {e}")))
+}
+
+/// A ClientRequestToken (≤ 36 chars) that is the same for a retry of the same submission, so a commit
+/// whose response was lost is not applied twice.
+fn request_token(submission: &Submission) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\n{}\n{}",
+        submission.intervention_id, submission.submission_id, submission.fingerprint
+    ));
+    digest[..18].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl DynamoStore {
+    /// The store on `table`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self { client, table: table.into() }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Creates the table as the infrastructure defines it (keys, outbox index, stream, TTL): for local
+    /// endpoints and tests.
+    pub async fn create_table(&self) -> Result<(), StoreError> {
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(unavailable)
+        };
+        let attribute = |name: &str, kind: ScalarAttributeType| {
+            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().map_err(unavailable)
+        };
+        let outbox = GlobalSecondaryIndex::builder()
+            .index_name(OUTBOX_INDEX)
+            .key_schema(key("outbox", KeyType::Hash)?)
+            .key_schema(key("outboxAt", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+            .build()
+            .map_err(unavailable)?;
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(attribute("pk", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("sk", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("outbox", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("outboxAt", ScalarAttributeType::N)?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(outbox)
+            .stream_specification(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::NewImage)
+                    .build()
+                    .map_err(unavailable)?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().enabled(true).attribute_name("ttl").build().map_err(unavailable)?,
+            )
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(())
+    }
+
+    async fn get_item(&self, pk: String, sk: String) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        Ok(output.item)
+    }
+
+    fn accept_items(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        now: Timestamp,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let pk = intervention_pk(&submission.intervention_id);
+        let count_use = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("I"))
+            .update_expression("SET #uses = #uses + :one")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND expiresAt > :now \
+                 AND runAvailableUntil > :now AND #uses < maxUses",
+            )
+            .expression_attribute_names("#uses", "uses")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let continuation = Continuation::for_submission(intervention, submission);
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(format!("S#{}", submission.submission_id)))
+            .item("doc", s(serde_json::to_string(submission).map_err(unavailable)?))
+            .item("continuation", s(serde_json::to_string(&continuation).map_err(unavailable)?))
+            .item("outbox", s("pending"))
+            .item("outboxAt", n(now.millis()))
+            .item("ttl", n(ttl(intervention)))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(count_use).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ];
+        if intervention.tier.counts_against_allowance() {
+            let allowance = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(format!("A#{}", intervention.environment_id)))
+                .key("sk", s(format!("M#{}", now.year_month())))
+                .update_expression("ADD runs :one")
+                .expression_attribute_values(":one", n(1))
+                .build()
+                .map_err(unavailable)?;
+            items.push(TransactWriteItem::builder().update(allowance).build());
+        }
+        Ok(items)
+    }
+
+    /// Turns a cancelled transaction's reasons into the outcome, reading the item only when DynamoDB
+    /// did not return it.
+    async fn cancelled(
+        &self,
+        reasons: &[CancellationReason],
+        submission: &Submission,
+        now: Timestamp,
+    ) -> Result<Option<Acceptance>, StoreError> {
+        let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+        if code(1) == "ConditionalCheckFailed" {
+            let previous = match reasons.get(1).and_then(|r| r.item()) {
+                Some(item) => decode_submission(item)?,
+                None => match self.find_submission(&submission.intervention_id, &submission.submission_id).await? {
+                    Some(previous) => previous,
+                    None => return Ok(None),
+                },
+            };
+            return Ok(Some(Acceptance::Repeat(previous)));
+        }
+        if code(0) == "ConditionalCheckFailed" {
+            let intervention = match reasons.first().and_then(|r| r.item()) {
+                Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
+                _ => self.get(&submission.intervention_id).await?,
+            };
+            return Ok(match intervention {
+                None => Some(Acceptance::Refused(Rejection::NotFound)),
+                // The condition failed, so one of its clauses held; decide which from the same `now`.
+                Some(i) => Some(Acceptance::Refused(i.refusal_at(now).unwrap_or(Rejection::UsedUp))),
+            });
+        }
+        // A conflict with a concurrent transaction (or an unexpected reason): try again.
+        Ok(None)
+    }
+}
+
+fn ttl(intervention: &Intervention) -> i64 {
+    intervention.expires_at.max(intervention.run_available_until).plus_millis(RETENTION_MILLIS).epoch_seconds_ceil()
+}
+
+#[async_trait]
+impl InterventionStore for DynamoStore {
+    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
+        let doc = serde_json::to_string(intervention).map_err(unavailable)?;
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(intervention_pk(&intervention.id)))
+            .item("sk", s("I"))
+            .item("doc", s(doc))
+            .item("schemaVersion", n(1))
+            .item("environmentId", s(&intervention.environment_id))
+            .item("createdAt", n(intervention.created_at.millis()))
+            .item("expiresAt", n(intervention.expires_at.millis()))
+            .item("runAvailableUntil", n(intervention.run_available_until.millis()))
+            .item("maxUses", n(intervention.max_uses))
+            .item("uses", n(0))
+            .item("ttl", n(ttl(intervention)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
+        self.get_item(intervention_pk(id), "I".into()).await?.as_ref().map(decode_intervention).transpose()
+    }
+
+    async fn find_submission(
+        &self,
+        id: &InterventionId,
+        submission_id: &str,
+    ) -> Result<Option<Submission>, StoreError> {
+        self.get_item(intervention_pk(id), format!("S#{submission_id}"))
+            .await?
+            .as_ref()
+            .map(decode_submission)
+            .transpose()
+    }
+
+    async fn accept(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
+        let items = self.accept_items(intervention, submission, now)?;
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .client_request_token(request_token(submission))
+                .send()
+                .await;
+            let error = match result {
+                Ok(_) => return Ok(Acceptance::Accepted),
+                Err(error) => error,
+            };
+            let reasons = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => Vec::new(),
+                _ => return Err(sdk_error(error)),
+            };
+            if let Some(outcome) = self.cancelled(&reasons, submission, now).await? {
+                return Ok(outcome);
+            }
+            let jitter = u64::from(getrandom::u32().unwrap_or(0) % 20);
+            tokio::time::sleep(Duration::from_millis(5 * (1 << attempt.min(5)) + jitter)).await;
+        }
+        Err(StoreError::Unavailable(
+            "the submission kept conflicting with concurrent ones; nothing was recorded".into(),
+        ))
+    }
+
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(intervention_pk(id)))
+            .key("sk", s("I"))
+            .update_expression("SET cancelledAt = if_not_exists(cancelledAt, :now)")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":now", n(now.millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(false)
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        let output = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(OUTBOX_INDEX)
+            .key_condition_expression("outbox = :pending")
+            .expression_attribute_values(":pending", s("pending"))
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .send()
+            .await
+            .map_err(sdk_error)?;
+        let mut entries = Vec::new();
+        for key in output.items() {
+            let (Some(pk), Some(sk)) = (text(key, "pk"), text(key, "sk")) else { continue };
+            let Some(item) = self.get_item(pk.to_owned(), sk.to_owned()).await? else { continue };
+            if !item.contains_key("outbox") {
+                continue; // published since the index was read
+            }
+            let submission = decode_submission(&item)?;
+            let Some(intervention) = self.get(&submission.intervention_id).await? else { continue };
+            entries.push(OutboxEntry { intervention, submission });
+        }
+        Ok(entries)
+    }
+
+    async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
+        for id in continuation_ids {
+            let Some((intervention_id, submission_id)) = id.split_once(':') else { continue };
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .key("pk", s(format!("I#{intervention_id}")))
+                .key("sk", s(format!("S#{submission_id}")))
+                .update_expression("REMOVE outbox, outboxAt")
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {}
+                Err(error) => return Err(sdk_error(error)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
+        let item = self.get_item(format!("A#{environment_id}"), format!("M#{year_month}")).await?;
+        Ok(item.as_ref().and_then(|i| number(i, "runs")).and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
+    }
+}
+
+/// The continuation carried by a stream record's new image, if the record is an accepted submission.
+pub fn continuation_in_image(image: &Item) -> Option<Result<Continuation, String>> {
+    let sk = text(image, "sk")?;
+    if !sk.starts_with("S#") {
+        return None;
+    }
+    Some(match text(image, "continuation") {
+        Some(json) => serde_json::from_str(json).map_err(|e| format!("the continuation is not readable: {e}")),
+        None => Err("the submission item has no continuation".into()),
+    })
+}
