@@ -1,1 +1,28 @@
-fn main() {}
+//! Link creation, invoked by a Step Functions task: the link-creation input in, the context with the link
+//! out; a bad input fails with `errorType` `InvalidInterventionConfig` and a message naming the setting.
+
+use human_intervention::error::ConfigError;
+use human_intervention::service::{CreateError, CreatedLink, Service};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    human_intervention::telemetry::init();
+    let config = human_intervention::aws::sdk_config().await;
+    let service = human_intervention::aws::service_from_env(&config)?;
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
+}
+
+async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<CreatedLink, Diagnostic> {
+    let input = serde_json::to_vec(&event.payload).map_err(|e| diagnostic("InvalidInterventionConfig", e.to_string()))?;
+    service.create(&input).await.map_err(|error| match error {
+        CreateError::Invalid(e) => diagnostic(ConfigError::ERROR_TYPE, e.to_string()),
+        CreateError::Store(e) => diagnostic("InterventionStoreUnavailable", e.to_string()),
+        CreateError::Random(e) => diagnostic("InterventionStoreUnavailable", e),
+    })
+}
+
+fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
+    Diagnostic { error_type: error_type.to_owned(), error_message: message.into() }
+}

@@ -1,1 +1,10 @@
-fn main() {}
+//! The reviewer's submission (`POST /i/{token}`), on the same router as the local server: one read and
+//! one DynamoDB transaction per accepted submission.
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    human_intervention::telemetry::init();
+    let config = human_intervention::aws::sdk_config().await;
+    let service = human_intervention::aws::service_from_env(&config)?;
+    lambda_http::run(human_intervention::http::public_router(service)).await
+}

@@ -433,15 +433,3 @@ impl InterventionStore for DynamoStore {
         Ok(item.as_ref().and_then(|i| number(i, "runs")).and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
     }
 }
-
-/// The continuation carried by a stream record's new image, if the record is an accepted submission.
-pub fn continuation_in_image(image: &Item) -> Option<Result<Continuation, String>> {
-    let sk = text(image, "sk")?;
-    if !sk.starts_with("S#") {
-        return None;
-    }
-    Some(match text(image, "continuation") {
-        Some(json) => serde_json::from_str(json).map_err(|e| format!("the continuation is not readable: {e}")),
-        None => Err("the submission item has no continuation".into()),
-    })
-}

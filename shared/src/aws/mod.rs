@@ -1,10 +1,18 @@
-//! The AWS adapters: DynamoDB for the store, SQS for the queue, and their configuration.
+//! The AWS adapters: DynamoDB for the store, SQS for the queue, the stream publisher, and their
+//! configuration from the environment.
 
 pub mod dynamo;
 pub mod sqs;
+pub mod stream;
+
+use std::sync::Arc;
 
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
+
+use crate::service::Service;
+use crate::time::SystemClock;
+use crate::token::LinkKeys;
 
 /// The SDK configuration from the environment (region, credentials, and `AWS_ENDPOINT_URL` for a local
 /// endpoint), with the SDK's standard retries.
@@ -18,4 +26,23 @@ pub async fn sdk_config() -> aws_config::SdkConfig {
 /// Reads a required environment variable, naming it when missing.
 pub fn env(name: &str) -> Result<String, String> {
     std::env::var(name).map_err(|_| format!("the environment variable {name} is not set"))
+}
+
+/// The store named by `TABLE_NAME`.
+pub fn store_from_env(config: &aws_config::SdkConfig) -> Result<DynamoStore, String> {
+    Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), env("TABLE_NAME")?))
+}
+
+/// The queue at `QUEUE_URL`.
+pub fn queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsQueue, String> {
+    Ok(SqsQueue::new(aws_sdk_sqs::Client::new(config), env("QUEUE_URL")?))
+}
+
+/// The service on DynamoDB, with keys from `LINK_SIGNING_KEYS` and links under `LINK_BASE_URL`.
+pub fn service_from_env(config: &aws_config::SdkConfig) -> Result<Service, String> {
+    let store = store_from_env(config)?;
+    let keys = LinkKeys::parse(&env("LINK_SIGNING_KEYS")?).map_err(|e| format!("LINK_SIGNING_KEYS: {e}"))?;
+    let base_url = env("LINK_BASE_URL")?;
+    url::Url::parse(&base_url).map_err(|e| format!("LINK_BASE_URL {base_url:?} is not a URL: {e}"))?;
+    Ok(Service::new(Arc::new(store), Arc::new(keys), Arc::new(SystemClock), &base_url))
 }
