@@ -3,8 +3,14 @@
 SHELL := /bin/bash
 PORT ?= 3000
 CARGO ?= cargo
+VENV := .venv
+PYTHON ?= python3
+MOTO_VERSION := 5.2.5
+# Rounds of the 1,000-submission race against moto.
+RACE_REPEATS ?= 20
+export RACE_REPEATS
 
-.PHONY: run build test unit-test lint fmt clean
+.PHONY: run build test unit-test aws-test lambda-test browser-test screenshots lint fmt clean
 
 ## Start the local server (in memory) on 127.0.0.1:$(PORT) and print a demo link.
 run:
@@ -15,18 +21,41 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI runs.
-test: unit-test
+test: unit-test aws-test browser-test
 
-## Unit, property and end-to-end tests of the workspace (the local server over HTTP).
+## Unit, property and end-to-end tests of the workspace (the local server over HTTP, in memory).
 unit-test:
 	$(CARGO) test --workspace
+
+## The AWS adapters through the real SDK against moto's server on a free loopback port.
+aws-test: $(VENV)/.moto
+	tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws
+
+## The real Lambda binaries under `cargo lambda watch`, against moto.
+lambda-test: $(VENV)/.moto
+	tests/moto/with-moto.sh bash tests/lambda/flow.sh
+
+## The reviewer's page in Debian's Chromium (headless, playwright-core).
+browser-test:
+	bash tests/browser/run.sh test
+
+## PNGs of every page (desktop and phone) in target/screenshots/.
+screenshots:
+	bash tests/browser/run.sh screenshots
+
+$(VENV)/.moto:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
+	touch $@
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p intervention-tests --features aws --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
 
 clean:
 	$(CARGO) clean
+	rm -rf $(VENV) tests/browser/node_modules

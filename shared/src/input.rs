@@ -386,10 +386,12 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
     }
     let scalar = match &field.kind {
         FieldKind::Text { multiline, min_length, max_length, pattern } => {
-            let chars = value.chars().count();
             if !multiline && value.contains(['\r', '\n']) {
                 return Err("Use a single line.".into());
             }
+            // Browsers count a line break as one character but send CRLF: store and count it as one.
+            let value = &value.replace("\r\n", "\n").replace('\r', "\n");
+            let chars = value.chars().count();
             if let Some(min) = min_length {
                 if chars < *min as usize {
                     return Err(format!("Use at least {min} characters (you used {chars})."));
@@ -480,25 +482,41 @@ fn parse_integer(text: &str) -> Option<i64> {
     (n.abs() <= MAX_SAFE_INTEGER).then_some(n)
 }
 
-/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`, no negative zero, at most 15 significant digits (exact in a double).
+/// HTML's valid floating-point number (`-?(digits|digits?.digits)(e[+-]?digits)?`, what a number input
+/// sends), finite, not negative zero, at most 15 significant digits (exact in a double).
 fn parse_decimal(text: &str) -> Result<f64, String> {
     const SHAPE: &str = "Enter a number, like 12.50.";
     let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let (whole, fraction) = match unsigned.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
+    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+        Some((m, e)) => (m, Some(e)),
         None => (unsigned, None),
     };
-    let digits_only = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !digits_only(whole) || (whole.len() > 1 && whole.starts_with('0')) || fraction.is_some_and(|f| !digits_only(f)) {
+    let (whole, fraction) = match mantissa.split_once('.') {
+        Some((w, f)) => (w, Some(f)),
+        None => (mantissa, None),
+    };
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    let exponent_ok = exponent.is_none_or(|e| {
+        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+        !e.is_empty() && e.len() <= 4 && digits(e)
+    });
+    let shape_ok = digits(whole)
+        && fraction.is_none_or(|f| !f.is_empty() && digits(f))
+        && (!whole.is_empty() || fraction.is_some())
+        && exponent_ok;
+    if !shape_ok {
         return Err(SHAPE.into());
     }
-    let significant = format!("{whole}{}", fraction.unwrap_or("")).trim_start_matches('0').len();
+    let significant = format!("{whole}{}", fraction.unwrap_or("")).trim_start_matches('0').trim_end_matches('0').len();
     if significant > 15 {
         return Err("Use at most 15 significant digits.".into());
     }
     let n: f64 = text.parse().map_err(|_| SHAPE.to_owned())?;
-    if !n.is_finite() || (n == 0.0 && text.starts_with('-')) {
-        return Err(SHAPE.into());
+    if !n.is_finite() {
+        return Err("Enter a smaller number.".into());
+    }
+    if n == 0.0 && text.starts_with('-') {
+        return Err("Enter 0 without a minus sign.".into());
     }
     Ok(n)
 }

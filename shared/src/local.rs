@@ -1,5 +1,5 @@
 //! The local server (the embedded default): the public routes and the operator routes in one process,
-//! on the in-memory store and queue, with the publisher running in-process.
+//! on the in-memory store and queue (or on DynamoDB and SQS), with the publisher running in-process.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -16,8 +16,9 @@ use serde_json::json;
 use crate::error::ConfigError;
 use crate::http::{error_response, public_router, read_body, with_security_headers};
 use crate::memory::{MemoryQueue, MemoryStore};
-use crate::queue::publish_outbox;
+use crate::queue::{publish_outbox, ContinuationQueue};
 use crate::service::{CreateError, Service};
+use crate::store::InterventionStore;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::token::{InterventionId, LinkKey, LinkKeys};
 
@@ -35,6 +36,23 @@ pub struct LocalConfig {
     pub keys: Option<LinkKeys>,
     /// The clock; default the system clock.
     pub clock: Arc<dyn Clock>,
+    /// Where interventions and continuations live; default in memory.
+    pub backend: Backend,
+}
+
+/// The store and queue the local server runs on.
+#[derive(Clone, Default)]
+pub enum Backend {
+    /// In memory: nothing to set up, gone when the process ends.
+    #[default]
+    Memory,
+    /// Any adapters, e.g. DynamoDB and SQS against a local endpoint.
+    Adapters {
+        /// The store.
+        store: Arc<dyn InterventionStore>,
+        /// The queue.
+        queue: Arc<dyn ContinuationQueue>,
+    },
 }
 
 impl Default for LocalConfig {
@@ -44,6 +62,7 @@ impl Default for LocalConfig {
             base_url: None,
             keys: None,
             clock: Arc::new(SystemClock),
+            backend: Backend::Memory,
         }
     }
 }
@@ -57,9 +76,9 @@ pub struct LocalServer {
     /// The service it runs.
     pub service: Service,
     /// Its store.
-    pub store: Arc<MemoryStore>,
-    /// Its queue.
-    pub queue: Arc<MemoryQueue>,
+    pub store: Arc<dyn InterventionStore>,
+    /// Its queue, when it is the in-memory one (what `GET /continuations` lists).
+    pub memory_queue: Option<Arc<MemoryQueue>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     publisher: tokio::task::JoinHandle<()>,
 }
@@ -76,15 +95,22 @@ impl LocalServer {
                 LinkKey::random("local").and_then(|key| LinkKeys::new(key, vec![])).map_err(std::io::Error::other)?
             }
         };
-        let store = Arc::new(MemoryStore::new());
-        let queue = Arc::new(MemoryQueue::new());
+        let (store, queue, memory_store, memory_queue): (Arc<dyn InterventionStore>, Arc<dyn ContinuationQueue>, _, _) =
+            match config.backend {
+                Backend::Memory => {
+                    let store = Arc::new(MemoryStore::new());
+                    let queue = Arc::new(MemoryQueue::new());
+                    (store.clone(), queue.clone(), Some(store), Some(queue))
+                }
+                Backend::Adapters { store, queue } => (store, queue, None, None),
+            };
         let service = Service::new(store.clone(), Arc::new(keys), config.clock, &base_url);
-        let app = router(service.clone(), queue.clone());
+        let app = router(service.clone(), memory_queue.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
-        let publisher = tokio::spawn(run_publisher(store.clone(), queue.clone()));
-        Ok(Self { addr, base_url, service, store, queue, server, publisher })
+        let publisher = tokio::spawn(run_publisher(store.clone(), queue, memory_store));
+        Ok(Self { addr, base_url, service, store, memory_queue, server, publisher })
     }
 
     /// Creates the demo intervention and returns its link.
@@ -114,15 +140,23 @@ impl Drop for LocalServer {
     }
 }
 
-/// Moves accepted submissions onto the queue as soon as they are recorded (and re-tries every second).
-async fn run_publisher(store: Arc<MemoryStore>, queue: Arc<MemoryQueue>) {
+/// Moves accepted submissions onto the queue: at once when the in-memory store signals one, and on every
+/// pass (the outbox sweep) otherwise.
+async fn run_publisher(
+    store: Arc<dyn InterventionStore>,
+    queue: Arc<dyn ContinuationQueue>,
+    signal: Option<Arc<MemoryStore>>,
+) {
     loop {
         if let Err(error) = publish_outbox(store.as_ref(), queue.as_ref()).await {
             tracing::warn!(error = %error, "publishing continuations failed; retrying");
         }
-        tokio::select! {
-            () = store.outbox_changed() => {}
-            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+        match &signal {
+            Some(memory) => tokio::select! {
+                () = memory.outbox_changed() => {}
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            },
+            None => tokio::time::sleep(Duration::from_millis(250)).await,
         }
     }
 }
@@ -130,10 +164,10 @@ async fn run_publisher(store: Arc<MemoryStore>, queue: Arc<MemoryQueue>) {
 #[derive(Clone)]
 struct Operator {
     service: Service,
-    queue: Arc<MemoryQueue>,
+    queue: Option<Arc<MemoryQueue>>,
 }
 
-fn router(service: Service, queue: Arc<MemoryQueue>) -> Router {
+fn router(service: Service, queue: Option<Arc<MemoryQueue>>) -> Router {
     let operator = Router::new()
         .route("/interventions", post(create))
         .route("/interventions/{id}/cancel", post(cancel))
@@ -196,7 +230,16 @@ async fn cancel(State(operator): State<Operator>, Path(id): Path<String>) -> Res
 }
 
 async fn continuations(State(operator): State<Operator>) -> Response {
-    Json(operator.queue.messages()).into_response()
+    match &operator.queue {
+        Some(queue) => Json(queue.messages()).into_response(),
+        None => error_response(
+            StatusCode::NOT_FOUND,
+            "not_in_memory",
+            "Not here",
+            "Continuations are on the SQS queue; read them there.",
+            true,
+        ),
+    }
 }
 
 /// The context key the demo's link is written to.

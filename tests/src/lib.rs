@@ -1,4 +1,8 @@
-//! Support for the end-to-end tests: a local server on a free loopback port, and a client for it.
+//! Support for the end-to-end tests: a local server on a free loopback port, a client for it, and (with
+//! the `aws` feature) fresh tables and queues on a local AWS endpoint.
+
+#[cfg(feature = "aws")]
+pub mod aws;
 
 use std::sync::Arc;
 
@@ -29,8 +33,12 @@ impl TestServer {
     }
 
     async fn with_clock(clock: Arc<dyn Clock>) -> Self {
-        let server =
-            LocalServer::start(LocalConfig { clock, ..LocalConfig::default() }).await.expect("local server starts");
+        Self::with_config(LocalConfig { clock, ..LocalConfig::default() }).await
+    }
+
+    /// Starts a server with this configuration (e.g. on DynamoDB and SQS).
+    pub async fn with_config(config: LocalConfig) -> Self {
+        let server = LocalServer::start(config).await.expect("local server starts");
         let url = format!("http://{}", server.addr);
         let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
         Self { server, url, client }

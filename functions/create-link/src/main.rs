@@ -15,7 +15,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<CreatedLink, Diagnostic> {
-    let input = serde_json::to_vec(&event.payload).map_err(|e| diagnostic("InvalidInterventionConfig", e.to_string()))?;
+    let input =
+        serde_json::to_vec(&event.payload).map_err(|e| diagnostic("InvalidInterventionConfig", e.to_string()))?;
     service.create(&input).await.map_err(|error| match error {
         CreateError::Invalid(e) => diagnostic(ConfigError::ERROR_TYPE, e.to_string()),
         CreateError::Store(e) => diagnostic("InterventionStoreUnavailable", e.to_string()),

@@ -36,7 +36,7 @@ const RETENTION_MILLIS: i64 = 30 * 24 * 3_600_000;
 /// The sparse index of submissions whose continuation is not yet on the queue.
 pub const OUTBOX_INDEX: &str = "outbox";
 /// Transaction attempts when DynamoDB reports a conflict with a concurrent transaction.
-const CONFLICT_ATTEMPTS: u32 = 8;
+const CONFLICT_ATTEMPTS: u32 = 10;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -351,8 +351,23 @@ impl InterventionStore for DynamoStore {
             if let Some(outcome) = self.cancelled(&reasons, submission, now).await? {
                 return Ok(outcome);
             }
-            let jitter = u64::from(getrandom::u32().unwrap_or(0) % 20);
-            tokio::time::sleep(Duration::from_millis(5 * (1 << attempt.min(5)) + jitter)).await;
+            tracing::debug!(attempt, "acceptance conflicted with a concurrent one; retrying");
+            let jitter = u64::from(getrandom::u32().unwrap_or(0) % 25);
+            tokio::time::sleep(Duration::from_millis(10 * (1 << attempt.min(4)) + jitter)).await;
+            // The winner of the conflict may have used the link up: then no retry is needed.
+            match self.get(&submission.intervention_id).await? {
+                None => return Ok(Acceptance::Refused(Rejection::NotFound)),
+                Some(current) => {
+                    if let Some(rejection) = current.refusal_at(now) {
+                        if let Some(previous) =
+                            self.find_submission(&submission.intervention_id, &submission.submission_id).await?
+                        {
+                            return Ok(Acceptance::Repeat(previous));
+                        }
+                        return Ok(Acceptance::Refused(rejection));
+                    }
+                }
+            }
         }
         Err(StoreError::Unavailable(
             "the submission kept conflicting with concurrent ones; nothing was recorded".into(),

@@ -131,8 +131,10 @@ fn numbers_are_strict() {
         "1001",
         "-0",
         "1.",
-        ".5",
-        "01",
+        ".",
+        "1e",
+        "e5",
+        "1.5.2",
         "1234567890.1234567",
     ] {
         assert!(field_error(&format!("decision=approve&refund.amount={bad}"), "refund.amount").is_some(), "{bad}");
@@ -141,6 +143,20 @@ fn numbers_are_strict() {
         assert!(field_error(&format!("decision=approve&count={bad}"), "count").is_some(), "{bad}");
     }
     assert!(field_error("decision=approve&count=5&refund.amount=0", "count").is_none());
+    for html_number in ["0", ".5", "1e2", "1.5E-1", "007.50", "999.999999999"] {
+        assert!(
+            field_error(&format!("decision=approve&refund.amount={html_number}"), "refund.amount").is_none(),
+            "{html_number}"
+        );
+    }
+}
+
+#[test]
+fn a_line_break_counts_as_one_character_as_in_the_browser() {
+    let body = format!("decision=approve&note={}", "a%0D%0A".repeat(2));
+    assert!(field_error(&body, "note").is_none(), "4 characters, not 6");
+    let context = validate(Some(&form()), &form_body(&body).unwrap()).unwrap();
+    assert_eq!(serde_json::to_value(&context).unwrap()["note"], json!("a\na\n"));
 }
 
 #[test]

@@ -1,0 +1,263 @@
+//! A fresh table and queue on the local AWS endpoint (moto) for each test, through the real SDK clients.
+
+use std::sync::Arc;
+
+use human_intervention::aws::{DynamoStore, SqsQueue};
+use human_intervention::continuation::Continuation;
+use human_intervention::token::random_id;
+
+/// The SDK configuration for the local endpoint named by `AWS_ENDPOINT_URL` (set by `make test`).
+pub async fn local_config() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL")
+        .expect("AWS_ENDPOINT_URL is not set: run these tests with `make test`, which starts moto");
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
+        // moto accepts connections one thread at a time: a burst of a thousand overflows its listen
+        // backlog, so connecting may take longer than the SDK's default 3.1 s.
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(30)).build(),
+        )
+        .load()
+        .await
+}
+
+/// A table and a queue of this test's own.
+pub struct AwsFixture {
+    /// The SDK configuration.
+    pub config: aws_config::SdkConfig,
+    /// The store on the fresh table.
+    pub store: Arc<DynamoStore>,
+    /// The queue adapter on the fresh queue.
+    pub queue: Arc<SqsQueue>,
+    /// A raw SQS client, to read what was sent.
+    pub sqs: aws_sdk_sqs::Client,
+    /// A raw DynamoDB client, to inspect items.
+    pub dynamodb: aws_sdk_dynamodb::Client,
+}
+
+impl AwsFixture {
+    /// Creates a table and a standard (or FIFO) queue with fresh names.
+    pub async fn new(fifo: bool) -> Self {
+        let config = local_config().await;
+        let name = format!("hi-test-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
+        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let store = DynamoStore::new(dynamodb.clone(), &name);
+        store.create_table().await.expect("table created");
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let mut create = sqs.create_queue().queue_name(if fifo { format!("{name}.fifo") } else { name.clone() });
+        if fifo {
+            create = create.attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true");
+        }
+        let url = create.send().await.expect("queue created").queue_url.expect("a queue URL");
+        let queue = SqsQueue::new(sqs.clone(), url);
+        Self { config, store: Arc::new(store), queue: Arc::new(queue), sqs, dynamodb }
+    }
+
+    /// Every message on the queue (received and deleted), as continuations with their attributes.
+    pub async fn drain(&self) -> Vec<(Continuation, std::collections::HashMap<String, String>)> {
+        let mut all = Vec::new();
+        loop {
+            let output = self
+                .sqs
+                .receive_message()
+                .queue_url(self.queue.url())
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .wait_time_seconds(0)
+                .send()
+                .await
+                .expect("receive");
+            let messages = output.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return all;
+            }
+            for message in messages {
+                let body = message.body().expect("a body");
+                let continuation: Continuation = serde_json::from_str(body).expect("a continuation");
+                let attributes = message
+                    .message_attributes()
+                    .map(|m| {
+                        m.iter().map(|(k, v)| (k.clone(), v.string_value().unwrap_or_default().to_owned())).collect()
+                    })
+                    .unwrap_or_default();
+                all.push((continuation, attributes));
+                if let Some(handle) = message.receipt_handle() {
+                    self.sqs.delete_message().queue_url(self.queue.url()).receipt_handle(handle).send().await.ok();
+                }
+            }
+        }
+    }
+}
+
+/// Injected faults at the store seam.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreFault {
+    /// Everything works.
+    None,
+    /// Acceptance fails before anything is sent (throttled or unavailable before commit).
+    BeforeCommit,
+    /// Acceptance commits, then the response is lost.
+    ResponseLost,
+}
+
+/// A store that injects [`StoreFault`]s into acceptance and otherwise passes through.
+pub struct FaultyStore {
+    /// The real store.
+    pub inner: Arc<DynamoStore>,
+    fault: std::sync::Mutex<StoreFault>,
+}
+
+impl FaultyStore {
+    /// Wraps `inner`, healthy.
+    pub fn new(inner: Arc<DynamoStore>) -> Self {
+        Self { inner, fault: std::sync::Mutex::new(StoreFault::None) }
+    }
+
+    /// Sets the fault for the following acceptances.
+    pub fn set(&self, fault: StoreFault) {
+        *self.fault.lock().expect("lock") = fault;
+    }
+
+    fn fault(&self) -> StoreFault {
+        *self.fault.lock().expect("lock")
+    }
+}
+
+use human_intervention::model::{Intervention, Submission};
+use human_intervention::store::{Acceptance, InterventionStore, OutboxEntry, StoreError};
+use human_intervention::time::Timestamp;
+use human_intervention::token::InterventionId;
+
+#[async_trait::async_trait]
+impl InterventionStore for FaultyStore {
+    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
+        self.inner.create(intervention).await
+    }
+    async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
+        self.inner.get(id).await
+    }
+    async fn find_submission(
+        &self,
+        id: &InterventionId,
+        submission_id: &str,
+    ) -> Result<Option<Submission>, StoreError> {
+        self.inner.find_submission(id, submission_id).await
+    }
+    async fn accept(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
+        match self.fault() {
+            StoreFault::None => self.inner.accept(intervention, submission, now).await,
+            StoreFault::BeforeCommit => Err(StoreError::Unavailable("injected: throttled before commit".into())),
+            StoreFault::ResponseLost => {
+                let outcome = self.inner.accept(intervention, submission, now).await?;
+                assert_eq!(outcome, Acceptance::Accepted, "the injected commit went through");
+                Err(StoreError::Unavailable("injected: the commit's response was lost".into()))
+            }
+        }
+    }
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
+        self.inner.cancel(id, now).await
+    }
+    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+        self.inner.unpublished(limit).await
+    }
+    async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
+        self.inner.mark_published(continuation_ids).await
+    }
+    async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
+        self.inner.allowance_used(environment_id, year_month).await
+    }
+}
+
+use human_intervention::queue::{ContinuationQueue, QueueError};
+
+/// A queue that can be taken down and brought back.
+pub struct FlakyQueue {
+    /// The real queue.
+    pub inner: Arc<SqsQueue>,
+    down: std::sync::atomic::AtomicBool,
+}
+
+impl FlakyQueue {
+    /// Wraps `inner`, up.
+    pub fn new(inner: Arc<SqsQueue>) -> Self {
+        Self { inner, down: std::sync::atomic::AtomicBool::new(false) }
+    }
+
+    /// Takes the queue down (`true`) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl ContinuationQueue for FlakyQueue {
+    async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(QueueError("injected: SQS is unavailable".into()));
+        }
+        self.inner.send_batch(continuations).await
+    }
+}
+
+impl AwsFixture {
+    /// The submissions recorded for an intervention (a strongly consistent query of its `S#` items).
+    pub async fn recorded_submissions(&self, id: &str) -> usize {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let output = self
+            .dynamodb
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
+            .expression_attribute_values(":s", AttributeValue::S("S#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query");
+        output.count as usize
+    }
+
+    /// The stream records DynamoDB would deliver for the intervention's submissions (new images, in
+    /// DynamoDB JSON), numbered from `first_sequence`.
+    pub async fn submission_records(&self, id: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let output = self
+            .dynamodb
+            .query()
+            .table_name(self.store.table())
+            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+            .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
+            .expression_attribute_values(":s", AttributeValue::S("S#".into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .expect("query");
+        output
+            .items()
+            .iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let image: serde_json::Map<String, serde_json::Value> = item
+                    .iter()
+                    .filter_map(|(k, v)| match v {
+                        AttributeValue::S(s) => Some((k.clone(), serde_json::json!({ "S": s }))),
+                        AttributeValue::N(n) => Some((k.clone(), serde_json::json!({ "N": n }))),
+                        _ => None,
+                    })
+                    .collect();
+                human_intervention::aws::stream::StreamRecord {
+                    sequence_number: format!("{:021}", 100 + i),
+                    event_name: "INSERT".into(),
+                    new_image: serde_json::Value::Object(image),
+                }
+            })
+            .collect()
+    }
+}
