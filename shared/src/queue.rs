@@ -48,15 +48,7 @@ pub async fn publish_outbox(
         queue.send_batch(&batch).await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         store.mark_published(&ids).await?;
-        for c in &batch {
-            let span = tracing::info_span!(
-                "intervention",
-                operation = "publish",
-                correlation_id = %c.correlation_id,
-                intervention_id = %c.intervention_id,
-            );
-            span.in_scope(|| tracing::info!(continuation_id = %c.id, "continuation queued"));
-        }
+        crate::telemetry::log_queued(&batch);
         published += batch.len();
     }
 }

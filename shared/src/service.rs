@@ -13,6 +13,7 @@ use crate::input::{self, BodyError, FieldErrors, RawInput};
 use crate::model::{Intervention, Submission};
 use crate::outcome::Rejection;
 use crate::store::{Acceptance, InterventionStore, StoreError};
+use crate::telemetry;
 use crate::time::{Clock, Timestamp};
 use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
 
@@ -127,7 +128,7 @@ impl Service {
     /// Creates an intervention and its link from a link-creation input. Nothing is stored unless the
     /// whole input is valid.
     pub async fn create(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
-        self.create_inner(input).instrument(operation_span("create")).await
+        self.create_inner(input).instrument(telemetry::intervention_span("create")).await
     }
 
     async fn create_inner(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
@@ -136,9 +137,7 @@ impl Service {
         let id = InterventionId::random().map_err(|e| CreateError::Random(e.to_string()))?;
         let link_key = new.link_context_key.clone();
         let intervention = Intervention::new(id, new, now);
-        tracing::Span::current()
-            .record("correlation_id", intervention.correlation_id.as_str())
-            .record("intervention_id", tracing::field::display(&id));
+        telemetry::record_intervention(&intervention);
         self.store.create(&intervention).await?;
         let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
         let mut context = intervention.context.clone();
@@ -152,7 +151,7 @@ impl Service {
         let verified = self.keys.verify(token);
         match &verified {
             Some(link) => {
-                tracing::Span::current().record("intervention_id", tracing::field::display(&link.intervention_id));
+                telemetry::record_intervention_id(&link.intervention_id);
             }
             None => {
                 tracing::info!(token_digest = %token_digest(token), "link refused: not a valid link")
@@ -164,14 +163,14 @@ impl Service {
     async fn load(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
         let found = self.store.get(id).await?;
         if let Some(intervention) = &found {
-            tracing::Span::current().record("correlation_id", intervention.correlation_id.as_str());
+            telemetry::record_intervention(intervention);
         }
         Ok(found)
     }
 
     /// The reviewer opens the link. Never changes anything (mail scanners open every link).
     pub async fn view(&self, token: &str) -> Result<View, StoreError> {
-        self.view_inner(token).instrument(operation_span("view")).await
+        self.view_inner(token).instrument(telemetry::intervention_span("view")).await
     }
 
     async fn view_inner(&self, token: &str) -> Result<View, StoreError> {
@@ -199,7 +198,7 @@ impl Service {
     /// The reviewer submits. The link's state is decided before the input is validated, except that a
     /// repeat of an accepted submission (same id, same values) is answered as the first was.
     pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
-        self.submit_inner(token, request).instrument(operation_span("submit")).await
+        self.submit_inner(token, request).instrument(telemetry::intervention_span("submit")).await
     }
 
     async fn submit_inner(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
@@ -275,27 +274,17 @@ impl Service {
 
     /// The run is no longer available: its link answers "Link has expired" from now on.
     pub async fn cancel(&self, id: &InterventionId) -> Result<bool, StoreError> {
-        self.cancel_inner(id).instrument(operation_span("cancel")).await
+        self.cancel_inner(id).instrument(telemetry::intervention_span("cancel")).await
     }
 
     async fn cancel_inner(&self, id: &InterventionId) -> Result<bool, StoreError> {
-        tracing::Span::current().record("intervention_id", tracing::field::display(id));
+        telemetry::record_intervention_id(id);
         let found = self.store.cancel(id, self.clock.now()).await?;
         if found {
             tracing::info!("run cancelled");
         }
         Ok(found)
     }
-}
-
-/// The span every log line of one operation carries: the ids are recorded as soon as they are known.
-fn operation_span(operation: &'static str) -> tracing::Span {
-    tracing::info_span!(
-        "intervention",
-        operation,
-        correlation_id = tracing::field::Empty,
-        intervention_id = tracing::field::Empty,
-    )
 }
 
 fn hex(bytes: &[u8]) -> String {

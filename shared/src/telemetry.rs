@@ -1,5 +1,14 @@
-//! Structured JSON logs: one line per event, with the request span's correlation and intervention ids.
+//! Structured JSON logs: one line per event, with the ids of the intervention it concerns
+//! (`correlationId`, `interventionId`, `environmentId`) at the top level of every line.
 
+use std::fmt;
+
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::format::{JsonFields, Writer};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the JSON log subscriber; the level comes from `LOG_LEVEL` (or `RUST_LOG`), default `info`.
@@ -11,13 +20,98 @@ pub fn init() {
         .and_then(|level| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
-        .json()
         .with_env_filter(filter)
-        .with_current_span(true)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
-        .with_ansi(false)
+        .fmt_fields(JsonFields::new())
+        .event_format(FlatJson)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// One JSON object per event: time, level, message, the fields of every enclosing span, then the
+/// event's own fields. JSON escaping also encodes control characters in logged values.
+pub struct FlatJson;
+
+impl<S, N> FormatEvent<S, N> for FlatJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
+        let mut line = Map::new();
+        line.insert("timestamp".into(), Value::String(crate::time::SystemClock.now_rfc3339()));
+        line.insert("level".into(), Value::String(event.metadata().level().to_string()));
+        if let Some(scope) = ctx.event_scope() {
+            for span in scope.from_root() {
+                let extensions = span.extensions();
+                let Some(fields) = extensions.get::<FormattedFields<N>>() else { continue };
+                if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields) {
+                    line.extend(fields);
+                }
+            }
+        }
+        let mut visitor = JsonVisitor(&mut line);
+        event.record(&mut visitor);
+        writeln!(writer, "{}", Value::Object(line))
+    }
+}
+
+struct JsonVisitor<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonVisitor<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), Value::String(value.into()));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name().into(), Value::String(format!("{value:?}")));
+    }
+}
+
+/// The span every log line about one intervention carries; the ids are recorded as soon as they are known.
+pub fn intervention_span(operation: &'static str) -> tracing::Span {
+    tracing::info_span!(
+        "intervention",
+        operation,
+        correlationId = tracing::field::Empty,
+        interventionId = tracing::field::Empty,
+        environmentId = tracing::field::Empty,
+    )
+}
+
+/// Records the intervention's id in the current span.
+pub fn record_intervention_id(id: &crate::token::InterventionId) {
+    tracing::Span::current().record("interventionId", tracing::field::display(id));
+}
+
+/// Records every id of a loaded intervention in the current span.
+pub fn record_intervention(intervention: &crate::model::Intervention) {
+    tracing::Span::current()
+        .record("interventionId", tracing::field::display(&intervention.id))
+        .record("correlationId", intervention.correlation_id.as_str())
+        .record("environmentId", intervention.environment_id.as_str());
+}
+
+/// Logs that these continuations are on the queue, each under its own ids.
+pub fn log_queued(continuations: &[crate::continuation::Continuation]) {
+    for c in continuations {
+        let span = tracing::info_span!(
+            "intervention",
+            operation = "publish",
+            correlationId = %c.correlation_id,
+            interventionId = %c.intervention_id,
+            environmentId = %c.environment_id,
+        );
+        span.in_scope(|| tracing::info!(continuationId = %c.id, "continuation queued"));
+    }
 }

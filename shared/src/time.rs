@@ -66,6 +66,13 @@ pub trait Clock: Send + Sync {
 #[derive(Debug, Default, Clone, Copy)]
 pub struct SystemClock;
 
+impl SystemClock {
+    /// Now, as RFC 3339 with milliseconds (for log lines).
+    pub fn now_rfc3339(self) -> String {
+        self.now().to_rfc3339()
+    }
+}
+
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         let millis = OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;

@@ -5,6 +5,6 @@
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     let config = human_intervention::aws::sdk_config().await;
-    let service = human_intervention::aws::service_from_env(&config)?;
+    let service = human_intervention::aws::service_from_env(&config).await?;
     lambda_http::run(human_intervention::http::public_router(service)).await
 }

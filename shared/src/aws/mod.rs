@@ -38,11 +38,35 @@ pub fn queue_from_env(config: &aws_config::SdkConfig) -> Result<SqsQueue, String
     Ok(SqsQueue::new(aws_sdk_sqs::Client::new(config), env("QUEUE_URL")?))
 }
 
-/// The service on DynamoDB, with keys from `LINK_SIGNING_KEYS` and links under `LINK_BASE_URL`.
-pub fn service_from_env(config: &aws_config::SdkConfig) -> Result<Service, String> {
+/// The link keys: `LINK_SIGNING_KEYS` itself, or the SSM SecureString named by
+/// `LINK_SIGNING_KEYS_PARAMETER` (read once at init; a failure stops the function, so nothing is ever
+/// accepted unverified).
+pub async fn link_keys_from_env(config: &aws_config::SdkConfig) -> Result<LinkKeys, String> {
+    let spec = match std::env::var("LINK_SIGNING_KEYS") {
+        Ok(spec) => spec,
+        Err(_) => {
+            let name = env("LINK_SIGNING_KEYS_PARAMETER")
+                .map_err(|_| "set LINK_SIGNING_KEYS or LINK_SIGNING_KEYS_PARAMETER".to_owned())?;
+            let output = aws_sdk_ssm::Client::new(config)
+                .get_parameter()
+                .name(&name)
+                .with_decryption(true)
+                .send()
+                .await
+                .map_err(|e| {
+                    format!("reading the signing keys from {name}: {}", aws_sdk_ssm::error::DisplayErrorContext(e))
+                })?;
+            output.parameter.and_then(|p| p.value).ok_or_else(|| format!("the parameter {name} has no value"))?
+        }
+    };
+    LinkKeys::parse(&spec).map_err(|e| format!("the signing keys: {e}"))
+}
+
+/// The service on DynamoDB, with the link keys and links under `LINK_BASE_URL`.
+pub async fn service_from_env(config: &aws_config::SdkConfig) -> Result<Service, String> {
     let store = store_from_env(config)?;
-    let keys = LinkKeys::parse(&env("LINK_SIGNING_KEYS")?).map_err(|e| format!("LINK_SIGNING_KEYS: {e}"))?;
     let base_url = env("LINK_BASE_URL")?;
     url::Url::parse(&base_url).map_err(|e| format!("LINK_BASE_URL {base_url:?} is not a URL: {e}"))?;
+    let keys = link_keys_from_env(config).await?;
     Ok(Service::new(Arc::new(store), Arc::new(keys), Arc::new(SystemClock), &base_url))
 }

@@ -77,15 +77,7 @@ async fn send(
         tracing::warn!(error = %error, "sending continuations failed; the stream retries them");
         return Some(first.0.sequence_number.clone());
     }
-    for c in &batch {
-        let span = tracing::info_span!(
-            "intervention",
-            operation = "publish",
-            correlation_id = %c.correlation_id,
-            intervention_id = %c.intervention_id,
-        );
-        span.in_scope(|| tracing::info!(continuation_id = %c.id, "continuation queued"));
-    }
+    crate::telemetry::log_queued(&batch);
     let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
     if let Err(error) = store.mark_published(&ids).await {
         // Sent already: the outbox sweeper may send them again, under the same ids.
