@@ -37,6 +37,14 @@ pub fn public_router(service: Service) -> Router {
     with_security_headers(routes)
 }
 
+/// The public routes for a Lambda function: metrics are flushed (as one EMF document) after each request.
+pub fn lambda_router(service: Service) -> Router {
+    public_router(service).layer(axum::middleware::map_response(|response: Response| async move {
+        crate::telemetry::flush_metrics();
+        response
+    }))
+}
+
 /// Adds the fixed security headers to every response of `router`.
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     let fixed: [(&str, &str); 8] = [

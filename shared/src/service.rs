@@ -13,7 +13,7 @@ use crate::input::{self, BodyError, FieldErrors, RawInput};
 use crate::model::{Intervention, Submission};
 use crate::outcome::Rejection;
 use crate::store::{Acceptance, InterventionStore, StoreError};
-use crate::telemetry;
+use crate::telemetry::{self, metric};
 use crate::time::{Clock, Timestamp};
 use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
 
@@ -128,7 +128,13 @@ impl Service {
     /// Creates an intervention and its link from a link-creation input. Nothing is stored unless the
     /// whole input is valid.
     pub async fn create(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
-        self.create_inner(input).instrument(telemetry::intervention_span("create")).await
+        let result = self.create_inner(input).instrument(telemetry::intervention_span("create")).await;
+        match &result {
+            Ok(_) => metrics::counter!(metric::INTERVENTIONS_CREATED).increment(1),
+            Err(CreateError::Invalid(_)) => telemetry::count_rejection("invalid_config"),
+            Err(_) => telemetry::count_rejection("unavailable"),
+        }
+        result
     }
 
     async fn create_inner(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
@@ -170,7 +176,13 @@ impl Service {
 
     /// The reviewer opens the link. Never changes anything (mail scanners open every link).
     pub async fn view(&self, token: &str) -> Result<View, StoreError> {
-        self.view_inner(token).instrument(telemetry::intervention_span("view")).await
+        let result = self.view_inner(token).instrument(telemetry::intervention_span("view")).await;
+        match &result {
+            Ok(View::Live(_)) => metrics::counter!(metric::PAGE_VIEWS).increment(1),
+            Ok(View::Rejected(rejection)) => telemetry::count_rejection(rejection.code()),
+            Err(_) => telemetry::count_rejection("unavailable"),
+        }
+        result
     }
 
     async fn view_inner(&self, token: &str) -> Result<View, StoreError> {
@@ -198,7 +210,16 @@ impl Service {
     /// The reviewer submits. The link's state is decided before the input is validated, except that a
     /// repeat of an accepted submission (same id, same values) is answered as the first was.
     pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
-        self.submit_inner(token, request).instrument(telemetry::intervention_span("submit")).await
+        let result = self.submit_inner(token, request).instrument(telemetry::intervention_span("submit")).await;
+        match &result {
+            Ok(SubmitResult::Accepted { .. }) => {}
+            Ok(SubmitResult::Rejected(rejection)) => telemetry::count_rejection(rejection.code()),
+            Ok(SubmitResult::BadBody(_)) => telemetry::count_rejection("bad_request"),
+            Ok(SubmitResult::Invalid { .. }) => telemetry::count_rejection("invalid_input"),
+            Ok(SubmitResult::Conflict) => telemetry::count_rejection("conflicting_resubmission"),
+            Err(_) => telemetry::count_rejection("unavailable"),
+        }
+        result
     }
 
     async fn submit_inner(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
@@ -251,6 +272,7 @@ impl Service {
             Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
         match self.store.accept(&intervention, &submission, now).await? {
             Acceptance::Accepted => {
+                metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
                 Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
             }

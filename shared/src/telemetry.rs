@@ -114,4 +114,54 @@ pub fn log_queued(continuations: &[crate::continuation::Continuation]) {
         );
         span.in_scope(|| tracing::info!(continuationId = %c.id, "continuation queued"));
     }
+    metrics::counter!(metric::CONTINUATIONS_PUBLISHED).increment(continuations.len() as u64);
+}
+
+/// The CloudWatch namespace of the product's metrics.
+pub const METRICS_NAMESPACE: &str = "HumanIntervention";
+
+/// Counters, in CloudWatch Embedded Metric Format on Lambda (no-ops where no recorder is installed).
+pub mod metric {
+    /// Interventions created.
+    pub const INTERVENTIONS_CREATED: &str = "InterventionsCreated";
+    /// Form pages served.
+    pub const PAGE_VIEWS: &str = "PageViews";
+    /// Submissions accepted.
+    pub const SUBMISSIONS_ACCEPTED: &str = "SubmissionsAccepted";
+    /// Refusals, with a `reason` label (`not_found`, `link_expired`, `max_uses_reached`, `invalid_input`, …).
+    pub const REJECTIONS: &str = "Rejections";
+    /// Continuations put on the queue.
+    pub const CONTINUATIONS_PUBLISHED: &str = "ContinuationsPublished";
+}
+
+static METRICS: std::sync::OnceLock<&'static metrics_cloudwatch_embedded::Collector> = std::sync::OnceLock::new();
+
+/// Installs the EMF recorder for a Lambda function, with the environment name as a dimension.
+pub fn init_metrics(function: &'static str) {
+    let environment = std::env::var("ENVIRONMENT_NAME").unwrap_or_else(|_| "default".into());
+    let collector = metrics_cloudwatch_embedded::Builder::new()
+        .cloudwatch_namespace(METRICS_NAMESPACE)
+        .with_dimension("function", function)
+        .with_dimension("environment", environment)
+        .init();
+    match collector {
+        Ok(collector) => {
+            let _ = METRICS.set(collector);
+        }
+        Err(error) => tracing::warn!(error = %error, "metrics are off"),
+    }
+}
+
+/// Writes the metrics gathered since the last flush as one EMF document on stdout (after each invocation).
+pub fn flush_metrics() {
+    if let Some(collector) = METRICS.get() {
+        if let Err(error) = collector.flush(std::io::stdout()) {
+            tracing::warn!(error = %error, "writing metrics failed");
+        }
+    }
+}
+
+/// Counts one refusal for `reason`.
+pub fn count_rejection(reason: &'static str) {
+    metrics::counter!(metric::REJECTIONS, "reason" => reason).increment(1);
 }

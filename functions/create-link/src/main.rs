@@ -9,6 +9,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
+    human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
     let config = human_intervention::aws::sdk_config().await;
     let service = human_intervention::aws::service_from_env(&config).await?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
@@ -17,11 +18,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<CreatedLink, Diagnostic> {
     let input =
         serde_json::to_vec(&event.payload).map_err(|e| diagnostic("InvalidInterventionConfig", e.to_string()))?;
-    service.create(&input).await.map_err(|error| match error {
+    let result = service.create(&input).await.map_err(|error| match error {
         CreateError::Invalid(e) => diagnostic(ConfigError::ERROR_TYPE, e.to_string()),
         CreateError::Store(e) => diagnostic("InterventionStoreUnavailable", e.to_string()),
         CreateError::Random(e) => diagnostic("InterventionStoreUnavailable", e),
-    })
+    });
+    human_intervention::telemetry::flush_metrics();
+    result
 }
 
 fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {

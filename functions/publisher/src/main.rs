@@ -11,6 +11,7 @@ use lambda_runtime::{service_fn, LambdaEvent};
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
+    human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
     let config = human_intervention::aws::sdk_config().await;
     let store = human_intervention::aws::store_from_env(&config)?;
     let queue = human_intervention::aws::queue_from_env(&config)?;
@@ -38,5 +39,6 @@ async fn handle(
         failure.item_identifier = Some(failed);
         response.batch_item_failures.push(failure);
     }
+    human_intervention::telemetry::flush_metrics();
     Ok(response)
 }
