@@ -1,5 +1,6 @@
 //! `make run`: the product on its embedded default, printing a working demo link.
 
+use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use human_intervention::local::{LocalConfig, LocalServer};
@@ -24,9 +25,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = LocalServer::start(config).await?;
     let link = server.create_demo().await?;
-    println!("Human Intervention is running on http://{} (in memory; Ctrl-C stops it)", server.addr);
-    println!("Demo link: {link}");
-    println!("Queued continuations: http://{}/continuations", server.addr);
+    // A closed stdout (the reader went away) must not stop the server: write without panicking.
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "Human Intervention is running on http://{} (in memory; Ctrl-C stops it)", server.addr);
+    let _ = writeln!(out, "Demo link: {link}");
+    let _ = writeln!(out, "Queued continuations: http://{}/continuations", server.addr);
+    let _ = out.flush();
+    drop(out);
     tokio::select! {
         result = server.wait() => result?,
         _ = tokio::signal::ctrl_c() => {}
