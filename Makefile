@@ -11,7 +11,7 @@ MOTO_VERSION := 5.2.5
 RACE_REPEATS ?= 5
 export RACE_REPEATS
 
-.PHONY: run build test unit-test aws-test race lambda-test browser-test screenshots lint fmt clean
+.PHONY: run build test unit-test aws-test race fuzz lambda-test browser-test screenshots lint fmt clean
 
 ## Start the local server (in memory) on 127.0.0.1:$(PORT) and print a demo link.
 run:
@@ -47,6 +47,14 @@ browser-test:
 ## PNGs of every page (desktop and phone) in target/screenshots/.
 screenshots:
 	bash tests/browser/run.sh screenshots
+
+## Fuzz the token parser and the form-body parser for FUZZ_SECONDS each (not part of make test).
+FUZZ_SECONDS ?= 300
+fuzz:
+	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
+	cd shared/fuzz && for target in token form_body; do \
+	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 || exit 1; \
+	done
 
 $(VENV)/.moto:
 	$(PYTHON) -m venv $(VENV)

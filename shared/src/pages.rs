@@ -57,7 +57,7 @@ pub fn form_page(page: &FormPage) -> Markup {
             (error_summary(&page.fields))
         }
         h1 { (page.title) }
-        p.expiry { "This link expires " time datetime=(expires) { (expires) } "." }
+        p.expiry { "This link expires " time datetime=(expires) { (page.expires_at.to_human()) } "." }
         @if let Some(prompt) = page.prompt {
             div.prompt { (render_prompt(prompt)) }
         }
@@ -251,13 +251,13 @@ fn field(index: usize, view: &FieldView) -> Markup {
     match shape(field) {
         Shape::Checkbox => html! {
             div.field.field-invalid[invalid.is_some()] {
+                (error)
                 div.choice {
                     input type="checkbox" id=(id) name=(key) value="true" checked[has("true")] required[field.required]
                         aria-describedby=[described_by] aria-invalid=[invalid];
                     label for=(id) { (label_text(field)) }
                 }
                 (hint)
-                (error)
             }
         },
         Shape::Group { options, multiple } => html! {
@@ -470,7 +470,7 @@ mod tests {
         assert!(html.contains("<form method=\"post\">"));
         assert!(html.contains("<input type=\"hidden\" name=\"_submissionId\" value=\"sub-123\">"), "{html}");
         assert!(html
-            .contains("This link expires <time datetime=\"2026-11-25T12:00:00.000Z\">2026-11-25T12:00:00.000Z</time>"));
+            .contains("This link expires <time datetime=\"2026-11-25T12:00:00.000Z\">25 Nov 2026, 12:00 UTC</time>"));
         assert!(html.contains("<button type=\"submit\">Submit</button>"));
         for no in ["novalidate", "<script", " style=", "<style", "action="] {
             assert!(!html.contains(no), "found {no}");

@@ -48,6 +48,16 @@ impl Timestamp {
         at.format(&format).unwrap_or_default()
     }
 
+    /// How a person reads this instant: `25 Nov 2026, 14:38 UTC`.
+    pub fn to_human(self) -> String {
+        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let format = time::macros::format_description!(
+            "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
+        );
+        at.format(&format).unwrap_or_default()
+    }
+
     /// `YYYY-MM` of this instant in UTC: the month a run allowance is counted in.
     pub fn year_month(self) -> String {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
@@ -127,6 +137,12 @@ mod tests {
     fn ttl_is_in_epoch_seconds_not_milliseconds() {
         let at = Timestamp::parse_rfc3339("2026-11-25T12:00:00.001Z").unwrap();
         assert_eq!(at.epoch_seconds_ceil(), 1_795_608_001);
+    }
+
+    #[test]
+    fn people_read_day_month_year_and_utc_time() {
+        let at = Timestamp::parse_rfc3339("2026-11-05T14:38:59.999Z").unwrap();
+        assert_eq!(at.to_human(), "5 Nov 2026, 14:38 UTC");
     }
 
     #[test]
