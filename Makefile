@@ -11,7 +11,7 @@ MOTO_VERSION := 5.2.5
 RACE_REPEATS ?= 5
 export RACE_REPEATS
 
-.PHONY: run build test unit-test aws-test race fuzz lambda-test browser-test screenshots lint fmt clean
+.PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test screenshots lint fmt clean
 
 ## Start the local server (in memory) on 127.0.0.1:$(PORT) and print a demo link.
 run:
@@ -22,7 +22,7 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI runs.
-test: unit-test aws-test browser-test
+test: unit-test aws-test lambda-test infra-test browser-test
 
 ## Unit, property and end-to-end tests of the workspace (the local server over HTTP, in memory).
 unit-test:
@@ -39,6 +39,10 @@ race: $(VENV)/.moto
 ## The real Lambda binaries under `cargo lambda watch`, against moto.
 lambda-test: $(VENV)/.moto
 	tests/moto/with-moto.sh bash tests/lambda/flow.sh
+
+## The SAM template: cfn-lint, SAM translation, and least-privilege IAM checks.
+infra-test:
+	bash infra/check.sh
 
 ## The reviewer's page in Debian's Chromium (headless, playwright-core).
 browser-test:

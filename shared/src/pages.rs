@@ -13,6 +13,9 @@ use crate::time::Timestamp;
 
 /// Path of the one stylesheet (served by the http layer from `STYLESHEET`).
 pub const STYLESHEET_PATH: &str = "/assets/intervention.css";
+/// How pages link the stylesheet: relative to the link (`/i/{token}`), so it also resolves behind an API
+/// stage or base path.
+pub const STYLESHEET_HREF: &str = "../assets/intervention.css";
 /// The stylesheet's bytes.
 pub const STYLESHEET: &str = include_str!("pages/intervention.css");
 
@@ -138,7 +141,7 @@ fn layout(title: &str, content: Markup) -> Markup {
                 meta name="robots" content="noindex";
                 meta name="referrer" content="no-referrer";
                 title { (title) }
-                link rel="stylesheet" href=(STYLESHEET_PATH);
+                link rel="stylesheet" href=(STYLESHEET_HREF);
             }
             body {
                 main.card { (content) }

@@ -52,9 +52,8 @@ impl Timestamp {
     pub fn to_human(self) -> String {
         let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
             .unwrap_or(OffsetDateTime::UNIX_EPOCH);
-        let format = time::macros::format_description!(
-            "[day padding:none] [month repr:short] [year], [hour]:[minute] UTC"
-        );
+        let format =
+            time::macros::format_description!("[day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
         at.format(&format).unwrap_or_default()
     }
 

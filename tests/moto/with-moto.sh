@@ -8,7 +8,8 @@ port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0
 log=$(mktemp)
 "$venv/bin/python" "$here/serve.py" 127.0.0.1 "$port" >"$log" 2>&1 &
 moto=$!
-trap 'kill $moto 2>/dev/null; wait $moto 2>/dev/null; rm -f "$log"' EXIT
+# Keep the command's exit status: the trap's own last status would otherwise replace it.
+trap 'rc=$?; kill $moto 2>/dev/null; wait $moto 2>/dev/null || true; rm -f "$log"; exit $rc' EXIT
 for _ in $(seq 1 100); do
   if curl -s -o /dev/null "http://127.0.0.1:$port/moto-api/"; then break; fi
   if ! kill -0 $moto 2>/dev/null; then echo "moto did not start:"; cat "$log"; exit 1; fi

@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# One full create -> view -> submit -> publish flow through the REAL Lambda binaries under `cargo lambda
+# watch`, against moto:
+#
+#   tests/moto/with-moto.sh bash tests/lambda/flow.sh      (or `make lambda-test`)
+#
+# Run without AWS_ENDPOINT_URL (e.g. `bash tests/lambda/flow.sh` on a fresh machine), it prepares the
+# virtualenv and re-runs itself under tests/moto/with-moto.sh.
+#
+# It creates a table (DynamoStore::create_table's layout) and a standard queue on moto, a fresh signing key,
+# starts `cargo lambda watch` on a free loopback port with the functions' configuration, and runs the steps
+# in flow.py, one PASS/FAIL line each. It exits non-zero on any failure, and always stops watch and every
+# function process it started.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root"
+venv=${VENV:-$root/.venv}
+started=$(date +%s)
+
+# --- tools: the virtualenv with moto (and boto3), cargo-lambda and zig, all from PyPI
+if [ ! -x "$venv/bin/python" ]; then
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c 'import moto, boto3, flask' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet 'moto[server]==5.2.5'
+fi
+if [ ! -x "$venv/bin/cargo-lambda" ]; then
+  "$venv/bin/pip" install --quiet 'cargo-lambda==1.9.2' 'ziglang==0.17.1'
+fi
+export PATH="$venv/bin:$PATH"
+if ! version=$(cargo lambda --version 2>&1); then
+  echo "FAIL [0] cargo lambda --version: $version"
+  exit 1
+fi
+echo "$version"
+
+if [ -z "${AWS_ENDPOINT_URL:-}" ]; then
+  # with-moto.sh's own exit status is not this script's (its EXIT trap ends with `wait` on the stopped
+  # moto), so the status comes back through a file.
+  rc_file=$(mktemp)
+  FLOW_RC_FILE=$rc_file "$root/tests/moto/with-moto.sh" bash "$0" "$@" || true
+  rc=$(cat "$rc_file")
+  rm -f "$rc_file"
+  exit "${rc:-1}"
+fi
+
+work=$(mktemp -d)
+chmod 700 "$work"
+watch_pid=
+child=
+
+# Every process below watch (the function instances run in sessions of their own, so a process-group
+# signal alone would not reach them).
+descendants() {
+  local pid=$1 child
+  for child in $(ps -o pid= --ppid "$pid" 2>/dev/null); do
+    echo "$child"
+    descendants "$child"
+  done
+}
+
+alive() {
+  local pid
+  for pid in "$@"; do
+    if kill -0 "$pid" 2>/dev/null; then echo "$pid"; fi
+  done
+}
+
+stop() { # stop PID...: TERM, then KILL what is still running after 10 s
+  local left
+  kill -TERM "$@" 2>/dev/null || true
+  for _ in $(seq 1 100); do
+    left=$(alive "$@")
+    [ -z "$left" ] && return 0
+    sleep 0.1
+  done
+  kill -KILL $left 2>/dev/null || true
+}
+
+cleanup() {
+  local rc=$? pids left
+  trap - EXIT INT TERM
+  if [ -n "$child" ]; then # the step interrupted by a signal, and what it started
+    stop "$child" $(descendants "$child")
+    wait "$child" 2>/dev/null || true
+  fi
+  if [ -z "$watch_pid" ] && [ -s "$work/watch.pid" ]; then watch_pid=$(cat "$work/watch.pid"); fi
+  if [ -n "$watch_pid" ]; then
+    pids=$(descendants "$watch_pid" | tr '\n' ' ')
+    # watch stops its function instances on SIGTERM; its own process group holds it alone.
+    kill -TERM -- "-$watch_pid" 2>/dev/null || kill -TERM "$watch_pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do
+      left=$(alive "$watch_pid" $pids)
+      [ -z "$left" ] && break
+      sleep 0.1
+    done
+    left=$(alive "$watch_pid" $pids)
+    if [ -n "$left" ]; then
+      echo "cleanup: killing what watch left running: $left"
+      for pid in $left; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+      sleep 0.5
+    fi
+    wait "$watch_pid" 2>/dev/null || true
+    left=$(alive "$watch_pid" $pids)
+    if [ -n "$left" ]; then
+      echo "FAIL cleanup: still running: $left"
+      rc=1
+    else
+      echo "cleanup: cargo lambda watch (pid $watch_pid) and its $(echo $pids | wc -w) processes stopped"
+    fi
+    if [ "$rc" -ne 0 ] && [ -f "$work/watch.log" ]; then
+      echo "--- last lines of the cargo lambda watch log"
+      tail -n 40 "$work/watch.log"
+    fi
+  fi
+  rm -rf "$work"
+  echo "flow.sh: exit $rc, total $(($(date +%s) - started))s"
+  if [ -n "${FLOW_RC_FILE:-}" ]; then echo "$rc" >"$FLOW_RC_FILE"; fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs a command in the background and waits for it: bash defers a trap until a foreground command ends,
+# but `wait` returns at once on a signal, so an interrupted run still cleans up promptly.
+run() {
+  local rc=0
+  "$@" &
+  child=$!
+  wait "$child" || rc=$?
+  child=
+  return "$rc"
+}
+
+step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
+  local name=$1 t0=$(date +%s)
+  shift
+  if run "$@" >"$work/step.log" 2>&1; then
+    echo "PASS [0] $name ($(($(date +%s) - t0))s)"
+  else
+    echo "FAIL [0] $name ($(($(date +%s) - t0))s):"
+    tail -n 40 "$work/step.log"
+    exit 1
+  fi
+}
+
+# --- moto: table, queue, signing key
+step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
+sed 's/^/  /' "$work/step.log"
+
+# --- the four binaries, built up front so that a compile error shows here and watch only starts them
+step "cargo build (create-link, form-page, submission, publisher)" \
+  cargo build -p create-link -p form-page -p submission -p publisher
+
+# --- cargo lambda watch on a free port, the functions' configuration in an env file (values quoted:
+# cargo-lambda's env-file parser refuses an unquoted base64 value with `+`, `/` or `=`)
+port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+link_base="http://127.0.0.1:$port/lambda-url/form-page"
+{
+  cat "$work/aws.env"
+  echo "LINK_BASE_URL=$link_base"
+  echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+  echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
+  echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
+  echo "AWS_REGION=$AWS_REGION"
+} | sed 's/^\([A-Z_]*\)=\(.*\)$/\1="\2"/' >"$work/lambda.env"
+chmod 600 "$work/lambda.env"
+
+# Its own session and process group; --ignore-changes: edits made meanwhile never restart a function
+# mid-flow (each function is still `cargo run` when first invoked).
+setsid bash -c 'echo $$ >"$1"; shift; exec "$@"' _ "$work/watch.pid" \
+  cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+  --env-file "$work/lambda.env" --ignore-changes </dev/null >"$work/watch.log" 2>&1 &
+for _ in $(seq 1 50); do [ -s "$work/watch.pid" ] && break; sleep 0.1; done
+watch_pid=$(cat "$work/watch.pid")
+
+t0=$(date +%s)
+ready=
+for _ in $(seq 1 300); do
+  if ! kill -0 "$watch_pid" 2>/dev/null; then break; fi
+  # a plain TCP connect: an HTTP probe would hit watch's disabled default function and log an error
+  if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then ready=1; break; fi
+  sleep 0.1
+done
+if [ -z "$ready" ]; then
+  echo "FAIL [0] cargo lambda watch on 127.0.0.1:$port did not become ready"
+  exit 1
+fi
+echo "PASS [0] cargo lambda watch ready on 127.0.0.1:$port ($(($(date +%s) - t0))s); LINK_BASE_URL=$link_base"
+
+# --- the flow
+t0=$(date +%s)
+if run "$venv/bin/python" "$here/flow.py" steps "$work" "$port"; then
+  echo "PASS flow: create -> view -> submit -> publish through cargo lambda watch ($(($(date +%s) - t0))s)"
+else
+  echo "FAIL flow ($(($(date +%s) - t0))s)"
+  exit 1
+fi
