@@ -467,7 +467,7 @@ mod tests {
         assert!(html.contains("<meta charset=\"utf-8\">"));
         assert!(html.contains("<meta name=\"robots\" content=\"noindex\">"));
         assert!(html.contains("<meta name=\"referrer\" content=\"no-referrer\">"));
-        assert!(html.contains("<link rel=\"stylesheet\" href=\"/assets/intervention.css\">"));
+        assert!(html.contains("<link rel=\"stylesheet\" href=\"../assets/intervention.css\">"));
         assert!(html.contains("<title>Approve refund</title>") && html.contains("<h1>Approve refund</h1>"));
         assert!(html.contains("<strong>120.50 EUR</strong>"));
         assert!(html.contains("<form method=\"post\">"));
