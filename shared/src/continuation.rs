@@ -62,4 +62,30 @@ impl Continuation {
             context: intervention.context.merged(&submission.input),
         }
     }
+
+    /// The stable id of an intervention's timeout continuation.
+    pub fn timeout_id(intervention: &Intervention) -> String {
+        format!("{}:{TIMEOUT_SUFFIX}", intervention.id)
+    }
+
+    /// The continuation queued when the link expired unanswered, or `None` without `onTimeout`.
+    pub fn for_timeout(intervention: &Intervention) -> Option<Self> {
+        let on_timeout = intervention.on_timeout.as_ref()?;
+        Some(Self {
+            version: 1,
+            id: Self::timeout_id(intervention),
+            outcome: Outcome::TimedOut,
+            environment_id: intervention.environment_id.clone(),
+            correlation_id: intervention.correlation_id.clone(),
+            rule_set_id: on_timeout.rule_set_id.clone(),
+            intervention_id: intervention.id.to_string(),
+            submission_id: None,
+            submitted_at: None,
+            counts_against_allowance: intervention.tier.counts_against_allowance(),
+            context: intervention.context.merged(&on_timeout.context),
+        })
+    }
 }
+
+/// The last part of a timeout continuation's id; never a submission id.
+pub const TIMEOUT_SUFFIX: &str = "timeout";

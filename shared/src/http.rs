@@ -45,6 +45,64 @@ pub fn lambda_router(service: Service) -> Router {
     }))
 }
 
+/// The operator's record routes: `GET /interventions/{id}` and `GET /interventions?environmentId=…`.
+/// Never public: loopback only on the local server, IAM-authorised on AWS.
+pub fn record_router(service: Service) -> Router {
+    with_security_headers(
+        Router::new().route("/interventions/{id}", get(record)).route("/interventions", get(list)).with_state(service),
+    )
+}
+
+async fn record(State(service): State<Service>, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+    let not_found = || error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "No such intervention.", true);
+    let Some(id) = crate::token::InterventionId::parse(&id) else { return not_found() };
+    match service.record(&id).await {
+        Ok(Some(record)) => Json(record).into_response(),
+        Ok(None) => not_found(),
+        Err(error) => unavailable(&error, true),
+    }
+}
+
+/// Most interventions on one page of a listing.
+pub const MAX_PAGE: usize = 100;
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ListParams {
+    environment_id: Option<String>,
+    state: Option<String>,
+    limit: Option<usize>,
+    next_token: Option<String>,
+}
+
+async fn list(State(service): State<Service>, request: Request) -> Response {
+    let bad = |message: String| error_response(StatusCode::BAD_REQUEST, "bad_request", "Bad request", &message, true);
+    let query = request.uri().query().unwrap_or("");
+    let params: ListParams = match serde_urlencoded::from_str(query) {
+        Ok(params) => params,
+        Err(error) => return bad(format!("the query is not valid: {error}")),
+    };
+    let Some(environment_id) = params.environment_id.filter(|e| !e.is_empty()) else {
+        return bad("environmentId is required".into());
+    };
+    let state = match params.state.as_deref().map(|s| (s, crate::model::InterventionState::parse(s))) {
+        None => None,
+        Some((_, Some(state))) => Some(state),
+        Some((other, None)) => {
+            return bad(format!("state {other:?} is not one of pending, completed, expired, cancelled, timedOut"))
+        }
+    };
+    let limit = params.limit.unwrap_or(25);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return bad(format!("limit must be from 1 to {MAX_PAGE}"));
+    }
+    match service.list(&environment_id, state, limit, params.next_token).await {
+        Ok(page) => Json(page).into_response(),
+        Err(StoreError::BadPageToken) => bad("nextToken is not a token this service handed out".into()),
+        Err(error) => unavailable(&error, true),
+    }
+}
+
 /// Adds the fixed security headers to every response of `router`.
 pub fn with_security_headers<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
     let fixed: [(&str, &str); 8] = [

@@ -45,7 +45,9 @@ pub enum BodyError {
     #[error("the body has more than {MAX_PAIRS} fields")]
     TooManyFields,
     /// A submission id of the wrong shape (400).
-    #[error("the submission id must be 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ -")]
+    #[error(
+        "the submission id must be 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ - (and not `timeout`)"
+    )]
     BadSubmissionId,
 }
 
@@ -99,6 +101,7 @@ impl RawInput {
 /// Checks a submission id from the page's hidden field or an `Idempotency-Key` header.
 pub fn check_submission_id(id: &str) -> Result<String, BodyError> {
     let ok = !id.is_empty()
+        && id != crate::continuation::TIMEOUT_SUFFIX
         && id.len() <= MAX_SUBMISSION_ID_CHARS
         && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
     if ok {

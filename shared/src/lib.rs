@@ -17,6 +17,7 @@ pub mod model;
 pub mod outcome;
 pub mod pages;
 pub mod queue;
+pub mod schedule;
 pub mod service;
 pub mod store;
 pub mod telemetry;

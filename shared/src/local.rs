@@ -14,11 +14,14 @@ use axum::{Json, Router};
 use serde_json::json;
 
 use crate::error::ConfigError;
-use crate::http::{error_response, public_router, read_body, with_security_headers};
+use crate::http::{error_response, public_router, read_body, record_router, with_security_headers};
 use crate::memory::{MemoryQueue, MemoryStore};
+use crate::model::TimeoutRefusal;
 use crate::queue::{publish_outbox, ContinuationQueue};
+use crate::schedule::{MemoryScheduler, TimeoutScheduler};
 use crate::service::{CreateError, Service};
 use crate::store::InterventionStore;
+use crate::store::TimeoutOutcome;
 use crate::time::{Clock, SystemClock, Timestamp};
 use crate::token::{InterventionId, LinkKey, LinkKeys};
 
@@ -81,6 +84,7 @@ pub struct LocalServer {
     pub memory_queue: Option<Arc<MemoryQueue>>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     publisher: tokio::task::JoinHandle<()>,
+    timer: tokio::task::JoinHandle<()>,
 }
 
 impl LocalServer {
@@ -104,13 +108,16 @@ impl LocalServer {
                 }
                 Backend::Adapters { store, queue } => (store, queue, None, None),
             };
-        let service = Service::new(store.clone(), Arc::new(keys), config.clock, &base_url);
+        let scheduler = Arc::new(MemoryScheduler::new());
+        let service =
+            Service::new(store.clone(), Arc::new(keys), config.clock, &base_url).with_scheduler(scheduler.clone());
         let app = router(service.clone(), memory_queue.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
         let publisher = tokio::spawn(run_publisher(store.clone(), queue, memory_store));
-        Ok(Self { addr, base_url, service, store, memory_queue, server, publisher })
+        let timer = tokio::spawn(run_timer(service.clone(), scheduler));
+        Ok(Self { addr, base_url, service, store, memory_queue, server, publisher, timer })
     }
 
     /// Creates the demo intervention and returns its link.
@@ -124,6 +131,7 @@ impl LocalServer {
     pub async fn wait(mut self) -> std::io::Result<()> {
         let result = (&mut self.server).await.map_err(std::io::Error::other)?;
         self.publisher.abort();
+        self.timer.abort();
         result
     }
 
@@ -131,6 +139,7 @@ impl LocalServer {
     pub fn stop(&self) {
         self.server.abort();
         self.publisher.abort();
+        self.timer.abort();
     }
 }
 
@@ -161,6 +170,23 @@ async fn run_publisher(
     }
 }
 
+/// Fires due timeouts every 100 ms (so within a second of expiry); a timer that fired early (the clock
+/// moved back) is set again.
+async fn run_timer(service: Service, scheduler: Arc<MemoryScheduler>) {
+    loop {
+        for id in scheduler.take_due(service.now()) {
+            match service.fire_timeout(&id).await {
+                Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotDue)) | Err(_) => {
+                    let retry_at = service.now().plus_millis(1_000);
+                    let _ = scheduler.schedule(&id, retry_at).await;
+                }
+                Ok(_) => {}
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[derive(Clone)]
 struct Operator {
     service: Service,
@@ -174,7 +200,8 @@ fn router(service: Service, queue: Option<Arc<MemoryQueue>>) -> Router {
         .route("/continuations", get(continuations))
         .route_layer(middleware::from_fn(loopback_only))
         .with_state(Operator { service: service.clone(), queue });
-    public_router(service).merge(with_security_headers(operator))
+    let records = record_router(service.clone()).route_layer(middleware::from_fn(loopback_only));
+    public_router(service).merge(with_security_headers(operator)).merge(records)
 }
 
 async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {

@@ -1,16 +1,20 @@
 //! The embedded adapters: store and queue in memory, with the same guarantees as DynamoDB and SQS
-//! (one lock makes each acceptance atomic; the queue de-duplicates by continuation id like a FIFO queue).
+//! (one lock makes each acceptance and each timeout atomic; the queue de-duplicates by continuation id
+//! like a FIFO queue).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use tokio::sync::Notify;
 
 use crate::continuation::Continuation;
-use crate::model::{Intervention, Submission};
+use crate::model::{Intervention, Submission, TimeoutRefusal};
+use crate::outcome::Rejection;
 use crate::queue::{ContinuationQueue, QueueError};
-use crate::store::{Acceptance, InterventionStore, OutboxEntry, StoreError};
+use crate::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 use crate::time::Timestamp;
 use crate::token::InterventionId;
 
@@ -18,9 +22,17 @@ use crate::token::InterventionId;
 struct Tables {
     interventions: HashMap<InterventionId, Intervention>,
     submissions: HashMap<InterventionId, Vec<Submission>>,
-    /// Continuation ids of accepted submissions not yet on the queue, oldest first.
-    outbox: Vec<String>,
+    /// Continuations recorded but not yet on the queue, oldest first.
+    outbox: Vec<Continuation>,
     allowance: HashMap<(String, String), u64>,
+}
+
+impl Tables {
+    fn count_allowance(&mut self, intervention: &Intervention, now: Timestamp) {
+        if intervention.tier.counts_against_allowance() {
+            *self.allowance.entry((intervention.environment_id.clone(), now.year_month())).or_default() += 1;
+        }
+    }
 }
 
 /// Interventions in memory.
@@ -40,10 +52,37 @@ impl MemoryStore {
         self.tables.lock().map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
     }
 
-    /// Waits until a submission is added to the outbox (or a notification is pending).
+    /// Waits until a continuation is added to the outbox (or a notification is pending).
     pub async fn outbox_changed(&self) {
         self.outbox_ready.notified().await;
     }
+
+    /// Interventions with an `onTimeout` whose timeout has not fired, with their expiry (for the
+    /// in-process timer to re-arm after a restart of its loop).
+    pub fn pending_timeouts(&self) -> Vec<(InterventionId, Timestamp)> {
+        self.lock()
+            .map(|t| {
+                t.interventions
+                    .values()
+                    .filter(|i| i.on_timeout.is_some() && i.timed_out_at.is_none() && i.cancelled_at.is_none())
+                    .filter(|i| i.uses == 0)
+                    .map(|i| (i.id, i.expires_at))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// The memory store's page token: the creation time and id of the last intervention on the page.
+fn page_token(intervention: &Intervention) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}:{}", intervention.created_at.millis(), intervention.id))
+}
+
+fn parse_page_token(token: &str) -> Result<(Timestamp, InterventionId), StoreError> {
+    let bad = || StoreError::BadPageToken;
+    let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (at, id) = text.split_once(':').ok_or_else(bad)?;
+    Ok((Timestamp::from_millis(at.parse().map_err(|_| bad())?), InterventionId::parse(id).ok_or_else(bad)?))
 }
 
 #[async_trait]
@@ -72,7 +111,7 @@ impl InterventionStore for MemoryStore {
 
     async fn accept(
         &self,
-        _: &Intervention,
+        intervention: &Intervention,
         submission: &Submission,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError> {
@@ -84,22 +123,46 @@ impl InterventionStore for MemoryStore {
         {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
-        let Some(intervention) = tables.interventions.get_mut(&id) else {
-            return Ok(Acceptance::Refused(crate::outcome::Rejection::NotFound));
+        let Some(stored) = tables.interventions.get_mut(&id) else {
+            return Ok(Acceptance::Refused(Rejection::NotFound));
         };
-        if let Some(rejection) = intervention.refusal_at(now) {
+        if let Some(rejection) = stored.refusal_at(now) {
             return Ok(Acceptance::Refused(rejection));
         }
-        intervention.uses += 1;
-        if intervention.tier.counts_against_allowance() {
-            let key = (intervention.environment_id.clone(), now.year_month());
-            *tables.allowance.entry(key).or_default() += 1;
-        }
+        stored.uses += 1;
+        let stored = stored.clone();
+        tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
-        tables.outbox.push(submission.continuation_id());
+        tables.outbox.push(Continuation::for_submission(intervention, submission));
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
+    }
+
+    async fn time_out(
+        &self,
+        _: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<TimeoutOutcome, StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let Some(id) = InterventionId::parse(&continuation.intervention_id) else {
+            return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+        };
+        let Some(stored) = tables.interventions.get_mut(&id) else {
+            return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+        };
+        if let Some(refusal) = stored.timeout_refusal_at(now) {
+            return Ok(TimeoutOutcome::Refused(refusal));
+        }
+        stored.timed_out_at = Some(now);
+        let stored = stored.clone();
+        tables.count_allowance(&stored, now);
+        tables.outbox.push(continuation.clone());
+        drop(guard);
+        self.outbox_ready.notify_one();
+        Ok(TimeoutOutcome::Queued)
     }
 
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
@@ -113,29 +176,38 @@ impl InterventionStore for MemoryStore {
         })
     }
 
-    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
+        Ok(self.lock()?.submissions.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        let after = query.next_token.as_deref().map(parse_page_token).transpose()?;
         let tables = self.lock()?;
-        let mut entries = Vec::new();
-        for continuation_id in tables.outbox.iter().take(limit) {
-            let Some((intervention_id, submission_id)) = continuation_id.split_once(':') else {
-                continue;
-            };
-            let Some(id) = InterventionId::parse(intervention_id) else {
-                continue;
-            };
-            let intervention = tables.interventions.get(&id);
-            let submission =
-                tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission_id));
-            if let (Some(intervention), Some(submission)) = (intervention, submission) {
-                entries.push(OutboxEntry { intervention: intervention.clone(), submission: submission.clone() });
-            }
-        }
-        Ok(entries)
+        let mut matching: Vec<&Intervention> = tables
+            .interventions
+            .values()
+            .filter(|i| i.environment_id == query.environment_id)
+            .filter(|i| query.state.is_none_or(|s| i.state_at(query.now) == s))
+            .collect();
+        // Newest first; the id breaks ties so that pages never overlap.
+        matching.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        let start = match after {
+            Some(cursor) => matching.iter().position(|i| (i.created_at, i.id) < cursor).unwrap_or(matching.len()),
+            None => 0,
+        };
+        let page: Vec<Intervention> = matching[start..].iter().take(query.limit).map(|i| (*i).clone()).collect();
+        let more = start + page.len() < matching.len();
+        let next_token = if more { page.last().map(page_token) } else { None };
+        Ok(Page { interventions: page, next_token })
+    }
+
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
+        Ok(self.lock()?.outbox.iter().take(limit).cloned().collect())
     }
 
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
         let done: HashSet<&String> = continuation_ids.iter().collect();
-        self.lock()?.outbox.retain(|id| !done.contains(id));
+        self.lock()?.outbox.retain(|c| !done.contains(&c.id));
         Ok(())
     }
 

@@ -31,6 +31,9 @@ pub struct Intervention {
     pub run_available_until: Timestamp,
     /// When the run was cancelled, if it was.
     pub cancelled_at: Option<Timestamp>,
+    /// When the timeout continuation was queued, if it was.
+    #[serde(default)]
+    pub timed_out_at: Option<Timestamp>,
     /// Accepted submissions allowed.
     pub max_uses: u32,
     /// Accepted submissions so far.
@@ -58,6 +61,7 @@ impl Intervention {
             expires_at: new.expires_at,
             run_available_until: new.run_available_until,
             cancelled_at: None,
+            timed_out_at: None,
             max_uses: new.max_uses,
             uses: 0,
             form: new.form,
@@ -69,7 +73,11 @@ impl Intervention {
 
     /// Why a submission at `now` would be refused, if it would: the one rule every adapter applies.
     pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
-        if self.cancelled_at.is_some() || now >= self.expires_at || now >= self.run_available_until {
+        if self.cancelled_at.is_some()
+            || self.timed_out_at.is_some()
+            || now >= self.expires_at
+            || now >= self.run_available_until
+        {
             Some(Rejection::Expired)
         } else if self.uses >= self.max_uses {
             Some(Rejection::UsedUp)
@@ -82,6 +90,8 @@ impl Intervention {
     pub fn state_at(&self, now: Timestamp) -> InterventionState {
         if self.cancelled_at.is_some() {
             InterventionState::Cancelled
+        } else if self.timed_out_at.is_some() {
+            InterventionState::TimedOut
         } else if self.uses >= self.max_uses {
             InterventionState::Completed
         } else if now >= self.expires_at || now >= self.run_available_until {
@@ -104,6 +114,8 @@ pub enum InterventionState {
     Expired,
     /// The run was cancelled.
     Cancelled,
+    /// The link expired unanswered and the timeout continuation was queued.
+    TimedOut,
 }
 
 /// An accepted submission: the reviewer's checked input, and the outbox entry its continuation comes from.
@@ -126,5 +138,67 @@ impl Submission {
     /// The continuation's stable id: `<interventionId>:<submissionId>`.
     pub fn continuation_id(&self) -> String {
         format!("{}:{}", self.intervention_id, self.submission_id)
+    }
+}
+
+impl InterventionState {
+    /// Parses the name used in the record routes (`pending`, `completed`, `expired`, `cancelled`, `timedOut`).
+    pub fn parse(text: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(text.to_owned())).ok()
+    }
+}
+
+impl Intervention {
+    /// Why the timeout may not fire at `now`, if it may not; `None` means it fires.
+    pub fn timeout_refusal_at(&self, now: Timestamp) -> Option<TimeoutRefusal> {
+        if self.on_timeout.is_none() {
+            Some(TimeoutRefusal::NoTimeoutContinuation)
+        } else if self.timed_out_at.is_some() {
+            Some(TimeoutRefusal::AlreadyTimedOut)
+        } else if self.cancelled_at.is_some() {
+            Some(TimeoutRefusal::Cancelled)
+        } else if self.uses > 0 {
+            Some(TimeoutRefusal::Answered)
+        } else if now < self.expires_at {
+            Some(TimeoutRefusal::NotDue)
+        } else if now >= self.run_available_until {
+            Some(TimeoutRefusal::RunUnavailable)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a timeout did not queue a continuation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutRefusal {
+    /// No intervention with this id was ever stored (its creation failed after the schedule was made).
+    NotStored,
+    /// The intervention has no `onTimeout`: it just expires.
+    NoTimeoutContinuation,
+    /// The timeout continuation was queued already (a repeated invocation).
+    AlreadyTimedOut,
+    /// The run was cancelled: nothing is queued.
+    Cancelled,
+    /// A submission was accepted: the reviewer answered in time.
+    Answered,
+    /// The link has not expired yet (the timer fired early, e.g. clock skew): the link keeps working.
+    NotDue,
+    /// The run can no longer be resumed.
+    RunUnavailable,
+}
+
+impl TimeoutRefusal {
+    /// A short reason for logs and answers.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotStored => "the intervention was never stored",
+            Self::NoTimeoutContinuation => "the intervention has no onTimeout",
+            Self::AlreadyTimedOut => "the timeout continuation was queued already",
+            Self::Cancelled => "the run was cancelled",
+            Self::Answered => "a submission was accepted",
+            Self::NotDue => "the link has not expired yet",
+            Self::RunUnavailable => "the run is no longer available",
+        }
     }
 }

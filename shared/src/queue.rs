@@ -39,12 +39,10 @@ pub async fn publish_outbox(
 ) -> Result<usize, PublishError> {
     let mut published = 0;
     loop {
-        let entries = store.unpublished(MAX_BATCH).await?;
-        if entries.is_empty() {
+        let batch = store.unpublished(MAX_BATCH).await?;
+        if batch.is_empty() {
             return Ok(published);
         }
-        let batch: Vec<Continuation> =
-            entries.iter().map(|e| Continuation::for_submission(&e.intervention, &e.submission)).collect();
         queue.send_batch(&batch).await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         store.mark_published(&ids).await?;

@@ -7,12 +7,15 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::context::{Context, ContextValue};
+use crate::continuation::Continuation;
 use crate::creation::NewIntervention;
 use crate::error::ConfigError;
 use crate::input::{self, BodyError, FieldErrors, RawInput};
 use crate::model::{Intervention, Submission};
+use crate::model::{InterventionState, TimeoutRefusal};
 use crate::outcome::Rejection;
-use crate::store::{Acceptance, InterventionStore, StoreError};
+use crate::schedule::TimeoutScheduler;
+use crate::store::{Acceptance, InterventionStore, ListQuery, StoreError, TimeoutOutcome};
 use crate::telemetry::{self, metric};
 use crate::time::{Clock, Timestamp};
 use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
@@ -24,6 +27,7 @@ pub struct Service {
     keys: Arc<LinkKeys>,
     clock: Arc<dyn Clock>,
     base_url: String,
+    scheduler: Option<Arc<dyn TimeoutScheduler>>,
 }
 
 /// The link-creation output.
@@ -47,6 +51,9 @@ pub enum CreateError {
     /// Storage failed; nothing was stored, retrying is safe.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The timeout timer could not be set; nothing was stored, retrying is safe.
+    #[error("{0}")]
+    Schedule(String),
     /// No randomness for the id.
     #[error("no random source for the intervention id: {0}")]
     Random(String),
@@ -112,7 +119,22 @@ pub struct SubmitRequest<'a> {
 impl Service {
     /// A service on these parts; `base_url` is where links point (never taken from a request).
     pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
-        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned() }
+        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned(), scheduler: None }
+    }
+
+    /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
+    pub fn with_scheduler(mut self, scheduler: Arc<dyn TimeoutScheduler>) -> Self {
+        self.scheduler = Some(scheduler);
+        self
+    }
+
+    /// Removes the intervention's timer (best effort: a timer left behind finds nothing to do).
+    async fn unschedule(&self, intervention: &Intervention) {
+        if let (Some(scheduler), Some(_)) = (&self.scheduler, &intervention.on_timeout) {
+            if let Err(error) = scheduler.unschedule(&intervention.id).await {
+                tracing::warn!(error = %error, "removing the timeout timer failed; it will find nothing to do");
+            }
+        }
     }
 
     /// The store behind this service.
@@ -144,6 +166,14 @@ impl Service {
         let link_key = new.link_context_key.clone();
         let intervention = Intervention::new(id, new, now);
         telemetry::record_intervention(&intervention);
+        if intervention.on_timeout.is_some() {
+            // The timer comes first: a timer whose intervention was never stored finds nothing and says so,
+            // while an intervention without its timer would wait forever.
+            let Some(scheduler) = &self.scheduler else {
+                return Err(ConfigError::new("onTimeout", "this deployment has no timeout scheduler").into());
+            };
+            scheduler.schedule(&id, intervention.expires_at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
+        }
         self.store.create(&intervention).await?;
         let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
         let mut context = intervention.context.clone();
@@ -274,6 +304,9 @@ impl Service {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
+                if intervention.uses == 0 {
+                    self.unschedule(&intervention).await;
+                }
                 Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
             }
             Acceptance::Repeat(previous) => Ok(self.repeat(intervention, previous, &submission.fingerprint)),
@@ -304,9 +337,192 @@ impl Service {
         let found = self.store.cancel(id, self.clock.now()).await?;
         if found {
             tracing::info!("run cancelled");
+            if let Some(scheduler) = &self.scheduler {
+                if let Err(error) = scheduler.unschedule(id).await {
+                    tracing::warn!(error = %error, "removing the timeout timer failed; it will find nothing to do");
+                }
+            }
         }
         Ok(found)
     }
+
+    /// The link's timer fired: queues the timeout continuation exactly once if the link expired unanswered
+    /// (and the run was not cancelled); otherwise does nothing and says why.
+    pub async fn fire_timeout(&self, id: &InterventionId) -> Result<TimeoutOutcome, StoreError> {
+        let result = self.fire_timeout_inner(id).instrument(telemetry::intervention_span("timeout")).await;
+        if let Ok(TimeoutOutcome::Queued) = result {
+            metrics::counter!(metric::TIMEOUTS_QUEUED).increment(1);
+        }
+        result
+    }
+
+    async fn fire_timeout_inner(&self, id: &InterventionId) -> Result<TimeoutOutcome, StoreError> {
+        let now = self.clock.now();
+        telemetry::record_intervention_id(id);
+        let Some(intervention) = self.load(id).await? else {
+            tracing::warn!("timeout fired for an intervention that was never stored; nothing to do");
+            return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+        };
+        let outcome = match (intervention.timeout_refusal_at(now), Continuation::for_timeout(&intervention)) {
+            (None, Some(continuation)) => self.store.time_out(&intervention, &continuation, now).await?,
+            (Some(refusal), _) => TimeoutOutcome::Refused(refusal),
+            (None, None) => TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation),
+        };
+        match outcome {
+            TimeoutOutcome::Queued => tracing::info!("link expired unanswered: timeout continuation recorded"),
+            TimeoutOutcome::Refused(refusal) => tracing::info!(reason = refusal.reason(), "timeout does nothing"),
+        }
+        Ok(outcome)
+    }
+
+    /// The intervention's record for an operator: state, uses, submissions and continuation ids; secret
+    /// context values never appear.
+    pub async fn record(&self, id: &InterventionId) -> Result<Option<InterventionRecord>, StoreError> {
+        let now = self.clock.now();
+        let Some(intervention) = self.store.get(id).await? else { return Ok(None) };
+        let submissions = self.store.submissions(id).await?;
+        Ok(Some(InterventionRecord::new(&intervention, &submissions, now)))
+    }
+
+    /// A page of an environment's interventions, newest first.
+    pub async fn list(
+        &self,
+        environment_id: &str,
+        state: Option<InterventionState>,
+        limit: usize,
+        next_token: Option<String>,
+    ) -> Result<InterventionList, StoreError> {
+        let now = self.clock.now();
+        let query = ListQuery { environment_id: environment_id.to_owned(), state, limit, next_token, now };
+        let page = self.store.list(&query).await?;
+        Ok(InterventionList {
+            interventions: page.interventions.iter().map(|i| InterventionSummary::new(i, now)).collect(),
+            next_token: page.next_token,
+        })
+    }
+}
+
+/// An intervention's record, as the operator routes answer it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionRecord {
+    /// The intervention.
+    pub intervention_id: String,
+    /// Its environment.
+    pub environment_id: String,
+    /// Its run's correlation id.
+    pub correlation_id: String,
+    /// Where it stands.
+    pub state: InterventionState,
+    /// Accepted submissions.
+    pub uses: u32,
+    /// Accepted submissions allowed.
+    pub max_uses: u32,
+    /// When the link expires (RFC 3339).
+    pub expires_at: String,
+    /// The accepted submissions, oldest first.
+    pub submissions: Vec<SubmissionRecord>,
+    /// The ids of the continuations queued for it.
+    pub continuation_ids: Vec<String>,
+}
+
+/// One accepted submission in a record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmissionRecord {
+    /// Its id.
+    pub submission_id: String,
+    /// When it was accepted (RFC 3339).
+    pub submitted_at: String,
+    /// The reviewer's input (a secret key's value is masked).
+    pub input: serde_json::Value,
+}
+
+/// The mask that stands for a secret value in a record.
+pub const SECRET_MASK: &str = "(secret)";
+
+impl InterventionRecord {
+    fn new(intervention: &Intervention, submissions: &[Submission], now: Timestamp) -> Self {
+        let mut continuation_ids: Vec<String> = submissions.iter().map(Submission::continuation_id).collect();
+        if intervention.timed_out_at.is_some() {
+            continuation_ids.push(Continuation::timeout_id(intervention));
+        }
+        let submissions = submissions
+            .iter()
+            .map(|s| {
+                let mut input = serde_json::Map::new();
+                for (key, value) in s.input.iter() {
+                    let shown = if intervention.secret_keys.contains(key) {
+                        serde_json::Value::String(SECRET_MASK.into())
+                    } else {
+                        serde_json::to_value(value).unwrap_or_default()
+                    };
+                    input.insert(key.to_string(), shown);
+                }
+                SubmissionRecord {
+                    submission_id: s.submission_id.clone(),
+                    submitted_at: s.submitted_at.to_rfc3339(),
+                    input: serde_json::Value::Object(input),
+                }
+            })
+            .collect();
+        Self {
+            intervention_id: intervention.id.to_string(),
+            environment_id: intervention.environment_id.clone(),
+            correlation_id: intervention.correlation_id.clone(),
+            state: intervention.state_at(now),
+            uses: intervention.uses,
+            max_uses: intervention.max_uses,
+            expires_at: intervention.expires_at.to_rfc3339(),
+            submissions,
+            continuation_ids,
+        }
+    }
+}
+
+/// One intervention in a listing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionSummary {
+    /// The intervention.
+    pub intervention_id: String,
+    /// Its run's correlation id.
+    pub correlation_id: String,
+    /// Where it stands.
+    pub state: InterventionState,
+    /// Accepted submissions.
+    pub uses: u32,
+    /// Accepted submissions allowed.
+    pub max_uses: u32,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When the link expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl InterventionSummary {
+    fn new(intervention: &Intervention, now: Timestamp) -> Self {
+        Self {
+            intervention_id: intervention.id.to_string(),
+            correlation_id: intervention.correlation_id.clone(),
+            state: intervention.state_at(now),
+            uses: intervention.uses,
+            max_uses: intervention.max_uses,
+            created_at: intervention.created_at.to_rfc3339(),
+            expires_at: intervention.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionList {
+    /// The interventions, newest first.
+    pub interventions: Vec<InterventionSummary>,
+    /// Where the next page starts (pass it back as `nextToken`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 
-use crate::model::{Intervention, Submission};
+use crate::continuation::Continuation;
+use crate::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
 use crate::outcome::Rejection;
 use crate::time::Timestamp;
 use crate::token::InterventionId;
@@ -17,6 +18,9 @@ pub enum StoreError {
     /// An intervention with this id exists already.
     #[error("an intervention with this id exists already")]
     AlreadyExists,
+    /// A page token that this store did not hand out.
+    #[error("the nextToken is not valid")]
+    BadPageToken,
     /// A stored item could not be read.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),
@@ -33,13 +37,37 @@ pub enum Acceptance {
     Refused(Rejection),
 }
 
-/// An accepted submission whose continuation is not yet on the queue.
+/// What the store did with a timeout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutOutcome {
+    /// Marked timed out and the continuation recorded, in one atomic step.
+    Queued,
+    /// Nothing changed, for this reason.
+    Refused(TimeoutRefusal),
+}
+
+/// One page of a listing of interventions, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    /// The interventions on this page.
+    pub interventions: Vec<Intervention>,
+    /// Where the next page starts; `None` on the last page.
+    pub next_token: Option<String>,
+}
+
+/// Which interventions to list.
 #[derive(Debug, Clone)]
-pub struct OutboxEntry {
-    /// The intervention, for the run's context and ids.
-    pub intervention: Intervention,
-    /// The submission.
-    pub submission: Submission,
+pub struct ListQuery {
+    /// The environment.
+    pub environment_id: String,
+    /// Only those in this state (decided at `now`).
+    pub state: Option<InterventionState>,
+    /// Most interventions on one page.
+    pub limit: usize,
+    /// The token of the page to read (from the previous page).
+    pub next_token: Option<String>,
+    /// The instant states are decided at.
+    pub now: Timestamp,
 }
 
 /// Where interventions and their submissions live.
@@ -68,11 +96,27 @@ pub trait InterventionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Acceptance, StoreError>;
 
+    /// In one atomic step, only if the intervention is not cancelled, not timed out, has no accepted
+    /// submission and its expiry is at or before `now`: marks it timed out, records `continuation` in the
+    /// outbox and counts the allowance like a submission. A submission and a timeout exclude each other.
+    async fn time_out(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<TimeoutOutcome, StoreError>;
+
     /// Marks the run cancelled (its link answers "Link has expired" from now on); false if unknown.
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError>;
 
-    /// Up to `limit` accepted submissions whose continuations have not been marked published, oldest first.
-    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError>;
+    /// The accepted submissions of an intervention, oldest first.
+    async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError>;
+
+    /// A page of an environment's interventions, newest first (from an index, never a scan).
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;
+
+    /// Up to `limit` continuations recorded but not yet marked published, oldest first.
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError>;
 
     /// Marks these continuations (by id) as on the queue.
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError>;

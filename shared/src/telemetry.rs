@@ -130,6 +130,8 @@ pub mod metric {
     pub const SUBMISSIONS_ACCEPTED: &str = "SubmissionsAccepted";
     /// Refusals, with a `reason` label (`not_found`, `link_expired`, `max_uses_reached`, `invalid_input`, …).
     pub const REJECTIONS: &str = "Rejections";
+    /// Timeout continuations recorded (links that expired unanswered).
+    pub const TIMEOUTS_QUEUED: &str = "TimeoutsQueued";
     /// Continuations put on the queue.
     pub const CONTINUATIONS_PUBLISHED: &str = "ContinuationsPublished";
 }

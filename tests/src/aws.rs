@@ -126,7 +126,7 @@ impl FaultyStore {
 }
 
 use human_intervention::model::{Intervention, Submission};
-use human_intervention::store::{Acceptance, InterventionStore, OutboxEntry, StoreError};
+use human_intervention::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 use human_intervention::time::Timestamp;
 use human_intervention::token::InterventionId;
 
@@ -164,7 +164,21 @@ impl InterventionStore for FaultyStore {
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
         self.inner.cancel(id, now).await
     }
-    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn time_out(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<TimeoutOutcome, StoreError> {
+        self.inner.time_out(intervention, continuation, now).await
+    }
+    async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
+        self.inner.submissions(id).await
+    }
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        self.inner.list(query).await
+    }
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
         self.inner.unpublished(limit).await
     }
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
@@ -259,5 +273,72 @@ impl AwsFixture {
                 }
             })
             .collect()
+    }
+}
+
+/// Counts the AWS calls of the clients it is registered on, by operation (`DynamoDB.GetItem`): one per
+/// call (execution), whatever the retries, and separately every request sent (attempt).
+#[derive(Debug, Clone, Default)]
+pub struct CallCounter {
+    calls: Arc<std::sync::Mutex<Vec<String>>>,
+    attempts: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl CallCounter {
+    /// A counter that has seen nothing.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A DynamoDB client on `config` that reports to this counter.
+    pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+        let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(self.clone()).build();
+        aws_sdk_dynamodb::Client::from_conf(config)
+    }
+
+    /// An SQS client on `config` that reports to this counter.
+    pub fn sqs(&self, config: &aws_config::SdkConfig) -> aws_sdk_sqs::Client {
+        let config = aws_sdk_sqs::config::Builder::from(config).interceptor(self.clone()).build();
+        aws_sdk_sqs::Client::from_conf(config)
+    }
+
+    /// The calls since the last `take`, by operation, and the requests sent for them; starts counting anew.
+    pub fn take(&self) -> (std::collections::BTreeMap<String, usize>, usize) {
+        let calls = std::mem::take(&mut *self.calls.lock().expect("lock"));
+        let attempts = self.attempts.swap(0, std::sync::atomic::Ordering::SeqCst);
+        let mut counts = std::collections::BTreeMap::new();
+        for call in calls {
+            *counts.entry(call).or_insert(0) += 1;
+        }
+        (counts, attempts)
+    }
+}
+
+impl aws_sdk_dynamodb::config::Intercept for CallCounter {
+    fn name(&self) -> &'static str {
+        "CallCounter"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let operation = cfg
+            .load::<aws_smithy_runtime_api::client::orchestrator::Metadata>()
+            .map(|m| format!("{}.{}", m.service(), m.name()))
+            .unwrap_or_else(|| "unknown".into());
+        self.calls.lock().expect("lock").push(operation);
+        Ok(())
+    }
+
+    fn read_before_transmit(
+        &self,
+        _context: &aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        self.attempts.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
     }
 }

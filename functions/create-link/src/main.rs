@@ -22,6 +22,7 @@ async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<CreatedL
         CreateError::Invalid(e) => diagnostic(ConfigError::ERROR_TYPE, e.to_string()),
         CreateError::Store(e) => diagnostic("InterventionStoreUnavailable", e.to_string()),
         CreateError::Random(e) => diagnostic("InterventionStoreUnavailable", e),
+        CreateError::Schedule(e) => diagnostic("TimeoutSchedulerUnavailable", e),
     });
     human_intervention::telemetry::flush_metrics();
     result

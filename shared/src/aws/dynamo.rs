@@ -5,6 +5,7 @@
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
 //!   publisher sends, so the stream record alone is enough); `outbox` while it is not yet published.
+//! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
 //! - `A#<environmentId>`, `M#<YYYY-MM>` — `runs` counted against the monthly allowance.
 //!
 //! Every item has `ttl` (epoch seconds) for clean-up, but expiry is always decided from the stored times:
@@ -22,19 +23,25 @@ use aws_sdk_dynamodb::types::{
     StreamSpecification, StreamViewType, TimeToLiveSpecification, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 use sha2::{Digest, Sha256};
 
 use crate::continuation::Continuation;
-use crate::model::{Intervention, Submission};
+use crate::model::{Intervention, Submission, TimeoutRefusal};
 use crate::outcome::Rejection;
-use crate::store::{Acceptance, InterventionStore, OutboxEntry, StoreError};
+use crate::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 use crate::time::Timestamp;
 use crate::token::InterventionId;
 
 /// How long records stay after the run's availability ends, for operators (then TTL removes them).
 const RETENTION_MILLIS: i64 = 30 * 24 * 3_600_000;
-/// The sparse index of submissions whose continuation is not yet on the queue.
+/// The sparse index of continuations not yet on the queue.
 pub const OUTBOX_INDEX: &str = "outbox";
+/// The index of interventions by environment, newest first (only intervention items carry its keys).
+pub const ENVIRONMENT_INDEX: &str = "byEnvironment";
+/// The sort key of an intervention's timeout continuation record.
+const TIMEOUT_SK: &str = "T#timeout";
 /// Transaction attempts when DynamoDB reports a conflict with a concurrent transaction.
 const CONFLICT_ATTEMPTS: u32 = 10;
 
@@ -83,6 +90,7 @@ fn decode_intervention(item: &Item) -> Result<Intervention, StoreError> {
     // The live attributes win over the document written at creation.
     intervention.uses = number(item, "uses").and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
     intervention.cancelled_at = number(item, "cancelledAt").map(Timestamp::from_millis);
+    intervention.timed_out_at = number(item, "timedOutAt").map(Timestamp::from_millis);
     if let Some(expires_at) = number(item, "expiresAt") {
         intervention.expires_at = Timestamp::from_millis(expires_at);
     }
@@ -137,6 +145,13 @@ impl DynamoStore {
             .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
             .build()
             .map_err(unavailable)?;
+        let by_environment = GlobalSecondaryIndex::builder()
+            .index_name(ENVIRONMENT_INDEX)
+            .key_schema(key("environmentId", KeyType::Hash)?)
+            .key_schema(key("createdAt", KeyType::Range)?)
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .map_err(unavailable)?;
         self.client
             .create_table()
             .table_name(&self.table)
@@ -145,9 +160,12 @@ impl DynamoStore {
             .attribute_definitions(attribute("sk", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("outbox", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("outboxAt", ScalarAttributeType::N)?)
+            .attribute_definitions(attribute("environmentId", ScalarAttributeType::S)?)
+            .attribute_definitions(attribute("createdAt", ScalarAttributeType::N)?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(outbox)
+            .global_secondary_indexes(by_environment)
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
@@ -197,8 +215,8 @@ impl DynamoStore {
             .key("sk", s("I"))
             .update_expression("SET #uses = #uses + :one")
             .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND expiresAt > :now \
-                 AND runAvailableUntil > :now AND #uses < maxUses",
+                "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND attribute_not_exists(timedOutAt) \
+                 AND expiresAt > :now AND runAvailableUntil > :now AND #uses < maxUses",
             )
             .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":one", n(1))
@@ -224,18 +242,30 @@ impl DynamoStore {
             TransactWriteItem::builder().update(count_use).build(),
             TransactWriteItem::builder().put(record).build(),
         ];
-        if intervention.tier.counts_against_allowance() {
-            let allowance = Update::builder()
-                .table_name(&self.table)
-                .key("pk", s(format!("A#{}", intervention.environment_id)))
-                .key("sk", s(format!("M#{}", now.year_month())))
-                .update_expression("ADD runs :one")
-                .expression_attribute_values(":one", n(1))
-                .build()
-                .map_err(unavailable)?;
-            items.push(TransactWriteItem::builder().update(allowance).build());
+        if let Some(allowance) = self.allowance_item(intervention, now)? {
+            items.push(allowance);
         }
         Ok(items)
+    }
+
+    /// The allowance count of a resumed run, for a tier that counts.
+    fn allowance_item(
+        &self,
+        intervention: &Intervention,
+        now: Timestamp,
+    ) -> Result<Option<TransactWriteItem>, StoreError> {
+        if !intervention.tier.counts_against_allowance() {
+            return Ok(None);
+        }
+        let allowance = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(format!("A#{}", intervention.environment_id)))
+            .key("sk", s(format!("M#{}", now.year_month())))
+            .update_expression("ADD runs :one")
+            .expression_attribute_values(":one", n(1))
+            .build()
+            .map_err(unavailable)?;
+        Ok(Some(TransactWriteItem::builder().update(allowance).build()))
     }
 
     /// Turns a cancelled transaction's reasons into the outcome, reading the item only when DynamoDB
@@ -271,6 +301,36 @@ impl DynamoStore {
         // A conflict with a concurrent transaction (or an unexpected reason): try again.
         Ok(None)
     }
+}
+
+/// The index's last evaluated key as an opaque token (base64url of its JSON).
+fn encode_page_token(key: &Item) -> String {
+    let json: serde_json::Map<String, serde_json::Value> = key
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(text) => Some((k.clone(), serde_json::json!({ "S": text }))),
+            AttributeValue::N(number) => Some((k.clone(), serde_json::json!({ "N": number }))),
+            _ => None,
+        })
+        .collect();
+    URL_SAFE_NO_PAD.encode(serde_json::Value::Object(json).to_string())
+}
+
+/// A token back into a start key; only the four key attributes of the environment index, of the right types.
+fn decode_page_token(token: &str) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| StoreError::BadPageToken)?;
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadPageToken)?;
+    let mut key = Item::new();
+    for (name, kind) in [("pk", "S"), ("sk", "S"), ("environmentId", "S"), ("createdAt", "N")] {
+        let value =
+            json.get(name).and_then(|v| v.get(kind)).and_then(|v| v.as_str()).ok_or(StoreError::BadPageToken)?;
+        key.insert(name.to_owned(), if kind == "S" { s(value) } else { n(value) });
+    }
+    if json.len() != 4 {
+        return Err(StoreError::BadPageToken);
+    }
+    Ok(key)
 }
 
 fn ttl(intervention: &Intervention) -> i64 {
@@ -395,7 +455,7 @@ impl InterventionStore for DynamoStore {
         }
     }
 
-    async fn unpublished(&self, limit: usize) -> Result<Vec<OutboxEntry>, StoreError> {
+    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
         let output = self
             .client
             .query()
@@ -407,29 +467,35 @@ impl InterventionStore for DynamoStore {
             .send()
             .await
             .map_err(sdk_error)?;
-        let mut entries = Vec::new();
+        let mut continuations = Vec::new();
         for key in output.items() {
             let (Some(pk), Some(sk)) = (text(key, "pk"), text(key, "sk")) else { continue };
             let Some(item) = self.get_item(pk.to_owned(), sk.to_owned()).await? else { continue };
             if !item.contains_key("outbox") {
                 continue; // published since the index was read
             }
-            let submission = decode_submission(&item)?;
-            let Some(intervention) = self.get(&submission.intervention_id).await? else { continue };
-            entries.push(OutboxEntry { intervention, submission });
+            let json = text(&item, "continuation")
+                .ok_or_else(|| StoreError::Corrupt("an outbox item has no continuation".into()))?;
+            continuations
+                .push(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("a continuation: {e}")))?);
         }
-        Ok(entries)
+        Ok(continuations)
     }
 
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
         for id in continuation_ids {
-            let Some((intervention_id, submission_id)) = id.split_once(':') else { continue };
+            let Some((intervention_id, suffix)) = id.split_once(':') else { continue };
+            let sk = if suffix == crate::continuation::TIMEOUT_SUFFIX {
+                TIMEOUT_SK.to_owned()
+            } else {
+                format!("S#{suffix}")
+            };
             let result = self
                 .client
                 .update_item()
                 .table_name(&self.table)
                 .key("pk", s(format!("I#{intervention_id}")))
-                .key("sk", s(format!("S#{submission_id}")))
+                .key("sk", s(sk))
                 .update_expression("REMOVE outbox, outboxAt")
                 .condition_expression("attribute_exists(pk)")
                 .send()
@@ -441,6 +507,139 @@ impl InterventionStore for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    async fn time_out(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<TimeoutOutcome, StoreError> {
+        let pk = intervention_pk(&intervention.id);
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("I"))
+            .update_expression("SET timedOutAt = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(timedOutAt) AND attribute_not_exists(cancelledAt) \
+                 AND #uses = :zero AND expiresAt <= :now AND runAvailableUntil > :now",
+            )
+            .expression_attribute_names("#uses", "uses")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let record = Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(&pk))
+            .item("sk", s(TIMEOUT_SK))
+            .item("continuation", s(serde_json::to_string(continuation).map_err(unavailable)?))
+            .item("outbox", s("pending"))
+            .item("outboxAt", n(now.millis()))
+            .item("ttl", n(ttl(intervention)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(unavailable)?;
+        let mut items =
+            vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(record).build()];
+        if let Some(allowance) = self.allowance_item(intervention, now)? {
+            items.push(allowance);
+        }
+        for attempt in 0..CONFLICT_ATTEMPTS {
+            let result = self.client.transact_write_items().set_transact_items(Some(items.clone())).send().await;
+            let error = match result {
+                Ok(_) => return Ok(TimeoutOutcome::Queued),
+                Err(error) => error,
+            };
+            let reasons = match error.as_service_error() {
+                Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
+                Some(TransactWriteItemsError::TransactionInProgressException(_)) => Vec::new(),
+                _ => return Err(sdk_error(error)),
+            };
+            let code = |i: usize| reasons.get(i).and_then(|r| r.code()).unwrap_or("None");
+            if code(1) == "ConditionalCheckFailed" {
+                return Ok(TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut));
+            }
+            if code(0) == "ConditionalCheckFailed" {
+                let current = match reasons.first().and_then(|r| r.item()) {
+                    Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
+                    _ => self.get(&intervention.id).await?,
+                };
+                let refusal = match current {
+                    None => TimeoutRefusal::NotStored,
+                    Some(current) => current.timeout_refusal_at(now).unwrap_or(TimeoutRefusal::Answered),
+                };
+                return Ok(TimeoutOutcome::Refused(refusal));
+            }
+            let jitter = u64::from(getrandom::u32().unwrap_or(0) % 25);
+            tokio::time::sleep(Duration::from_millis(10 * (1 << attempt.min(4)) + jitter)).await;
+        }
+        Err(StoreError::Unavailable(
+            "the timeout kept conflicting with concurrent submissions; nothing was recorded".into(),
+        ))
+    }
+
+    async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
+        let mut submissions = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+                .expression_attribute_values(":pk", s(intervention_pk(id)))
+                .expression_attribute_values(":s", s("S#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                submissions.push(decode_submission(item)?);
+            }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        submissions.sort_by_key(|s| s.submitted_at);
+        Ok(submissions)
+    }
+
+    async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
+        let mut start = query.next_token.as_deref().map(decode_page_token).transpose()?;
+        let mut interventions = Vec::new();
+        // A page is read in as many index queries as it takes to fill it (the state filter drops items).
+        for _ in 0..20 {
+            let remaining = query.limit.saturating_sub(interventions.len()).max(1);
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(ENVIRONMENT_INDEX)
+                .key_condition_expression("environmentId = :env")
+                .expression_attribute_values(":env", s(&query.environment_id))
+                .scan_index_forward(false)
+                .limit(i32::try_from(remaining).unwrap_or(i32::MAX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                let intervention = decode_intervention(item)?;
+                if query.state.is_none_or(|state| intervention.state_at(query.now) == state) {
+                    interventions.push(intervention);
+                }
+            }
+            start = output.last_evaluated_key;
+            if start.is_none() || interventions.len() >= query.limit {
+                break;
+            }
+        }
+        Ok(Page { interventions, next_token: start.as_ref().map(encode_page_token) })
     }
 
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {

@@ -22,14 +22,15 @@ fn image_text<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
     image.get(name)?.get("S")?.as_str()
 }
 
-/// The continuation a record carries: `None` for records that are not newly accepted submissions.
+/// The continuation a record carries: `None` for records that are not new submissions or timeouts.
 pub fn continuation_of(record: &StreamRecord) -> Option<Result<Continuation, String>> {
-    if record.event_name != "INSERT" || !image_text(&record.new_image, "sk")?.starts_with("S#") {
+    let sk = image_text(&record.new_image, "sk")?;
+    if record.event_name != "INSERT" || !(sk.starts_with("S#") || sk.starts_with("T#")) {
         return None;
     }
     Some(match image_text(&record.new_image, "continuation") {
         Some(json) => serde_json::from_str(json).map_err(|e| format!("the continuation is not readable: {e}")),
-        None => Err("the submission item has no continuation".into()),
+        None => Err("the outbox item has no continuation".into()),
     })
 }
 

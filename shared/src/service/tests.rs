@@ -21,7 +21,8 @@ fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
     let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap());
-    let service = Service::new(store.clone(), keys, clock.clone(), "https://links.example.com/");
+    let service = Service::new(store.clone(), keys, clock.clone(), "https://links.example.com/")
+        .with_scheduler(Arc::new(crate::schedule::MemoryScheduler::new()));
     Fixture { service, store, clock }
 }
 
@@ -170,10 +171,7 @@ async fn dedicated_tiers_count_no_allowance() {
     assert!(accepted(&f.post(&token, "decision=approve").await));
     assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 0);
     let entries = f.store.unpublished(10).await.unwrap();
-    assert!(
-        !crate::continuation::Continuation::for_submission(&entries[0].intervention, &entries[0].submission)
-            .counts_against_allowance
-    );
+    assert!(!entries[0].counts_against_allowance);
 }
 
 #[tokio::test]
@@ -227,4 +225,165 @@ async fn concurrent_submissions_accept_exactly_min_n_max() {
     assert_eq!(race(1, 200).await, (1, 199));
     assert_eq!(race(5, 200).await, (5, 195));
     assert_eq!(race(20, 7).await, (7, 0));
+}
+
+// Timeouts.
+
+use crate::model::{InterventionState, TimeoutRefusal};
+use crate::store::TimeoutOutcome;
+
+fn id_of(created: &CreatedLink) -> InterventionId {
+    InterventionId::parse(&created.intervention_id).unwrap()
+}
+
+const EXPIRY: i64 = START + 3_600_000;
+
+#[tokio::test]
+async fn an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults() {
+    let f = fixture();
+    let (created, token) = f.link(input(1)).await;
+    let id = id_of(&created);
+    f.clock.set(Timestamp::from_millis(EXPIRY - 1));
+    assert_eq!(f.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotDue));
+    assert!(matches!(f.service.view(&token).await.unwrap(), View::Live(_)), "an early timer leaves the link working");
+    f.clock.set(Timestamp::from_millis(EXPIRY));
+    assert_eq!(f.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Queued);
+    assert_eq!(
+        f.service.fire_timeout(&id).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut),
+        "a second invocation queues nothing"
+    );
+    let queue = MemoryQueue::new();
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 1);
+    let message = serde_json::to_value(&queue.messages()[0]).unwrap();
+    assert_eq!(message["id"], json!(format!("{id}:timeout")));
+    assert_eq!(message["outcome"], json!("timedOut"));
+    assert_eq!(message["ruleSetId"], json!("refund-timeout"));
+    assert_eq!(message["correlationId"], json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
+    assert_eq!(message["environmentId"], json!("prod-eu"));
+    assert!(message.get("submissionId").is_none());
+    assert_eq!(message["countsAgainstAllowance"], json!(true));
+    assert_eq!(message["context"]["decision"], json!("reject"));
+    assert_eq!(message["context"]["order.id"], json!("A-1001"));
+    assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 1, "counted like a submission");
+    assert!(matches!(f.service.view(&token).await.unwrap(), View::Rejected(Rejection::Expired)));
+    assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    let record = f.service.record(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, InterventionState::TimedOut);
+    assert_eq!(record.continuation_ids, vec![format!("{id}:timeout")]);
+}
+
+#[tokio::test]
+async fn a_timeout_does_nothing_when_answered_cancelled_unset_or_never_stored() {
+    let f = fixture();
+    let (answered, token) = f.link(input(1)).await;
+    assert!(accepted(&f.post(&token, "decision=approve").await));
+    let (cancelled, _) = f.link(input(1)).await;
+    f.service.cancel(&id_of(&cancelled)).await.unwrap();
+    let mut without = input(1);
+    without.as_object_mut().unwrap().remove("onTimeout");
+    let (unset, _) = f.link(without).await;
+    f.clock.set(Timestamp::from_millis(EXPIRY + 5));
+    let fire = |id: InterventionId| {
+        let service = f.service.clone();
+        async move { service.fire_timeout(&id).await.unwrap() }
+    };
+    assert_eq!(fire(id_of(&answered)).await, TimeoutOutcome::Refused(TimeoutRefusal::Answered));
+    assert_eq!(fire(id_of(&cancelled)).await, TimeoutOutcome::Refused(TimeoutRefusal::Cancelled));
+    assert_eq!(fire(id_of(&unset)).await, TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation));
+    assert_eq!(fire(InterventionId::random().unwrap()).await, TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+    let outcomes: Vec<_> = f.store.unpublished(10).await.unwrap().into_iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, vec![crate::continuation::Outcome::Submitted], "only the answered link's submission");
+    let unset_record = f.service.record(&id_of(&unset)).await.unwrap().unwrap();
+    assert_eq!(unset_record.state, InterventionState::Expired);
+    assert_eq!(f.service.record(&id_of(&cancelled)).await.unwrap().unwrap().state, InterventionState::Cancelled);
+    assert_eq!(f.service.record(&id_of(&answered)).await.unwrap().unwrap().state, InterventionState::Completed);
+}
+
+#[tokio::test]
+async fn on_timeout_without_a_scheduler_is_refused_by_name() {
+    let store = Arc::new(MemoryStore::new());
+    let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
+    let service = Service::new(store, keys, clock, "https://x.example");
+    let error = service.create(input(1).to_string().as_bytes()).await.unwrap_err();
+    assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "onTimeout"), "{error}");
+}
+
+/// 200 submissions fired across the expiry instant while the timeout fires in the same window.
+async fn timeout_race(round: usize) -> (usize, usize) {
+    let f = Arc::new(fixture());
+    let (created, token) = f.link(input(5)).await;
+    let id = id_of(&created);
+    f.clock.set(Timestamp::from_millis(EXPIRY - 100));
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let f = f.clone();
+        let token = token.clone();
+        tasks.push(tokio::spawn(async move {
+            if i == (round * 37) % 200 {
+                f.clock.set(Timestamp::from_millis(EXPIRY));
+                let _ = f.service.fire_timeout(&id).await.unwrap();
+            }
+            f.clock.advance(1);
+            f.post(&token, &format!("decision=approve&_submissionId=t{i}")).await
+        }));
+    }
+    for task in tasks {
+        let _ = task.await.unwrap();
+    }
+    // The timer fires (again) after the window, as a retried timer would.
+    f.clock.set(Timestamp::from_millis(EXPIRY + 1000));
+    let _ = f.service.fire_timeout(&id).await.unwrap();
+    let outbox = f.store.unpublished(1000).await.unwrap();
+    let submitted = outbox.iter().filter(|c| c.outcome == crate::continuation::Outcome::Submitted).count();
+    let timed_out = outbox.iter().filter(|c| c.outcome == crate::continuation::Outcome::TimedOut).count();
+    (submitted, timed_out)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_submission_and_the_timeout_never_both_win_and_never_neither() {
+    let mut timeout_won = 0;
+    for round in 0..20 {
+        let (submitted, timed_out) = timeout_race(round).await;
+        assert!(
+            (submitted >= 1 && timed_out == 0) || (submitted == 0 && timed_out == 1),
+            "round {round}: {submitted} submitted, {timed_out} timed out"
+        );
+        timeout_won += timed_out;
+    }
+    eprintln!("the timeout won {timeout_won} of 20 rounds; submissions won the rest");
+}
+
+#[tokio::test]
+async fn the_pending_list_pages_newest_first_across_pages() {
+    let f = fixture();
+    let mut ids = Vec::new();
+    for _ in 0..7 {
+        let (created, _) = f.link(input(1)).await;
+        ids.push(created.intervention_id.clone());
+        f.clock.advance(1);
+    }
+    let (answered, token) = f.link(input(1)).await;
+    assert!(accepted(&f.post(&token, "decision=approve").await));
+    let mut seen = Vec::new();
+    let mut next = None;
+    let mut pages = 0;
+    loop {
+        let page = f.service.list("prod-eu", Some(InterventionState::Pending), 3, next.take()).await.unwrap();
+        pages += 1;
+        seen.extend(page.interventions.iter().map(|i| i.intervention_id.clone()));
+        match page.next_token {
+            Some(token) => next = Some(token),
+            None => break,
+        }
+    }
+    ids.reverse();
+    assert_eq!(seen, ids, "newest first, every pending one once, the completed one left out");
+    assert!(pages >= 3);
+    assert!(!seen.contains(&answered.intervention_id));
+    assert!(matches!(
+        f.service.list("prod-eu", None, 3, Some("bm9wZQ".into())).await,
+        Err(crate::store::StoreError::BadPageToken)
+    ));
 }
