@@ -76,3 +76,41 @@ fmt:
 clean:
 	$(CARGO) clean
 	rm -rf $(VENV) tests/browser/node_modules
+
+## ---- Lambda packages and performance budgets
+
+# The four functions cargo lambda packages (arm64, for provided.al2023), and its tools (PyPI).
+LAMBDA_FUNCTIONS := create-link form-page submission publisher
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.17.1
+LAMBDA_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
+# The baselines of `make bench` (benches/hello-lambda, outside the workspace) build here.
+BASELINE_TARGET := $(CURDIR)/target/baseline
+
+.PHONY: package bench
+
+## The arm64 zips target/lambda/<function>/bootstrap.zip (release profile of Cargo.toml), with their sizes.
+package: $(VENV)/.cargo-lambda
+	rustup target list --installed | grep -qx aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+	$(LAMBDA_PATH) $(CARGO) lambda build --release --arm64 --output-format zip $(addprefix -p ,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do \
+	  printf '%-12s %10s bytes  target/lambda/%s/bootstrap.zip\n' $$f "$$(stat -c %s target/lambda/$$f/bootstrap.zip)" $$f; \
+	done
+
+## Every performance budget beside a baseline measured in the same run, as one table on stdout
+## (benches/run.py: handler costs, init time, AWS round trips, package size, memory, throughput).
+bench: package $(VENV)/.moto
+	$(PYTHON) benches/run.py check-profile
+	$(CARGO) build --release $(addprefix -p ,$(LAMBDA_FUNCTIONS)) -p human-intervention --bins
+	CARGO_TARGET_DIR=$(BASELINE_TARGET) $(CARGO) build --release --manifest-path benches/hello-lambda/Cargo.toml
+	cd benches/hello-lambda && CARGO_TARGET_DIR=$(BASELINE_TARGET) $(LAMBDA_PATH) \
+	  $(CARGO) lambda build --release --arm64 --output-format zip --bin hello-lambda
+	$(CARGO) bench -p human-intervention --bench handlers --bench submit_latency --no-run
+	$(CARGO) test -p intervention-tests --features aws --test round_trips --no-run
+	command -v wrk >/dev/null || apt-get install -y wrk
+	tests/moto/with-moto.sh $(VENV)/bin/python benches/run.py
+
+$(VENV)/.cargo-lambda:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'cargo-lambda==$(CARGO_LAMBDA_VERSION)' 'ziglang==$(ZIGLANG_VERSION)'
+	touch $@

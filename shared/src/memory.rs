@@ -190,7 +190,7 @@ impl InterventionStore for MemoryStore {
             .filter(|i| query.state.is_none_or(|s| i.state_at(query.now) == s))
             .collect();
         // Newest first; the id breaks ties so that pages never overlap.
-        matching.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+        matching.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
         let start = match after {
             Some(cursor) => matching.iter().position(|i| (i.created_at, i.id) < cursor).unwrap_or(matching.len()),
             None => 0,
