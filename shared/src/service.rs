@@ -24,7 +24,8 @@ use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
 #[derive(Clone)]
 pub struct Service {
     store: Arc<dyn InterventionStore>,
-    keys: Arc<LinkKeys>,
+    /// `None` for functions that never sign or verify links (timeouts, records).
+    keys: Option<Arc<LinkKeys>>,
     clock: Arc<dyn Clock>,
     base_url: String,
     scheduler: Option<Arc<dyn TimeoutScheduler>>,
@@ -54,8 +55,8 @@ pub enum CreateError {
     /// The timeout timer could not be set; nothing was stored, retrying is safe.
     #[error("{0}")]
     Schedule(String),
-    /// No randomness for the id.
-    #[error("no random source for the intervention id: {0}")]
+    /// No randomness for the id, or no keys to sign with.
+    #[error("cannot make a link: {0}")]
     Random(String),
 }
 
@@ -119,7 +120,13 @@ pub struct SubmitRequest<'a> {
 impl Service {
     /// A service on these parts; `base_url` is where links point (never taken from a request).
     pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
-        Self { store, keys, clock, base_url: base_url.trim_end_matches('/').to_owned(), scheduler: None }
+        Self { store, keys: Some(keys), clock, base_url: base_url.trim_end_matches('/').to_owned(), scheduler: None }
+    }
+
+    /// A service that fires timeouts and reads records but has no link keys: it creates no links and
+    /// verifies none.
+    pub fn without_links(store: Arc<dyn InterventionStore>, clock: Arc<dyn Clock>) -> Self {
+        Self { store, keys: None, clock, base_url: String::new(), scheduler: None }
     }
 
     /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
@@ -160,6 +167,9 @@ impl Service {
     }
 
     async fn create_inner(&self, input: &[u8]) -> Result<CreatedLink, CreateError> {
+        let Some(keys) = &self.keys else {
+            return Err(CreateError::Random("this function has no link keys".into()));
+        };
         let now = self.clock.now();
         let new = NewIntervention::parse(input, now)?;
         let id = InterventionId::random().map_err(|e| CreateError::Random(e.to_string()))?;
@@ -175,7 +185,7 @@ impl Service {
             scheduler.schedule(&id, intervention.expires_at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
         }
         self.store.create(&intervention).await?;
-        let link = format!("{}/i/{}", self.base_url, self.keys.sign(&id, intervention.expires_at));
+        let link = format!("{}/i/{}", self.base_url, keys.sign(&id, intervention.expires_at));
         let mut context = intervention.context.clone();
         context.insert(link_key, ContextValue::string(link));
         tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
@@ -184,7 +194,7 @@ impl Service {
 
     /// Checks the token alone: `None` for anything not a link of ours. No store read.
     fn verify(&self, token: &str) -> Option<crate::token::VerifiedLink> {
-        let verified = self.keys.verify(token);
+        let verified = self.keys.as_ref().and_then(|keys| keys.verify(token));
         match &verified {
             Some(link) => {
                 telemetry::record_intervention_id(&link.intervention_id);

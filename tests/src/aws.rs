@@ -19,6 +19,8 @@ pub async fn local_config() -> aws_config::SdkConfig {
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder().connect_timeout(std::time::Duration::from_secs(30)).build(),
         )
+        // For the same reason a response may start later than the SDK's stalled-stream grace period.
+        .stalled_stream_protection(aws_config::stalled_stream_protection::StalledStreamProtectionConfig::disabled())
         .load()
         .await
 }

@@ -147,6 +147,8 @@ async fn race(f: &AwsFixture, t: &TestServer, max_uses: u32, posts: usize) -> BT
 /// `RACE_REPEATS` (default 20) rounds of 1,000 concurrent posts on a max-uses-1 and a max-uses-5 link.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_submissions_accept_exactly_max_uses() {
+    // Server errors are logged (LOG_LEVEL=error from the Makefile), so a failed round says why.
+    human_intervention::telemetry::init();
     let repeats: usize = std::env::var("RACE_REPEATS").ok().and_then(|r| r.parse().ok()).unwrap_or(20);
     let f = AwsFixture::new(false).await;
     let t = server_on(&f).await;
@@ -352,4 +354,311 @@ async fn a_json_client_reads_the_page_from_dynamodb() {
     let value: Value =
         t.client.get(&link).header("accept", "application/json").send().await.unwrap().json().await.unwrap();
     assert_eq!(value["state"], json!("pending"));
+}
+
+// Timeouts and records on DynamoDB.
+
+use human_intervention::model::{InterventionState, TimeoutRefusal};
+use human_intervention::service::{Service, SubmitRequest, SubmitResult};
+use human_intervention::store::TimeoutOutcome;
+
+async fn manual_server(f: &AwsFixture, start: Timestamp) -> (TestServer, Arc<ManualClock>) {
+    let clock = Arc::new(ManualClock::new(start));
+    let backend = Backend::Adapters { store: f.store.clone(), queue: f.queue.clone() };
+    let t = TestServer::with_config(LocalConfig { backend, clock: clock.clone(), ..LocalConfig::default() }).await;
+    (t, clock)
+}
+
+fn start() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap()
+}
+
+fn until() -> Value {
+    intervention_tests::design_example("2026-11-26T10:00:00Z")
+}
+
+#[tokio::test]
+async fn an_unanswered_link_times_out_once_with_the_defaults_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let (t, clock) = manual_server(&f, start()).await;
+    let (link, id) = t.create(&until()).await;
+    clock.set(start().plus_millis(3_600_000));
+    let continuations = collect(&f, 1).await;
+    assert_eq!(continuations.len(), 1, "the in-process timer fired within a second");
+    let c = serde_json::to_value(&continuations[0]).unwrap();
+    assert_eq!(c["id"], json!(format!("{id}:timeout")));
+    assert_eq!(c["outcome"], json!("timedOut"));
+    assert_eq!(c["ruleSetId"], json!("refund-timeout"));
+    assert_eq!(c["correlationId"], json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
+    assert_eq!(c["environmentId"], json!("prod-eu"));
+    assert_eq!(c["context"]["decision"], json!("reject"));
+    let page = t.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("Link has expired"));
+    assert_eq!(t.post_form(&link, "decision=approve&_submissionId=late").await.status(), 410);
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(record["state"], json!("timedOut"));
+    assert_eq!(record["continuationIds"], json!([format!("{id}:timeout")]));
+    let service = Service::without_links(f.store.clone(), clock.clone());
+    let parsed = InterventionId::parse(&id).unwrap();
+    assert_eq!(
+        service.fire_timeout(&parsed).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut),
+        "the timeout function invoked again queues nothing"
+    );
+    assert!(collect(&f, 0).await.is_empty(), "no second continuation");
+}
+
+#[tokio::test]
+async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_ghost_timers_do_nothing() {
+    let f = AwsFixture::new(false).await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "A".repeat(44))).unwrap();
+    let service = Service::new(f.store.clone(), Arc::new(keys), clock.clone(), "http://links.example")
+        .with_scheduler(Arc::new(human_intervention::schedule::MemoryScheduler::new()));
+    let created = service.create(until().to_string().as_bytes()).await.unwrap();
+    let id = InterventionId::parse(&created.intervention_id).unwrap();
+    let token = created.context.iter().find(|(k, _)| k.as_str() == "approval.url").unwrap().1.display_parts()[0]
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    // Early (clock skew): nothing happens and the link keeps working.
+    clock.set(start().plus_millis(3_600_000 - 1));
+    assert_eq!(service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotDue));
+    assert!(matches!(service.view(&token).await.unwrap(), human_intervention::service::View::Live(_)));
+    // Fails once (the store is unreachable), then the retry queues it.
+    clock.set(start().plus_millis(3_600_000));
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url("http://127.0.0.1:9")
+        .region(aws_config::Region::new("eu-west-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .load()
+        .await;
+    let down = Service::without_links(
+        Arc::new(DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), f.store.table())),
+        clock.clone(),
+    );
+    assert!(down.fire_timeout(&id).await.is_err(), "the failed invocation reports an error, so it is retried");
+    assert_eq!(service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Queued);
+    assert_eq!(service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut));
+    // A timer whose intervention was never stored.
+    let ghost = InterventionId::random().unwrap();
+    assert_eq!(service.fire_timeout(&ghost).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+    // The stream publisher moves the timeout record onto the queue once.
+    let records = timeout_records(&f, &created.intervention_id).await;
+    assert_eq!(records.len(), 1);
+    assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref()).await, None);
+    let continuations = collect(&f, 1).await;
+    assert_eq!(continuations.len(), 1);
+    assert_eq!(continuations[0].id, format!("{id}:timeout"));
+    assert!(f.store.unpublished(10).await.unwrap().is_empty(), "marked published");
+}
+
+/// The stream records of an intervention's timeout item (what DynamoDB would deliver).
+async fn timeout_records(f: &AwsFixture, id: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let item = f
+        .dynamodb
+        .get_item()
+        .table_name(f.store.table())
+        .key("pk", AttributeValue::S(format!("I#{id}")))
+        .key("sk", AttributeValue::S("T#timeout".into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    item.item()
+        .map(|item| {
+            let image: serde_json::Map<String, Value> = item
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    AttributeValue::S(s) => Some((k.clone(), json!({ "S": s }))),
+                    AttributeValue::N(n) => Some((k.clone(), json!({ "N": n }))),
+                    _ => None,
+                })
+                .collect();
+            vec![human_intervention::aws::stream::StreamRecord {
+                sequence_number: "000000000000000000900".into(),
+                event_name: "INSERT".into(),
+                new_image: Value::Object(image),
+            }]
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_submission_and_the_timeout_never_both_win_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "B".repeat(44))).unwrap();
+    let expiry = start().plus_millis(3_600_000);
+    let mut timeout_won = 0;
+    for round in 0..20usize {
+        let clock = Arc::new(ManualClock::new(start()));
+        let service = Service::new(f.store.clone(), Arc::new(keys.clone()), clock.clone(), "http://l.example")
+            .with_scheduler(Arc::new(human_intervention::schedule::MemoryScheduler::new()));
+        let mut input = until();
+        input["maxUrlUses"] = json!(5);
+        let created = service.create(input.to_string().as_bytes()).await.unwrap();
+        let id = InterventionId::parse(&created.intervention_id).unwrap();
+        let link = serde_json::to_value(&created.context).unwrap()["approval.url"].as_str().unwrap().to_owned();
+        let token = link.rsplit('/').next().unwrap().to_owned();
+        clock.set(expiry.plus_millis(-100));
+        let fire_at = (round * 37) % 200;
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let (service, clock, token) = (service.clone(), clock.clone(), token.clone());
+                tokio::spawn(async move {
+                    if i == fire_at {
+                        clock.set(expiry);
+                        service.fire_timeout(&id).await.unwrap();
+                    }
+                    clock.advance(1);
+                    let body = format!("decision=approve&_submissionId=r{i}");
+                    let request = SubmitRequest {
+                        content_type: Some("application/x-www-form-urlencoded"),
+                        idempotency_key: None,
+                        body: body.as_bytes(),
+                    };
+                    service.submit(&token, request).await.unwrap()
+                })
+            })
+            .collect();
+        let mut accepted = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                SubmitResult::Accepted { .. } => accepted += 1,
+                SubmitResult::Rejected(_) => {}
+                other => panic!("round {round}: unexpected {other:?}"),
+            }
+        }
+        clock.set(expiry.plus_millis(1000));
+        service.fire_timeout(&id).await.unwrap();
+        let record = service.record(&id).await.unwrap().unwrap();
+        let submitted = record.submissions.len();
+        let timed_out = record.continuation_ids.iter().filter(|c| c.ends_with(":timeout")).count();
+        assert_eq!(submitted, accepted, "round {round}");
+        assert!(
+            (submitted >= 1 && timed_out == 0) || (submitted == 0 && timed_out == 1),
+            "round {round}: {submitted} submitted and {timed_out} timed out"
+        );
+        timeout_won += timed_out;
+    }
+    eprintln!("on DynamoDB the timeout won {timeout_won} of 20 rounds; submissions won the rest");
+    let outbox = f.store.unpublished(1000).await.unwrap();
+    assert!(!outbox.is_empty());
+}
+
+#[tokio::test]
+async fn every_state_is_reported_and_the_pending_list_pages_without_secrets() {
+    let f = AwsFixture::new(false).await;
+    let (t, clock) = manual_server(&f, start()).await;
+    let get = |path: String| {
+        let client = t.client.clone();
+        let url = format!("{}{path}", t.url);
+        async move { client.get(url).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let (_, pending) = t.create(&until()).await;
+    clock.advance(1);
+    let (completed_link, completed) = t.create(&until()).await;
+    assert_eq!(t.post_form(&completed_link, "decision=approve&_submissionId=done").await.status(), 200);
+    clock.advance(1);
+    let (_, cancelled) = t.create(&until()).await;
+    t.client.post(format!("{}/interventions/{cancelled}/cancel", t.url)).send().await.unwrap();
+    clock.advance(1);
+    let mut short = until();
+    short["urlExpirationHours"] = json!(0.5);
+    let (_, timed_out) = t.create(&short).await;
+    clock.advance(1);
+    short.as_object_mut().unwrap().remove("onTimeout");
+    let (_, expired) = t.create(&short).await;
+    for _ in 0..5 {
+        clock.advance(1);
+        t.create(&until()).await;
+    }
+    clock.set(start().plus_millis(1_800_000 + 10));
+    assert_eq!(collect(&f, 2).await.len(), 2, "the submission and the timeout");
+    for (id, state) in [
+        (&pending, "pending"),
+        (&completed, "completed"),
+        (&cancelled, "cancelled"),
+        (&timed_out, "timedOut"),
+        (&expired, "expired"),
+    ] {
+        let record = get(format!("/interventions/{id}")).await;
+        assert_eq!(record["state"], json!(state), "{record}");
+        assert!(!record.to_string().contains("a@example.com"), "no secret in a record");
+    }
+    let record = get(format!("/interventions/{completed}")).await;
+    assert_eq!(record["submissions"][0]["submissionId"], json!("done"));
+    assert_eq!(record["submissions"][0]["input"], json!({"decision": "approve"}));
+    assert_eq!(record["continuationIds"], json!([format!("{completed}:done")]));
+    assert_eq!(record["uses"], json!(1));
+    assert_eq!(record["maxUses"], json!(1));
+    // 6 pending interventions, 2 a page: at least 3 pages, newest first, each once.
+    let mut seen: Vec<String> = Vec::new();
+    let mut next: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let mut path = "/interventions?environmentId=prod-eu&state=pending&limit=2".to_owned();
+        if let Some(token) = &next {
+            path.push_str(&format!("&nextToken={token}"));
+        }
+        let page = get(path).await;
+        pages += 1;
+        assert!(!page.to_string().contains("a@example.com"));
+        for item in page["interventions"].as_array().unwrap() {
+            assert_eq!(item["state"], json!("pending"));
+            seen.push(item["interventionId"].as_str().unwrap().to_owned());
+        }
+        match page["nextToken"].as_str() {
+            Some(token) => next = Some(token.to_owned()),
+            None => break,
+        }
+        assert!(pages < 20);
+    }
+    assert_eq!(seen.len(), 6, "{seen:?}");
+    assert_eq!(seen.last(), Some(&pending), "newest first: the first one created comes last");
+    assert!(pages >= 3, "{pages} pages");
+    let bad = t.client.get(format!("{}/interventions?environmentId=prod-eu&nextToken=eyJ4Ijp7fX0", t.url)).send().await;
+    assert_eq!(bad.unwrap().status(), 400);
+    let missing = t.client.get(format!("{}/interventions?state=pending", t.url)).send().await.unwrap();
+    assert_eq!(missing.status(), 400);
+}
+
+#[tokio::test]
+async fn eventbridge_schedules_are_made_before_storing_and_removed_on_cancel() {
+    use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
+    let f = AwsFixture::new(false).await;
+    let client = aws_sdk_scheduler::Client::new(&f.config);
+    let group = format!("{}-timeouts", f.store.table());
+    client.create_schedule_group().name(&group).send().await.expect("a schedule group");
+    let scheduler = EventBridgeScheduler::new(
+        client.clone(),
+        SchedulerTarget {
+            group: group.clone(),
+            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:timeout".into(),
+            role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+            dead_letter_arn: Some("arn:aws:sqs:eu-west-1:123456789012:timeouts-dlq".into()),
+        },
+    );
+    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
+    let service = Service::new(f.store.clone(), Arc::new(keys), Arc::new(SystemClock), "http://l.example")
+        .with_scheduler(Arc::new(scheduler));
+    let created = service.create(example().to_string().as_bytes()).await.unwrap();
+    let schedule = client.get_schedule().name(&created.intervention_id).group_name(&group).send().await.unwrap();
+    assert!(schedule.schedule_expression().unwrap().starts_with("at("), "{:?}", schedule.schedule_expression());
+    let target = schedule.target().unwrap();
+    assert_eq!(
+        target.input().map(|i| serde_json::from_str::<Value>(i).unwrap()),
+        Some(json!({"interventionId": created.intervention_id}))
+    );
+    let id = InterventionId::parse(&created.intervention_id).unwrap();
+    service.cancel(&id).await.unwrap();
+    let gone = client.get_schedule().name(&created.intervention_id).group_name(&group).send().await;
+    assert!(gone.is_err(), "the schedule is deleted when the run is cancelled");
+    let state = service.record(&id).await.unwrap().unwrap().state;
+    assert_eq!(state, InterventionState::Cancelled);
 }

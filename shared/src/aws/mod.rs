@@ -2,6 +2,7 @@
 //! configuration from the environment.
 
 pub mod dynamo;
+pub mod scheduler;
 pub mod sqs;
 pub mod stream;
 
@@ -62,11 +63,32 @@ pub async fn link_keys_from_env(config: &aws_config::SdkConfig) -> Result<LinkKe
     LinkKeys::parse(&spec).map_err(|e| format!("the signing keys: {e}"))
 }
 
-/// The service on DynamoDB, with the link keys and links under `LINK_BASE_URL`.
+/// The timeout timers, when `SCHEDULE_GROUP`, `TIMEOUT_FUNCTION_ARN` and `SCHEDULER_ROLE_ARN` are set
+/// (`TIMEOUT_DLQ_ARN` optional); `None` when none of them is.
+pub fn scheduler_from_env(config: &aws_config::SdkConfig) -> Result<Option<scheduler::EventBridgeScheduler>, String> {
+    let names = ["SCHEDULE_GROUP", "TIMEOUT_FUNCTION_ARN", "SCHEDULER_ROLE_ARN"];
+    if names.iter().all(|name| std::env::var(name).is_err()) {
+        return Ok(None);
+    }
+    let target = scheduler::SchedulerTarget {
+        group: env("SCHEDULE_GROUP")?,
+        function_arn: env("TIMEOUT_FUNCTION_ARN")?,
+        role_arn: env("SCHEDULER_ROLE_ARN")?,
+        dead_letter_arn: std::env::var("TIMEOUT_DLQ_ARN").ok(),
+    };
+    Ok(Some(scheduler::EventBridgeScheduler::new(aws_sdk_scheduler::Client::new(config), target)))
+}
+
+/// The service on DynamoDB, with the link keys, links under `LINK_BASE_URL`, and timeout timers when
+/// they are configured.
 pub async fn service_from_env(config: &aws_config::SdkConfig) -> Result<Service, String> {
     let store = store_from_env(config)?;
     let base_url = env("LINK_BASE_URL")?;
     url::Url::parse(&base_url).map_err(|e| format!("LINK_BASE_URL {base_url:?} is not a URL: {e}"))?;
     let keys = link_keys_from_env(config).await?;
-    Ok(Service::new(Arc::new(store), Arc::new(keys), Arc::new(SystemClock), &base_url))
+    let service = Service::new(Arc::new(store), Arc::new(keys), Arc::new(SystemClock), &base_url);
+    Ok(match scheduler_from_env(config)? {
+        Some(scheduler) => service.with_scheduler(Arc::new(scheduler)),
+        None => service,
+    })
 }

@@ -1,0 +1,16 @@
+//! The operator's record routes (`GET /interventions/{id}`, `GET /interventions?environmentId=…`), behind
+//! IAM authorisation on the API: never public. It reads only; it holds no link keys.
+
+use std::sync::Arc;
+
+use human_intervention::service::Service;
+use human_intervention::time::SystemClock;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    human_intervention::telemetry::init();
+    let config = human_intervention::aws::sdk_config().await;
+    let store = human_intervention::aws::store_from_env(&config)?;
+    let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
+    lambda_http::run(human_intervention::http::record_router(service)).await
+}

@@ -1,0 +1,56 @@
+//! The timeout: invoked by an intervention's one-time schedule with `{"interventionId": …}`. It queues
+//! the timeout continuation once (a repeated invocation does nothing); a timer that fired before the
+//! link expired fails, so the scheduler retries it later, and the link keeps working meanwhile.
+
+use std::sync::Arc;
+
+use human_intervention::model::TimeoutRefusal;
+use human_intervention::service::Service;
+use human_intervention::store::TimeoutOutcome;
+use human_intervention::time::SystemClock;
+use human_intervention::token::InterventionId;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct TimerFired {
+    intervention_id: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    human_intervention::telemetry::init();
+    human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
+    let config = human_intervention::aws::sdk_config().await;
+    let store = human_intervention::aws::store_from_env(&config)?;
+    let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
+}
+
+async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let result = fire(service, event.payload).await;
+    human_intervention::telemetry::flush_metrics();
+    result
+}
+
+async fn fire(service: &Service, payload: Value) -> Result<Value, Diagnostic> {
+    let diagnostic =
+        |error_type: &str, message: String| Diagnostic { error_type: error_type.into(), error_message: message };
+    let fired: TimerFired = serde_json::from_value(payload)
+        .map_err(|e| diagnostic("InvalidTimeoutEvent", format!("expected {{\"interventionId\": …}}: {e}")))?;
+    let Some(id) = InterventionId::parse(&fired.intervention_id) else {
+        return Err(diagnostic("InvalidTimeoutEvent", "interventionId is not an intervention id".into()));
+    };
+    match service.fire_timeout(&id).await {
+        Ok(TimeoutOutcome::Queued) => Ok(json!({ "interventionId": fired.intervention_id, "outcome": "queued" })),
+        Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotDue)) => {
+            Err(diagnostic("TimeoutNotDue", "the link has not expired yet; retry later".into()))
+        }
+        Ok(TimeoutOutcome::Refused(refusal)) => {
+            Ok(json!({ "interventionId": fired.intervention_id, "outcome": "nothing", "reason": refusal.reason() }))
+        }
+        Err(error) => Err(diagnostic("InterventionStoreUnavailable", error.to_string())),
+    }
+}

@@ -1,0 +1,101 @@
+//! Timeout timers as one-time EventBridge Scheduler schedules, one per intervention, named by its id:
+//! the schedule invokes the timeout function with `{"interventionId": …}`, retries on failure, then
+//! dead-letters; it deletes itself after it fires.
+
+use async_trait::async_trait;
+use aws_sdk_scheduler::types::{
+    ActionAfterCompletion, DeadLetterConfig, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+};
+use aws_sdk_scheduler::Client;
+
+use crate::schedule::{ScheduleError, TimeoutScheduler};
+use crate::time::Timestamp;
+use crate::token::InterventionId;
+
+/// Where and how the schedules invoke the timeout function.
+#[derive(Clone, Debug)]
+pub struct SchedulerTarget {
+    /// The schedule group the schedules live in.
+    pub group: String,
+    /// The timeout function's ARN.
+    pub function_arn: String,
+    /// The role EventBridge Scheduler assumes to invoke it.
+    pub role_arn: String,
+    /// The queue that receives invocations that failed every retry.
+    pub dead_letter_arn: Option<String>,
+}
+
+/// Timeout timers on EventBridge Scheduler.
+#[derive(Clone)]
+pub struct EventBridgeScheduler {
+    client: Client,
+    target: SchedulerTarget,
+}
+
+fn error(e: impl std::fmt::Display) -> ScheduleError {
+    ScheduleError(e.to_string())
+}
+
+/// `at(yyyy-mm-ddThh:mm:ss)` in UTC, rounded up to the second so that it never fires before expiry.
+pub fn at_expression(at: Timestamp) -> String {
+    let seconds = Timestamp::from_millis(at.epoch_seconds_ceil() * 1000).to_rfc3339();
+    format!("at({})", &seconds[..19])
+}
+
+impl EventBridgeScheduler {
+    /// Schedules into `target.group`, invoking `target.function_arn`.
+    pub fn new(client: Client, target: SchedulerTarget) -> Self {
+        Self { client, target }
+    }
+}
+
+#[async_trait]
+impl TimeoutScheduler for EventBridgeScheduler {
+    async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
+        let input = serde_json::json!({ "interventionId": id.to_string() }).to_string();
+        let mut target =
+            Target::builder().arn(&self.target.function_arn).role_arn(&self.target.role_arn).input(input).retry_policy(
+                RetryPolicy::builder().maximum_retry_attempts(185).maximum_event_age_in_seconds(86_400).build(),
+            );
+        if let Some(dead_letter) = &self.target.dead_letter_arn {
+            target = target.dead_letter_config(DeadLetterConfig::builder().arn(dead_letter).build());
+        }
+        self.client
+            .create_schedule()
+            .name(id.to_string())
+            .group_name(&self.target.group)
+            .schedule_expression(at_expression(at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(
+                FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(error)?,
+            )
+            .target(target.build().map_err(error)?)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await
+            .map_err(|e| error(aws_sdk_scheduler::error::DisplayErrorContext(e)))?;
+        Ok(())
+    }
+
+    async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError> {
+        let result = self.client.delete_schedule().name(id.to_string()).group_name(&self.target.group).send().await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),
+            Err(e) => Err(error(aws_sdk_scheduler::error::DisplayErrorContext(e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_fires_at_or_after_expiry_never_before() {
+        let at = Timestamp::parse_rfc3339("2026-11-25T12:00:00.001Z").unwrap();
+        assert_eq!(at_expression(at), "at(2026-11-25T12:00:01)");
+        let exact = Timestamp::parse_rfc3339("2026-11-25T12:00:00Z").unwrap();
+        assert_eq!(at_expression(exact), "at(2026-11-25T12:00:00)");
+    }
+}

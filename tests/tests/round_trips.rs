@@ -1,0 +1,108 @@
+//! How many AWS calls each operation costs, counted by an SDK interceptor on the real DynamoDB and SQS
+//! clients against moto (`make aws-test`). The budgets are the design's: a page view is one read, a
+//! submission one read and one transaction, a forged or expired link costs nothing, and a publisher batch
+//! of up to ten continuations is one SQS send (plus one update per continuation to mark it published).
+//! The test fails when an operation makes a call beyond its budget, and prints every count
+//! (`-- --nocapture`; `make bench` shows them in its table).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use human_intervention::aws::stream::publish_records;
+use human_intervention::aws::{DynamoStore, SqsQueue};
+use human_intervention::service::{Service, SubmitRequest, SubmitResult, View};
+use human_intervention::time::{Clock, SystemClock};
+use human_intervention::token::{InterventionId, LinkKey, LinkKeys};
+use intervention_tests::aws::{AwsFixture, CallCounter};
+use intervention_tests::example;
+
+const BASE_URL: &str = "https://links.example.com";
+/// Submissions made, then published as one stream batch (SQS's batch limit is ten).
+const SUBMISSIONS: usize = 10;
+
+/// Checks one operation's calls against its budget (operation → most calls) and prints them.
+fn check(operation: &str, (calls, attempts): (BTreeMap<String, usize>, usize), budget: &[(&str, usize)]) {
+    let shown: Vec<String> = calls.iter().map(|(name, n)| format!("{name}={n}")).collect();
+    let budget_shown: Vec<String> = budget.iter().map(|(name, n)| format!("{name}={n}")).collect();
+    println!(
+        "ROUND_TRIPS {operation}: calls={} requests={attempts} [{}] budget [{}]",
+        calls.values().sum::<usize>(),
+        shown.join(" "),
+        budget_shown.join(" ")
+    );
+    for (name, n) in &calls {
+        let allowed = budget.iter().find(|(b, _)| b == name).map(|(_, n)| *n).unwrap_or(0);
+        assert!(
+            *n <= allowed,
+            "{operation}: {n} × {name}, budget {allowed} (all calls: {calls:?}); an operation's round trips grew"
+        );
+    }
+}
+
+fn submission(body: &str) -> SubmitRequest<'_> {
+    SubmitRequest {
+        content_type: Some("application/x-www-form-urlencoded"),
+        idempotency_key: None,
+        body: body.as_bytes(),
+    }
+}
+
+/// The same token with its last character changed: a forged MAC.
+fn forged(token: &str) -> String {
+    let mut forged = token.to_owned();
+    let last = forged.pop().expect("a token");
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    forged
+}
+
+#[tokio::test]
+async fn each_operation_stays_within_its_round_trips() {
+    let fixture = AwsFixture::new(false).await;
+    let counter = CallCounter::new();
+    let store = Arc::new(DynamoStore::new(counter.dynamodb(&fixture.config), fixture.store.table()));
+    let queue = SqsQueue::new(counter.sqs(&fixture.config), fixture.queue.url());
+    let keys = Arc::new(LinkKeys::new(LinkKey::random("rt").expect("key"), vec![]).expect("keys"));
+    let service = Service::new(store.clone(), keys.clone(), Arc::new(SystemClock), BASE_URL);
+
+    let mut input = example();
+    input["maxUrlUses"] = serde_json::json!(SUBMISSIONS + 5);
+    let created = service.create(input.to_string().as_bytes()).await.expect("created");
+    check("create", counter.take(), &[("DynamoDB.PutItem", 1)]);
+    let context = serde_json::to_value(&created.context).expect("context");
+    let link = context["approval.url"].as_str().expect("a link");
+    let token = link.strip_prefix(&format!("{BASE_URL}/i/")).expect("under the base URL").to_owned();
+
+    let view = service.view(&token).await.expect("view");
+    assert!(matches!(view, View::Live(_)), "the link is live");
+    check("view", counter.take(), &[("DynamoDB.GetItem", 1)]);
+
+    let view = service.view(&forged(&token)).await.expect("view");
+    assert!(matches!(view, View::Rejected(_)), "a forged link is refused");
+    let body = "decision=approve&refund.amount=100&note=ok&_submissionId=forged-1";
+    let result = service.submit(&forged(&token), submission(body)).await.expect("submit");
+    assert!(matches!(result, SubmitResult::Rejected(_)), "a forged link is refused");
+    check("forged link (view + submit)", counter.take(), &[]);
+
+    let id = InterventionId::parse(&created.intervention_id).expect("an id");
+    let expired = keys.sign(&id, SystemClock.now().plus_millis(-1_000));
+    let view = service.view(&expired).await.expect("view");
+    assert!(matches!(view, View::Rejected(_)), "an expired link is refused");
+    check("expired link (view)", counter.take(), &[]);
+
+    for i in 0..SUBMISSIONS {
+        let body = format!("decision=approve&refund.amount=100&note=ok&_submissionId=round-trip-{i}");
+        let result = service.submit(&token, submission(&body)).await.expect("submit");
+        assert!(matches!(result, SubmitResult::Accepted { .. }), "submission {i} is accepted");
+        check("submission", counter.take(), &[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)]);
+    }
+
+    let records = fixture.submission_records(&created.intervention_id).await;
+    assert_eq!(records.len(), SUBMISSIONS, "every submission is a stream record");
+    assert_eq!(publish_records(&records, &queue, store.as_ref()).await, None, "all published");
+    check(
+        &format!("publish ({SUBMISSIONS} continuations)"),
+        counter.take(),
+        &[("SQS.SendMessageBatch", 1), ("DynamoDB.UpdateItem", SUBMISSIONS)],
+    );
+    assert_eq!(fixture.drain().await.len(), SUBMISSIONS, "every continuation is on the queue");
+}
