@@ -385,3 +385,52 @@ async fn operator_routes_and_the_stylesheet() {
     assert_security_headers(&missing);
     assert_eq!(t.continuations().await, Vec::<Value>::new());
 }
+
+#[tokio::test]
+async fn an_unanswered_link_times_out_within_a_second_on_the_embedded_server() {
+    let start = Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    let (t, clock) = TestServer::with_manual_clock(start).await;
+    let (link, id) = t.create(&design_example("2026-11-25T12:00:00Z")).await;
+    let record: Value = t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(record["state"], json!("pending"));
+    clock.set(start.plus_millis(3_600_000));
+    let started = std::time::Instant::now();
+    let queued = t.wait_for_continuations(1).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "fired within a second of expiry");
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0]["id"], json!(format!("{id}:timeout")));
+    assert_eq!(queued[0]["outcome"], json!("timedOut"));
+    assert_eq!(queued[0]["ruleSetId"], json!("refund-timeout"));
+    assert_eq!(queued[0]["correlationId"], json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"));
+    assert_eq!(queued[0]["context"]["decision"], json!("reject"));
+    let page = t.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("Link has expired"));
+    assert_eq!(t.post_form(&link, "decision=approve").await.status(), 410);
+    let record: Value = t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(record["state"], json!("timedOut"));
+    assert!(!record.to_string().contains("a@example.com"));
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(t.continuations().await.len(), 1, "exactly one");
+}
+
+#[tokio::test]
+async fn the_record_routes_refuse_bad_queries_clearly() {
+    let t = TestServer::start().await;
+    for (query, says) in [
+        ("", "environmentId is required"),
+        ("?environmentId=e&state=done", "state \\\"done\\\""),
+        ("?environmentId=e&limit=0", "limit"),
+        ("?environmentId=e&nextToken=%25%25", "nextToken"),
+        ("?environmentId=e&colour=red", "colour"),
+    ] {
+        let response = t.client.get(format!("{}/interventions{query}", t.url)).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{query}");
+        let text = response.text().await.unwrap();
+        assert!(text.contains(says), "{query}: {text}");
+    }
+    let unknown = t.client.get(format!("{}/interventions/AAAAAAAAAAAAAAAAAAAAAA", t.url)).send().await.unwrap();
+    assert_eq!(unknown.status(), 404);
+    let empty: Value = t.client.get(format!("{}/interventions?environmentId=none", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(empty, json!({"interventions": []}));
+}
