@@ -1,12 +1,15 @@
-//! The publisher: the table's stream in, one SQS message per accepted submission out. A record that
+//! The publisher: the table's stream in, one SQS message per recorded continuation out. A record that
 //! cannot be sent is reported as a batch-item failure, so the stream retries from it and never loops on
-//! the whole batch.
+//! the whole batch. Invoked on a schedule with `{"sweep": true}`, it sends whatever the stream gave up
+//! on (everything still in the outbox index).
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use human_intervention::aws::stream::{publish_records, StreamRecord};
 use human_intervention::aws::{DynamoStore, SqsQueue};
-use lambda_runtime::{service_fn, LambdaEvent};
+use human_intervention::queue::publish_outbox;
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde_json::{json, Value};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -15,16 +18,32 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = human_intervention::aws::sdk_config().await;
     let store = human_intervention::aws::store_from_env(&config)?;
     let queue = human_intervention::aws::queue_from_env(&config)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Event>| handle(&store, &queue, event))).await
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&store, &queue, event))).await
 }
 
-async fn handle(
-    store: &DynamoStore,
-    queue: &SqsQueue,
-    event: LambdaEvent<Event>,
-) -> Result<DynamoDbEventResponse, lambda_runtime::Error> {
+async fn handle(store: &DynamoStore, queue: &SqsQueue, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let result = if event.payload.get("sweep").and_then(Value::as_bool) == Some(true) {
+        sweep(store, queue).await
+    } else {
+        stream(store, queue, event.payload).await
+    };
+    human_intervention::telemetry::flush_metrics();
+    result
+}
+
+async fn sweep(store: &DynamoStore, queue: &SqsQueue) -> Result<Value, Diagnostic> {
+    match publish_outbox(store, queue).await {
+        Ok(published) => Ok(json!({ "published": published })),
+        Err(error) => Err(Diagnostic { error_type: "OutboxSweepFailed".into(), error_message: error.to_string() }),
+    }
+}
+
+async fn stream(store: &DynamoStore, queue: &SqsQueue, payload: Value) -> Result<Value, Diagnostic> {
+    let event: Event = serde_json::from_value(payload).map_err(|e| Diagnostic {
+        error_type: "InvalidStreamEvent".into(),
+        error_message: format!("expected a DynamoDB stream event or {{\"sweep\": true}}: {e}"),
+    })?;
     let records: Vec<StreamRecord> = event
-        .payload
         .records
         .iter()
         .map(|r| StreamRecord {
@@ -39,6 +58,6 @@ async fn handle(
         failure.item_identifier = Some(failed);
         response.batch_item_failures.push(failure);
     }
-    human_intervention::telemetry::flush_metrics();
-    Ok(response)
+    serde_json::to_value(response)
+        .map_err(|e| Diagnostic { error_type: "InvalidResponse".into(), error_message: e.to_string() })
 }
