@@ -225,24 +225,17 @@ impl ContinuationQueue for FlakyQueue {
 impl AwsFixture {
     /// The submissions recorded for an intervention (a strongly consistent query of its `S#` items).
     pub async fn recorded_submissions(&self, id: &str) -> usize {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let output = self
-            .dynamodb
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
-            .expression_attribute_values(":s", AttributeValue::S("S#".into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("query");
-        output.count as usize
+        self.submission_records(id).await.len()
     }
 
     /// The stream records DynamoDB would deliver for the intervention's submissions (new images, in
-    /// DynamoDB JSON), numbered from `first_sequence`.
+    /// DynamoDB JSON), numbered from 100.
     pub async fn submission_records(&self, id: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
+        self.records(id, "S#").await
+    }
+
+    /// The stream records of the intervention's items whose sort key starts with `prefix`.
+    pub async fn records(&self, id: &str, prefix: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
         use aws_sdk_dynamodb::types::AttributeValue;
         let output = self
             .dynamodb
@@ -250,7 +243,7 @@ impl AwsFixture {
             .table_name(self.store.table())
             .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
             .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
-            .expression_attribute_values(":s", AttributeValue::S("S#".into()))
+            .expression_attribute_values(":s", AttributeValue::S(prefix.into()))
             .consistent_read(true)
             .send()
             .await
@@ -259,20 +252,10 @@ impl AwsFixture {
             .items()
             .iter()
             .enumerate()
-            .map(|(i, item)| {
-                let image: serde_json::Map<String, serde_json::Value> = item
-                    .iter()
-                    .filter_map(|(k, v)| match v {
-                        AttributeValue::S(s) => Some((k.clone(), serde_json::json!({ "S": s }))),
-                        AttributeValue::N(n) => Some((k.clone(), serde_json::json!({ "N": n }))),
-                        _ => None,
-                    })
-                    .collect();
-                human_intervention::aws::stream::StreamRecord {
-                    sequence_number: format!("{:021}", 100 + i),
-                    event_name: "INSERT".into(),
-                    new_image: serde_json::Value::Object(image),
-                }
+            .map(|(i, item)| human_intervention::aws::stream::StreamRecord {
+                sequence_number: format!("{:021}", 100 + i),
+                event_name: "INSERT".into(),
+                new_image: human_intervention::aws::dynamo::item_json(item),
             })
             .collect()
     }

@@ -74,6 +74,29 @@ impl TestServer {
             .expect("post")
     }
 
+    /// Posts `posts` submissions to `link` all at once, each with its own submission id; returns how many
+    /// got each status.
+    pub async fn post_concurrently(&self, link: &str, posts: usize) -> std::collections::BTreeMap<u16, usize> {
+        let requests = (0..posts).map(|i| {
+            let link = link.to_owned();
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                client
+                    .post(&link)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("decision=approve&_submissionId=race-{i}"))
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+            })
+        });
+        let mut counts = std::collections::BTreeMap::new();
+        for status in futures::future::join_all(requests).await {
+            *counts.entry(status.expect("a task").expect("an answer")).or_insert(0) += 1;
+        }
+        counts
+    }
+
     /// The queued continuations.
     pub async fn continuations(&self) -> Vec<Value> {
         let response = self.client.get(format!("{}/continuations", self.url)).send().await.expect("continuations");

@@ -119,23 +119,7 @@ async fn race(f: &AwsFixture, t: &TestServer, max_uses: u32, posts: usize) -> BT
     let mut input = example();
     input["maxUrlUses"] = json!(max_uses);
     let (link, id) = t.create(&input).await;
-    let requests = (0..posts).map(|i| {
-        let link = link.clone();
-        let client = t.client.clone();
-        tokio::spawn(async move {
-            client
-                .post(&link)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("decision=approve&_submissionId=race-{i}"))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    });
-    let mut counts = BTreeMap::new();
-    for status in futures::future::join_all(requests).await {
-        *counts.entry(status.unwrap().unwrap()).or_insert(0) += 1;
-    }
+    let counts = t.post_concurrently(&link, posts).await;
     let accepted = counts.get(&200).copied().unwrap_or(0);
     let continuations = collect(f, accepted).await;
     let (uses, recorded, distinct) = reconcile(f, &id, &continuations).await;
@@ -448,45 +432,13 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     let ghost = InterventionId::random().unwrap();
     assert_eq!(service.fire_timeout(&ghost).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
     // The stream publisher moves the timeout record onto the queue once.
-    let records = timeout_records(&f, &created.intervention_id).await;
+    let records = f.records(&created.intervention_id, "T#").await;
     assert_eq!(records.len(), 1);
     assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref()).await, None);
     let continuations = collect(&f, 1).await;
     assert_eq!(continuations.len(), 1);
     assert_eq!(continuations[0].id, format!("{id}:timeout"));
     assert!(f.store.unpublished(10).await.unwrap().is_empty(), "marked published");
-}
-
-/// The stream records of an intervention's timeout item (what DynamoDB would deliver).
-async fn timeout_records(f: &AwsFixture, id: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
-    use aws_sdk_dynamodb::types::AttributeValue;
-    let item = f
-        .dynamodb
-        .get_item()
-        .table_name(f.store.table())
-        .key("pk", AttributeValue::S(format!("I#{id}")))
-        .key("sk", AttributeValue::S("T#timeout".into()))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap();
-    item.item()
-        .map(|item| {
-            let image: serde_json::Map<String, Value> = item
-                .iter()
-                .filter_map(|(k, v)| match v {
-                    AttributeValue::S(s) => Some((k.clone(), json!({ "S": s }))),
-                    AttributeValue::N(n) => Some((k.clone(), json!({ "N": n }))),
-                    _ => None,
-                })
-                .collect();
-            vec![human_intervention::aws::stream::StreamRecord {
-                sequence_number: "000000000000000000900".into(),
-                event_name: "INSERT".into(),
-                new_image: Value::Object(image),
-            }]
-        })
-        .unwrap_or_default()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -342,24 +342,10 @@ async fn race(t: &TestServer, max_uses: u32, posts: usize) -> (usize, usize) {
     let mut input = example();
     input["maxUrlUses"] = json!(max_uses);
     let (link, id) = t.create(&input).await;
-    let requests = (0..posts).map(|i| {
-        let link = link.clone();
-        let client = t.client.clone();
-        tokio::spawn(async move {
-            client
-                .post(&link)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(format!("decision=approve&_submissionId=race-{i}"))
-                .send()
-                .await
-                .map(|r| r.status().as_u16())
-        })
-    });
-    let statuses: Vec<u16> =
-        futures::future::join_all(requests).await.into_iter().map(|r| r.unwrap().unwrap()).collect();
-    let accepted = statuses.iter().filter(|&&s| s == 200).count();
-    let used_up = statuses.iter().filter(|&&s| s == 410).count();
-    assert_eq!(accepted + used_up, posts, "no other status (no server errors): {statuses:?}");
+    let counts = t.post_concurrently(&link, posts).await;
+    let accepted = counts.get(&200).copied().unwrap_or(0);
+    let used_up = counts.get(&410).copied().unwrap_or(0);
+    assert_eq!(accepted + used_up, posts, "no other status (no server errors): {counts:?}");
     let queued = t.wait_for_continuations(accepted).await;
     let mine = queued.iter().filter(|c| c["interventionId"] == json!(id)).count();
     assert_eq!(mine, accepted, "each accepted submission has exactly one continuation");
@@ -391,7 +377,8 @@ async fn an_unanswered_link_times_out_within_a_second_on_the_embedded_server() {
     let start = Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
     let (t, clock) = TestServer::with_manual_clock(start).await;
     let (link, id) = t.create(&design_example("2026-11-25T12:00:00Z")).await;
-    let record: Value = t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(record["state"], json!("pending"));
     clock.set(start.plus_millis(3_600_000));
     let started = std::time::Instant::now();
@@ -407,7 +394,8 @@ async fn an_unanswered_link_times_out_within_a_second_on_the_embedded_server() {
     assert_eq!(page.status(), 410);
     assert!(page.text().await.unwrap().contains("Link has expired"));
     assert_eq!(t.post_form(&link, "decision=approve").await.status(), 410);
-    let record: Value = t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(record["state"], json!("timedOut"));
     assert!(!record.to_string().contains("a@example.com"));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
@@ -431,6 +419,7 @@ async fn the_record_routes_refuse_bad_queries_clearly() {
     }
     let unknown = t.client.get(format!("{}/interventions/AAAAAAAAAAAAAAAAAAAAAA", t.url)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
-    let empty: Value = t.client.get(format!("{}/interventions?environmentId=none", t.url)).send().await.unwrap().json().await.unwrap();
+    let empty: Value =
+        t.client.get(format!("{}/interventions?environmentId=none", t.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(empty, json!({"interventions": []}));
 }

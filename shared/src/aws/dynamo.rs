@@ -303,9 +303,10 @@ impl DynamoStore {
     }
 }
 
-/// The index's last evaluated key as an opaque token (base64url of its JSON).
-fn encode_page_token(key: &Item) -> String {
-    let json: serde_json::Map<String, serde_json::Value> = key
+/// An item's string and number attributes in DynamoDB JSON (`{"sk": {"S": "…"}}`), as a stream record's
+/// image carries them.
+pub fn item_json(item: &Item) -> serde_json::Value {
+    let json: serde_json::Map<String, serde_json::Value> = item
         .iter()
         .filter_map(|(k, v)| match v {
             AttributeValue::S(text) => Some((k.clone(), serde_json::json!({ "S": text }))),
@@ -313,7 +314,12 @@ fn encode_page_token(key: &Item) -> String {
             _ => None,
         })
         .collect();
-    URL_SAFE_NO_PAD.encode(serde_json::Value::Object(json).to_string())
+    serde_json::Value::Object(json)
+}
+
+/// The index's last evaluated key as an opaque token (base64url of its JSON).
+fn encode_page_token(key: &Item) -> String {
+    URL_SAFE_NO_PAD.encode(item_json(key).to_string())
 }
 
 /// A token back into a start key; only the four key attributes of the environment index, of the right types.
