@@ -1,6 +1,7 @@
-//! The timeout: invoked by an intervention's one-time schedule with `{"interventionId": …}`. It queues
-//! the timeout continuation once (a repeated invocation does nothing); a timer that fired before the
-//! link expired fails, so the scheduler retries it later, and the link keeps working meanwhile.
+//! The timeout: invoked (asynchronously) by an intervention's one-time schedule with
+//! `{"interventionId": …}`. It queues the timeout continuation once (a repeated invocation does
+//! nothing); a timer that fired before the link expired fails, so Lambda retries the event later (then
+//! sends it to the timeout dead-letter queue), and the link keeps working meanwhile.
 
 use std::sync::Arc;
 

@@ -1,6 +1,7 @@
 //! Timeout timers as one-time EventBridge Scheduler schedules, one per intervention, named by its id:
-//! the schedule invokes the timeout function with `{"interventionId": …}`, retries on failure, then
-//! dead-letters; it deletes itself after it fires.
+//! the schedule invokes the timeout function (asynchronously) with `{"interventionId": …}`, retrying
+//! the hand-over to Lambda, then dead-lettering it; it deletes itself after it fires. A failing
+//! function is retried by Lambda's own asynchronous retries.
 
 use async_trait::async_trait;
 use aws_sdk_scheduler::types::{
