@@ -95,10 +95,17 @@ def setup(workdir):
     dynamo.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
     queue_url = client("sqs").create_queue(QueueName=queue)["QueueUrl"]
     key = "flow:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    # The onTimeout timers: a schedule group on moto (it stores schedules; it never fires them).
+    group = f"{table}-timeouts"
+    client("scheduler").create_schedule_group(Name=group)
+    account = "123456789012"
     path = os.path.join(workdir, "aws.env")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"TABLE_NAME={table}\nQUEUE_URL={queue_url}\nLINK_SIGNING_KEYS={key}\n")
+        f.write(f"SCHEDULE_GROUP={group}\n")
+        f.write(f"TIMEOUT_FUNCTION_ARN=arn:aws:lambda:eu-west-1:{account}:function:timeout\n")
+        f.write(f"SCHEDULER_ROLE_ARN=arn:aws:iam::{account}:role/scheduler\n")
     print(f"table {table}, queue {queue_url}, signing key id 'flow' (32 random bytes)")
 
 
@@ -167,6 +174,7 @@ class Flow:
         env = load_env(workdir)
         self.table = env["TABLE_NAME"]
         self.queue_url = env["QUEUE_URL"]
+        self.group = env["SCHEDULE_GROUP"]
         self.base = f"http://{HOST}:{self.port}"
         self.link_base = f"{self.base}/lambda-url/form-page"
         self.dynamo = client("dynamodb")
@@ -200,7 +208,10 @@ class Flow:
         left = (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
         check(3000 < left <= 3600, f"expiresAt {output['expiresAt']} is not about one hour ahead")
         self.state.update(link=link, intervention_id=intervention_id, token=link.rsplit("/i/", 1)[1])
-        return f"interventionId {intervention_id}, expiresAt {output['expiresAt']}, link {link}"
+        schedule = client("scheduler").get_schedule(Name=intervention_id, GroupName=self.group)
+        check(schedule["ScheduleExpression"].startswith("at("), f"the onTimeout timer: {schedule['ScheduleExpression']}")
+        return f"interventionId {intervention_id}, expiresAt {output['expiresAt']}, " \
+               f"timer {schedule['ScheduleExpression']}, link {link}"
 
     # 2 -------------------------------------------------------------------------------------------
     def view(self):
@@ -228,6 +239,8 @@ class Flow:
         check(status == 200, f"POST answered {status}: {page[:400]}")
         correlation_id = EXAMPLE_INPUT["correlationId"]
         check(correlation_id in page, "the confirmation page does not show the correlation id")
+        timers = client("scheduler").list_schedules(GroupName=self.group)["Schedules"]
+        check(not any(t["Name"] == self.state["intervention_id"] for t in timers), "the answered link's timer is still there")
         return f"200 confirmation page with correlation id {correlation_id} (via {self.base}/lambda-url/submission/i/…)"
 
     # 4 -------------------------------------------------------------------------------------------
