@@ -79,8 +79,8 @@ clean:
 
 ## ---- Lambda packages and performance budgets
 
-# The four functions cargo lambda packages (arm64, for provided.al2023), and its tools (PyPI).
-LAMBDA_FUNCTIONS := create-link form-page submission publisher
+# The functions cargo lambda packages (every crate in functions/; arm64, for provided.al2023), and its tools (PyPI).
+LAMBDA_FUNCTIONS ?= $(sort $(notdir $(wildcard functions/*)))
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIGLANG_VERSION := 0.17.1
 LAMBDA_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"

@@ -66,6 +66,9 @@ async fn each_operation_stays_within_its_round_trips() {
 
     let mut input = example();
     input["maxUrlUses"] = serde_json::json!(SUBMISSIONS + 5);
+    // Without onTimeout: a timer adds one CreateSchedule at creation and one DeleteSchedule at the first
+    // accepted submission (EventBridge Scheduler, counted by the scheduler's own client, not here).
+    input.as_object_mut().expect("an object").remove("onTimeout");
     let created = service.create(input.to_string().as_bytes()).await.expect("created");
     check("create", counter.take(), &[("DynamoDB.PutItem", 1)]);
     let context = serde_json::to_value(&created.context).expect("context");
