@@ -30,7 +30,7 @@ unit-test:
 
 ## The AWS adapters through the real SDK against moto's server on a free loopback port.
 aws-test: $(VENV)/.moto
-	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws
+	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips
 
 ## The 1,000-submission race, 20 rounds.
 race: $(VENV)/.moto

@@ -287,6 +287,12 @@ impl CallCounter {
         aws_sdk_sqs::Client::from_conf(config)
     }
 
+    /// An EventBridge Scheduler client on `config` that reports to this counter.
+    pub fn scheduler(&self, config: &aws_config::SdkConfig) -> aws_sdk_scheduler::Client {
+        let config = aws_sdk_scheduler::config::Builder::from(config).interceptor(self.clone()).build();
+        aws_sdk_scheduler::Client::from_conf(config)
+    }
+
     /// The calls since the last `take`, by operation, and the requests sent for them; starts counting anew.
     pub fn take(&self) -> (std::collections::BTreeMap<String, usize>, usize) {
         let calls = std::mem::take(&mut *self.calls.lock().expect("lock"));
@@ -304,9 +310,12 @@ impl aws_sdk_dynamodb::config::Intercept for CallCounter {
         "CallCounter"
     }
 
-    fn read_before_execution(
+    // Once per call. Not `read_before_execution`: a client's interceptors run that hook before the
+    // operation's configuration (its `Metadata`) is in the bag.
+    fn read_before_serialization(
         &self,
         _context: &aws_sdk_dynamodb::config::interceptors::BeforeSerializationInterceptorContextRef<'_>,
+        _runtime_components: &aws_sdk_dynamodb::config::RuntimeComponents,
         cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
     ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
         let operation = cfg
