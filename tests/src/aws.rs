@@ -10,7 +10,8 @@ use human_intervention::token::random_id;
 pub async fn local_config() -> aws_config::SdkConfig {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .expect("AWS_ENDPOINT_URL is not set: run these tests with `make test`, which starts moto");
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
+    human_intervention::aws::config_loader()
+        .unwrap()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))

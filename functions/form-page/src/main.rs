@@ -1,11 +1,11 @@
 //! The public page behind a link (`GET /i/{token}` and the stylesheet), on the same router as the local
-//! server. It only reads.
+//! server. It only reads, so it links no timer (EventBridge Scheduler) client.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
-    let config = human_intervention::aws::sdk_config().await;
+    let config = human_intervention::aws::sdk_config().await?;
     let service = human_intervention::aws::service_from_env(&config).await?;
     lambda_http::run(human_intervention::http::lambda_router(service)).await
 }
