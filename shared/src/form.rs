@@ -29,7 +29,7 @@ pub const SUBMISSION_ID_FIELD: &str = "_submissionId";
 #[derive(Debug, Clone)]
 pub struct Pattern {
     source: String,
-    regex: regex::Regex,
+    regex: regex_lite::Regex,
 }
 
 impl Pattern {
@@ -37,7 +37,7 @@ impl Pattern {
         if source.chars().count() > MAX_PATTERN_CHARS {
             return Err(format!("is longer than {MAX_PATTERN_CHARS} characters"));
         }
-        let regex = regex::RegexBuilder::new(&format!("^(?:{source})$"))
+        let regex = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
             .size_limit(1 << 20)
             .build()
             .map_err(|e| format!("is not a valid regular expression: {}", first_line(&e.to_string())))?;

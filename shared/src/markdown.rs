@@ -1,97 +1,116 @@
 //! The form's prompt: a safe subset of Markdown rendered to HTML.
 //!
-//! Two layers, so that neither alone has to be perfect: the Markdown events are rewritten first (raw HTML
-//! becomes text, images become their alt text, links to other schemes become their text), then ammonia
-//! sanitises the HTML against a short allow-list.
+//! The renderer is the allow-list: it writes only the tags named below, with no attribute but a
+//! checked link's, and every piece of text HTML-escaped. Raw HTML becomes text, an image its alt text, and
+//! a link to another scheme its text; nothing the author typed is ever passed through as markup.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
+use std::fmt::Write;
 
-use ammonia::UrlRelative;
-use maud::{Markup, PreEscaped};
-use pulldown_cmark::{CowStr, Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
+use maud::{Escaper, Markup, PreEscaped};
+use pulldown_cmark::{Event, HeadingLevel, LinkType, Options, Parser, Tag, TagEnd};
 
 /// The URL schemes a prompt link may use.
 const LINK_SCHEMES: [&str; 3] = ["http", "https", "mailto"];
 
-/// What a prompt may contain after sanitising.
-static SANITISER: LazyLock<ammonia::Builder<'static>> = LazyLock::new(|| {
-    let mut builder = ammonia::Builder::empty();
-    builder
-        .tags(HashSet::from([
-            "p",
-            "em",
-            "strong",
-            "code",
-            "pre",
-            "ul",
-            "ol",
-            "li",
-            "blockquote",
-            "a",
-            "br",
-            "hr",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-        ]))
-        .clean_content_tags(HashSet::from(["script", "style"]))
-        .generic_attributes(HashSet::new())
-        .tag_attributes(HashMap::from([("a", HashSet::from(["href", "title"])), ("ol", HashSet::from(["start"]))]))
-        .url_schemes(HashSet::from(LINK_SCHEMES))
-        .url_relative(UrlRelative::Deny)
-        .link_rel(Some("noopener noreferrer nofollow"))
-        // A link opens beside the form, so following it does not lose what the reviewer typed.
-        .set_tag_attribute_value("a", "target", "_blank")
-        .strip_comments(true);
-    builder
-});
-
-/// Renders the prompt's Markdown as sanitised HTML: no raw HTML, no images, only http(s)/mailto links.
+/// Renders the prompt's Markdown as HTML: paragraphs, emphasis, code, lists, quotes, rules, headings
+/// (below the page's own title) and http(s)/mailto links opening beside the form.
 pub fn render_prompt(markdown: &str) -> Markup {
-    let mut links_kept: Vec<bool> = Vec::new();
-    let events = Parser::new_ext(markdown, Options::empty()).filter_map(|event| match event {
-        // Raw HTML is shown as the text the author typed.
-        Event::Html(html) | Event::InlineHtml(html) => Some(Event::Text(html)),
-        Event::Start(Tag::HtmlBlock) => Some(Event::Start(Tag::Paragraph)),
-        Event::End(TagEnd::HtmlBlock) => Some(Event::End(TagEnd::Paragraph)),
-        // An image shows its alt text (the events between start and end) instead.
-        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
-        Event::Start(Tag::Link { link_type, dest_url, title, id }) => {
-            let keep = is_allowed_link(link_type, &dest_url);
-            links_kept.push(keep);
-            keep.then_some(Event::Start(Tag::Link { link_type, dest_url, title, id }))
-        }
-        Event::End(TagEnd::Link) => links_kept.pop().unwrap_or(false).then_some(Event::End(TagEnd::Link)),
-        // The page's own title is the h1; the prompt's headings sit below it.
-        Event::Start(Tag::Heading { level, id, classes, attrs }) => {
-            Some(Event::Start(Tag::Heading { level: demote(level), id, classes, attrs }))
-        }
-        Event::End(TagEnd::Heading(level)) => Some(Event::End(TagEnd::Heading(demote(level)))),
-        other => Some(other),
-    });
     let mut html = String::with_capacity(markdown.len() * 3 / 2);
-    pulldown_cmark::html::push_html(&mut html, events);
-    // The one place markup is trusted: ammonia's output, which only holds the allow-listed tags above.
-    PreEscaped(SANITISER.clean(&html).to_string())
-}
-
-fn is_allowed_link(link_type: LinkType, dest: &CowStr) -> bool {
-    // The HTML renderer prefixes an email autolink with `mailto:`.
-    if link_type == LinkType::Email {
-        return true;
+    // Per open link: whether its start tag was written (so its end tag is).
+    let mut links: Vec<bool> = Vec::new();
+    for event in Parser::new_ext(markdown, Options::empty()) {
+        let tag = match event {
+            Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
+                escape(&mut html, &text);
+                continue;
+            }
+            Event::Code(code) => {
+                html.push_str("<code>");
+                escape(&mut html, &code);
+                html.push_str("</code>");
+                continue;
+            }
+            Event::SoftBreak => "\n",
+            Event::HardBreak => "<br>\n",
+            Event::Rule => "<hr>\n",
+            Event::Start(Tag::Link { link_type, dest_url, title, .. }) => {
+                let href = link_href(link_type, &dest_url);
+                links.push(href.is_some());
+                if let Some(href) = href {
+                    html.push_str("<a href=\"");
+                    escape(&mut html, &href);
+                    if !title.is_empty() {
+                        html.push_str("\" title=\"");
+                        escape(&mut html, &title);
+                    }
+                    html.push_str("\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">");
+                }
+                continue;
+            }
+            Event::End(TagEnd::Link) => {
+                if links.pop() == Some(true) {
+                    html.push_str("</a>");
+                }
+                continue;
+            }
+            Event::Start(Tag::List(Some(start))) if start != 1 => {
+                let _ = write!(html, "<ol start=\"{start}\">\n");
+                continue;
+            }
+            Event::Start(tag) => match tag {
+                Tag::Paragraph | Tag::HtmlBlock => "<p>",
+                Tag::Heading { level, .. } => ["<h3>", "<h4>", "<h5>", "<h6>"][heading(level)],
+                Tag::BlockQuote(_) => "<blockquote>\n",
+                Tag::CodeBlock(_) => "<pre><code>",
+                Tag::List(Some(_)) => "<ol>\n",
+                Tag::List(None) => "<ul>\n",
+                Tag::Item => "<li>",
+                Tag::Emphasis => "<em>",
+                Tag::Strong => "<strong>",
+                // Images (their alt text is the events inside) and anything the options leave off.
+                _ => continue,
+            },
+            Event::End(tag) => match tag {
+                TagEnd::Paragraph | TagEnd::HtmlBlock => "</p>\n",
+                TagEnd::Heading(level) => ["</h3>\n", "</h4>\n", "</h5>\n", "</h6>\n"][heading(level)],
+                TagEnd::BlockQuote(_) => "</blockquote>\n",
+                TagEnd::CodeBlock => "</code></pre>\n",
+                TagEnd::List(true) => "</ol>\n",
+                TagEnd::List(false) => "</ul>\n",
+                TagEnd::Item => "</li>\n",
+                TagEnd::Emphasis => "</em>",
+                TagEnd::Strong => "</strong>",
+                _ => continue,
+            },
+            _ => continue,
+        };
+        html.push_str(tag);
     }
-    // Parsed as a browser would (case, tabs and newlines inside the scheme are normalised away).
-    url::Url::parse(dest).is_ok_and(|url| LINK_SCHEMES.contains(&url.scheme()))
+    PreEscaped(html)
 }
 
-fn demote(level: HeadingLevel) -> HeadingLevel {
+/// HTML-escapes `text` (`&`, `<`, `>`, `"`) onto `html`: safe as element text and as a quoted attribute.
+fn escape(html: &mut String, text: &str) {
+    let _ = Escaper::new(html).write_str(text);
+}
+
+/// A link's target, as a browser would read it, when its scheme is allowed; `None` otherwise.
+fn link_href(link_type: LinkType, dest: &str) -> Option<String> {
+    // An email autolink (`<ops@example.com>`) carries the address alone.
+    let dest = if link_type == LinkType::Email { format!("mailto:{dest}") } else { dest.to_owned() };
+    // Parsed as a browser would (case, tabs and newlines inside the scheme are normalised away), and
+    // written out as parsed, so the checked URL is the one the page links to.
+    let url = url::Url::parse(&dest).ok()?;
+    LINK_SCHEMES.contains(&url.scheme()).then(|| url.into())
+}
+
+/// The prompt's headings sit below the page's own h1 (and its h2s): h1 → h3, h2 → h4, h3 → h5, then h6.
+fn heading(level: HeadingLevel) -> usize {
     match level {
-        HeadingLevel::H1 => HeadingLevel::H3,
-        HeadingLevel::H2 => HeadingLevel::H4,
-        HeadingLevel::H3 => HeadingLevel::H5,
-        _ => HeadingLevel::H6,
+        HeadingLevel::H1 => 0,
+        HeadingLevel::H2 => 1,
+        HeadingLevel::H3 => 2,
+        _ => 3,
     }
 }
 
@@ -245,5 +264,53 @@ mod tests {
     #[test]
     fn empty_prompt_is_empty() {
         assert_eq!(render(""), "");
+    }
+
+    /// Every tag in the output is one the renderer writes, with only the attributes it writes.
+    fn assert_allow_listed(html: &str) {
+        let tags = strip_text(html);
+        for tag in tags.split('<').skip(1) {
+            let tag = tag.trim_end_matches('>');
+            let mut parts = tag.split(' ');
+            let name = parts.next().unwrap_or_default().trim_start_matches('/');
+            assert!(
+                [
+                    "p",
+                    "h3",
+                    "h4",
+                    "h5",
+                    "h6",
+                    "blockquote",
+                    "pre",
+                    "code",
+                    "ol",
+                    "ul",
+                    "li",
+                    "em",
+                    "strong",
+                    "a",
+                    "br",
+                    "hr"
+                ]
+                .contains(&name),
+                "tag {name:?} in {html}"
+            );
+            for attribute in parts {
+                let key = attribute.split('=').next().unwrap_or_default();
+                assert!(
+                    ["href", "title", "rel", "target", "start"].contains(&key) || !attribute.contains('='),
+                    "attribute {attribute:?} in {html}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_prompt_renders_only_allow_listed_markup(markdown in "(?s)([<>&\"'=/ a-z\\[\\]()!:*_`#>\n-]|javascript|script|img|onerror|https?://x|mailto:|<[a-z]+)*") {
+            let html = render(&markdown);
+            assert_inert(&html);
+            assert_allow_listed(&html);
+        }
     }
 }

@@ -6,24 +6,28 @@ use std::fmt;
 use serde_json::{Map, Value};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
+use tracing_subscriber::filter::Targets;
 use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::util::SubscriberInitExt;
 
-/// Installs the JSON log subscriber; the level comes from `LOG_LEVEL` (or `RUST_LOG`), default `info`.
-/// Calling it twice is harmless.
+/// Installs the JSON log subscriber; the level comes from `LOG_LEVEL` (or `RUST_LOG`): a level, or
+/// `target=level` directives (`info,aws_smithy_runtime=debug`); default and fallback `info`. Calling it
+/// twice is harmless.
 pub fn init() {
     let filter = std::env::var("LOG_LEVEL")
         .or_else(|_| std::env::var("RUST_LOG"))
         .ok()
-        .and_then(|level| EnvFilter::try_new(level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
         .fmt_fields(JsonFields::new())
         .event_format(FlatJson)
         .with_writer(std::io::stderr)
+        .finish()
+        .with(filter)
         .try_init();
 }
 
