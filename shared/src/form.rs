@@ -525,3 +525,21 @@ impl TryFrom<FormSpec> for FormDocument {
         spec.parse()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Pattern;
+
+    #[test]
+    fn patterns_match_the_whole_value_with_ascii_classes_as_a_browser_does() {
+        let digits = Pattern::parse(r"\d{3}").unwrap();
+        assert!(digits.matches("123"));
+        assert!(!digits.matches("1234") && !digits.matches("x123"));
+        // A browser's `\d` is ASCII only: Arabic-Indic digits do not match there, so not here either.
+        assert!(!digits.matches("١٢٣"));
+        let either = Pattern::parse("a|b").unwrap();
+        assert!(either.matches("a") && !either.matches("ab"));
+        let error = Pattern::parse(r"\p{Greek}+").unwrap_err();
+        assert!(error.starts_with("is not a valid regular expression"), "{error}");
+    }
+}

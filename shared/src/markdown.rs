@@ -54,7 +54,7 @@ pub fn render_prompt(markdown: &str) -> Markup {
                 continue;
             }
             Event::Start(Tag::List(Some(start))) if start != 1 => {
-                let _ = write!(html, "<ol start=\"{start}\">\n");
+                let _ = writeln!(html, "<ol start=\"{start}\">");
                 continue;
             }
             Event::Start(tag) => match tag {

@@ -6,12 +6,18 @@ use human_intervention::aws::{DynamoStore, SqsQueue};
 use human_intervention::continuation::Continuation;
 use human_intervention::token::random_id;
 
+/// aws-config's loader with the functions' HTTPS client (the tests configure endpoints and timeouts the
+/// functions never need, so they keep aws-config; the functions read their environment directly).
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(human_intervention::aws::http_client().unwrap())
+}
+
 /// The SDK configuration for the local endpoint named by `AWS_ENDPOINT_URL` (set by `make test`).
 pub async fn local_config() -> aws_config::SdkConfig {
     let endpoint = std::env::var("AWS_ENDPOINT_URL")
         .expect("AWS_ENDPOINT_URL is not set: run these tests with `make test`, which starts moto");
-    human_intervention::aws::config_loader()
-        .unwrap()
+    loader()
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))

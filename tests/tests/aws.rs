@@ -224,8 +224,7 @@ async fn a_commit_whose_response_was_lost_is_the_same_submission_on_retry() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_gives_clear_errors() {
-    let config = human_intervention::aws::config_loader()
-        .unwrap()
+    let config = intervention_tests::aws::loader()
         .endpoint_url("http://127.0.0.1:9")
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("testing", "testing", None, None, "tests"))
@@ -415,8 +414,7 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     assert!(matches!(service.view(&token).await.unwrap(), human_intervention::service::View::Live(_)));
     // Fails once (the store is unreachable), then the retry queues it.
     clock.set(start().plus_millis(3_600_000));
-    let config = human_intervention::aws::config_loader()
-        .unwrap()
+    let config = intervention_tests::aws::loader()
         .endpoint_url("http://127.0.0.1:9")
         .region(aws_config::Region::new("eu-west-1"))
         .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))

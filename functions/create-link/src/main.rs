@@ -10,7 +10,7 @@ use serde_json::Value;
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
-    let config = human_intervention::aws::sdk_config().await?;
+    let config = human_intervention::aws::sdk_config()?;
     let service = human_intervention::aws::service_from_env(&config).await?;
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
-    let config = human_intervention::aws::sdk_config().await?;
+    let config = human_intervention::aws::sdk_config()?;
     let store = human_intervention::aws::store_from_env(&config)?;
     let queue = human_intervention::aws::queue_from_env(&config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&store, &queue, event))).await

@@ -9,7 +9,7 @@ use human_intervention::time::SystemClock;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
-    let config = human_intervention::aws::sdk_config().await?;
+    let config = human_intervention::aws::sdk_config()?;
     let store = human_intervention::aws::store_from_env(&config)?;
     let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
     lambda_http::run(human_intervention::http::record_router(service)).await

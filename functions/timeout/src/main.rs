@@ -24,7 +24,7 @@ struct TimerFired {
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
-    let config = human_intervention::aws::sdk_config().await?;
+    let config = human_intervention::aws::sdk_config()?;
     let store = human_intervention::aws::store_from_env(&config)?;
     let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await

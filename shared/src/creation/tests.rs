@@ -121,6 +121,8 @@ fn each_bad_setting_is_refused_by_name() {
             "formDocument.fields[2].pattern",
             Box::new(|v| v["formDocument"]["fields"][2]["pattern"] = json!("(unclosed")),
         ),
+        // No Unicode classes: what the server accepts must be what a browser's `pattern` means.
+        ("formDocument.fields[2].pattern", Box::new(|v| v["formDocument"]["fields"][2]["pattern"] = json!("\\p{L}+"))),
         ("formDocument.fields[1].min", Box::new(|v| v["formDocument"]["fields"][1]["min"] = json!(2000))),
         ("formDocument.fields[0].key", Box::new(|v| v["formDocument"]["fields"][0]["key"] = json!("_submissionId"))),
         ("formDocument.title", Box::new(|v| v["formDocument"]["title"] = json!(" "))),
