@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector};
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_runtime_api::client::stalled_stream_protection::StalledStreamProtectionConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
@@ -42,10 +44,27 @@ fn http_client_trusting(bundle: Option<&std::path::Path>) -> Result<SharedHttpCl
         trust.add_pem_certificate(pem);
     }
     let context = TlsContext::builder().with_trust_store(trust).build().map_err(|e| format!("TLS settings: {e}"))?;
-    Ok(aws_smithy_http_client::Builder::new()
+    let client = aws_smithy_http_client::Builder::new()
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .tls_context(context)
-        .build_https())
+        .build_https();
+    Ok(SharedHttpClient::new(OneConnector(client)))
+}
+
+/// The SDK's hyper client without the TLS connector it builds, and drops, for every SDK client made
+/// (to load the system's CA store early, which this trust store does not use). The connector every
+/// client shares is built once, on the first request; a function with three clients built four.
+#[derive(Debug)]
+struct OneConnector(SharedHttpClient);
+
+impl HttpClient for OneConnector {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        self.0.http_connector(settings, components)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.0.connector_metadata()
+    }
 }
 
 /// How many root certificates a PEM bundle holds; an error names what rustls would refuse (the HTTPS
