@@ -16,6 +16,9 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "moto on http://127.0.0.1:$port"
+# moto speaks plain HTTP: whatever CA bundle the host names is not the tests' business.
+unset AWS_CA_BUNDLE
+# VENV_PYTHON: the virtualenv's interpreter (moto's dependencies, cryptography among them) for test helpers.
 export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1
+  AWS_REGION=eu-west-1 AWS_DEFAULT_REGION=eu-west-1 VENV_PYTHON="$venv/bin/python"
 "$@"

@@ -10,7 +10,7 @@ use human_intervention::token::random_id;
 /// functions never need, so they keep aws-config; the functions read their environment directly).
 pub fn loader() -> aws_config::ConfigLoader {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(human_intervention::aws::http_client().unwrap())
+        .http_client(human_intervention::aws::http_client_trusting(None).unwrap())
 }
 
 /// The SDK configuration for the local endpoint named by `AWS_ENDPOINT_URL` (set by `make test`).

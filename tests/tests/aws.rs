@@ -614,3 +614,59 @@ async fn eventbridge_schedules_are_made_before_storing_and_removed_on_cancel() {
     let state = service.record(&id).await.unwrap().unwrap().state;
     assert_eq!(state, InterventionState::Cancelled);
 }
+
+/// The functions' HTTPS client verifies certificates against its own trust store: an endpoint whose
+/// certificate chains to a root outside it is refused during the handshake, and reached once that root is
+/// added the way `AWS_CA_BUNDLE` adds one.
+#[tokio::test]
+async fn the_https_client_trusts_its_roots_and_the_named_bundle_only() {
+    use std::io::BufRead;
+
+    struct Stop(std::process::Child);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let root = std::env::temp_dir().join(format!("hi-tls-root-{}.pem", std::process::id()));
+    let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut server = Stop(
+        std::process::Command::new(python)
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tls/serve.py"))
+            .arg(&root)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("start tests/tls/serve.py"),
+    );
+    let mut port = String::new();
+    std::io::BufReader::new(server.0.stdout.take().unwrap()).read_line(&mut port).unwrap();
+    let endpoint = format!("https://localhost:{}", port.trim());
+
+    let get_item = |http| {
+        let endpoint = endpoint.clone();
+        async move {
+            let config = intervention_tests::aws::loader()
+                .http_client(http)
+                .endpoint_url(endpoint)
+                .region(aws_config::Region::new("eu-west-1"))
+                .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("t", "t", None, None, "t"))
+                .retry_config(aws_config::retry::RetryConfig::disabled())
+                .load()
+                .await;
+            aws_sdk_dynamodb::Client::new(&config)
+                .get_item()
+                .table_name("t")
+                .key("pk", aws_sdk_dynamodb::types::AttributeValue::S("x".into()))
+                .send()
+                .await
+        }
+    };
+    let refused = get_item(human_intervention::aws::http_client_trusting(None).unwrap()).await.unwrap_err();
+    let refused = aws_sdk_dynamodb::error::DisplayErrorContext(refused).to_string();
+    assert!(refused.contains("invalid peer certificate") && refused.contains("UnknownIssuer"), "{refused}");
+
+    let trusted = get_item(human_intervention::aws::http_client_trusting(Some(&root)).unwrap()).await;
+    assert!(trusted.expect("the bundle's root is trusted").item.is_none());
+    std::fs::remove_file(&root).unwrap();
+}

@@ -143,7 +143,7 @@ pub fn form_request(body: &str) -> SubmitRequest<'_> {
 pub fn production_logs_to_sink() {
     use tracing_subscriber::fmt::format::JsonFields;
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("info"))
+        .with_max_level(tracing::Level::INFO)
         .fmt_fields(JsonFields::new())
         .event_format(human_intervention::telemetry::FlatJson)
         .with_writer(std::io::sink)

@@ -34,7 +34,8 @@ pub fn http_client() -> Result<SharedHttpClient, String> {
     http_client_trusting(std::env::var_os("AWS_CA_BUNDLE").as_deref().map(std::path::Path::new))
 }
 
-fn http_client_trusting(bundle: Option<&std::path::Path>) -> Result<SharedHttpClient, String> {
+/// [`http_client`], trusting the PEM bundle at `bundle` (what `AWS_CA_BUNDLE` names) beside the Amazon roots.
+pub fn http_client_trusting(bundle: Option<&std::path::Path>) -> Result<SharedHttpClient, String> {
     let mut trust = TrustStore::empty();
     trust.add_pem_certificate(AMAZON_TRUST_SERVICES);
     if let Some(path) = bundle {
@@ -249,7 +250,7 @@ mod tests {
     #[tokio::test]
     async fn the_sdk_configuration_comes_from_the_function_environment() {
         use aws_credential_types::provider::ProvideCredentials;
-        let config = sdk_config_from(lambda_env(&[]), http_client().unwrap()).unwrap();
+        let config = sdk_config_from(lambda_env(&[]), http_client_trusting(None).unwrap()).unwrap();
         assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
         assert_eq!(config.endpoint_url(), None);
         assert_eq!(config.use_fips(), Some(false));
@@ -261,7 +262,7 @@ mod tests {
 
         let local = sdk_config_from(
             lambda_env(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:5000"), ("AWS_USE_FIPS_ENDPOINT", "true")]),
-            http_client().unwrap(),
+            http_client_trusting(None).unwrap(),
         )
         .unwrap();
         assert_eq!(local.endpoint_url(), Some("http://127.0.0.1:5000"));
@@ -274,11 +275,11 @@ mod tests {
             let env = lambda_env(&[]);
             move |n: &str| if n == name { None } else { env(n) }
         };
-        let error = sdk_config_from(without("AWS_REGION"), http_client().unwrap()).unwrap_err();
+        let error = sdk_config_from(without("AWS_REGION"), http_client_trusting(None).unwrap()).unwrap_err();
         assert_eq!(error, "AWS_REGION is not set");
         for name in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"] {
             assert_eq!(
-                sdk_config_from(without(name), http_client().unwrap()).unwrap_err(),
+                sdk_config_from(without(name), http_client_trusting(None).unwrap()).unwrap_err(),
                 format!("{name} is not set")
             );
         }
