@@ -69,6 +69,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p intervention-tests --features aws --all-targets -- -D warnings
+	# The shared crate alone: features other members turn on (tracing-subscriber's env-filter, say) hide nothing.
+	$(CARGO) clippy -p human-intervention --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
