@@ -65,11 +65,12 @@ $(VENV)/.moto:
 	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
 	touch $@
 
+# The last line lints the shared crate alone: features other members turn on (its `aws` adapters,
+# tracing-subscriber's env-filter) must not hide what it needs itself.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p intervention-tests --features aws --all-targets -- -D warnings
-	# The shared crate alone: features other members turn on (tracing-subscriber's env-filter, say) hide nothing.
 	$(CARGO) clippy -p human-intervention --all-targets -- -D warnings
 
 fmt:

@@ -2,6 +2,7 @@
 //! and their accepted submission queues the run's continuation exactly once.
 #![warn(missing_docs)]
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod context;
 pub mod continuation;
