@@ -24,6 +24,7 @@ SIGINT/SIGTERM.
 
 import base64
 import collections
+import copy
 import datetime
 import json
 import os
@@ -316,33 +317,19 @@ def vm_kb(pid, field):
 # ------------------------------------------------------------------------------ events
 
 
+def flow():
+    """tests/lambda/flow.py, the lambda-test flow: its example input and stream-record format serve here too."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "lambda"))
+    import flow as module  # needs boto3: run with the virtualenv's python, as `make bench` does
+
+    return module
+
+
 def creation_input(max_uses=1):
+    """The design's example link-creation input, open for a day, with `max_uses` uses."""
     until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
-    return {
-        "environmentId": "prod-eu",
-        "tier": "Shared",
-        "correlationId": "0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
-        "runAvailableUntil": until.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "ruleSetId": "refund-continue",
-        "urlExpirationHours": 1,
-        "maxUrlUses": max_uses,
-        "generatedUrlContextKey": "approval.url",
-        "formDocument": {
-            "title": "Approve refund",
-            "prompt": "Refund **120.50 EUR** to the customer?",
-            "show": ["order.id", "order.amount"],
-            "fields": [
-                {"key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"],
-                 "required": True},
-                {"key": "refund.amount", "label": "Amount", "type": "decimal", "min": 0, "max": 1000,
-                 "prefill": "order.amount"},
-                {"key": "note", "label": "Note", "type": "text", "multiline": True, "maxLength": 500},
-            ],
-        },
-        "context": {"order.id": "A-1001", "order.amount": 120.5, "customer.email": "a@example.com"},
-        "secretKeys": ["customer.email"],
-        "onTimeout": {"ruleSetId": "refund-timeout", "context": {"decision": "reject"}},
-    }
+    return dict(copy.deepcopy(flow().EXAMPLE_INPUT), runAvailableUntil=until.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                maxUrlUses=max_uses)
 
 
 def http_event(method, path, body=None, content_type=None):
@@ -497,25 +484,7 @@ def submission_records(table, intervention_id):
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             break
-    records = []
-    for i, item in enumerate(items):
-        records.append({
-            "eventID": secrets.token_hex(16),
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": {
-                "ApproximateCreationDateTime": time.time(),
-                "Keys": {"pk": item["pk"], "sk": item["sk"]},
-                "NewImage": item,
-                "SequenceNumber": f"{100_000_000_000_000_000_000 + i}",
-                "SizeBytes": len(json.dumps(item)),
-                "StreamViewType": "NEW_IMAGE",
-            },
-            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}/stream/bench",
-        })
-    return records
+    return [flow().stream_record(item, table, "bench", i) for i, item in enumerate(items)]
 
 
 def measure_memory(env_for):

@@ -155,6 +155,26 @@ def jsonable(value):
     return value
 
 
+def stream_record(item, table, stream, sequence):
+    """The DynamoDB stream record (INSERT, NEW_IMAGE) of `item`, as Lambda hands it to the publisher."""
+    return {
+        "eventID": secrets.token_hex(16),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": REGION,
+        "dynamodb": {
+            "ApproximateCreationDateTime": time.time(),
+            "Keys": {"pk": item["pk"], "sk": item["sk"]},
+            "NewImage": item,
+            "SequenceNumber": str(100_000_000_000_000_000_000 + sequence),
+            "SizeBytes": len(json.dumps(item)),
+            "StreamViewType": "NEW_IMAGE",
+        },
+        "eventSourceARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{table}/stream/{stream}",
+    }
+
+
 def load_env(workdir):
     env = {}
     with open(os.path.join(workdir, "aws.env")) as f:
@@ -290,22 +310,7 @@ class Flow:
     def record_from_item(self, submission_sk):
         key = {"pk": {"S": f"I#{self.state['intervention_id']}"}, "sk": {"S": submission_sk}}
         item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
-        return jsonable({
-            "eventID": secrets.token_hex(16),
-            "eventName": "INSERT",
-            "eventVersion": "1.1",
-            "eventSource": "aws:dynamodb",
-            "awsRegion": REGION,
-            "dynamodb": {
-                "ApproximateCreationDateTime": time.time(),
-                "Keys": key,
-                "NewImage": item,
-                "SequenceNumber": "100000000000000000001",
-                "SizeBytes": len(json.dumps(item)),
-                "StreamViewType": "NEW_IMAGE",
-            },
-            "eventSourceARN": f"arn:aws:dynamodb:{REGION}:123456789012:table/{self.table}/stream/flow",
-        })
+        return jsonable(stream_record(item, self.table, "flow", 1))
 
     # 5 -------------------------------------------------------------------------------------------
     def publish(self):
