@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use criterion::{criterion_group, criterion_main, Criterion};
 use hmac::{Hmac, Mac};
-use human_intervention::http::public_router;
-use human_intervention::input;
-use human_intervention::pages::STYLESHEET_PATH;
+use human_intervention::domain::input;
 use human_intervention::service::{SubmitResult, View};
+use human_intervention::web::pages::STYLESHEET_PATH;
+use human_intervention::web::routes::public_router;
 use sha2::Sha256;
 use tower::ServiceExt;
 

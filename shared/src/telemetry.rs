@@ -42,7 +42,7 @@ where
 {
     fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
         let mut line = Map::new();
-        line.insert("timestamp".into(), Value::String(crate::time::SystemClock.now_rfc3339()));
+        line.insert("timestamp".into(), Value::String(crate::domain::time::SystemClock.now_rfc3339()));
         line.insert("level".into(), Value::String(event.metadata().level().to_string()));
         if let Some(scope) = ctx.event_scope() {
             for span in scope.from_root() {
@@ -94,12 +94,12 @@ pub fn intervention_span(operation: &'static str) -> tracing::Span {
 }
 
 /// Records the intervention's id in the current span.
-pub fn record_intervention_id(id: &crate::token::InterventionId) {
+pub fn record_intervention_id(id: &crate::domain::id::InterventionId) {
     tracing::Span::current().record("interventionId", tracing::field::display(id));
 }
 
 /// Records every id of a loaded intervention in the current span.
-pub fn record_intervention(intervention: &crate::model::Intervention) {
+pub fn record_intervention(intervention: &crate::domain::model::Intervention) {
     tracing::Span::current()
         .record("interventionId", tracing::field::display(&intervention.id))
         .record("correlationId", intervention.correlation_id.as_str())
@@ -107,7 +107,7 @@ pub fn record_intervention(intervention: &crate::model::Intervention) {
 }
 
 /// Logs that these continuations are on the queue, each under its own ids.
-pub fn log_queued(continuations: &[crate::continuation::Continuation]) {
+pub fn log_queued(continuations: &[crate::domain::continuation::Continuation]) {
     for c in continuations {
         let span = tracing::info_span!(
             "intervention",

@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use human_intervention::aws::{DynamoStore, SqsQueue};
-use human_intervention::continuation::Continuation;
-use human_intervention::token::random_id;
+use human_intervention::domain::continuation::Continuation;
+use human_intervention::domain::id::random_id;
 
 /// aws-config's loader with the functions' HTTPS client (the tests configure endpoints and timeouts the
 /// functions never need, so they keep aws-config; the functions read their environment directly).
@@ -134,10 +134,10 @@ impl FaultyStore {
     }
 }
 
-use human_intervention::model::{Intervention, Submission};
-use human_intervention::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
-use human_intervention::time::Timestamp;
-use human_intervention::token::InterventionId;
+use human_intervention::domain::id::{InterventionId, SubmissionId};
+use human_intervention::domain::model::{Intervention, Submission};
+use human_intervention::domain::time::Timestamp;
+use human_intervention::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 
 #[async_trait::async_trait]
 impl InterventionStore for FaultyStore {
@@ -150,7 +150,7 @@ impl InterventionStore for FaultyStore {
     async fn find_submission(
         &self,
         id: &InterventionId,
-        submission_id: &str,
+        submission_id: &SubmissionId,
     ) -> Result<Option<Submission>, StoreError> {
         self.inner.find_submission(id, submission_id).await
     }
@@ -158,13 +158,14 @@ impl InterventionStore for FaultyStore {
         &self,
         intervention: &Intervention,
         submission: &Submission,
+        continuation: &Continuation,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError> {
         match self.fault() {
-            StoreFault::None => self.inner.accept(intervention, submission, now).await,
+            StoreFault::None => self.inner.accept(intervention, submission, continuation, now).await,
             StoreFault::BeforeCommit => Err(StoreError::Unavailable("injected: throttled before commit".into())),
             StoreFault::ResponseLost => {
-                let outcome = self.inner.accept(intervention, submission, now).await?;
+                let outcome = self.inner.accept(intervention, submission, continuation, now).await?;
                 assert_eq!(outcome, Acceptance::Accepted, "the injected commit went through");
                 Err(StoreError::Unavailable("injected: the commit's response was lost".into()))
             }
@@ -198,7 +199,7 @@ impl InterventionStore for FaultyStore {
     }
 }
 
-use human_intervention::queue::{ContinuationQueue, QueueError};
+use human_intervention::ports::queue::{ContinuationQueue, QueueError};
 
 /// A queue that can be taken down and brought back.
 pub struct FlakyQueue {

@@ -6,8 +6,8 @@ pub mod aws;
 
 use std::sync::Arc;
 
-use human_intervention::local::{LocalConfig, LocalServer};
-use human_intervention::time::{Clock, ManualClock, SystemClock, Timestamp};
+use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
+use human_intervention::web::local::{LocalConfig, LocalServer};
 use serde_json::{json, Value};
 
 /// A local server for one test, with its own port, store and queue.

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
-use human_intervention::local::{Backend, LocalConfig};
-use human_intervention::queue::ContinuationQueue;
-use human_intervention::store::InterventionStore;
-use human_intervention::time::{ManualClock, SystemClock, Timestamp};
-use human_intervention::token::InterventionId;
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::time::{ManualClock, SystemClock, Timestamp};
+use human_intervention::ports::queue::ContinuationQueue;
+use human_intervention::ports::store::InterventionStore;
+use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::aws::{AwsFixture, FaultyStore, FlakyQueue, StoreFault};
 use intervention_tests::{example, submission_id_in, TestServer};
 use serde_json::{json, Value};
@@ -26,7 +26,7 @@ async fn server_on(f: &AwsFixture) -> TestServer {
 }
 
 /// Drains the queue until `expected` continuations arrived (or 10 s passed); returns them all.
-async fn collect(f: &AwsFixture, expected: usize) -> Vec<human_intervention::continuation::Continuation> {
+async fn collect(f: &AwsFixture, expected: usize) -> Vec<human_intervention::domain::continuation::Continuation> {
     let mut all = Vec::new();
     for _ in 0..100 {
         all.extend(f.drain().await.into_iter().map(|(c, _)| c));
@@ -45,7 +45,7 @@ async fn collect(f: &AwsFixture, expected: usize) -> Vec<human_intervention::con
 async fn reconcile(
     f: &AwsFixture,
     id: &str,
-    continuations: &[human_intervention::continuation::Continuation],
+    continuations: &[human_intervention::domain::continuation::Continuation],
 ) -> (u32, usize, usize) {
     let parsed = InterventionId::parse(id).expect("an id");
     let uses = f.store.get(&parsed).await.expect("get").expect("stored").uses;
@@ -100,7 +100,7 @@ trait Month {
 
 impl Month for SystemClock {
     fn now_month(&self) -> String {
-        use human_intervention::time::Clock;
+        use human_intervention::domain::time::Clock;
         self.now().year_month()
     }
 }
@@ -342,9 +342,9 @@ async fn a_json_client_reads_the_page_from_dynamodb() {
 
 // Timeouts and records on DynamoDB.
 
-use human_intervention::model::{InterventionState, TimeoutRefusal};
+use human_intervention::domain::model::{InterventionState, TimeoutRefusal};
+use human_intervention::ports::store::TimeoutOutcome;
 use human_intervention::service::{Service, SubmitRequest, SubmitResult};
-use human_intervention::store::TimeoutOutcome;
 
 async fn manual_server(f: &AwsFixture, start: Timestamp) -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start));
@@ -398,9 +398,9 @@ async fn an_unanswered_link_times_out_once_with_the_defaults_on_dynamodb() {
 async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_ghost_timers_do_nothing() {
     let f = AwsFixture::new(false).await;
     let clock = Arc::new(ManualClock::new(start()));
-    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "A".repeat(44))).unwrap();
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "A".repeat(44))).unwrap();
     let service = Service::new(f.store.clone(), Arc::new(keys), clock.clone(), "http://links.example")
-        .with_scheduler(Arc::new(human_intervention::schedule::MemoryScheduler::new()));
+        .with_scheduler(Arc::new(human_intervention::memory::MemoryScheduler::new()));
     let created = service.create(until().to_string().as_bytes()).await.unwrap();
     let id = InterventionId::parse(&created.intervention_id).unwrap();
     let token = created.context.iter().find(|(k, _)| k.as_str() == "approval.url").unwrap().1.display_parts()[0]
@@ -444,13 +444,13 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_submission_and_the_timeout_never_both_win_on_dynamodb() {
     let f = AwsFixture::new(false).await;
-    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "B".repeat(44))).unwrap();
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "B".repeat(44))).unwrap();
     let expiry = start().plus_millis(3_600_000);
     let mut timeout_won = 0;
     for round in 0..20usize {
         let clock = Arc::new(ManualClock::new(start()));
         let service = Service::new(f.store.clone(), Arc::new(keys.clone()), clock.clone(), "http://l.example")
-            .with_scheduler(Arc::new(human_intervention::schedule::MemoryScheduler::new()));
+            .with_scheduler(Arc::new(human_intervention::memory::MemoryScheduler::new()));
         let mut input = until();
         input["maxUrlUses"] = json!(5);
         let created = service.create(input.to_string().as_bytes()).await.unwrap();
@@ -596,7 +596,7 @@ async fn eventbridge_schedules_are_made_before_storing_and_removed_on_cancel() {
             dead_letter_arn: Some("arn:aws:sqs:eu-west-1:123456789012:timeouts-dlq".into()),
         },
     );
-    let keys = human_intervention::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
     let service = Service::new(f.store.clone(), Arc::new(keys), Arc::new(SystemClock), "http://l.example")
         .with_scheduler(Arc::new(scheduler));
     let created = service.create(example().to_string().as_bytes()).await.unwrap();

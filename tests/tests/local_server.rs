@@ -1,7 +1,7 @@
 //! End to end through the local server's HTTP routes: create → view → submit → continuation, and every
 //! refusal a reviewer or a workflow can meet.
 
-use human_intervention::time::Timestamp;
+use human_intervention::domain::time::Timestamp;
 use intervention_tests::{design_example, example, submission_id_in, TestServer};
 use serde_json::{json, Value};
 

@@ -13,9 +13,10 @@ use std::sync::Arc;
 use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::{DynamoStore, SqsQueue};
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::time::{Clock, SystemClock};
+use human_intervention::domain::token::{LinkKey, LinkKeys};
 use human_intervention::service::{Service, SubmitRequest, SubmitResult, View};
-use human_intervention::time::{Clock, SystemClock};
-use human_intervention::token::{InterventionId, LinkKey, LinkKeys};
 use intervention_tests::aws::{AwsFixture, CallCounter};
 use intervention_tests::example;
 

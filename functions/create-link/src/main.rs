@@ -1,7 +1,7 @@
 //! Link creation, invoked by a Step Functions task: the link-creation input in, the context with the link
 //! out; a bad input fails with `errorType` `InvalidInterventionConfig` and a message naming the setting.
 
-use human_intervention::error::ConfigError;
+use human_intervention::domain::error::ConfigError;
 use human_intervention::service::{CreateError, CreatedLink, Service};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::Value;

@@ -7,5 +7,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));
     let config = human_intervention::aws::sdk_config()?;
     let service = human_intervention::aws::service_from_env(&config).await?;
-    lambda_http::run(human_intervention::http::lambda_router(service)).await
+    lambda_http::run(human_intervention::web::routes::lambda_router(service)).await
 }

@@ -7,7 +7,7 @@ use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use human_intervention::aws::stream::{publish_records, StreamRecord};
 use human_intervention::aws::{DynamoStore, SqsQueue};
-use human_intervention::queue::publish_outbox;
+use human_intervention::service::publish_outbox;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 

@@ -8,5 +8,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = human_intervention::aws::sdk_config()?;
     let service = human_intervention::aws::service_from_env(&config).await?;
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
-    lambda_http::run(human_intervention::http::lambda_router(service)).await
+    lambda_http::run(human_intervention::web::routes::lambda_router(service)).await
 }

@@ -5,11 +5,11 @@
 
 use std::sync::Arc;
 
-use human_intervention::model::TimeoutRefusal;
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::model::TimeoutRefusal;
+use human_intervention::domain::time::SystemClock;
+use human_intervention::ports::store::TimeoutOutcome;
 use human_intervention::service::Service;
-use human_intervention::store::TimeoutOutcome;
-use human_intervention::time::SystemClock;
-use human_intervention::token::InterventionId;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Deserialize;
 use serde_json::{json, Value};

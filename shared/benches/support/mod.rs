@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use human_intervention::form::Field;
-use human_intervention::input;
+use human_intervention::domain::field::{initial_values, Field};
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::model::Intervention;
+use human_intervention::domain::time::{Clock, SystemClock};
+use human_intervention::domain::token::{LinkKey, LinkKeys};
 use human_intervention::memory::MemoryStore;
-use human_intervention::model::Intervention;
-use human_intervention::pages::{self, FieldView, FormPage};
 use human_intervention::service::{CreatedLink, Service, SubmitRequest};
-use human_intervention::time::{Clock, SystemClock};
-use human_intervention::token::{InterventionId, LinkKey, LinkKeys};
+use human_intervention::web::pages::{self, FieldView, FormPage};
 use serde_json::{json, Value};
 
 /// Where the bench's links point.
@@ -116,11 +116,7 @@ pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Ma
     let fields = form
         .fields
         .iter()
-        .map(|field: &Field| FieldView {
-            field,
-            values: input::initial_values(field, &intervention.context),
-            error: None,
-        })
+        .map(|field: &Field| FieldView { field, values: initial_values(field, &intervention.context), error: None })
         .collect();
     pages::form_page(&FormPage {
         title: &form.title,

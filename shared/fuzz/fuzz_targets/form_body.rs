@@ -4,8 +4,8 @@
 
 use std::sync::OnceLock;
 
-use human_intervention::form::FormDocument;
-use human_intervention::input::{parse_body, validate};
+use human_intervention::domain::form::FormDocument;
+use human_intervention::domain::input::{parse_body, validate};
 use libfuzzer_sys::fuzz_target;
 
 fn form() -> &'static FormDocument {

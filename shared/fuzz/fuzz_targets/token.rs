@@ -1,8 +1,9 @@
 //! Any string as a link token: never a panic, and never verified unless it is exactly a signed token.
 #![no_main]
 
-use human_intervention::time::Timestamp;
-use human_intervention::token::{InterventionId, LinkKey, LinkKeys};
+use human_intervention::domain::time::Timestamp;
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::token::{LinkKey, LinkKeys};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -20,9 +20,9 @@ use rustls::pki_types::CertificateDer;
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 
+use crate::domain::time::SystemClock;
+use crate::domain::token::LinkKeys;
 use crate::service::Service;
-use crate::time::SystemClock;
-use crate::token::LinkKeys;
 
 /// The roots every AWS service endpoint chains to (Amazon Trust Services). Trusting these instead of the
 /// system's store spares each SDK client parsing ~150 certificates at init (≈ 4.5 ms of a cold start).

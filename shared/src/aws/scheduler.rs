@@ -9,9 +9,9 @@ use aws_sdk_scheduler::types::{
 };
 use aws_sdk_scheduler::Client;
 
-use crate::schedule::{ScheduleError, TimeoutScheduler};
-use crate::time::Timestamp;
-use crate::token::InterventionId;
+use crate::domain::id::InterventionId;
+use crate::domain::time::Timestamp;
+use crate::ports::schedule::{ScheduleError, TimeoutScheduler};
 
 /// Where and how the schedules invoke the timeout function.
 #[derive(Clone, Debug)]

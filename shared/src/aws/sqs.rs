@@ -5,8 +5,8 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use sha2::{Digest, Sha256};
 
-use crate::continuation::Continuation;
-use crate::queue::{ContinuationQueue, QueueError, MAX_BATCH};
+use crate::domain::continuation::Continuation;
+use crate::ports::queue::{ContinuationQueue, QueueError, MAX_BATCH};
 
 /// Continuations on an SQS queue. On a FIFO queue the continuation id de-duplicates (5-minute window)
 /// and the intervention id orders; on a standard queue consumers de-duplicate by the id in the body.

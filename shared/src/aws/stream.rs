@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
-use crate::continuation::Continuation;
-use crate::queue::{ContinuationQueue, MAX_BATCH};
-use crate::store::InterventionStore;
+use crate::domain::continuation::Continuation;
+use crate::ports::queue::{ContinuationQueue, MAX_BATCH};
+use crate::ports::store::InterventionStore;
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use human_intervention::local::{LocalConfig, LocalServer};
-use human_intervention::token::LinkKeys;
+use human_intervention::domain::token::LinkKeys;
+use human_intervention::web::local::{LocalConfig, LocalServer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

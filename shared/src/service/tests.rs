@@ -3,11 +3,11 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::continuation::Outcome;
+use crate::domain::continuation::Outcome;
+use crate::domain::time::ManualClock;
+use crate::domain::token::LinkKey;
 use crate::memory::{MemoryQueue, MemoryStore};
-use crate::queue::publish_outbox;
-use crate::time::ManualClock;
-use crate::token::LinkKey;
+use crate::service::publish_outbox;
 
 const START: i64 = 1_795_600_800_000; // 2026-11-25T10:00:00Z
 
@@ -22,12 +22,12 @@ fn fixture() -> Fixture {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
     let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap());
     let service = Service::new(store.clone(), keys, clock.clone(), "https://links.example.com/")
-        .with_scheduler(Arc::new(crate::schedule::MemoryScheduler::new()));
+        .with_scheduler(Arc::new(crate::memory::MemoryScheduler::new()));
     Fixture { service, store, clock }
 }
 
 fn input(max_uses: u32) -> Value {
-    let mut value = crate::creation::tests::example();
+    let mut value = crate::domain::creation::tests::example();
     value["maxUrlUses"] = json!(max_uses);
     value
 }
@@ -122,7 +122,7 @@ async fn invalid_input_counts_no_use() {
     let (_, token) = f.link(input(1)).await;
     let result = f.post(&token, "decision=maybe&_submissionId=s1").await;
     let SubmitResult::Invalid { errors, submission_id, .. } = result else { panic!("{result:?}") };
-    assert_eq!(submission_id, "s1");
+    assert_eq!(submission_id.as_str(), "s1");
     assert!(errors.get("decision").is_some());
     assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await));
 }
@@ -229,8 +229,8 @@ async fn concurrent_submissions_accept_exactly_min_n_max() {
 
 // Timeouts.
 
-use crate::model::{InterventionState, TimeoutRefusal};
-use crate::store::TimeoutOutcome;
+use crate::domain::model::{InterventionState, TimeoutRefusal};
+use crate::ports::store::TimeoutOutcome;
 
 fn id_of(created: &CreatedLink) -> InterventionId {
     InterventionId::parse(&created.intervention_id).unwrap()
@@ -293,7 +293,7 @@ async fn a_timeout_does_nothing_when_answered_cancelled_unset_or_never_stored() 
     assert_eq!(fire(id_of(&unset)).await, TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation));
     assert_eq!(fire(InterventionId::random().unwrap()).await, TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
     let outcomes: Vec<_> = f.store.unpublished(10).await.unwrap().into_iter().map(|c| c.outcome).collect();
-    assert_eq!(outcomes, vec![crate::continuation::Outcome::Submitted], "only the answered link's submission");
+    assert_eq!(outcomes, vec![crate::domain::continuation::Outcome::Submitted], "only the answered link's submission");
     let unset_record = f.service.record(&id_of(&unset)).await.unwrap().unwrap();
     assert_eq!(unset_record.state, InterventionState::Expired);
     assert_eq!(f.service.record(&id_of(&cancelled)).await.unwrap().unwrap().state, InterventionState::Cancelled);
@@ -336,8 +336,8 @@ async fn timeout_race(round: usize) -> (usize, usize) {
     f.clock.set(Timestamp::from_millis(EXPIRY + 1000));
     let _ = f.service.fire_timeout(&id).await.unwrap();
     let outbox = f.store.unpublished(1000).await.unwrap();
-    let submitted = outbox.iter().filter(|c| c.outcome == crate::continuation::Outcome::Submitted).count();
-    let timed_out = outbox.iter().filter(|c| c.outcome == crate::continuation::Outcome::TimedOut).count();
+    let submitted = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::Submitted).count();
+    let timed_out = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::TimedOut).count();
     (submitted, timed_out)
 }
 
@@ -384,6 +384,6 @@ async fn the_pending_list_pages_newest_first_across_pages() {
     assert!(!seen.contains(&answered.intervention_id));
     assert!(matches!(
         f.service.list("prod-eu", None, 3, Some("bm9wZQ".into())).await,
-        Err(crate::store::StoreError::BadPageToken)
+        Err(crate::ports::store::StoreError::BadPageToken)
     ));
 }

@@ -6,19 +6,20 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::context::{Context, ContextValue};
-use crate::continuation::Continuation;
-use crate::creation::NewIntervention;
-use crate::error::ConfigError;
-use crate::input::{self, BodyError, FieldErrors, RawInput};
-use crate::model::{Intervention, Submission};
-use crate::model::{InterventionState, TimeoutRefusal};
-use crate::outcome::Rejection;
-use crate::schedule::TimeoutScheduler;
-use crate::store::{Acceptance, InterventionStore, ListQuery, StoreError, TimeoutOutcome};
+use crate::domain::context::{Context, ContextValue};
+use crate::domain::continuation::Continuation;
+use crate::domain::creation::NewIntervention;
+use crate::domain::error::ConfigError;
+use crate::domain::id::{hex, InterventionId, SubmissionId};
+use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
+use crate::domain::model::{Intervention, Submission};
+use crate::domain::model::{InterventionState, TimeoutRefusal};
+use crate::domain::rejection::Rejection;
+use crate::domain::time::{Clock, Timestamp};
+use crate::domain::token::{token_digest, LinkKeys};
+use crate::ports::schedule::TimeoutScheduler;
+use crate::ports::store::{Acceptance, InterventionStore, ListQuery, StoreError, TimeoutOutcome};
 use crate::telemetry::{self, metric};
-use crate::time::{Clock, Timestamp};
-use crate::token::{random_id, token_digest, InterventionId, LinkKeys};
 
 /// What every operation needs: the store, the keys, the clock and the public base URL of links.
 #[derive(Clone)]
@@ -66,7 +67,7 @@ pub struct LivePage {
     /// The intervention.
     pub intervention: Intervention,
     /// The id the page's form posts back, so a double click is one submission.
-    pub submission_id: String,
+    pub submission_id: SubmissionId,
 }
 
 /// The answer to a reviewer's GET.
@@ -101,7 +102,7 @@ pub enum SubmitResult {
         /// The message at each bad field.
         errors: FieldErrors,
         /// The submission id to post again with.
-        submission_id: String,
+        submission_id: SubmissionId,
     },
     /// The submission id was used before with different values.
     Conflict,
@@ -136,9 +137,9 @@ impl Service {
     }
 
     /// Removes the intervention's timer (best effort: a timer left behind finds nothing to do).
-    async fn unschedule(&self, intervention: &Intervention) {
-        if let (Some(scheduler), Some(_)) = (&self.scheduler, &intervention.on_timeout) {
-            if let Err(error) = scheduler.unschedule(&intervention.id).await {
+    async fn unschedule(&self, id: &InterventionId) {
+        if let Some(scheduler) = &self.scheduler {
+            if let Err(error) = scheduler.unschedule(id).await {
                 tracing::warn!(error = %error, "removing the timeout timer failed; it will find nothing to do");
             }
         }
@@ -193,7 +194,7 @@ impl Service {
     }
 
     /// Checks the token alone: `None` for anything not a link of ours. No store read.
-    fn verify(&self, token: &str) -> Option<crate::token::VerifiedLink> {
+    fn verify(&self, token: &str) -> Option<crate::domain::token::VerifiedLink> {
         let verified = self.keys.as_ref().and_then(|keys| keys.verify(token));
         match &verified {
             Some(link) => {
@@ -242,7 +243,8 @@ impl Service {
             tracing::info!(reason = rejection.code(), "page view refused");
             return Ok(View::Rejected(rejection));
         }
-        let submission_id = random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
+        let submission_id =
+            SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
         tracing::info!("page viewed");
         Ok(View::Live(Box::new(LivePage { intervention, submission_id })))
     }
@@ -298,8 +300,8 @@ impl Service {
             return Ok(SubmitResult::Rejected(rejection));
         }
         let submission_id = match raw.submission_id() {
-            Some(id) => id.to_owned(),
-            None => random_id(16).map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
+            Some(id) => id.clone(),
+            None => SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
         };
         let input = match input::validate(intervention.form.as_ref(), &raw) {
             Ok(input) => input,
@@ -310,12 +312,13 @@ impl Service {
         };
         let submission =
             Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
-        match self.store.accept(&intervention, &submission, now).await? {
+        let continuation = Continuation::for_submission(&intervention, &submission);
+        match self.store.accept(&intervention, &submission, &continuation, now).await? {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
-                if intervention.uses == 0 {
-                    self.unschedule(&intervention).await;
+                if intervention.uses == 0 && intervention.on_timeout.is_some() {
+                    self.unschedule(&intervention.id).await;
                 }
                 Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
             }
@@ -347,11 +350,7 @@ impl Service {
         let found = self.store.cancel(id, self.clock.now()).await?;
         if found {
             tracing::info!("run cancelled");
-            if let Some(scheduler) = &self.scheduler {
-                if let Err(error) = scheduler.unschedule(id).await {
-                    tracing::warn!(error = %error, "removing the timeout timer failed; it will find nothing to do");
-                }
-            }
+            self.unschedule(id).await;
         }
         Ok(found)
     }
@@ -412,132 +411,11 @@ impl Service {
     }
 }
 
-/// An intervention's record, as the operator routes answer it.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InterventionRecord {
-    /// The intervention.
-    pub intervention_id: String,
-    /// Its environment.
-    pub environment_id: String,
-    /// Its run's correlation id.
-    pub correlation_id: String,
-    /// Where it stands.
-    pub state: InterventionState,
-    /// Accepted submissions.
-    pub uses: u32,
-    /// Accepted submissions allowed.
-    pub max_uses: u32,
-    /// When the link expires (RFC 3339).
-    pub expires_at: String,
-    /// The accepted submissions, oldest first.
-    pub submissions: Vec<SubmissionRecord>,
-    /// The ids of the continuations queued for it.
-    pub continuation_ids: Vec<String>,
-}
+mod outbox;
+mod records;
 
-/// One accepted submission in a record.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SubmissionRecord {
-    /// Its id.
-    pub submission_id: String,
-    /// When it was accepted (RFC 3339).
-    pub submitted_at: String,
-    /// The reviewer's input (a secret key's value is masked).
-    pub input: serde_json::Value,
-}
-
-/// The mask that stands for a secret value in a record.
-pub const SECRET_MASK: &str = "(secret)";
-
-impl InterventionRecord {
-    fn new(intervention: &Intervention, submissions: &[Submission], now: Timestamp) -> Self {
-        let mut continuation_ids: Vec<String> = submissions.iter().map(Submission::continuation_id).collect();
-        if intervention.timed_out_at.is_some() {
-            continuation_ids.push(Continuation::timeout_id(intervention));
-        }
-        let submissions = submissions
-            .iter()
-            .map(|s| {
-                let mut input = serde_json::Map::new();
-                for (key, value) in s.input.iter() {
-                    let shown = if intervention.secret_keys.contains(key) {
-                        serde_json::Value::String(SECRET_MASK.into())
-                    } else {
-                        serde_json::to_value(value).unwrap_or_default()
-                    };
-                    input.insert(key.to_string(), shown);
-                }
-                SubmissionRecord {
-                    submission_id: s.submission_id.clone(),
-                    submitted_at: s.submitted_at.to_rfc3339(),
-                    input: serde_json::Value::Object(input),
-                }
-            })
-            .collect();
-        Self {
-            intervention_id: intervention.id.to_string(),
-            environment_id: intervention.environment_id.clone(),
-            correlation_id: intervention.correlation_id.clone(),
-            state: intervention.state_at(now),
-            uses: intervention.uses,
-            max_uses: intervention.max_uses,
-            expires_at: intervention.expires_at.to_rfc3339(),
-            submissions,
-            continuation_ids,
-        }
-    }
-}
-
-/// One intervention in a listing.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InterventionSummary {
-    /// The intervention.
-    pub intervention_id: String,
-    /// Its run's correlation id.
-    pub correlation_id: String,
-    /// Where it stands.
-    pub state: InterventionState,
-    /// Accepted submissions.
-    pub uses: u32,
-    /// Accepted submissions allowed.
-    pub max_uses: u32,
-    /// When it was created (RFC 3339).
-    pub created_at: String,
-    /// When the link expires (RFC 3339).
-    pub expires_at: String,
-}
-
-impl InterventionSummary {
-    fn new(intervention: &Intervention, now: Timestamp) -> Self {
-        Self {
-            intervention_id: intervention.id.to_string(),
-            correlation_id: intervention.correlation_id.clone(),
-            state: intervention.state_at(now),
-            uses: intervention.uses,
-            max_uses: intervention.max_uses,
-            created_at: intervention.created_at.to_rfc3339(),
-            expires_at: intervention.expires_at.to_rfc3339(),
-        }
-    }
-}
-
-/// A page of a listing.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct InterventionList {
-    /// The interventions, newest first.
-    pub interventions: Vec<InterventionSummary>,
-    /// Where the next page starts (pass it back as `nextToken`); absent on the last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next_token: Option<String>,
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use outbox::{publish_outbox, PublishError};
+pub use records::{InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, SECRET_MASK};
 
 #[cfg(test)]
 mod tests;

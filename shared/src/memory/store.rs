@@ -1,6 +1,5 @@
-//! The embedded adapters: store and queue in memory, with the same guarantees as DynamoDB and SQS
-//! (one lock makes each acceptance and each timeout atomic; the queue de-duplicates by continuation id
-//! like a FIFO queue).
+//! The store in memory, with the same guarantees as DynamoDB: one lock makes each acceptance and each
+//! timeout atomic.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard};
@@ -10,13 +9,12 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use tokio::sync::Notify;
 
-use crate::continuation::Continuation;
-use crate::model::{Intervention, Submission, TimeoutRefusal};
-use crate::outcome::Rejection;
-use crate::queue::{ContinuationQueue, QueueError};
-use crate::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
-use crate::time::Timestamp;
-use crate::token::InterventionId;
+use crate::domain::continuation::Continuation;
+use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
+use crate::domain::rejection::Rejection;
+use crate::domain::time::Timestamp;
+use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 
 #[derive(Default)]
 struct Tables {
@@ -56,21 +54,6 @@ impl MemoryStore {
     pub async fn outbox_changed(&self) {
         self.outbox_ready.notified().await;
     }
-
-    /// Interventions with an `onTimeout` whose timeout has not fired, with their expiry (for the
-    /// in-process timer to re-arm after a restart of its loop).
-    pub fn pending_timeouts(&self) -> Vec<(InterventionId, Timestamp)> {
-        self.lock()
-            .map(|t| {
-                t.interventions
-                    .values()
-                    .filter(|i| i.on_timeout.is_some() && i.timed_out_at.is_none() && i.cancelled_at.is_none())
-                    .filter(|i| i.uses == 0)
-                    .map(|i| (i.id, i.expires_at))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
 }
 
 /// The memory store's page token: the creation time and id of the last intervention on the page.
@@ -103,16 +86,17 @@ impl InterventionStore for MemoryStore {
     async fn find_submission(
         &self,
         id: &InterventionId,
-        submission_id: &str,
+        submission_id: &SubmissionId,
     ) -> Result<Option<Submission>, StoreError> {
         let tables = self.lock()?;
-        Ok(tables.submissions.get(id).and_then(|all| all.iter().find(|s| s.submission_id == submission_id).cloned()))
+        Ok(tables.submissions.get(id).and_then(|all| all.iter().find(|s| &s.submission_id == submission_id).cloned()))
     }
 
     async fn accept(
         &self,
-        intervention: &Intervention,
+        _: &Intervention,
         submission: &Submission,
+        continuation: &Continuation,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
@@ -133,7 +117,7 @@ impl InterventionStore for MemoryStore {
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
-        tables.outbox.push(Continuation::for_submission(intervention, submission));
+        tables.outbox.push(continuation.clone());
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
@@ -214,38 +198,5 @@ impl InterventionStore for MemoryStore {
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
         let tables = self.lock()?;
         Ok(tables.allowance.get(&(environment_id.to_owned(), year_month.to_owned())).copied().unwrap_or(0))
-    }
-}
-
-/// Continuations in memory, oldest first; a continuation id sent again is kept once.
-#[derive(Default)]
-pub struct MemoryQueue {
-    messages: Mutex<(Vec<Continuation>, HashSet<String>)>,
-}
-
-impl MemoryQueue {
-    /// An empty queue.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Every continuation queued so far, oldest first.
-    pub fn messages(&self) -> Vec<Continuation> {
-        self.messages.lock().map(|m| m.0.clone()).unwrap_or_default()
-    }
-}
-
-#[async_trait]
-impl ContinuationQueue for MemoryQueue {
-    async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
-        let mut guard =
-            self.messages.lock().map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
-        let (messages, seen) = &mut *guard;
-        for continuation in continuations {
-            if seen.insert(continuation.id.clone()) {
-                messages.push(continuation.clone());
-            }
-        }
-        Ok(())
     }
 }

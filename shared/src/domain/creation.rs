@@ -1,12 +1,14 @@
 //! The link-creation input (the Step Functions task's input), parsed into a new intervention or refused
 //! with the setting that is wrong.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
-use crate::context::{Context, ContextKey};
-use crate::error::ConfigError;
-use crate::form::{FormDocument, FormSpec};
-use crate::time::Timestamp;
+use crate::domain::context::{Context, ContextKey};
+use crate::domain::error::ConfigError;
+use crate::domain::form::{FormDocument, FormSpec};
+use crate::domain::id::InterventionId;
+use crate::domain::model::{Intervention, OnTimeout, Tier};
+use crate::domain::time::Timestamp;
 
 /// Default link lifetime, in hours.
 pub const DEFAULT_EXPIRATION_HOURS: f64 = 1.0;
@@ -16,35 +18,6 @@ pub const MAX_EXPIRATION_HOURS: f64 = 8_760.0;
 pub const MAX_USES: u32 = 10_000;
 /// Longest id (environment, correlation, rule set), in characters.
 pub const MAX_ID_CHARS: usize = 128;
-
-/// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Tier {
-    /// A dedicated environment: not counted.
-    Dedicated,
-    /// A shared environment: counted.
-    Shared,
-    /// A free environment: counted.
-    Free,
-}
-
-impl Tier {
-    /// Whether a resumed run counts against the environment's monthly run allowance.
-    pub fn counts_against_allowance(self) -> bool {
-        !matches!(self, Self::Dedicated)
-    }
-}
-
-/// What to queue when the link expires unanswered.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OnTimeout {
-    /// The rule set queued on timeout.
-    pub rule_set_id: String,
-    /// Values laid over the run context in the timeout continuation.
-    #[serde(default)]
-    pub context: Context,
-}
 
 /// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
 #[derive(Debug, Clone, Deserialize)]
@@ -233,6 +206,30 @@ impl NewIntervention {
             secret_keys,
             on_timeout,
         })
+    }
+}
+
+impl Intervention {
+    /// The record for a new intervention with id `id`, created at `now`.
+    pub fn new(id: InterventionId, new: NewIntervention, now: Timestamp) -> Self {
+        Self {
+            id,
+            environment_id: new.environment_id,
+            tier: new.tier,
+            correlation_id: new.correlation_id,
+            rule_set_id: new.rule_set_id,
+            created_at: now,
+            expires_at: new.expires_at,
+            run_available_until: new.run_available_until,
+            cancelled_at: None,
+            timed_out_at: None,
+            max_uses: new.max_uses,
+            uses: 0,
+            form: new.form,
+            context: new.context,
+            secret_keys: new.secret_keys,
+            on_timeout: new.on_timeout,
+        }
     }
 }
 

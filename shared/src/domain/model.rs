@@ -2,12 +2,40 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Context, ContextKey};
-use crate::creation::{NewIntervention, OnTimeout, Tier};
-use crate::form::FormDocument;
-use crate::outcome::Rejection;
-use crate::time::Timestamp;
-use crate::token::InterventionId;
+use crate::domain::context::{Context, ContextKey};
+use crate::domain::form::FormDocument;
+use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::rejection::Rejection;
+use crate::domain::time::Timestamp;
+
+/// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Tier {
+    /// A dedicated environment: not counted.
+    Dedicated,
+    /// A shared environment: counted.
+    Shared,
+    /// A free environment: counted.
+    Free,
+}
+
+impl Tier {
+    /// Whether a resumed run counts against the environment's monthly run allowance.
+    pub fn counts_against_allowance(self) -> bool {
+        !matches!(self, Self::Dedicated)
+    }
+}
+
+/// What to queue when the link expires unanswered.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OnTimeout {
+    /// The rule set queued on timeout.
+    pub rule_set_id: String,
+    /// Values laid over the run context in the timeout continuation.
+    #[serde(default)]
+    pub context: Context,
+}
 
 /// A pending (or finished) intervention as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -49,28 +77,6 @@ pub struct Intervention {
 }
 
 impl Intervention {
-    /// The record for a new intervention with id `id`, created at `now`.
-    pub fn new(id: InterventionId, new: NewIntervention, now: Timestamp) -> Self {
-        Self {
-            id,
-            environment_id: new.environment_id,
-            tier: new.tier,
-            correlation_id: new.correlation_id,
-            rule_set_id: new.rule_set_id,
-            created_at: now,
-            expires_at: new.expires_at,
-            run_available_until: new.run_available_until,
-            cancelled_at: None,
-            timed_out_at: None,
-            max_uses: new.max_uses,
-            uses: 0,
-            form: new.form,
-            context: new.context,
-            secret_keys: new.secret_keys,
-            on_timeout: new.on_timeout,
-        }
-    }
-
     /// Why a submission at `now` would be refused, if it would: the one rule every adapter applies.
     pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
         if self.cancelled_at.is_some()
@@ -125,7 +131,7 @@ pub struct Submission {
     /// The intervention it was made on.
     pub intervention_id: InterventionId,
     /// The id that makes a repeated post the same submission.
-    pub submission_id: String,
+    pub submission_id: SubmissionId,
     /// When it was accepted.
     pub submitted_at: Timestamp,
     /// The reviewer's input: only the form's fields.

@@ -1,15 +1,16 @@
 //! The reviewer-facing HTML pages: the form, the rejections, the confirmation and generic errors.
 //!
 //! Everything the author, the run or the reviewer supplied goes through maud's escaping; the prompt is the
-//! one piece of markup, and it comes sanitised from [`crate::markdown::render_prompt`]. The pages carry no
+//! one piece of markup, and it comes sanitised from [`crate::web::markdown::render_prompt`]. The pages carry no
 //! script and no inline style, so they work under `default-src 'none'; style-src 'self'`.
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::form::{Field, FieldKind, MAX_TEXT_CHARS, SUBMISSION_ID_FIELD};
-use crate::markdown::render_prompt;
-use crate::outcome::Rejection;
-use crate::time::Timestamp;
+use crate::domain::field::{Field, FieldKind, MAX_TEXT_CHARS};
+use crate::domain::form::SUBMISSION_ID_FIELD;
+use crate::domain::rejection::Rejection;
+use crate::domain::time::Timestamp;
+use crate::web::markdown::render_prompt;
 
 /// Path of the one stylesheet (served by the http layer from `STYLESHEET`).
 pub const STYLESHEET_PATH: &str = "/assets/intervention.css";
@@ -395,7 +396,7 @@ fn datetime_local(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::form::FormDocument;
+    use crate::domain::form::FormDocument;
     use serde_json::json;
 
     const SCRIPT: &str = "<script>alert(1)</script>";

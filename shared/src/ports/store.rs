@@ -3,11 +3,11 @@
 
 use async_trait::async_trait;
 
-use crate::continuation::Continuation;
-use crate::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
-use crate::outcome::Rejection;
-use crate::time::Timestamp;
-use crate::token::InterventionId;
+use crate::domain::continuation::Continuation;
+use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
+use crate::domain::rejection::Rejection;
+use crate::domain::time::Timestamp;
 
 /// A storage failure. Nothing was changed unless the error says otherwise; retrying is safe.
 #[derive(Debug, thiserror::Error)]
@@ -80,19 +80,23 @@ pub trait InterventionStore: Send + Sync {
     async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError>;
 
     /// The submission recorded under this id, if any.
-    async fn find_submission(&self, id: &InterventionId, submission_id: &str)
-        -> Result<Option<Submission>, StoreError>;
+    async fn find_submission(
+        &self,
+        id: &InterventionId,
+        submission_id: &SubmissionId,
+    ) -> Result<Option<Submission>, StoreError>;
 
     /// In one atomic step, only if the intervention is not cancelled, `now` is before its expiry and the
-    /// run's availability, and uses < max uses: counts the use, records the submission, and, for a tier
-    /// that counts, adds one to the environment's run allowance for the month. Of N concurrent calls with
-    /// distinct submission ids exactly min(N, remaining uses) are accepted.
-    /// `intervention` is the copy the caller read (for the continuation's run context); the conditions are
-    /// checked against the stored item, never against this copy.
+    /// run's availability, and uses < max uses: counts the use, records the submission with `continuation`
+    /// in the outbox, and, for a tier that counts, adds one to the environment's run allowance for the
+    /// month. Of N concurrent calls with distinct submission ids exactly min(N, remaining uses) are
+    /// accepted. `intervention` is the copy the caller read (for its tier and retention); the conditions
+    /// are checked against the stored item, never against this copy.
     async fn accept(
         &self,
         intervention: &Intervention,
         submission: &Submission,
+        continuation: &Continuation,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError>;
 

@@ -11,14 +11,17 @@ use maud::Markup;
 use serde_json::json;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::context::Context;
-use crate::form::{Field, FieldKind};
-use crate::input::{self, BodyError, FieldErrors, RawInput};
-use crate::model::Intervention;
-use crate::outcome::Rejection;
-use crate::pages::{self, FieldView, FormPage};
+use crate::domain::context::Context;
+use crate::domain::field::{initial_values, Field, FieldKind};
+use crate::domain::form::FieldSpec;
+use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
+use crate::domain::model::{Intervention, InterventionState};
+use crate::domain::rejection::Rejection;
+use crate::ports::store::StoreError;
 use crate::service::{LivePage, Service, SubmitRequest, SubmitResult, View};
-use crate::store::StoreError;
+use crate::web::error::HttpError;
+use crate::web::pages::{self, FieldView, FormPage};
 
 /// The strict Content-Security-Policy of every response: no script at all, one same-origin stylesheet.
 pub const CONTENT_SECURITY_POLICY: &str =
@@ -54,12 +57,12 @@ pub fn record_router(service: Service) -> Router {
 }
 
 async fn record(State(service): State<Service>, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
-    let not_found = || error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "No such intervention.", true);
-    let Some(id) = crate::token::InterventionId::parse(&id) else { return not_found() };
+    let not_found = || HttpError::NotFound("No such intervention.").into_response();
+    let Some(id) = InterventionId::parse(&id) else { return not_found() };
     match service.record(&id).await {
         Ok(Some(record)) => Json(record).into_response(),
         Ok(None) => not_found(),
-        Err(error) => unavailable(&error, true),
+        Err(error) => unavailable(&error).into_response(),
     }
 }
 
@@ -76,7 +79,7 @@ struct ListParams {
 }
 
 async fn list(State(service): State<Service>, request: Request) -> Response {
-    let bad = |message: String| error_response(StatusCode::BAD_REQUEST, "bad_request", "Bad request", &message, true);
+    let bad = |message: String| HttpError::BadRequest(message).into_response();
     let query = request.uri().query().unwrap_or("");
     let params: ListParams = match serde_urlencoded::from_str(query) {
         Ok(params) => params,
@@ -85,7 +88,7 @@ async fn list(State(service): State<Service>, request: Request) -> Response {
     let Some(environment_id) = params.environment_id.filter(|e| !e.is_empty()) else {
         return bad("environmentId is required".into());
     };
-    let state = match params.state.as_deref().map(|s| (s, crate::model::InterventionState::parse(s))) {
+    let state = match params.state.as_deref().map(|s| (s, InterventionState::parse(s))) {
         None => None,
         Some((_, Some(state))) => Some(state),
         Some((other, None)) => {
@@ -99,7 +102,7 @@ async fn list(State(service): State<Service>, request: Request) -> Response {
     match service.list(&environment_id, state, limit, params.next_token).await {
         Ok(page) => Json(page).into_response(),
         Err(StoreError::BadPageToken) => bad("nextToken is not a token this service handed out".into()),
-        Err(error) => unavailable(&error, true),
+        Err(error) => unavailable(&error).into_response(),
     }
 }
 
@@ -137,8 +140,8 @@ async fn view(State(service): State<Service>, headers: HeaderMap, request: Reque
     let token = raw_token(request.uri().path()).to_owned();
     match service.view(&token).await {
         Ok(View::Live(page)) => live_page(&page, json),
-        Ok(View::Rejected(rejection)) => rejected(rejection, json),
-        Err(error) => unavailable(&error, json),
+        Ok(View::Rejected(rejection)) => HttpError::Rejected(rejection).render(json),
+        Err(error) => unavailable(&error).render(json),
     }
 }
 
@@ -151,11 +154,11 @@ async fn submit(State(service): State<Service>, headers: HeaderMap, request: Req
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > input::MAX_BODY_BYTES as u64) {
-        return bad_body(&BodyError::TooLarge, json);
+        return HttpError::BadBody(BodyError::TooLarge).render(json);
     }
     let body: Bytes = match axum::body::to_bytes(body, input::MAX_BODY_BYTES).await {
         Ok(body) => body,
-        Err(_) => return bad_body(&BodyError::TooLarge, json),
+        Err(_) => return HttpError::BadBody(BodyError::TooLarge).render(json),
     };
     let request = SubmitRequest {
         content_type: content_type.as_deref(),
@@ -164,7 +167,7 @@ async fn submit(State(service): State<Service>, headers: HeaderMap, request: Req
     };
     match service.submit(&token, request).await {
         Ok(result) => submitted(result, json),
-        Err(error) => unavailable(&error, json),
+        Err(error) => unavailable(&error).render(json),
     }
 }
 
@@ -183,8 +186,8 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 html(StatusCode::OK, pages::success_page(&intervention.correlation_id, title))
             }
         }
-        SubmitResult::Rejected(rejection) => rejected(rejection, json),
-        SubmitResult::BadBody(error) => bad_body(&error, json),
+        SubmitResult::Rejected(rejection) => HttpError::Rejected(rejection).render(json),
+        SubmitResult::BadBody(error) => HttpError::BadBody(error).render(json),
         SubmitResult::Invalid { intervention, raw, errors, submission_id } => {
             if json {
                 let fields: serde_json::Map<String, serde_json::Value> =
@@ -193,26 +196,21 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             } else {
                 let values = |field: &Field| raw.values(field.key.as_str()).to_vec();
-                let page = form_page(&intervention, &submission_id, values, Some(&errors));
+                let page = render_form(&intervention, &submission_id, values, Some(&errors));
                 html(StatusCode::UNPROCESSABLE_ENTITY, page)
             }
         }
-        SubmitResult::Conflict => error_response(
-            StatusCode::CONFLICT,
-            "conflicting_resubmission",
-            "Conflicting resubmission",
-            "A response with the same submission id but different values was already received.",
-            json,
-        ),
+        SubmitResult::Conflict => HttpError::Conflict.render(json),
     }
 }
 
 /// The heading of a page whose intervention has no form.
 const DEFAULT_TITLE: &str = "Approval requested";
 
-fn form_page(
+/// The form of `intervention` with these values (and errors), as the reviewer's page.
+fn render_form(
     intervention: &Intervention,
-    submission_id: &str,
+    submission_id: &SubmissionId,
     values: impl Fn(&Field) -> Vec<String>,
     errors: Option<&FieldErrors>,
 ) -> Markup {
@@ -239,7 +237,7 @@ fn form_page(
         prompt: form.and_then(|f| f.prompt.as_deref()),
         shown,
         fields,
-        submission_id,
+        submission_id: submission_id.as_str(),
         expires_at: intervention.expires_at,
         has_errors: errors.is_some_and(|e| !e.0.is_empty()),
     })
@@ -247,9 +245,9 @@ fn form_page(
 
 fn live_page(page: &LivePage, json: bool) -> Response {
     let intervention = &page.intervention;
-    let initial = |field: &Field| input::initial_values(field, &intervention.context);
+    let initial = |field: &Field| initial_values(field, &intervention.context);
     if !json {
-        return html(StatusCode::OK, form_page(intervention, &page.submission_id, initial, None));
+        return html(StatusCode::OK, render_form(intervention, &page.submission_id, initial, None));
     }
     let form = intervention.form.as_ref();
     let fields: Vec<serde_json::Value> = form
@@ -257,7 +255,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
         .unwrap_or(&[])
         .iter()
         .map(|field| {
-            let mut spec = serde_json::to_value(crate::form::FieldSpec::from(field)).unwrap_or_default();
+            let mut spec = serde_json::to_value(FieldSpec::from(field)).unwrap_or_default();
             if let Some(object) = spec.as_object_mut() {
                 // The prefill key says nothing to a client; the value it resolves to does.
                 object.remove("prefill");
@@ -294,48 +292,10 @@ fn live_page(page: &LivePage, json: bool) -> Response {
     .into_response()
 }
 
-fn rejected(rejection: Rejection, json: bool) -> Response {
-    let status = StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::NOT_FOUND);
-    if json {
-        let body = json!({"error": {"code": rejection.code(), "message": rejection.text()}});
-        (status, Json(body)).into_response()
-    } else {
-        html(status, pages::rejection_page(rejection))
-    }
-}
-
-fn bad_body(error: &BodyError, json: bool) -> Response {
-    let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST);
-    let (code, heading) = match status {
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "Response too large"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "Unsupported response format"),
-        _ => ("bad_request", "Response not readable"),
-    };
-    let message = format!("Your response could not be read: {error}.");
-    error_response(status, code, heading, &message, json)
-}
-
-fn unavailable(error: &StoreError, json: bool) -> Response {
-    // The detail goes to the log; the reviewer gets a generic retry message.
+/// The store failed: the detail goes to the log, the reviewer gets a generic retry answer.
+fn unavailable(error: &StoreError) -> HttpError {
     tracing::error!(error = %error, "store unavailable");
-    let mut response = error_response(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "unavailable",
-        "Temporarily unavailable",
-        "Nothing was recorded. Please try again in a moment; your answers are kept if you go back.",
-        json,
-    );
-    response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
-    response
-}
-
-/// A generic error answer, as a page or as JSON.
-pub fn error_response(status: StatusCode, code: &str, heading: &str, message: &str, json: bool) -> Response {
-    if json {
-        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
-    } else {
-        html(status, pages::error_page(heading, message))
-    }
+    HttpError::Unavailable
 }
 
 fn html(status: StatusCode, markup: Markup) -> Response {
@@ -347,26 +307,16 @@ async fn stylesheet() -> Response {
 }
 
 async fn not_found(headers: HeaderMap) -> Response {
-    rejected(Rejection::NotFound, wants_json(&headers))
+    HttpError::Rejected(Rejection::NotFound).render(wants_json(&headers))
 }
 
 async fn method_not_allowed(headers: HeaderMap) -> Response {
-    let mut response = error_response(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        "Method not allowed",
-        "A link can be opened (GET) or answered (POST), nothing else.",
-        wants_json(&headers),
-    );
-    response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
-    response
+    HttpError::MethodNotAllowed.render(wants_json(&headers))
 }
 
 /// Reads a body of at most `limit` bytes (for the local server's JSON routes).
-pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, Response> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
-        error_response(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "Too large", "The body is too large.", true)
-    })
+pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| HttpError::PayloadTooLarge)
 }
 
 #[allow(dead_code)]

@@ -1,24 +1,8 @@
-//! The continuation queue port, and the publisher that moves the store's outbox onto it.
+//! The outbox publisher: moves the continuations the store recorded onto the queue.
 
-use async_trait::async_trait;
-
-use crate::continuation::Continuation;
-use crate::store::{InterventionStore, StoreError};
-
-/// Most continuations in one send (SQS's batch limit).
-pub const MAX_BATCH: usize = 10;
-
-/// A queue failure: the continuations were not (all) sent and stay in the outbox.
-#[derive(Debug, thiserror::Error)]
-#[error("the continuation queue is unavailable: {0}")]
-pub struct QueueError(pub String);
-
-/// Where continuations go for the workflow engine to pick up.
-#[async_trait]
-pub trait ContinuationQueue: Send + Sync {
-    /// Sends up to [`MAX_BATCH`] continuations; all of them are on the queue when this returns `Ok`.
-    async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError>;
-}
+use crate::ports::queue::{ContinuationQueue, QueueError, MAX_BATCH};
+use crate::ports::store::{InterventionStore, StoreError};
+use crate::telemetry;
 
 /// Why publishing stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -46,7 +30,7 @@ pub async fn publish_outbox(
         queue.send_batch(&batch).await?;
         let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
         store.mark_published(&ids).await?;
-        crate::telemetry::log_queued(&batch);
+        telemetry::log_queued(&batch);
         published += batch.len();
     }
 }

@@ -2,8 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::Context;
-use crate::model::{Intervention, Submission};
+use crate::domain::context::Context;
+use crate::domain::id::{InterventionId, SubmissionId, TIMEOUT_SUFFIX};
+use crate::domain::model::{Intervention, Submission};
 
 /// How the intervention ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -56,7 +57,7 @@ impl Continuation {
             correlation_id: intervention.correlation_id.clone(),
             rule_set_id: intervention.rule_set_id.clone(),
             intervention_id: intervention.id.to_string(),
-            submission_id: Some(submission.submission_id.clone()),
+            submission_id: Some(submission.submission_id.to_string()),
             submitted_at: Some(submission.submitted_at.to_rfc3339()),
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&submission.input),
@@ -87,5 +88,19 @@ impl Continuation {
     }
 }
 
-/// The last part of a timeout continuation's id; never a submission id.
-pub const TIMEOUT_SUFFIX: &str = "timeout";
+/// Where a continuation came from, as its id says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// An accepted submission.
+    Submission(SubmissionId),
+    /// The intervention's timeout.
+    Timeout,
+}
+
+/// Reads a continuation id (`<interventionId>:<submissionId>` or `<interventionId>:timeout`); `None` for
+/// anything else.
+pub fn parse_id(id: &str) -> Option<(InterventionId, Origin)> {
+    let (intervention, rest) = id.split_once(':')?;
+    let origin = if rest == TIMEOUT_SUFFIX { Origin::Timeout } else { Origin::Submission(SubmissionId::parse(rest)?) };
+    Some((InterventionId::parse(intervention)?, origin))
+}

@@ -13,17 +13,18 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
-use crate::error::ConfigError;
-use crate::http::{error_response, public_router, read_body, record_router, with_security_headers};
-use crate::memory::{MemoryQueue, MemoryStore};
-use crate::model::TimeoutRefusal;
-use crate::queue::{publish_outbox, ContinuationQueue};
-use crate::schedule::{MemoryScheduler, TimeoutScheduler};
-use crate::service::{CreateError, Service};
-use crate::store::InterventionStore;
-use crate::store::TimeoutOutcome;
-use crate::time::{Clock, SystemClock, Timestamp};
-use crate::token::{InterventionId, LinkKey, LinkKeys};
+use crate::domain::error::ConfigError;
+use crate::domain::id::InterventionId;
+use crate::domain::model::TimeoutRefusal;
+use crate::domain::time::{Clock, SystemClock, Timestamp};
+use crate::domain::token::{LinkKey, LinkKeys};
+use crate::memory::{MemoryQueue, MemoryScheduler, MemoryStore};
+use crate::ports::queue::ContinuationQueue;
+use crate::ports::schedule::TimeoutScheduler;
+use crate::ports::store::{InterventionStore, TimeoutOutcome};
+use crate::service::{publish_outbox, CreateError, Service};
+use crate::web::error::HttpError;
+use crate::web::routes::{public_router, read_body, record_router, with_security_headers};
 
 /// Largest link-creation input, in bytes.
 const MAX_CREATION_BYTES: usize = 256 * 1024;
@@ -208,33 +209,21 @@ async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Requ
     if peer.ip().is_loopback() {
         next.run(request).await
     } else {
-        error_response(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Forbidden",
-            "Operator routes answer on loopback only.",
-            true,
-        )
+        HttpError::NotLoopback.into_response()
     }
 }
 
 async fn create(State(operator): State<Operator>, request: Request) -> Response {
     let body = match read_body(request.into_body(), MAX_CREATION_BYTES).await {
         Ok(body) => body,
-        Err(response) => return response,
+        Err(error) => return error.into_response(),
     };
     match operator.service.create(&body).await {
         Ok(created) => Json(created).into_response(),
         Err(CreateError::Invalid(error)) => invalid_config(&error),
         Err(error) => {
             tracing::error!(error = %error, "link creation failed");
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "Unavailable",
-                "Nothing was stored; try again.",
-                true,
-            )
+            HttpError::OperatorUnavailable("Nothing was stored; try again.").into_response()
         }
     }
 }
@@ -247,25 +236,19 @@ fn invalid_config(error: &ConfigError) -> Response {
 
 async fn cancel(State(operator): State<Operator>, Path(id): Path<String>) -> Response {
     let Some(id) = InterventionId::parse(&id) else {
-        return error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "Not found", true);
+        return HttpError::NotFound("Not found").into_response();
     };
     match operator.service.cancel(&id).await {
         Ok(true) => Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response(),
-        Ok(false) => error_response(StatusCode::NOT_FOUND, "not_found", "Not found", "Not found", true),
-        Err(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Unavailable", "Try again.", true),
+        Ok(false) => HttpError::NotFound("Not found").into_response(),
+        Err(_) => HttpError::OperatorUnavailable("Try again.").into_response(),
     }
 }
 
 async fn continuations(State(operator): State<Operator>) -> Response {
     match &operator.queue {
         Some(queue) => Json(queue.messages()).into_response(),
-        None => error_response(
-            StatusCode::NOT_FOUND,
-            "not_in_memory",
-            "Not here",
-            "Continuations are on the SQS queue; read them there.",
-            true,
-        ),
+        None => HttpError::NotInMemory.into_response(),
     }
 }
 

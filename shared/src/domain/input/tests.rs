@@ -2,6 +2,9 @@ use proptest::prelude::*;
 use serde_json::json;
 
 use super::*;
+use crate::domain::context::{ContextValue, Scalar};
+use crate::domain::field::check_field;
+use crate::domain::id::SubmissionId;
 
 fn form() -> FormDocument {
     serde_json::from_value(json!({
@@ -35,7 +38,7 @@ fn field_error(body: &str, key: &str) -> Option<String> {
 #[test]
 fn a_valid_form_post_becomes_typed_context() {
     let raw = form_body("decision=approve&refund.amount=120.50&note=hi+yo&count=-3&tags=a&tags=c&ok=true&day=2026-02-28&at=2026-11-25T10%3A30&mail=a%40example.com&site=https%3A%2F%2Fexample.com&code=ABC&_submissionId=abc_123").unwrap();
-    assert_eq!(raw.submission_id(), Some("abc_123"));
+    assert_eq!(raw.submission_id().map(SubmissionId::as_str), Some("abc_123"));
     let context = validate(Some(&form()), &raw).unwrap();
     assert_eq!(
         serde_json::to_value(&context).unwrap(),
@@ -94,7 +97,7 @@ fn oversize_bodies_and_field_bombs_are_refused() {
 fn json_bodies_take_values_and_the_idempotency_key_header() {
     let body = br#"{"decision":"approve","refund.amount":12.5,"tags":["a","b"],"ok":true,"note":null}"#;
     let raw = parse_body(Some("application/json"), Some("key-1"), body, Some(&form())).unwrap();
-    assert_eq!(raw.submission_id(), Some("key-1"));
+    assert_eq!(raw.submission_id().map(SubmissionId::as_str), Some("key-1"));
     let context = validate(Some(&form()), &raw).unwrap();
     assert_eq!(
         serde_json::to_value(&context).unwrap(),

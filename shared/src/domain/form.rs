@@ -5,8 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::context::{Context, ContextKey, ContextValue};
-use crate::error::ConfigError;
+use crate::domain::context::{Context, ContextKey, ContextValue};
+use crate::domain::error::ConfigError;
+use crate::domain::field::{check_initial, Field, FieldKind, Initial, Pattern, MAX_TEXT_CHARS};
 
 /// Most fields a form may have.
 pub const MAX_FIELDS: usize = 100;
@@ -18,141 +19,8 @@ pub const MAX_LABEL_CHARS: usize = 200;
 pub const MAX_HELP_CHARS: usize = 2_000;
 /// Longest prompt, in characters.
 pub const MAX_PROMPT_CHARS: usize = 20_000;
-/// Longest text pattern, in characters.
-pub const MAX_PATTERN_CHARS: usize = 500;
-/// Longest text value any text field accepts, whatever its own `maxLength`.
-pub const MAX_TEXT_CHARS: usize = 10_000;
 /// The hidden form field that carries the submission id; no form field may use this key.
 pub const SUBMISSION_ID_FIELD: &str = "_submissionId";
-
-/// A text pattern, compiled once; matched against the whole value.
-#[derive(Debug, Clone)]
-pub struct Pattern {
-    source: String,
-    regex: regex_lite::Regex,
-}
-
-impl Pattern {
-    fn parse(source: &str) -> Result<Self, String> {
-        if source.chars().count() > MAX_PATTERN_CHARS {
-            return Err(format!("is longer than {MAX_PATTERN_CHARS} characters"));
-        }
-        let regex = regex_lite::RegexBuilder::new(&format!("^(?:{source})$"))
-            .size_limit(1 << 20)
-            .build()
-            .map_err(|e| format!("is not a valid regular expression: {}", first_line(&e.to_string())))?;
-        Ok(Self { source: source.to_owned(), regex })
-    }
-
-    /// The pattern as the author wrote it (also what the HTML `pattern` attribute gets).
-    pub fn source(&self) -> &str {
-        &self.source
-    }
-
-    /// Whether the whole of `value` matches.
-    pub fn matches(&self, value: &str) -> bool {
-        self.regex.is_match(value)
-    }
-}
-
-fn first_line(text: &str) -> &str {
-    text.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or(text).trim()
-}
-
-/// What kind of value a field takes, with that kind's constraints.
-#[derive(Debug, Clone)]
-pub enum FieldKind {
-    /// Free text.
-    Text {
-        /// A textarea rather than a one-line input.
-        multiline: bool,
-        /// Fewest characters (when a value is given).
-        min_length: Option<u32>,
-        /// Most characters.
-        max_length: Option<u32>,
-        /// A regular expression the whole value must match.
-        pattern: Option<Pattern>,
-    },
-    /// A whole number.
-    Integer {
-        /// Smallest allowed.
-        min: Option<i64>,
-        /// Largest allowed.
-        max: Option<i64>,
-    },
-    /// A decimal number.
-    Decimal {
-        /// Smallest allowed.
-        min: Option<f64>,
-        /// Largest allowed.
-        max: Option<f64>,
-    },
-    /// A checkbox: true when ticked.
-    Boolean,
-    /// One of (or, with `multiple`, several of) a fixed list.
-    Choice {
-        /// The allowed values, in display order.
-        options: Vec<String>,
-        /// Several may be chosen.
-        multiple: bool,
-    },
-    /// A calendar date, `YYYY-MM-DD`.
-    Date,
-    /// A date and time, stored as RFC 3339 in UTC.
-    DateTime,
-    /// An email address.
-    Email,
-    /// An `http` or `https` URL.
-    Url,
-}
-
-impl FieldKind {
-    /// The name of the type as written in a form document.
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::Text { .. } => "text",
-            Self::Integer { .. } => "integer",
-            Self::Decimal { .. } => "decimal",
-            Self::Boolean => "boolean",
-            Self::Choice { .. } => "choice",
-            Self::Date => "date",
-            Self::DateTime => "datetime",
-            Self::Email => "email",
-            Self::Url => "url",
-        }
-    }
-
-    /// Whether the field takes several values.
-    pub fn is_multiple(&self) -> bool {
-        matches!(self, Self::Choice { multiple: true, .. })
-    }
-}
-
-/// Where a field's initial value comes from.
-#[derive(Debug, Clone)]
-pub enum Initial {
-    /// The run context's value at this key.
-    Prefill(ContextKey),
-    /// A fixed value.
-    Default(ContextValue),
-}
-
-/// One field of the form.
-#[derive(Debug, Clone)]
-pub struct Field {
-    /// The context key the reviewer's value is written to.
-    pub key: ContextKey,
-    /// What the reviewer reads beside the control.
-    pub label: String,
-    /// A longer explanation under the label.
-    pub help: Option<String>,
-    /// The reviewer must give a value (a boolean must be ticked).
-    pub required: bool,
-    /// The value's type and constraints.
-    pub kind: FieldKind,
-    /// The value shown before the reviewer types.
-    pub initial: Option<Initial>,
-}
 
 /// The form the reviewer fills in.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -461,7 +329,7 @@ impl FieldSpec {
         };
         let field = Field { key, label: self.label, help: self.help, required: self.required, kind, initial };
         if let Some(Initial::Default(value)) = &field.initial {
-            crate::input::check_initial(&field, value).map_err(|e| ConfigError::new(at("default"), e))?;
+            check_initial(&field, value).map_err(|e| ConfigError::new(at("default"), e))?;
         }
         Ok(field)
     }
@@ -523,23 +391,5 @@ impl TryFrom<FormSpec> for FormDocument {
     type Error = ConfigError;
     fn try_from(spec: FormSpec) -> Result<Self, ConfigError> {
         spec.parse()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Pattern;
-
-    #[test]
-    fn patterns_match_the_whole_value_with_ascii_classes_as_a_browser_does() {
-        let digits = Pattern::parse(r"\d{3}").unwrap();
-        assert!(digits.matches("123"));
-        assert!(!digits.matches("1234") && !digits.matches("x123"));
-        // A browser's `\d` is ASCII only: Arabic-Indic digits do not match there, so not here either.
-        assert!(!digits.matches("١٢٣"));
-        let either = Pattern::parse("a|b").unwrap();
-        assert!(either.matches("a") && !either.matches("ab"));
-        let error = Pattern::parse(r"\p{Greek}+").unwrap_err();
-        assert!(error.starts_with("is not a valid regular expression"), "{error}");
     }
 }

@@ -1,4 +1,4 @@
-//! The link token: `v1.<kid>.<body>`, where body is base64url (no padding) of the intervention id
+//! The link keys and the link token: `v1.<kid>.<body>`, where body is base64url (no padding) of the intervention id
 //! (16 random bytes), the expiry (Unix ms, big-endian) and an HMAC-SHA256 over purpose, version, key id,
 //! id and expiry. Verification is constant-time and needs no database read.
 
@@ -9,14 +9,14 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::time::Timestamp;
+use crate::domain::id::{hex, InterventionId, ID_BYTES};
+use crate::domain::time::Timestamp;
 
 type HmacSha256 = Hmac<Sha256>;
 
 const VERSION: &str = "v1";
 /// Binds the MAC to this use, so a MAC made for anything else never verifies as a link.
 const PURPOSE: &[u8] = b"human-intervention/link";
-const ID_BYTES: usize = 16;
 const BODY_BYTES: usize = ID_BYTES + 8 + 32;
 /// Longest key id.
 pub const MAX_KID_CHARS: usize = 16;
@@ -24,61 +24,6 @@ pub const MAX_KID_CHARS: usize = 16;
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest string that can be a token; anything longer is refused before any decoding.
 pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + 75;
-
-/// An intervention's id: 128 random bits, written as 22 base64url characters.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct InterventionId([u8; ID_BYTES]);
-
-impl InterventionId {
-    /// A fresh id from the operating system's random source.
-    pub fn random() -> Result<Self, getrandom::Error> {
-        let mut bytes = [0u8; ID_BYTES];
-        getrandom::fill(&mut bytes)?;
-        Ok(Self(bytes))
-    }
-
-    /// Parses the canonical 22-character form; any other spelling is refused.
-    pub fn parse(text: &str) -> Option<Self> {
-        if text.len() != 22 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-            return None;
-        }
-        let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-        let id = Self(bytes.try_into().ok()?);
-        (id.to_string() == text).then_some(id)
-    }
-}
-
-impl fmt::Display for InterventionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&URL_SAFE_NO_PAD.encode(self.0))
-    }
-}
-
-impl fmt::Debug for InterventionId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "InterventionId({self})")
-    }
-}
-
-impl serde::Serialize for InterventionId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> serde::Deserialize<'de> for InterventionId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)?;
-        Self::parse(&text).ok_or_else(|| serde::de::Error::custom("not an intervention id"))
-    }
-}
-
-/// A random id of `bytes` bytes as base64url: for submission ids the page hands out.
-pub fn random_id(bytes: usize) -> Result<String, getrandom::Error> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)?;
-    Ok(URL_SAFE_NO_PAD.encode(buf))
-}
 
 /// One signing secret with its key id.
 #[derive(Clone)]
@@ -127,7 +72,7 @@ impl LinkKey {
         mac.update(&[0]);
         mac.update(self.kid.as_bytes());
         mac.update(&[0]);
-        mac.update(&id.0);
+        mac.update(id.as_bytes());
         mac.update(&expires_at.millis().to_be_bytes());
         mac
     }
@@ -183,7 +128,7 @@ impl LinkKeys {
     pub fn sign(&self, id: &InterventionId, expires_at: Timestamp) -> String {
         let tag = self.signing.mac(id, expires_at).finalize().into_bytes();
         let mut body = Vec::with_capacity(BODY_BYTES);
-        body.extend_from_slice(&id.0);
+        body.extend_from_slice(id.as_bytes());
         body.extend_from_slice(&expires_at.millis().to_be_bytes());
         body.extend_from_slice(&tag);
         format!("{VERSION}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
@@ -209,7 +154,7 @@ impl LinkKeys {
         if bytes.len() != BODY_BYTES || URL_SAFE_NO_PAD.encode(&bytes) != body {
             return None;
         }
-        let id = InterventionId(bytes[..ID_BYTES].try_into().ok()?);
+        let id = InterventionId::from_bytes(bytes[..ID_BYTES].try_into().ok()?);
         let expires_at = Timestamp::from_millis(i64::from_be_bytes(bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?));
         key.mac(&id, expires_at).verify_slice(&bytes[ID_BYTES + 8..]).ok()?;
         Some(VerifiedLink { intervention_id: id, expires_at })
@@ -227,7 +172,7 @@ pub struct VerifiedLink {
 
 /// The first 8 hex digits of the token's SHA-256: how logs refer to a token without holding it.
 pub fn token_digest(token: &str) -> String {
-    Sha256::digest(token.as_bytes())[..4].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&Sha256::digest(token.as_bytes())[..4])
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
-//! A submission's body, parsed strictly, and the reviewer's input checked against the form.
+//! A submission's body, parsed strictly, and the reviewer's input checked against the form (each field by
+//! its own rules in [`crate::domain::field`]).
 //!
 //! Policy for posted keys: a key that is not a field of the form (nor the submission id) is ignored and
 //! never reaches the context; a scalar field posted twice is refused, never first- or last-wins.
@@ -6,20 +7,16 @@
 use std::collections::BTreeMap;
 
 use sha2::{Digest, Sha256};
-use time::macros::format_description;
 
-use crate::context::{Context, ContextValue, Scalar};
-use crate::form::{Field, FieldKind, FormDocument, Initial, SUBMISSION_ID_FIELD};
+use crate::domain::context::Context;
+use crate::domain::field::check_field;
+use crate::domain::form::{FormDocument, SUBMISSION_ID_FIELD};
+use crate::domain::id::{SubmissionId, MAX_SUBMISSION_ID_CHARS};
 
 /// Largest body a submission may have, in bytes.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// Most key/value pairs a body may have.
 pub const MAX_PAIRS: usize = 1_000;
-/// Longest submission id.
-pub const MAX_SUBMISSION_ID_CHARS: usize = 64;
-/// Largest integer accepted (2^53 − 1: every JSON consumer reads it exactly).
-pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
-
 /// Why a body was refused before its values were looked at.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BodyError {
@@ -66,7 +63,7 @@ impl BodyError {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RawInput {
     values: BTreeMap<String, Vec<String>>,
-    submission_id: Option<String>,
+    submission_id: Option<SubmissionId>,
 }
 
 impl RawInput {
@@ -76,8 +73,8 @@ impl RawInput {
     }
 
     /// The submission id that makes a repeated post the same submission, if one was sent.
-    pub fn submission_id(&self) -> Option<&str> {
-        self.submission_id.as_deref()
+    pub fn submission_id(&self) -> Option<&SubmissionId> {
+        self.submission_id.as_ref()
     }
 
     /// A digest of the values of the form's fields: equal for a repeat of the same post.
@@ -99,16 +96,8 @@ impl RawInput {
 }
 
 /// Checks a submission id from the page's hidden field or an `Idempotency-Key` header.
-pub fn check_submission_id(id: &str) -> Result<String, BodyError> {
-    let ok = !id.is_empty()
-        && id != crate::continuation::TIMEOUT_SUFFIX
-        && id.len() <= MAX_SUBMISSION_ID_CHARS
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    if ok {
-        Ok(id.to_owned())
-    } else {
-        Err(BodyError::BadSubmissionId)
-    }
+pub fn check_submission_id(id: &str) -> Result<SubmissionId, BodyError> {
+    SubmissionId::parse(id).ok_or(BodyError::BadSubmissionId)
 }
 
 /// Parses a submission body by its content type, with the `Idempotency-Key` header for JSON clients.
@@ -328,232 +317,6 @@ pub fn validate(form: Option<&FormDocument>, raw: &RawInput) -> Result<Context, 
     } else {
         Err(errors)
     }
-}
-
-/// Checks a field's `default` against its own type and constraints.
-pub fn check_initial(field: &Field, value: &ContextValue) -> Result<(), String> {
-    let values = value.display_parts();
-    if !field.kind.is_multiple() && values.len() != 1 {
-        return Err("a single-valued field's default is one value, not an array".into());
-    }
-    let relaxed = Field { required: false, ..field.clone() };
-    check_field(&relaxed, &values).map(|_| ()).map_err(|e| format!("does not fit the field: {e}"))
-}
-
-/// The values a field shows before the reviewer types: its prefill from the context, or its default.
-pub fn initial_values(field: &Field, context: &Context) -> Vec<String> {
-    let value = match &field.initial {
-        Some(Initial::Prefill(key)) => context.get(key),
-        Some(Initial::Default(value)) => Some(value),
-        None => None,
-    };
-    value.map(ContextValue::display_parts).unwrap_or_default()
-}
-
-/// Checks one field's posted values; `Ok(None)` for an optional field left empty.
-pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextValue>, String> {
-    const REQUIRED: &str = "This field is required.";
-    if let FieldKind::Choice { options, multiple: true } = &field.kind {
-        let chosen: Vec<&String> = values.iter().filter(|v| !v.is_empty()).collect();
-        if chosen.is_empty() {
-            return if field.required { Err("Choose at least one option.".into()) } else { Ok(None) };
-        }
-        for (i, value) in chosen.iter().enumerate() {
-            if !options.contains(value) {
-                return Err("Choose only from the options listed.".into());
-            }
-            if chosen[..i].contains(value) {
-                return Err("Choose each option at most once.".into());
-            }
-        }
-        let items = chosen.into_iter().map(|v| Scalar::String(v.clone())).collect();
-        return Ok(Some(ContextValue::Array(items)));
-    }
-    if values.len() > 1 {
-        return Err("Give one value only.".into());
-    }
-    let value = values.first().map(String::as_str).unwrap_or("");
-    if let FieldKind::Boolean = field.kind {
-        let checked = match value {
-            "" | "false" => false,
-            "true" | "on" => true,
-            _ => return Err("Tick the box, or leave it empty.".into()),
-        };
-        if field.required && !checked {
-            return Err("Tick this box to continue.".into());
-        }
-        return Ok(Some(ContextValue::Scalar(Scalar::Bool(checked))));
-    }
-    if value.trim().is_empty() {
-        return if field.required { Err(REQUIRED.into()) } else { Ok(None) };
-    }
-    let scalar = match &field.kind {
-        FieldKind::Text { multiline, min_length, max_length, pattern } => {
-            if !multiline && value.contains(['\r', '\n']) {
-                return Err("Use a single line.".into());
-            }
-            // Browsers count a line break as one character but send CRLF: store and count it as one.
-            let value = &value.replace("\r\n", "\n").replace('\r', "\n");
-            let chars = value.chars().count();
-            if let Some(min) = min_length {
-                if chars < *min as usize {
-                    return Err(format!("Use at least {min} characters (you used {chars})."));
-                }
-            }
-            let max = max_length.map(|m| m as usize).unwrap_or(crate::form::MAX_TEXT_CHARS);
-            if chars > max {
-                return Err(format!("Use at most {max} characters (you used {chars})."));
-            }
-            if let Some(pattern) = pattern {
-                if !pattern.matches(value) {
-                    return Err("Does not match the required format.".into());
-                }
-            }
-            Scalar::String(value.to_owned())
-        }
-        FieldKind::Integer { min, max } => {
-            let n = parse_integer(value).ok_or("Enter a whole number, like 42.")?;
-            check_range(n as f64, min.map(|m| m as f64), max.map(|m| m as f64))?;
-            Scalar::Integer(n)
-        }
-        FieldKind::Decimal { min, max } => {
-            let n = parse_decimal(value)?;
-            check_range(n, *min, *max)?;
-            Scalar::Number(n)
-        }
-        FieldKind::Choice { options, .. } => {
-            if !options.iter().any(|o| o == value) {
-                return Err("Choose one of the options listed.".into());
-            }
-            Scalar::String(value.to_owned())
-        }
-        FieldKind::Date => Scalar::String(parse_date(value)?),
-        FieldKind::DateTime => Scalar::String(parse_datetime(value)?),
-        FieldKind::Email => {
-            let ok = value.len() <= 254
-                && value.parse::<email_address::EmailAddress>().is_ok_and(|e| e.domain().contains('.'));
-            if !ok {
-                return Err("Enter an email address, like name@example.com.".into());
-            }
-            Scalar::String(value.to_owned())
-        }
-        FieldKind::Url => {
-            let ok = value.len() <= 2048
-                && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
-            if !ok {
-                return Err("Enter a web address starting with https:// or http://.".into());
-            }
-            Scalar::String(value.to_owned())
-        }
-        FieldKind::Boolean => unreachable_boolean(),
-    };
-    Ok(Some(ContextValue::Scalar(scalar)))
-}
-
-// Booleans return above; kept as a function so no panic path exists in request handling.
-fn unreachable_boolean() -> Scalar {
-    Scalar::Bool(false)
-}
-
-fn check_range(n: f64, min: Option<f64>, max: Option<f64>) -> Result<(), String> {
-    if let Some(min) = min {
-        if n < min {
-            return Err(format!("Enter a number of at least {min}."));
-        }
-    }
-    if let Some(max) = max {
-        if n > max {
-            return Err(format!("Enter a number of at most {max}."));
-        }
-    }
-    Ok(())
-}
-
-/// `-?(0|[1-9][0-9]*)`, no negative zero, within ±(2^53 − 1).
-fn parse_integer(text: &str) -> Option<i64> {
-    let digits = text.strip_prefix('-').unwrap_or(text);
-    let canonical = !digits.is_empty()
-        && digits.len() <= 16
-        && digits.bytes().all(|b| b.is_ascii_digit())
-        && (digits == "0" || !digits.starts_with('0'))
-        && !(text.starts_with('-') && digits == "0");
-    let n: i64 = if canonical {
-        text.parse().ok()?
-    } else {
-        return None;
-    };
-    (n.abs() <= MAX_SAFE_INTEGER).then_some(n)
-}
-
-/// HTML's valid floating-point number (`-?(digits|digits?.digits)(e[+-]?digits)?`, what a number input
-/// sends), finite, not negative zero, at most 15 significant digits (exact in a double).
-fn parse_decimal(text: &str) -> Result<f64, String> {
-    const SHAPE: &str = "Enter a number, like 12.50.";
-    let unsigned = text.strip_prefix('-').unwrap_or(text);
-    let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-        Some((m, e)) => (m, Some(e)),
-        None => (unsigned, None),
-    };
-    let (whole, fraction) = match mantissa.split_once('.') {
-        Some((w, f)) => (w, Some(f)),
-        None => (mantissa, None),
-    };
-    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && e.len() <= 4 && digits(e)
-    });
-    let shape_ok = digits(whole)
-        && fraction.is_none_or(|f| !f.is_empty() && digits(f))
-        && (!whole.is_empty() || fraction.is_some())
-        && exponent_ok;
-    if !shape_ok {
-        return Err(SHAPE.into());
-    }
-    let significant = format!("{whole}{}", fraction.unwrap_or("")).trim_start_matches('0').trim_end_matches('0').len();
-    if significant > 15 {
-        return Err("Use at most 15 significant digits.".into());
-    }
-    let n: f64 = text.parse().map_err(|_| SHAPE.to_owned())?;
-    if !n.is_finite() {
-        return Err("Enter a smaller number.".into());
-    }
-    if n == 0.0 && text.starts_with('-') {
-        return Err("Enter 0 without a minus sign.".into());
-    }
-    Ok(n)
-}
-
-fn parse_date(text: &str) -> Result<String, String> {
-    let format = format_description!("[year repr:full base:calendar]-[month]-[day]");
-    let shape_ok = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
-    let date = time::Date::parse(text, &format).ok().filter(|_| shape_ok).ok_or("Enter a real date as YYYY-MM-DD.")?;
-    if date.year() < 1 {
-        return Err("Enter a real date as YYYY-MM-DD.".into());
-    }
-    Ok(text.to_owned())
-}
-
-/// A datetime-local value (`YYYY-MM-DDTHH:MM[:SS]`, read as UTC) or RFC 3339 with an offset; stored as
-/// RFC 3339 in UTC.
-fn parse_datetime(text: &str) -> Result<String, String> {
-    const SHAPE: &str = "Enter a date and time as YYYY-MM-DDTHH:MM (UTC).";
-    let local_minutes = format_description!("[year]-[month]-[day]T[hour]:[minute]");
-    let local_seconds = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]");
-    let at = if let Ok(at) = time::PrimitiveDateTime::parse(text, &local_minutes) {
-        at.assume_utc()
-    } else if let Ok(at) = time::PrimitiveDateTime::parse(text, &local_seconds) {
-        at.assume_utc()
-    } else {
-        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
-            .map_err(|_| SHAPE.to_owned())?
-            .to_offset(time::UtcOffset::UTC)
-    };
-    if at.year() < 1 {
-        return Err(SHAPE.into());
-    }
-    let out = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
-    at.format(&out).map_err(|_| SHAPE.to_owned())
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! The item layout of the one table: keys, attributes, and how stored items read back.
+//!
+//! Items (`pk`, `sk`):
+//! - `I#<id>`, `I` — the intervention: `doc` (its JSON) and the attributes every condition reads:
+//!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
+//! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
+//!   publisher sends, so the stream record alone is enough); `outbox` while it is not yet published.
+//! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
+//! - `A#<environmentId>`, `M#<YYYY-MM>` — `runs` counted against the monthly allowance.
+//!
+//! Every item has `ttl` (epoch seconds) for clean-up, but expiry is always decided from the stored times:
+//! TTL deletes days late.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+use crate::domain::id::{hex, InterventionId};
+use crate::domain::model::{Intervention, Submission};
+use crate::domain::time::Timestamp;
+use crate::ports::store::StoreError;
+
+/// How long records stay after the run's availability ends, for operators (then TTL removes them).
+pub(super) const RETENTION_MILLIS: i64 = 30 * 24 * 3_600_000;
+/// The sparse index of continuations not yet on the queue.
+pub const OUTBOX_INDEX: &str = "outbox";
+/// The index of interventions by environment, newest first (only intervention items carry its keys).
+pub const ENVIRONMENT_INDEX: &str = "byEnvironment";
+/// The sort key of an intervention's timeout continuation record.
+pub(super) const TIMEOUT_SK: &str = "T#timeout";
+
+/// An item as the SDK reads and writes it.
+pub type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn intervention_pk(id: &InterventionId) -> String {
+    format!("I#{id}")
+}
+
+pub(super) fn number(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)?.as_n().ok()?.parse().ok()
+}
+
+pub(super) fn text<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)?.as_s().ok().map(String::as_str)
+}
+
+pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreError> {
+    let doc = text(item, "doc").ok_or_else(|| StoreError::Corrupt("an intervention item has no doc".into()))?;
+    let mut intervention: Intervention =
+        serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("an intervention doc: {e}")))?;
+    // The live attributes win over the document written at creation.
+    intervention.uses = number(item, "uses").and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
+    intervention.cancelled_at = number(item, "cancelledAt").map(Timestamp::from_millis);
+    intervention.timed_out_at = number(item, "timedOutAt").map(Timestamp::from_millis);
+    if let Some(expires_at) = number(item, "expiresAt") {
+        intervention.expires_at = Timestamp::from_millis(expires_at);
+    }
+    if let Some(until) = number(item, "runAvailableUntil") {
+        intervention.run_available_until = Timestamp::from_millis(until);
+    }
+    if let Some(max) = number(item, "maxUses").and_then(|m| u32::try_from(m).ok()) {
+        intervention.max_uses = max;
+    }
+    Ok(intervention)
+}
+
+pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {
+    let doc = text(item, "doc").ok_or_else(|| StoreError::Corrupt("a submission item has no doc".into()))?;
+    serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("a submission doc: {e}")))
+}
+
+/// A ClientRequestToken (≤ 36 chars) that is the same for a retry of the same submission, so a commit
+/// whose response was lost is not applied twice.
+pub(super) fn request_token(submission: &Submission) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\n{}\n{}",
+        submission.intervention_id, submission.submission_id, submission.fingerprint
+    ));
+    hex(&digest[..18])
+}
+
+/// An item's string and number attributes in DynamoDB JSON (`{"sk": {"S": "…"}}`), as a stream record's
+/// image carries them.
+pub fn item_json(item: &Item) -> serde_json::Value {
+    let json: serde_json::Map<String, serde_json::Value> = item
+        .iter()
+        .filter_map(|(k, v)| match v {
+            AttributeValue::S(text) => Some((k.clone(), serde_json::json!({ "S": text }))),
+            AttributeValue::N(number) => Some((k.clone(), serde_json::json!({ "N": number }))),
+            _ => None,
+        })
+        .collect();
+    serde_json::Value::Object(json)
+}
+
+/// The index's last evaluated key as an opaque token (base64url of its JSON).
+pub(super) fn encode_page_token(key: &Item) -> String {
+    URL_SAFE_NO_PAD.encode(item_json(key).to_string())
+}
+
+/// A token back into a start key; only the four key attributes of the environment index, of the right types.
+pub(super) fn decode_page_token(token: &str) -> Result<Item, StoreError> {
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| StoreError::BadPageToken)?;
+    let json: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&bytes).map_err(|_| StoreError::BadPageToken)?;
+    let mut key = Item::new();
+    for (name, kind) in [("pk", "S"), ("sk", "S"), ("environmentId", "S"), ("createdAt", "N")] {
+        let value =
+            json.get(name).and_then(|v| v.get(kind)).and_then(|v| v.as_str()).ok_or(StoreError::BadPageToken)?;
+        key.insert(name.to_owned(), if kind == "S" { s(value) } else { n(value) });
+    }
+    if json.len() != 4 {
+        return Err(StoreError::BadPageToken);
+    }
+    Ok(key)
+}
+
+pub(super) fn ttl(intervention: &Intervention) -> i64 {
+    intervention.expires_at.max(intervention.run_available_until).plus_millis(RETENTION_MILLIS).epoch_seconds_ceil()
+}

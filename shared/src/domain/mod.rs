@@ -1,0 +1,16 @@
+//! What the product is: the run's context, ids, form fields and their value rules, forms, the posted
+//! body, the stored intervention, the link-creation input, the continuation, refusals and the link keys.
+//! Nothing here does I/O.
+
+pub mod context;
+pub mod continuation;
+pub mod creation;
+pub mod error;
+pub mod field;
+pub mod form;
+pub mod id;
+pub mod input;
+pub mod model;
+pub mod rejection;
+pub mod time;
+pub mod token;

@@ -1,0 +1,23 @@
+//! The timeout timer port: one timer per intervention with an `onTimeout`, set before the intervention is
+//! stored and removed when it is answered or cancelled. A timer that fires for nothing (never stored,
+//! answered, cancelled) is harmless: the timeout's own conditional write decides.
+
+use async_trait::async_trait;
+
+use crate::domain::id::InterventionId;
+use crate::domain::time::Timestamp;
+
+/// A timer could not be set or removed.
+#[derive(Debug, thiserror::Error)]
+#[error("the timeout scheduler is unavailable: {0}")]
+pub struct ScheduleError(pub String);
+
+/// Where timeouts are scheduled.
+#[async_trait]
+pub trait TimeoutScheduler: Send + Sync {
+    /// Fires the timeout of `id` at (or soon after) `at`.
+    async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError>;
+
+    /// Removes the timer of `id`, if there is one.
+    async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError>;
+}

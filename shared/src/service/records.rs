@@ -1,0 +1,131 @@
+//! The operator's read models: an intervention's record and a page of a listing. Secret values never
+//! appear in them.
+
+use serde::Serialize;
+
+use crate::domain::continuation::Continuation;
+use crate::domain::model::{Intervention, InterventionState, Submission};
+use crate::domain::time::Timestamp;
+
+/// An intervention's record, as the operator routes answer it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionRecord {
+    /// The intervention.
+    pub intervention_id: String,
+    /// Its environment.
+    pub environment_id: String,
+    /// Its run's correlation id.
+    pub correlation_id: String,
+    /// Where it stands.
+    pub state: InterventionState,
+    /// Accepted submissions.
+    pub uses: u32,
+    /// Accepted submissions allowed.
+    pub max_uses: u32,
+    /// When the link expires (RFC 3339).
+    pub expires_at: String,
+    /// The accepted submissions, oldest first.
+    pub submissions: Vec<SubmissionRecord>,
+    /// The ids of the continuations queued for it.
+    pub continuation_ids: Vec<String>,
+}
+
+/// One accepted submission in a record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SubmissionRecord {
+    /// Its id.
+    pub submission_id: String,
+    /// When it was accepted (RFC 3339).
+    pub submitted_at: String,
+    /// The reviewer's input (a secret key's value is masked).
+    pub input: serde_json::Value,
+}
+
+/// The mask that stands for a secret value in a record.
+pub const SECRET_MASK: &str = "(secret)";
+
+impl InterventionRecord {
+    pub(super) fn new(intervention: &Intervention, submissions: &[Submission], now: Timestamp) -> Self {
+        let mut continuation_ids: Vec<String> = submissions.iter().map(Submission::continuation_id).collect();
+        if intervention.timed_out_at.is_some() {
+            continuation_ids.push(Continuation::timeout_id(intervention));
+        }
+        let submissions = submissions
+            .iter()
+            .map(|s| {
+                let mut input = serde_json::Map::new();
+                for (key, value) in s.input.iter() {
+                    let shown = if intervention.secret_keys.contains(key) {
+                        serde_json::Value::String(SECRET_MASK.into())
+                    } else {
+                        serde_json::to_value(value).unwrap_or_default()
+                    };
+                    input.insert(key.to_string(), shown);
+                }
+                SubmissionRecord {
+                    submission_id: s.submission_id.to_string(),
+                    submitted_at: s.submitted_at.to_rfc3339(),
+                    input: serde_json::Value::Object(input),
+                }
+            })
+            .collect();
+        Self {
+            intervention_id: intervention.id.to_string(),
+            environment_id: intervention.environment_id.clone(),
+            correlation_id: intervention.correlation_id.clone(),
+            state: intervention.state_at(now),
+            uses: intervention.uses,
+            max_uses: intervention.max_uses,
+            expires_at: intervention.expires_at.to_rfc3339(),
+            submissions,
+            continuation_ids,
+        }
+    }
+}
+
+/// One intervention in a listing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionSummary {
+    /// The intervention.
+    pub intervention_id: String,
+    /// Its run's correlation id.
+    pub correlation_id: String,
+    /// Where it stands.
+    pub state: InterventionState,
+    /// Accepted submissions.
+    pub uses: u32,
+    /// Accepted submissions allowed.
+    pub max_uses: u32,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When the link expires (RFC 3339).
+    pub expires_at: String,
+}
+
+impl InterventionSummary {
+    pub(super) fn new(intervention: &Intervention, now: Timestamp) -> Self {
+        Self {
+            intervention_id: intervention.id.to_string(),
+            correlation_id: intervention.correlation_id.clone(),
+            state: intervention.state_at(now),
+            uses: intervention.uses,
+            max_uses: intervention.max_uses,
+            created_at: intervention.created_at.to_rfc3339(),
+            expires_at: intervention.expires_at.to_rfc3339(),
+        }
+    }
+}
+
+/// A page of a listing.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InterventionList {
+    /// The interventions, newest first.
+    pub interventions: Vec<InterventionSummary>,
+    /// Where the next page starts (pass it back as `nextToken`); absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_token: Option<String>,
+}
