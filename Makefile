@@ -28,9 +28,10 @@ test: unit-test aws-test lambda-test infra-test browser-test
 unit-test:
 	$(CARGO) test --workspace
 
-## The AWS adapters through the real SDK against moto's server on a free loopback port.
+## The AWS adapters through the real SDK against moto's server on a free loopback port, and the golden
+## fixtures (tests/golden: links, items, stream records and messages of earlier versions still work).
 aws-test: $(VENV)/.moto
-	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips
+	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden
 
 ## The 1,000-submission race, 20 rounds.
 race: $(VENV)/.moto
