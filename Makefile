@@ -6,12 +6,13 @@ CARGO ?= cargo
 VENV := .venv
 PYTHON ?= python3
 MOTO_VERSION := 5.2.5
+SCHEMATHESIS_VERSION := 4.32.5
 # Rounds of the 1,000-submission race against moto in `make test` (about 20 s a round on 2 cores);
 # `make race` runs the full 20.
 RACE_REPEATS ?= 5
 export RACE_REPEATS
 
-.PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test screenshots lint fmt clean
+.PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test contract-test screenshots lint fmt clean
 
 ## Start the local server (in memory) on 127.0.0.1:$(PORT) and print a demo link.
 run:
@@ -22,15 +23,16 @@ build:
 	$(CARGO) build --workspace --all-targets
 
 ## Everything CI runs.
-test: unit-test aws-test lambda-test infra-test browser-test
+test: unit-test aws-test lambda-test infra-test browser-test contract-test
 
 ## Unit, property and end-to-end tests of the workspace (the local server over HTTP, in memory).
 unit-test:
 	$(CARGO) test --workspace
 
-## The AWS adapters through the real SDK against moto's server on a free loopback port.
+## The AWS adapters through the real SDK against moto's server on a free loopback port, and the golden
+## fixtures (tests/golden: links, items, stream records and messages of earlier versions still work).
 aws-test: $(VENV)/.moto
-	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips
+	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden
 
 ## The 1,000-submission race, 20 rounds.
 race: $(VENV)/.moto
@@ -43,6 +45,12 @@ lambda-test: $(VENV)/.moto
 ## The SAM template: cfn-lint, SAM translation, and least-privilege IAM checks.
 infra-test:
 	bash infra/check.sh
+
+## schemathesis against the local server from docs/openapi.json: no server errors; statuses, content types
+## and bodies as documented (tests/contract/run.sh).
+contract-test: $(VENV)/.schemathesis
+	$(CARGO) build -p human-intervention --bin human-intervention-local
+	bash tests/contract/run.sh
 
 ## The reviewer's page in Debian's Chromium (headless, playwright-core).
 browser-test:
@@ -63,6 +71,11 @@ fuzz:
 $(VENV)/.moto:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+$(VENV)/.schemathesis:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'schemathesis==$(SCHEMATHESIS_VERSION)'
 	touch $@
 
 # The last line lints the shared crate alone: features other members turn on (its `aws` adapters,

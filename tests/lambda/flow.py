@@ -26,30 +26,12 @@ import boto3
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 HOST = "127.0.0.1"
 
-# The design's example link-creation input (DESIGN.md, Interfaces); runAvailableUntil is set to now + 1 day.
-EXAMPLE_INPUT = {
-    "environmentId": "prod-eu",
-    "tier": "Shared",
-    "correlationId": "0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
-    "runAvailableUntil": None,
-    "ruleSetId": "refund-continue",
-    "urlExpirationHours": 1,
-    "maxUrlUses": 1,
-    "generatedUrlContextKey": "approval.url",
-    "formDocument": {
-        "title": "Approve refund",
-        "prompt": "Refund **120.50 EUR** to the customer?",
-        "show": ["order.id", "order.amount"],
-        "fields": [
-            {"key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": True},
-            {"key": "refund.amount", "label": "Amount", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount"},
-            {"key": "note", "label": "Note", "type": "text", "multiline": True, "maxLength": 500},
-        ],
-    },
-    "context": {"order.id": "A-1001", "order.amount": 120.5, "customer.email": "a@example.com"},
-    "secretKeys": ["customer.email"],
-    "onTimeout": {"ruleSetId": "refund-timeout", "context": {"decision": "reject"}},
-}
+# The design's example link-creation input (docs/examples/link-creation-input.json, the fixture of
+# docs/interfaces.md); each step sets runAvailableUntil to now + 1 day.
+EXAMPLE_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "examples",
+                            "link-creation-input.json")
+with open(EXAMPLE_PATH) as _example:
+    EXAMPLE_INPUT = json.load(_example)
 
 
 def client(service):

@@ -97,10 +97,13 @@ impl TestServer {
         counts
     }
 
-    /// The queued continuations.
+    /// The queued continuations, each checked against the contract's schema
+    /// (`docs/schemas/continuation.schema.json`): every test that reads one checks it.
     pub async fn continuations(&self) -> Vec<Value> {
         let response = self.client.get(format!("{}/continuations", self.url)).send().await.expect("continuations");
-        response.json().await.expect("a JSON array")
+        let queued: Vec<Value> = response.json().await.expect("a JSON array");
+        queued.iter().for_each(assert_continuation_conforms);
+        queued
     }
 
     /// Waits (up to 5 s) until `n` continuations are queued, and returns them.
@@ -116,31 +119,48 @@ impl TestServer {
     }
 }
 
-/// The link-creation input of DESIGN.md "Interfaces", available until `until` (RFC 3339).
+/// The link-creation input of DESIGN.md "Interfaces" (the fixture `docs/examples/link-creation-input.json`),
+/// available until `until` (RFC 3339).
 pub fn design_example(until: &str) -> Value {
-    json!({
-        "environmentId": "prod-eu",
-        "tier": "Shared",
-        "correlationId": "0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
-        "runAvailableUntil": until,
-        "ruleSetId": "refund-continue",
-        "urlExpirationHours": 1,
-        "maxUrlUses": 1,
-        "generatedUrlContextKey": "approval.url",
-        "formDocument": {
-            "title": "Approve refund",
-            "prompt": "Refund **120.50 EUR** to the customer?",
-            "show": ["order.id", "order.amount"],
-            "fields": [
-                { "key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": true },
-                { "key": "refund.amount", "label": "Amount", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount" },
-                { "key": "note", "label": "Note", "type": "text", "multiline": true, "maxLength": 500 }
-            ]
-        },
-        "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.email": "a@example.com" },
-        "secretKeys": ["customer.email"],
-        "onTimeout": { "ruleSetId": "refund-timeout", "context": { "decision": "reject" } }
-    })
+    let mut input: Value =
+        serde_json::from_str(DESIGN_EXAMPLE).expect("docs/examples/link-creation-input.json is JSON");
+    input["runAvailableUntil"] = json!(until);
+    input
+}
+
+/// The fixture `docs/examples/link-creation-input.json`, as written (its `runAvailableUntil` is fixed).
+pub const DESIGN_EXAMPLE: &str = include_str!("../../docs/examples/link-creation-input.json");
+
+/// The continuation message's JSON Schema (`docs/schemas/continuation.schema.json`).
+pub const CONTINUATION_SCHEMA: &str = include_str!("../../docs/schemas/continuation.schema.json");
+
+/// The link-creation input's JSON Schema (`docs/schemas/link-creation-input.schema.json`).
+pub const CREATION_SCHEMA: &str = include_str!("../../docs/schemas/link-creation-input.schema.json");
+
+/// A JSON Schema 2020-12 validator for `schema`, with `format` (date-time, …) asserted.
+pub fn validator(schema: &str) -> jsonschema::Validator {
+    let schema: Value = serde_json::from_str(schema).expect("the schema is JSON");
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft202012)
+        .should_validate_formats(true)
+        .build(&schema)
+        .expect("a valid JSON Schema")
+}
+
+/// Every way `instance` breaks the schema of `validator`, one line each (empty when it conforms).
+pub fn violations(validator: &jsonschema::Validator, instance: &Value) -> Vec<String> {
+    validator.iter_errors(instance).map(|e| format!("at {:?}: {e}", e.instance_path().as_str())).collect()
+}
+
+/// Panics unless `continuation` conforms to `docs/schemas/continuation.schema.json`.
+pub fn assert_continuation_conforms(continuation: &Value) {
+    static VALIDATOR: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+    let validator = VALIDATOR.get_or_init(|| validator(CONTINUATION_SCHEMA));
+    let problems = violations(validator, continuation);
+    assert!(
+        problems.is_empty(),
+        "a continuation breaks docs/schemas/continuation.schema.json: {problems:#?}\n{continuation:#}"
+    );
 }
 
 /// The design example, available for a day from now.
