@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use human_intervention::time::Timestamp;
+use human_intervention::domain::time::Timestamp;
 use intervention_tests::{
     assert_continuation_conforms, validator, violations, TestServer, CONTINUATION_SCHEMA, CREATION_SCHEMA,
     DESIGN_EXAMPLE,

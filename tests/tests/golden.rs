@@ -25,13 +25,14 @@ use tokio::sync::OnceCell;
 use human_intervention::{
     aws::stream::{continuation_of, StreamRecord},
     aws::SqsQueue,
-    continuation::Continuation,
-    queue::ContinuationQueue,
-    schedule::MemoryScheduler,
+    domain::continuation::Continuation,
+    domain::id::{InterventionId, SubmissionId},
+    domain::time::{ManualClock, Timestamp},
+    domain::token::{LinkKeys, VerifiedLink},
+    memory::MemoryScheduler,
+    ports::queue::ContinuationQueue,
+    ports::store::InterventionStore,
     service::{Service, SubmitRequest, SubmitResult, View},
-    store::InterventionStore,
-    time::{ManualClock, Timestamp},
-    token::{InterventionId, LinkKeys, VerifiedLink},
 };
 
 // ---- The capture's fixed inputs (recorded in scenario.json; the comparison reads them from there).
@@ -530,7 +531,7 @@ async fn capture() {
         let submissions = f.store.submissions(&id).await.expect("submissions");
         let mut found = BTreeMap::new();
         for s in &submissions {
-            found.insert(s.submission_id.clone(), f.store.find_submission(&id, &s.submission_id).await.expect("find"));
+            found.insert(s.submission_id.to_string(), f.store.find_submission(&id, &s.submission_id).await.expect("find"));
         }
         reads.push(json!({
             "name": i["name"],
@@ -770,7 +771,8 @@ async fn stored_items_read_and_links_answer_as_captured() {
         let submissions = store.submissions(&id).await.expect("submissions");
         assert_eq!(serde_json::to_value(&submissions).unwrap(), read["submissions"], "{name}: submissions");
         for (submission_id, expected) in read["findSubmission"].as_object().expect("a map") {
-            let found = store.find_submission(&id, submission_id).await.expect("find");
+            let submission_id = SubmissionId::parse(submission_id).expect("a submission id");
+            let found = store.find_submission(&id, &submission_id).await.expect("find");
             assert_eq!(&serde_json::to_value(&found).unwrap(), expected, "{name}: find_submission {submission_id}");
         }
     }
@@ -808,7 +810,8 @@ async fn stored_items_read_and_links_answer_as_captured() {
     assert_eq!(submit_json(&result)["answer"], "accepted", "{}", submit_json(&result));
     let id = id_of(g.intervention(name));
     assert_eq!(store.get(&id).await.unwrap().expect("stored").uses, 1);
-    let recorded = store.find_submission(&id, text(fresh, "submissionId")).await.unwrap().expect("recorded");
+    let fresh_id = SubmissionId::parse(text(fresh, "submissionId")).expect("a submission id");
+    let recorded = store.find_submission(&id, &fresh_id).await.unwrap().expect("recorded");
     assert_eq!(recorded.submitted_at, g.instant());
     let after = scan(&f).await;
     let new_item = after
