@@ -531,7 +531,10 @@ async fn capture() {
         let submissions = f.store.submissions(&id).await.expect("submissions");
         let mut found = BTreeMap::new();
         for s in &submissions {
-            found.insert(s.submission_id.to_string(), f.store.find_submission(&id, &s.submission_id).await.expect("find"));
+            found.insert(
+                s.submission_id.to_string(),
+                f.store.find_submission(&id, &s.submission_id).await.expect("find"),
+            );
         }
         reads.push(json!({
             "name": i["name"],
