@@ -264,6 +264,7 @@ impl AwsFixture {
                 sequence_number: format!("{:021}", 100 + i),
                 event_name: "INSERT".into(),
                 new_image: human_intervention::aws::dynamo::item_json(item),
+                unreadable: None,
             })
             .collect()
     }

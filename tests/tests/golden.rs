@@ -23,7 +23,7 @@ use tokio::sync::OnceCell;
 
 // Every item of the product's crate this test uses: when modules move, this block is all that changes.
 use human_intervention::{
-    aws::stream::{continuation_of, StreamRecord},
+    aws::stream::{continuation_of, records_of, StreamRecord},
     aws::SqsQueue,
     domain::continuation::Continuation,
     domain::id::{InterventionId, SubmissionId},
@@ -284,18 +284,9 @@ fn stream_record(item: &Value, sequence: u128) -> Value {
     })
 }
 
-/// The event's records as the publisher reads them. The publisher's own conversion (from
-/// `aws_lambda_events`' `Event`, in functions/publisher/src/main.rs) is private to its binary; this is
-/// the same mapping: sequence number, event name, new image in DynamoDB JSON.
+/// The event's records as the publisher reads them (its own reader).
 fn stream_records(event: &Value) -> Vec<StreamRecord> {
-    array(event, "Records")
-        .iter()
-        .map(|r| StreamRecord {
-            sequence_number: r["dynamodb"]["SequenceNumber"].as_str().unwrap_or_default().to_owned(),
-            event_name: text(r, "eventName").to_owned(),
-            new_image: r["dynamodb"]["NewImage"].clone(),
-        })
-        .collect()
+    records_of(event.clone()).expect("a stream event")
 }
 
 // ---- SQS, raw.

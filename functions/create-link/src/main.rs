@@ -1,6 +1,7 @@
 //! Link creation, invoked by a Step Functions task: the link-creation input in, the context with the link
 //! out; a bad input fails with `errorType` `InvalidInterventionConfig` and a message naming the setting.
 
+use human_intervention::aws::lambda::InvocationError;
 use human_intervention::domain::error::ConfigError;
 use human_intervention::service::{CreateError, CreatedLink, Service};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -17,18 +18,10 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 }
 
 async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<CreatedLink, Diagnostic> {
-    let input =
-        serde_json::to_vec(&event.payload).map_err(|e| diagnostic("InvalidInterventionConfig", e.to_string()))?;
-    let result = service.create(&input).await.map_err(|error| match error {
-        CreateError::Invalid(e) => diagnostic(ConfigError::ERROR_TYPE, e.to_string()),
-        CreateError::Store(e) => diagnostic("InterventionStoreUnavailable", e.to_string()),
-        CreateError::Random(e) => diagnostic("InterventionStoreUnavailable", e),
-        CreateError::Schedule(e) => diagnostic("TimeoutSchedulerUnavailable", e),
-    });
+    let result = match serde_json::to_vec(&event.payload) {
+        Ok(input) => service.create(&input).await,
+        Err(error) => Err(CreateError::Invalid(ConfigError::new("", error.to_string()))),
+    };
     human_intervention::telemetry::flush_metrics();
-    result
-}
-
-fn diagnostic(error_type: &str, message: impl Into<String>) -> Diagnostic {
-    Diagnostic { error_type: error_type.to_owned(), error_message: message.into() }
+    result.map_err(|error| InvocationError::from(error).into())
 }

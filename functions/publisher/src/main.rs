@@ -3,9 +3,9 @@
 //! the whole batch. Invoked on a schedule with `{"sweep": true}`, it sends whatever the stream gave up
 //! on (everything still in the outbox index).
 
-use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
-use human_intervention::aws::stream::{publish_records, StreamRecord};
+use human_intervention::aws::lambda::InvocationError;
+use human_intervention::aws::stream::{publish_records, records_of};
 use human_intervention::aws::{DynamoStore, SqsQueue};
 use human_intervention::service::publish_outbox;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
@@ -23,41 +23,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn handle(store: &DynamoStore, queue: &SqsQueue, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let result = if event.payload.get("sweep").and_then(Value::as_bool) == Some(true) {
-        sweep(store, queue).await
+        publish_outbox(store, queue).await.map(|published| json!({ "published": published })).map_err(Into::into)
     } else {
         stream(store, queue, event.payload).await
     };
     human_intervention::telemetry::flush_metrics();
-    result
+    result.map_err(Diagnostic::from)
 }
 
-async fn sweep(store: &DynamoStore, queue: &SqsQueue) -> Result<Value, Diagnostic> {
-    match publish_outbox(store, queue).await {
-        Ok(published) => Ok(json!({ "published": published })),
-        Err(error) => Err(Diagnostic { error_type: "OutboxSweepFailed".into(), error_message: error.to_string() }),
-    }
-}
-
-async fn stream(store: &DynamoStore, queue: &SqsQueue, payload: Value) -> Result<Value, Diagnostic> {
-    let event: Event = serde_json::from_value(payload).map_err(|e| Diagnostic {
-        error_type: "InvalidStreamEvent".into(),
-        error_message: format!("expected a DynamoDB stream event or {{\"sweep\": true}}: {e}"),
-    })?;
-    let records: Vec<StreamRecord> = event
-        .records
-        .iter()
-        .map(|r| StreamRecord {
-            sequence_number: r.change.sequence_number.clone().unwrap_or_default(),
-            event_name: r.event_name.clone(),
-            new_image: serde_json::to_value(&r.change.new_image).unwrap_or_default(),
-        })
-        .collect();
+async fn stream(store: &DynamoStore, queue: &SqsQueue, payload: Value) -> Result<Value, InvocationError> {
+    let records = records_of(payload)?;
     let mut response = DynamoDbEventResponse::default();
     if let Some(failed) = publish_records(&records, queue, store).await {
         let mut failure = DynamoDbBatchItemFailure::default();
         failure.item_identifier = Some(failed);
         response.batch_item_failures.push(failure);
     }
-    serde_json::to_value(response)
-        .map_err(|e| Diagnostic { error_type: "InvalidResponse".into(), error_message: e.to_string() })
+    serde_json::to_value(response).map_err(|e| InvocationError::InvalidResponse(e.to_string()))
 }

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use human_intervention::aws::lambda::InvocationError;
 use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::model::TimeoutRefusal;
 use human_intervention::domain::time::SystemClock;
@@ -33,25 +34,20 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let result = fire(service, event.payload).await;
     human_intervention::telemetry::flush_metrics();
-    result
+    result.map_err(Diagnostic::from)
 }
 
-async fn fire(service: &Service, payload: Value) -> Result<Value, Diagnostic> {
-    let diagnostic =
-        |error_type: &str, message: String| Diagnostic { error_type: error_type.into(), error_message: message };
+async fn fire(service: &Service, payload: Value) -> Result<Value, InvocationError> {
     let fired: TimerFired = serde_json::from_value(payload)
-        .map_err(|e| diagnostic("InvalidTimeoutEvent", format!("expected {{\"interventionId\": …}}: {e}")))?;
+        .map_err(|e| InvocationError::InvalidTimeoutEvent(format!("expected {{\"interventionId\": …}}: {e}")))?;
     let Some(id) = InterventionId::parse(&fired.intervention_id) else {
-        return Err(diagnostic("InvalidTimeoutEvent", "interventionId is not an intervention id".into()));
+        return Err(InvocationError::InvalidTimeoutEvent("interventionId is not an intervention id".into()));
     };
-    match service.fire_timeout(&id).await {
-        Ok(TimeoutOutcome::Queued) => Ok(json!({ "interventionId": fired.intervention_id, "outcome": "queued" })),
-        Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotDue)) => {
-            Err(diagnostic("TimeoutNotDue", "the link has not expired yet; retry later".into()))
-        }
-        Ok(TimeoutOutcome::Refused(refusal)) => {
+    match service.fire_timeout(&id).await? {
+        TimeoutOutcome::Queued => Ok(json!({ "interventionId": fired.intervention_id, "outcome": "queued" })),
+        TimeoutOutcome::Refused(TimeoutRefusal::NotDue) => Err(InvocationError::TimeoutNotDue),
+        TimeoutOutcome::Refused(refusal) => {
             Ok(json!({ "interventionId": fired.intervention_id, "outcome": "nothing", "reason": refusal.reason() }))
         }
-        Err(error) => Err(diagnostic("InterventionStoreUnavailable", error.to_string())),
     }
 }

@@ -2,6 +2,7 @@
 //! configuration from the environment.
 
 pub mod dynamo;
+pub mod lambda;
 pub mod scheduler;
 pub mod sqs;
 pub mod stream;

@@ -1,11 +1,14 @@
 //! The publisher's work on a DynamoDB stream batch: every newly recorded submission becomes one SQS
 //! message, and a record that cannot be sent is reported, so only it and what follows it are retried.
 
+use aws_lambda_events::event::dynamodb::Event;
 use serde_json::Value;
 
+use crate::aws::lambda::InvocationError;
 use crate::domain::continuation::Continuation;
 use crate::ports::queue::{ContinuationQueue, MAX_BATCH};
 use crate::ports::store::InterventionStore;
+use crate::telemetry;
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -16,6 +19,30 @@ pub struct StreamRecord {
     pub event_name: String,
     /// The item after the change, in DynamoDB JSON (`{"sk": {"S": "…"}}`).
     pub new_image: Value,
+    /// Why the image could not be read, if it could not: such a record is reported, never skipped.
+    pub unreadable: Option<String>,
+}
+
+/// The records of a stream event (the publisher's invocation payload), in order.
+pub fn records_of(payload: Value) -> Result<Vec<StreamRecord>, InvocationError> {
+    let event: Event =
+        serde_json::from_value(payload).map_err(|e| InvocationError::InvalidStreamEvent(e.to_string()))?;
+    Ok(event
+        .records
+        .into_iter()
+        .map(|record| {
+            let (new_image, unreadable) = match serde_json::to_value(&record.change.new_image) {
+                Ok(image) => (image, None),
+                Err(error) => (Value::Null, Some(format!("the stream image is not readable: {error}"))),
+            };
+            StreamRecord {
+                sequence_number: record.change.sequence_number.unwrap_or_default(),
+                event_name: record.event_name,
+                new_image,
+                unreadable,
+            }
+        })
+        .collect())
 }
 
 fn image_text<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
@@ -24,6 +51,9 @@ fn image_text<'a>(image: &'a Value, name: &str) -> Option<&'a str> {
 
 /// The continuation a record carries: `None` for records that are not new submissions or timeouts.
 pub fn continuation_of(record: &StreamRecord) -> Option<Result<Continuation, String>> {
+    if let Some(reason) = &record.unreadable {
+        return Some(Err(reason.clone()));
+    }
     let sk = image_text(&record.new_image, "sk")?;
     if record.event_name != "INSERT" || !(sk.starts_with("S#") || sk.starts_with("T#")) {
         return None;
@@ -78,11 +108,30 @@ async fn send(
         tracing::warn!(error = %error, "sending continuations failed; the stream retries them");
         return Some(first.0.sequence_number.clone());
     }
-    crate::telemetry::log_queued(&batch);
+    telemetry::log_queued(&batch);
     let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
     if let Err(error) = store.mark_published(&ids).await {
         // Sent already: the outbox sweeper may send them again, under the same ids.
         tracing::warn!(error = %error, "marking continuations published failed");
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_record_is_a_poison_record_and_a_bad_event_is_named() {
+        let record = StreamRecord {
+            sequence_number: "1".into(),
+            event_name: "INSERT".into(),
+            new_image: Value::Null,
+            unreadable: Some("the stream image is not readable: x".into()),
+        };
+        assert_eq!(continuation_of(&record), Some(Err("the stream image is not readable: x".into())));
+        let error = records_of(serde_json::json!({"Records": "nope"})).unwrap_err();
+        assert_eq!(error.error_type(), "InvalidStreamEvent");
+        assert!(records_of(serde_json::json!({"Records": []})).unwrap().is_empty());
+    }
 }
