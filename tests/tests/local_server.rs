@@ -419,6 +419,13 @@ async fn the_record_routes_refuse_bad_queries_clearly() {
     }
     let unknown = t.client.get(format!("{}/interventions/AAAAAAAAAAAAAAAAAAAAAA", t.url)).send().await.unwrap();
     assert_eq!(unknown.status(), 404);
+    // An id that does not even decode to UTF-8 is as unknown as any other: the same JSON answer.
+    let not_utf8 = t.client.get(format!("{}/interventions/%FF", t.url)).send().await.unwrap();
+    assert_eq!(not_utf8.status(), 404);
+    assert_eq!(not_utf8.json::<Value>().await.unwrap()["error"]["code"], "not_found");
+    let cancel = t.client.post(format!("{}/interventions/%FF/cancel", t.url)).send().await.unwrap();
+    assert_eq!(cancel.status(), 404);
+    assert_eq!(cancel.json::<Value>().await.unwrap()["error"]["code"], "not_found");
     let empty: Value =
         t.client.get(format!("{}/interventions?environmentId=none", t.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(empty, json!({"interventions": []}));

@@ -6,6 +6,7 @@ use aws_sdk_sqs::Client;
 use sha2::{Digest, Sha256};
 
 use crate::domain::continuation::Continuation;
+use crate::domain::id::hex;
 use crate::ports::queue::{ContinuationQueue, QueueError, MAX_BATCH};
 
 /// Continuations on an SQS queue. On a FIFO queue the continuation id de-duplicates (5-minute window)
@@ -47,7 +48,7 @@ impl SqsQueue {
             .message_attributes("environmentId", attribute(&continuation.environment_id)?)
             .message_attributes("continuationId", attribute(&continuation.id)?);
         if self.fifo {
-            let dedup: String = Sha256::digest(continuation.id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+            let dedup = hex(&Sha256::digest(continuation.id.as_bytes()));
             entry = entry.message_group_id(&continuation.intervention_id).message_deduplication_id(dedup);
         }
         entry.build().map_err(|e| QueueError(e.to_string()))

@@ -169,7 +169,146 @@ impl FormSpec {
     }
 }
 
+/// The properties that belong to one field type; every other type refuses them.
+const TEXT_PROPERTIES: [&str; 4] = ["multiline", "minLength", "maxLength", "pattern"];
+const NUMBER_PROPERTIES: [&str; 2] = ["min", "max"];
+const CHOICE_PROPERTIES: [&str; 2] = ["options", "multiple"];
+
 impl FieldSpec {
+    /// The type-specific properties that are set, in the order a refusal names them.
+    fn set_properties(&self) -> impl Iterator<Item = &'static str> {
+        let set = [
+            self.multiline.is_some(),
+            self.min_length.is_some(),
+            self.max_length.is_some(),
+            self.pattern.is_some(),
+            self.min.is_some(),
+            self.max.is_some(),
+            self.options.is_some(),
+            self.multiple.is_some(),
+        ];
+        TEXT_PROPERTIES
+            .into_iter()
+            .chain(NUMBER_PROPERTIES)
+            .chain(CHOICE_PROPERTIES)
+            .zip(set)
+            .filter_map(|(p, s)| s.then_some(p))
+    }
+
+    /// The field's kind from `type` and its properties, refusing a property of another type.
+    fn kind_at(&self, path: &str) -> Result<FieldKind, ConfigError> {
+        let at = |prop: &str| format!("{path}.{prop}");
+        let type_name = self.kind.as_str();
+        let own: &[&str] = match type_name {
+            "text" => &TEXT_PROPERTIES,
+            "integer" | "decimal" => &NUMBER_PROPERTIES,
+            "choice" => &CHOICE_PROPERTIES,
+            "boolean" | "date" | "datetime" | "email" | "url" => &[],
+            other => {
+                return Err(ConfigError::new(
+                    at("type"),
+                    format!("`{other}` is not a field type; use one of text, integer, decimal, boolean, choice, date, datetime, email, url"),
+                ))
+            }
+        };
+        if let Some(prop) = self.set_properties().find(|p| !own.contains(p)) {
+            return Err(ConfigError::new(at(prop), format!("does not apply to a field of type `{type_name}`")));
+        }
+        Ok(match type_name {
+            "text" => self.text_kind(&at)?,
+            "integer" => self.integer_kind(&at)?,
+            "decimal" => self.decimal_kind(&at)?,
+            "choice" => self.choice_kind(&at)?,
+            "boolean" => FieldKind::Boolean,
+            "date" => FieldKind::Date,
+            "datetime" => FieldKind::DateTime,
+            "email" => FieldKind::Email,
+            _ => FieldKind::Url,
+        })
+    }
+
+    fn text_kind(&self, at: &dyn Fn(&str) -> String) -> Result<FieldKind, ConfigError> {
+        let limit = MAX_TEXT_CHARS as u32;
+        for (prop, value) in [("minLength", self.min_length), ("maxLength", self.max_length)] {
+            if value.is_some_and(|v| v > limit) {
+                return Err(ConfigError::new(at(prop), format!("is over {limit}, the most any text field takes")));
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_length, self.max_length) {
+            if min > max {
+                return Err(ConfigError::new(at("minLength"), format!("{min} is more than maxLength {max}")));
+            }
+        }
+        if self.max_length == Some(0) {
+            return Err(ConfigError::new(at("maxLength"), "must be at least 1"));
+        }
+        let pattern = self
+            .pattern
+            .as_deref()
+            .map(|p| Pattern::parse(p).map_err(|e| ConfigError::new(at("pattern"), e)))
+            .transpose()?;
+        Ok(FieldKind::Text {
+            multiline: self.multiline.unwrap_or(false),
+            min_length: self.min_length,
+            max_length: self.max_length,
+            pattern,
+        })
+    }
+
+    fn integer_kind(&self, at: &dyn Fn(&str) -> String) -> Result<FieldKind, ConfigError> {
+        let bound = |prop: &str, n: &Option<serde_json::Number>| {
+            n.as_ref()
+                .map(|n| n.as_i64().ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a whole number"))))
+                .transpose()
+        };
+        let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
+            }
+        }
+        Ok(FieldKind::Integer { min, max })
+    }
+
+    fn decimal_kind(&self, at: &dyn Fn(&str) -> String) -> Result<FieldKind, ConfigError> {
+        let bound = |prop: &str, n: &Option<serde_json::Number>| {
+            n.as_ref()
+                .map(|n| {
+                    n.as_f64()
+                        .filter(|f| f.is_finite())
+                        .ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a finite number")))
+                })
+                .transpose()
+        };
+        let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
+        if let (Some(lo), Some(hi)) = (min, max) {
+            if lo > hi {
+                return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
+            }
+        }
+        Ok(FieldKind::Decimal { min, max })
+    }
+
+    fn choice_kind(&self, at: &dyn Fn(&str) -> String) -> Result<FieldKind, ConfigError> {
+        let options = self.options.clone().unwrap_or_default();
+        if options.is_empty() {
+            return Err(ConfigError::new(at("options"), "a choice field needs at least one option"));
+        }
+        if options.len() > MAX_OPTIONS {
+            return Err(ConfigError::new(
+                at("options"),
+                format!("has {} options; at most {MAX_OPTIONS}", options.len()),
+            ));
+        }
+        for (j, option) in options.iter().enumerate() {
+            check_text(&at(&format!("options[{j}]")), "an option", option, MAX_LABEL_CHARS, true)?;
+            if options[..j].contains(option) {
+                return Err(ConfigError::new(at(&format!("options[{j}]")), format!("`{option}` is listed twice")));
+            }
+        }
+        Ok(FieldKind::Choice { options, multiple: self.multiple.unwrap_or(false) })
+    }
+
     fn parse(self, path: &str) -> Result<Field, ConfigError> {
         let at = |prop: &str| format!("{path}.{prop}");
         let key = ContextKey::parse(&self.key).map_err(|e| ConfigError::new(at("key"), format!("context key {e}")))?;
@@ -183,138 +322,7 @@ impl FieldSpec {
         if let Some(help) = &self.help {
             check_text(&at("help"), "the help text", help, MAX_HELP_CHARS, false)?;
         }
-        let type_name = self.kind.as_str();
-        let not_for =
-            |prop: &str| ConfigError::new(at(prop), format!("does not apply to a field of type `{type_name}`"));
-        let text_props = self.multiline.is_some()
-            || self.min_length.is_some()
-            || self.max_length.is_some()
-            || self.pattern.is_some();
-        let number_props = self.min.is_some() || self.max.is_some();
-        let choice_props = self.options.is_some() || self.multiple.is_some();
-        let first_text_prop = || {
-            [
-                ("multiline", self.multiline.is_some()),
-                ("minLength", self.min_length.is_some()),
-                ("maxLength", self.max_length.is_some()),
-                ("pattern", self.pattern.is_some()),
-            ]
-            .into_iter()
-            .find(|(_, set)| *set)
-            .map(|(name, _)| name)
-            .unwrap_or("multiline")
-        };
-        let kind = match type_name {
-            "text" => {
-                if number_props {
-                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
-                }
-                if choice_props {
-                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
-                }
-                let limit = MAX_TEXT_CHARS as u32;
-                for (prop, value) in [("minLength", self.min_length), ("maxLength", self.max_length)] {
-                    if value.is_some_and(|v| v > limit) {
-                        return Err(ConfigError::new(at(prop), format!("is over {limit}, the most any text field takes")));
-                    }
-                }
-                if let (Some(min), Some(max)) = (self.min_length, self.max_length) {
-                    if min > max {
-                        return Err(ConfigError::new(at("minLength"), format!("{min} is more than maxLength {max}")));
-                    }
-                }
-                if self.max_length == Some(0) {
-                    return Err(ConfigError::new(at("maxLength"), "must be at least 1"));
-                }
-                let pattern = self
-                    .pattern
-                    .as_deref()
-                    .map(|p| Pattern::parse(p).map_err(|e| ConfigError::new(at("pattern"), e)))
-                    .transpose()?;
-                FieldKind::Text { multiline: self.multiline.unwrap_or(false), min_length: self.min_length, max_length: self.max_length, pattern }
-            }
-            "integer" | "decimal" => {
-                if text_props {
-                    return Err(not_for(first_text_prop()));
-                }
-                if choice_props {
-                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
-                }
-                if type_name == "integer" {
-                    let bound = |prop: &str, n: &Option<serde_json::Number>| {
-                        n.as_ref()
-                            .map(|n| n.as_i64().ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a whole number"))))
-                            .transpose()
-                    };
-                    let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
-                    if let (Some(lo), Some(hi)) = (min, max) {
-                        if lo > hi {
-                            return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
-                        }
-                    }
-                    FieldKind::Integer { min, max }
-                } else {
-                    let bound = |prop: &str, n: &Option<serde_json::Number>| {
-                        n.as_ref()
-                            .map(|n| n.as_f64().filter(|f| f.is_finite()).ok_or_else(|| ConfigError::new(at(prop), format!("{n} is not a finite number"))))
-                            .transpose()
-                    };
-                    let (min, max) = (bound("min", &self.min)?, bound("max", &self.max)?);
-                    if let (Some(lo), Some(hi)) = (min, max) {
-                        if lo > hi {
-                            return Err(ConfigError::new(at("min"), format!("{lo} is more than max {hi}")));
-                        }
-                    }
-                    FieldKind::Decimal { min, max }
-                }
-            }
-            "choice" => {
-                if text_props {
-                    return Err(not_for(first_text_prop()));
-                }
-                if number_props {
-                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
-                }
-                let options = self.options.clone().unwrap_or_default();
-                if options.is_empty() {
-                    return Err(ConfigError::new(at("options"), "a choice field needs at least one option"));
-                }
-                if options.len() > MAX_OPTIONS {
-                    return Err(ConfigError::new(at("options"), format!("has {} options; at most {MAX_OPTIONS}", options.len())));
-                }
-                for (j, option) in options.iter().enumerate() {
-                    check_text(&at(&format!("options[{j}]")), "an option", option, MAX_LABEL_CHARS, true)?;
-                    if options[..j].contains(option) {
-                        return Err(ConfigError::new(at(&format!("options[{j}]")), format!("`{option}` is listed twice")));
-                    }
-                }
-                FieldKind::Choice { options, multiple: self.multiple.unwrap_or(false) }
-            }
-            "boolean" | "date" | "datetime" | "email" | "url" => {
-                if text_props {
-                    return Err(not_for(first_text_prop()));
-                }
-                if number_props {
-                    return Err(not_for(if self.min.is_some() { "min" } else { "max" }));
-                }
-                if choice_props {
-                    return Err(not_for(if self.options.is_some() { "options" } else { "multiple" }));
-                }
-                match type_name {
-                    "boolean" => FieldKind::Boolean,
-                    "date" => FieldKind::Date,
-                    "datetime" => FieldKind::DateTime,
-                    "email" => FieldKind::Email,
-                    _ => FieldKind::Url,
-                }
-            }
-            other => {
-                return Err(ConfigError::new(
-                    at("type"),
-                    format!("`{other}` is not a field type; use one of text, integer, decimal, boolean, choice, date, datetime, email, url"),
-                ))
-            }
-        };
+        let kind = self.kind_at(path)?;
         let initial = match (self.prefill, self.default) {
             (Some(_), Some(_)) => {
                 return Err(ConfigError::new(at("default"), "a field has a prefill or a default, not both"))

@@ -5,6 +5,7 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
@@ -234,8 +235,8 @@ fn invalid_config(error: &ConfigError) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
-async fn cancel(State(operator): State<Operator>, Path(id): Path<String>) -> Response {
-    let Some(id) = InterventionId::parse(&id) else {
+async fn cancel(State(operator): State<Operator>, id: Result<Path<String>, PathRejection>) -> Response {
+    let Some(id) = id.ok().and_then(|Path(id)| InterventionId::parse(&id)) else {
         return HttpError::NotFound("Not found").into_response();
     };
     match operator.service.cancel(&id).await {

@@ -2,7 +2,8 @@
 //! Every response, errors included, carries the fixed security headers.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Request, State};
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, Request, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -56,9 +57,10 @@ pub fn record_router(service: Service) -> Router {
     )
 }
 
-async fn record(State(service): State<Service>, axum::extract::Path(id): axum::extract::Path<String>) -> Response {
+async fn record(State(service): State<Service>, id: Result<Path<String>, PathRejection>) -> Response {
     let not_found = || HttpError::NotFound("No such intervention.").into_response();
-    let Some(id) = InterventionId::parse(&id) else { return not_found() };
+    // An id that is not even UTF-8 is no intervention's: the same JSON 404 as any other unknown id.
+    let Some(id) = id.ok().and_then(|Path(id)| InterventionId::parse(&id)) else { return not_found() };
     match service.record(&id).await {
         Ok(Some(record)) => Json(record).into_response(),
         Ok(None) => not_found(),

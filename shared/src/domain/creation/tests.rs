@@ -6,31 +6,10 @@ fn now() -> Timestamp {
     Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap()
 }
 
-/// The example input of DESIGN.md "Interfaces".
+/// The design's example input, the one fixture the docs, the tests, the Lambda flow and the benches read.
 pub(crate) fn example() -> Value {
-    json!({
-        "environmentId": "prod-eu",
-        "tier": "Shared",
-        "correlationId": "0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
-        "runAvailableUntil": "2026-11-25T12:00:00Z",
-        "ruleSetId": "refund-continue",
-        "urlExpirationHours": 1,
-        "maxUrlUses": 1,
-        "generatedUrlContextKey": "approval.url",
-        "formDocument": {
-            "title": "Approve refund",
-            "prompt": "Refund **120.50 EUR** to the customer?",
-            "show": ["order.id", "order.amount"],
-            "fields": [
-                { "key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": true },
-                { "key": "refund.amount", "label": "Amount", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount" },
-                { "key": "note", "label": "Note", "type": "text", "multiline": true, "maxLength": 500 }
-            ]
-        },
-        "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.email": "a@example.com" },
-        "secretKeys": ["customer.email"],
-        "onTimeout": { "ruleSetId": "refund-timeout", "context": { "decision": "reject" } }
-    })
+    serde_json::from_str(include_str!("../../../../docs/examples/link-creation-input.json"))
+        .expect("the example is JSON")
 }
 
 fn parse(input: &Value) -> Result<NewIntervention, ConfigError> {
