@@ -72,7 +72,7 @@ async fn a_bad_input_stores_nothing() {
     bad["formDocument"]["fields"][0]["type"] = json!("slider");
     let error = f.service.create(bad.to_string().as_bytes()).await.unwrap_err();
     assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "formDocument.fields[0].type"), "{error}");
-    assert!(f.store.unpublished(10).await.unwrap().is_empty());
+    assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -84,8 +84,8 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
         .await;
     assert!(accepted(&result), "{result:?}");
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 1);
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 0);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 0);
     let messages = queue.messages();
     assert_eq!(messages.len(), 1);
     let message = serde_json::to_value(&messages[0]).unwrap();
@@ -112,7 +112,7 @@ async fn a_repeat_with_the_same_id_is_one_submission_and_answered_alike() {
         f.post(&token, "decision=approve&_submissionId=other").await,
         SubmitResult::Rejected(Rejection::UsedUp)
     ));
-    assert_eq!(f.store.unpublished(10).await.unwrap().len(), 1);
+    assert_eq!(f.store.unpublished(10, f.clock.now()).await.unwrap().len(), 1);
     assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 1);
 }
 
@@ -170,7 +170,7 @@ async fn dedicated_tiers_count_no_allowance() {
     let (_, token) = f.link(value).await;
     assert!(accepted(&f.post(&token, "decision=approve").await));
     assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 0);
-    let entries = f.store.unpublished(10).await.unwrap();
+    let entries = f.store.unpublished(10, f.clock.now()).await.unwrap();
     assert!(!entries[0].counts_against_allowance);
 }
 
@@ -216,7 +216,7 @@ async fn race(max_uses: u32, posts: usize) -> (usize, usize) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(f.store.unpublished(1000).await.unwrap().len(), won);
+    assert_eq!(f.store.unpublished(1000, f.clock.now()).await.unwrap().len(), won);
     (won, used_up)
 }
 
@@ -254,7 +254,7 @@ async fn an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults(
         "a second invocation queues nothing"
     );
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 1);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
     let message = serde_json::to_value(&queue.messages()[0]).unwrap();
     assert_eq!(message["id"], json!(format!("{id}:timeout")));
     assert_eq!(message["outcome"], json!("timedOut"));
@@ -292,7 +292,8 @@ async fn a_timeout_does_nothing_when_answered_cancelled_unset_or_never_stored() 
     assert_eq!(fire(id_of(&cancelled)).await, TimeoutOutcome::Refused(TimeoutRefusal::Cancelled));
     assert_eq!(fire(id_of(&unset)).await, TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation));
     assert_eq!(fire(InterventionId::random().unwrap()).await, TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
-    let outcomes: Vec<_> = f.store.unpublished(10).await.unwrap().into_iter().map(|c| c.outcome).collect();
+    let outcomes: Vec<_> =
+        f.store.unpublished(10, f.clock.now()).await.unwrap().into_iter().map(|c| c.outcome).collect();
     assert_eq!(outcomes, vec![crate::domain::continuation::Outcome::Submitted], "only the answered link's submission");
     let unset_record = f.service.record(&id_of(&unset)).await.unwrap().unwrap();
     assert_eq!(unset_record.state, InterventionState::Expired);
@@ -335,7 +336,7 @@ async fn timeout_race(round: usize) -> (usize, usize) {
     // The timer fires (again) after the window, as a retried timer would.
     f.clock.set(Timestamp::from_millis(EXPIRY + 1000));
     let _ = f.service.fire_timeout(&id).await.unwrap();
-    let outbox = f.store.unpublished(1000).await.unwrap();
+    let outbox = f.store.unpublished(1000, f.clock.now()).await.unwrap();
     let submitted = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::Submitted).count();
     let timed_out = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::TimedOut).count();
     (submitted, timed_out)
