@@ -32,7 +32,7 @@ unit-test:
 ## The AWS adapters through the real SDK against moto's server on a free loopback port, and the golden
 ## fixtures (tests/golden: links, items, stream records and messages of earlier versions still work).
 aws-test: $(VENV)/.moto
-	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden
+	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict
 
 ## The 1,000-submission race, 20 rounds.
 race: $(VENV)/.moto
