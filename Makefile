@@ -60,11 +60,13 @@ browser-test:
 screenshots:
 	bash tests/browser/run.sh screenshots
 
-## Fuzz the token parser and the form-body parser for FUZZ_SECONDS each (not part of make test).
+## Fuzz each field kind's value parser, the token parser and the form-body parser for FUZZ_SECONDS each
+## (not part of make test; `make unit-test` replays every corpus in shared/fuzz/corpus as a plain test).
 FUZZ_SECONDS ?= 300
+FUZZ_TARGETS := $(foreach kind,text integer decimal boolean choice date datetime email url,field_$(kind)) token form_body
 fuzz:
 	command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz --locked
-	cd shared/fuzz && for target in token form_body; do \
+	cd shared/fuzz && for target in $(FUZZ_TARGETS); do \
 	  RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run $$target -- -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=512 || exit 1; \
 	done
 

@@ -430,3 +430,26 @@ async fn the_record_routes_refuse_bad_queries_clearly() {
         t.client.get(format!("{}/interventions?environmentId=none", t.url)).send().await.unwrap().json().await.unwrap();
     assert_eq!(empty, json!({"interventions": []}));
 }
+
+#[tokio::test]
+async fn a_datetime_past_year_9999_in_utc_answers_422_at_its_field_and_is_refused_as_a_default() {
+    let t = TestServer::start().await;
+    let mut input = example();
+    let datetime = json!({"key": "followUp.at", "label": "Follow up", "type": "datetime"});
+    input["formDocument"]["fields"].as_array_mut().unwrap().push(datetime);
+    let (link, _) = t.create(&input).await;
+    let page = t.post_form(&link, "decision=approve&followUp.at=9999-12-31T23%3A59%3A59-01%3A00").await;
+    assert_eq!(page.status(), 422, "an answer, not a dropped connection");
+    assert_security_headers(&page);
+    assert!(page.text().await.unwrap().contains("before the year 10000"));
+    let json = t.client.post(&link).json(&json!({"decision": "approve", "followUp.at": "9999-12-31T23:59:59-01:00"}));
+    let json: Value = json.send().await.unwrap().json().await.unwrap();
+    assert_eq!(json["error"]["code"], json!("invalid_input"));
+    assert!(json["error"]["fields"]["followUp.at"].is_string());
+
+    input["formDocument"]["fields"][3]["default"] = json!("9999-12-31T23:59:59-01:00");
+    let (status, body) = t.create_raw(&input).await;
+    assert_eq!(status, 400);
+    assert_eq!(body["field"], json!("formDocument.fields[3].default"));
+    assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200, "the server still answers");
+}

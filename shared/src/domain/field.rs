@@ -294,7 +294,7 @@ fn parse_integer(text: &str) -> Option<i64> {
     } else {
         return None;
     };
-    (n.abs() <= MAX_SAFE_INTEGER).then_some(n)
+    (n.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs()).then_some(n)
 }
 
 /// HTML's valid floating-point number (`-?(digits|digits?.digits)(e[+-]?digits)?`, what a number input
@@ -338,7 +338,8 @@ fn parse_decimal(text: &str) -> Result<f64, String> {
 
 fn parse_date(text: &str) -> Result<String, String> {
     let format = format_description!("[year repr:full base:calendar]-[month]-[day]");
-    let shape_ok = text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-';
+    let bytes = text.as_bytes();
+    let shape_ok = bytes.len() == 10 && bytes.get(4) == Some(&b'-') && bytes.get(7) == Some(&b'-');
     let date = time::Date::parse(text, &format).ok().filter(|_| shape_ok).ok_or("Enter a real date as YYYY-MM-DD.")?;
     if date.year() < 1 {
         return Err("Enter a real date as YYYY-MM-DD.".into());
@@ -357,9 +358,12 @@ fn parse_datetime(text: &str) -> Result<String, String> {
     } else if let Ok(at) = time::PrimitiveDateTime::parse(text, &local_seconds) {
         at.assume_utc()
     } else {
+        // Checked: an offset can move a date past year 9999 (`9999-12-31T23:59:59-01:00`), which
+        // `to_offset` would panic on.
         time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
             .map_err(|_| SHAPE.to_owned())?
-            .to_offset(time::UtcOffset::UTC)
+            .checked_to_offset(time::UtcOffset::UTC)
+            .ok_or("Enter a date and time before the year 10000 (UTC).")?
     };
     if at.year() < 1 {
         return Err(SHAPE.into());

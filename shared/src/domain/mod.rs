@@ -8,6 +8,7 @@ pub mod creation;
 pub mod error;
 pub mod field;
 pub mod form;
+pub mod fuzzing;
 pub mod id;
 pub mod input;
 pub mod model;

@@ -1,0 +1,6 @@
+//! Any bytes as a value of a `decimal` field: its value parser answers, and accepts what it stored.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| human_intervention::domain::fuzzing::field_value("decimal", data));
