@@ -4,7 +4,8 @@
 //! - `I#<id>`, `I` — the intervention: `doc` (its JSON) and the attributes every condition reads:
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
-//!   publisher sends, so the stream record alone is enough); `outbox` while it is not yet published.
+//!   publisher sends, so the stream record alone is enough); `outbox` and `outboxAt` while it is not
+//!   yet published; `parked` (SQS's reason) and `parkedAt` instead when SQS refused it for good.
 //! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
 //! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
 //!   [`ALLOWANCE_SHARDS`] shards summed on read (an unsharded `M#<YYYY-MM>`, written before, is summed too).

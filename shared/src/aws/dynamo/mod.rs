@@ -97,16 +97,9 @@ impl DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
-        let record = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(&pk))
-            .item("sk", s(format!("S#{}", submission.submission_id)))
+        let record = self
+            .outbox_record(&pk, &Origin::Submission(submission.submission_id.clone()), intervention, continuation, now)?
             .item("doc", s(serde_json::to_string(submission).map_err(unavailable)?))
-            .item("continuation", s(serde_json::to_string(continuation).map_err(unavailable)?))
-            .item("outbox", s("pending"))
-            .item("outboxAt", n(now.millis()))
-            .item("ttl", n(ttl(intervention)))
-            .condition_expression("attribute_not_exists(pk)")
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
@@ -118,6 +111,27 @@ impl DynamoStore {
             items.push(allowance);
         }
         Ok(items)
+    }
+
+    /// The outbox item that carries `continuation` (written once: refused if it exists), pending until the
+    /// publisher marks it published.
+    fn outbox_record(
+        &self,
+        pk: &str,
+        origin: &Origin,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<aws_sdk_dynamodb::types::builders::PutBuilder, StoreError> {
+        Ok(Put::builder()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("sk", s(outbox_sk(origin)))
+            .item("continuation", s(serde_json::to_string(continuation).map_err(unavailable)?))
+            .item("outbox", s("pending"))
+            .item("outboxAt", n(now.millis()))
+            .item("ttl", n(ttl(intervention)))
+            .condition_expression("attribute_not_exists(pk)"))
     }
 
     /// The allowance count of a resumed run (its continuation id `counted`), for a tier that counts.
@@ -359,17 +373,8 @@ impl InterventionStore for DynamoStore {
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
-        let record = Put::builder()
-            .table_name(&self.table)
-            .item("pk", s(&pk))
-            .item("sk", s(TIMEOUT_SK))
-            .item("continuation", s(serde_json::to_string(continuation).map_err(unavailable)?))
-            .item("outbox", s("pending"))
-            .item("outboxAt", n(now.millis()))
-            .item("ttl", n(ttl(intervention)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(unavailable)?;
+        let record =
+            self.outbox_record(&pk, &Origin::Timeout, intervention, continuation, now)?.build().map_err(unavailable)?;
         let mut items =
             vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(record).build()];
         if let Some(allowance) = self.allowance_item(intervention, now, &continuation.id)? {
