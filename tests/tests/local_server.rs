@@ -453,3 +453,45 @@ async fn a_datetime_past_year_9999_in_utc_answers_422_at_its_field_and_is_refuse
     assert_eq!(body["field"], json!("formDocument.fields[3].default"));
     assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200, "the server still answers");
 }
+
+#[tokio::test]
+async fn creation_names_every_refused_setting_type_errors_collisions_lateness_and_prefills_included() {
+    let t = TestServer::start().await;
+    let refused = |edit: &dyn Fn(&mut Value)| {
+        let mut input = example();
+        edit(&mut input);
+        input
+    };
+    let cases: Vec<(&str, Value, &str)> = vec![
+        ("maxUrlUses", refused(&|v| v["maxUrlUses"] = json!("3")), "maxUrlUses: invalid type: string \"3\""),
+        ("secretKeys", refused(&|v| v["secretKeys"] = json!({})), "secretKeys: invalid type: map"),
+        (
+            "formDocument.fields[2].minLength",
+            refused(&|v| v["formDocument"]["fields"][2]["minLength"] = json!(-1)),
+            "formDocument.fields[2].minLength: invalid value: integer `-1`",
+        ),
+        (
+            "generatedUrlContextKey",
+            refused(&|v| v["generatedUrlContextKey"] = json!("order.id")),
+            "is a key of context",
+        ),
+        ("onTimeout", refused(&|v| v["urlExpirationHours"] = json!(23.99)), "up to 60 s late"),
+        (
+            "formDocument.fields[1].prefill",
+            refused(&|v| v["context"]["order.amount"] = json!(0.30000000000000004)),
+            "context `order.amount`",
+        ),
+    ];
+    for (field, input, says) in cases {
+        let (status, body) = t.create_raw(&input).await;
+        assert_eq!(status, 400, "{field}");
+        assert_eq!(body["errorType"], json!("InvalidInterventionConfig"));
+        assert_eq!(body["field"], json!(field), "{body}");
+        let message = body["errorMessage"].as_str().unwrap();
+        assert!(message.starts_with(field) && message.contains(says), "{field}: {message}");
+        assert!(!message.contains("line 1 column"), "{message}");
+    }
+    let (_, body) = t.create_raw(&json!([1])).await;
+    assert_eq!(body["field"], json!(""), "no setting to name in an array");
+    assert!(t.continuations().await.is_empty());
+}

@@ -34,8 +34,7 @@ struct CreationSpec {
     generated_url_context_key: Option<String>,
     form_document: Option<FormSpec>,
     context: Option<serde_json::Value>,
-    #[serde(default)]
-    secret_keys: Vec<String>,
+    secret_keys: Option<Vec<String>>,
     on_timeout: Option<OnTimeoutSpec>,
 }
 
@@ -104,14 +103,61 @@ fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigEr
     })
 }
 
+/// Reads the input's shape, naming the setting of a wrong JSON type or an unknown setting by its path
+/// (`maxUrlUses`, `formDocument.fields[2].minLength`); only a body that is not JSON at all (or not an
+/// object) has no setting to name (`""`).
+fn parse_spec(input: &[u8]) -> Result<CreationSpec, ConfigError> {
+    let mut reader = serde_json::Deserializer::from_slice(input);
+    let spec = serde_path_to_error::deserialize(&mut reader)
+        .map_err(|error| (setting_path(error.path()), error.into_inner()))
+        .and_then(|spec| reader.end().map(|()| spec).map_err(|e| (String::new(), e)));
+    spec.map_err(|(path, inner)| {
+        // serde's message without its " at line 1 column N": the path says where.
+        let mut message = inner.to_string();
+        let position = format!(" at line {} column {}", inner.line(), inner.column());
+        if let Some(stripped) = message.strip_suffix(&position) {
+            message = stripped.to_owned();
+        }
+        if path.is_empty() {
+            ConfigError::new("", format!("the input is not a valid link-creation input: {message}"))
+        } else {
+            ConfigError::new(path, message)
+        }
+    })
+}
+
+/// `formDocument.fields[2].minLength` from serde_path_to_error's path (`.` for the root is `""`).
+fn setting_path(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    // The input as an array (serde reads a struct from one): no setting to name.
+    if matches!(path.iter().next(), Some(Segment::Seq { .. })) {
+        return out;
+    }
+    for segment in path.iter() {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+/// How late EventBridge Scheduler may fire a timer (its flexible time window off), in milliseconds: an
+/// `onTimeout` link must expire more than this before `runAvailableUntil`, or its timeout could come too
+/// late to be queued.
+pub const SCHEDULER_LATENESS_MILLIS: i64 = 60_000;
+
 impl NewIntervention {
     /// Parses and checks a link-creation input at `now`, naming the first bad setting.
     pub fn parse(input: &[u8], now: Timestamp) -> Result<Self, ConfigError> {
-        let spec: CreationSpec = serde_json::from_slice(input).map_err(|e| {
-            let message = e.to_string();
-            // serde names unknown or mistyped fields in its message; keep it as the reason.
-            ConfigError::new("", format!("the input is not a valid link-creation input: {message}"))
-        })?;
+        let spec: CreationSpec = parse_spec(input)?;
         Self::from_spec(spec, now)
     }
 
@@ -178,8 +224,9 @@ impl NewIntervention {
             Some(value) => context_at(value, "context")?,
             None => Context::default(),
         };
-        let mut secret_keys = Vec::with_capacity(spec.secret_keys.len());
-        for (i, key) in spec.secret_keys.iter().enumerate() {
+        let secret_specs = spec.secret_keys.unwrap_or_default();
+        let mut secret_keys = Vec::with_capacity(secret_specs.len());
+        for (i, key) in secret_specs.iter().enumerate() {
             let at = format!("secretKeys[{i}]");
             let key = ContextKey::parse(key).map_err(|e| ConfigError::new(&at, format!("context key {e}")))?;
             if !context.contains(&key) {
@@ -201,6 +248,35 @@ impl NewIntervention {
             }),
             None => None,
         };
+        if context.contains(&link_context_key) {
+            return Err(ConfigError::new(
+                "generatedUrlContextKey",
+                format!("`{link_context_key}` is a key of context: the link would overwrite the run's value there"),
+            ));
+        }
+        if let Some(i) = form.as_ref().and_then(|f| f.fields.iter().position(|f| f.key == link_context_key)) {
+            return Err(ConfigError::new(
+                "generatedUrlContextKey",
+                format!(
+                    "`{link_context_key}` is the key of formDocument.fields[{i}]: the link and the reviewer's answer would share a key"
+                ),
+            ));
+        }
+        if on_timeout.is_some() && expires_at.plus_millis(SCHEDULER_LATENESS_MILLIS) >= run_available_until {
+            return Err(ConfigError::new(
+                "onTimeout",
+                format!(
+                    "the link expires at {}, {} s before runAvailableUntil {}; the timer fires up to {} s late and the \
+                     timeout is queued only while the run is available: shorten urlExpirationHours or extend \
+                     runAvailableUntil so that more than {} s are left",
+                    expires_at.to_rfc3339(),
+                    (run_available_until.millis() - expires_at.millis()) / 1000,
+                    run_available_until.to_rfc3339(),
+                    SCHEDULER_LATENESS_MILLIS / 1000,
+                    SCHEDULER_LATENESS_MILLIS / 1000,
+                ),
+            ));
+        }
         Ok(Self {
             environment_id,
             tier,

@@ -142,14 +142,15 @@ pub struct Field {
     pub initial: Option<Initial>,
 }
 
-/// Checks a field's `default` against its own type and constraints.
+/// Checks a field's `default`, or the context value it is prefilled from, against its own type and
+/// constraints: the page shows it, so it must be a value the field accepts as shown.
 pub fn check_initial(field: &Field, value: &ContextValue) -> Result<(), String> {
     let values = value.display_parts();
     if !field.kind.is_multiple() && values.len() != 1 {
-        return Err("a single-valued field's default is one value, not an array".into());
+        return Err("a single-valued field takes one value, not an array".into());
     }
     let relaxed = Field { required: false, ..field.clone() };
-    check_field(&relaxed, &values).map(|_| ()).map_err(|e| format!("does not fit the field: {e}"))
+    check_field(&relaxed, &values).map(|_| ())
 }
 
 /// The values a field shows before the reviewer types: its prefill from the context, or its default.

@@ -62,6 +62,16 @@ impl FormDocument {
                 if secret.contains(key) {
                     return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
                 }
+                // The page shows this value; it must be one the field accepts, so the page as shown submits.
+                if let Some(value) = context.get(key) {
+                    check_initial(field, value).map_err(|e| {
+                        let shown: String = value.display_parts().join(", ").chars().take(60).collect();
+                        ConfigError::new(
+                            path,
+                            format!("context `{key}` is {shown:?}, which the field `{}` refuses: {e}", field.key),
+                        )
+                    })?;
+                }
             }
         }
         Ok(())
@@ -337,7 +347,8 @@ impl FieldSpec {
         };
         let field = Field { key, label: self.label, help: self.help, required: self.required, kind, initial };
         if let Some(Initial::Default(value)) = &field.initial {
-            check_initial(&field, value).map_err(|e| ConfigError::new(at("default"), e))?;
+            check_initial(&field, value)
+                .map_err(|e| ConfigError::new(at("default"), format!("the field `{}` refuses it: {e}", field.key)))?;
         }
         Ok(field)
     }

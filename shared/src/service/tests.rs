@@ -157,6 +157,8 @@ async fn a_run_past_its_availability_expires_the_link() {
     let mut value = input(1);
     value["runAvailableUntil"] = json!("2026-11-25T10:30:00Z");
     value["urlExpirationHours"] = json!(0.5);
+    // A link that expires with its run has no time left for a timeout: only without onTimeout.
+    value.as_object_mut().unwrap().remove("onTimeout");
     let (_, token) = f.link(value).await;
     f.clock.set(Timestamp::parse_rfc3339("2026-11-25T10:30:00Z").unwrap());
     assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));

@@ -125,3 +125,91 @@ fn unknown_settings_and_wrong_shapes_are_refused_with_a_reason() {
     let error = refused(|v| v["formDocument"]["fields"][0]["colour"] = json!("red"));
     assert!(error.message.contains("colour"), "{error}");
 }
+
+#[test]
+fn a_generated_link_key_that_is_a_context_or_field_key_is_refused_at_generated_url_context_key() {
+    let error = refused(|v| v["generatedUrlContextKey"] = json!("order.id"));
+    assert_eq!(error.field, "generatedUrlContextKey");
+    assert!(error.message.contains("`order.id` is a key of context"), "{error}");
+    let error = refused(|v| v["generatedUrlContextKey"] = json!("note"));
+    assert_eq!(error.field, "generatedUrlContextKey");
+    assert!(error.message.contains("formDocument.fields[2]"), "{error}");
+}
+
+#[test]
+fn an_on_timeout_link_expiring_within_the_schedulers_minute_of_lateness_is_refused_at_on_timeout() {
+    // The example: now 10:00, link for 1 h; the run available until 11:01 leaves 60 s: not enough.
+    for until in ["2026-11-25T11:00:00Z", "2026-11-25T11:00:30Z", "2026-11-25T11:01:00Z"] {
+        let error = refused(|v| v["runAvailableUntil"] = json!(until));
+        assert_eq!(error.field, "onTimeout", "{until}");
+        assert!(error.message.contains("up to 60 s late"), "{error}");
+    }
+    let mut input = example();
+    input["runAvailableUntil"] = json!("2026-11-25T11:01:00.001Z");
+    assert!(parse(&input).is_ok(), "more than 60 s left");
+    input["runAvailableUntil"] = json!("2026-11-25T11:00:00Z");
+    input.as_object_mut().unwrap().remove("onTimeout");
+    assert!(parse(&input).is_ok(), "without onTimeout a link may expire with the run");
+}
+
+#[test]
+fn a_prefill_the_field_would_refuse_is_refused_naming_the_field_and_the_context_key() {
+    let cases = [
+        (json!(0.30000000000000004), "15 significant digits"),
+        (json!(5000), "at most 1000"),
+        (json!("abc"), "Enter a number"),
+        (json!(["1", "2"]), "one value"),
+    ];
+    for (value, says) in cases {
+        let error = refused(|v| v["context"]["order.amount"] = value.clone());
+        assert_eq!(error.field, "formDocument.fields[1].prefill", "{value}");
+        assert!(error.message.contains("context `order.amount`"), "{error}");
+        assert!(error.message.contains("field `refund.amount`"), "{error}");
+        assert!(error.message.contains(says), "{value}: {error}");
+    }
+    let error = refused(|v| {
+        v["context"]["count"] = json!("abc");
+        v["formDocument"]["fields"][1] = json!({"key": "n", "label": "N", "type": "integer", "prefill": "count"});
+    });
+    assert_eq!(error.field, "formDocument.fields[1].prefill");
+}
+
+#[test]
+fn a_default_the_field_would_refuse_is_refused_naming_the_field() {
+    let error = refused(|v| v["formDocument"]["fields"][1]["default"] = json!(5000));
+    assert_eq!(error.field, "formDocument.fields[1].default");
+    // (prefill and default together are refused first; this one has only the default)
+    let error = refused(|v| {
+        v["formDocument"]["fields"][1].as_object_mut().unwrap().remove("prefill");
+        v["formDocument"]["fields"][1]["default"] = json!(5000);
+    });
+    assert_eq!(error.field, "formDocument.fields[1].default");
+    assert!(error.message.contains("field `refund.amount`") && error.message.contains("at most 1000"), "{error}");
+}
+
+#[test]
+fn a_wrong_json_type_is_refused_at_its_setting_by_path() {
+    type Edit = Box<dyn FnOnce(&mut Value)>;
+    let cases: [(&str, Edit); 6] = [
+        ("maxUrlUses", Box::new(|v| v["maxUrlUses"] = json!("3"))),
+        ("secretKeys", Box::new(|v| v["secretKeys"] = json!("customer.email"))),
+        ("secretKeys[0]", Box::new(|v| v["secretKeys"] = json!([1]))),
+        ("formDocument.fields[2].minLength", Box::new(|v| v["formDocument"]["fields"][2]["minLength"] = json!(-1))),
+        ("formDocument.title", Box::new(|v| v["formDocument"]["title"] = json!(7))),
+        ("onTimeout.ruleSetId", Box::new(|v| v["onTimeout"]["ruleSetId"] = json!(false))),
+    ];
+    for (field, edit) in cases {
+        let error = refused(edit);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.to_string().starts_with(&format!("{field}: invalid")), "{error}");
+        assert!(!error.message.contains("line 1 column"), "{error}");
+    }
+    let error = refused(|v| v["maxUses"] = json!(3));
+    assert_eq!(error.field, "maxUses", "an unknown setting is named too: {error}");
+    // `null` for an optional setting is read as absent, secretKeys included.
+    let mut input = example();
+    input["secretKeys"] = Value::Null;
+    assert!(parse(&input).unwrap().secret_keys.is_empty());
+    let error = NewIntervention::parse(b"[1, 2]", now()).unwrap_err();
+    assert_eq!(error.field, "", "a body that is not an object names no setting");
+}
