@@ -25,6 +25,10 @@ pub enum StoreError {
     /// A stored item could not be read.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),
+    /// The write went out but no answer came back (the connection dropped, the store timed out, or it
+    /// failed inside): it may have been applied. Repeating the same request is safe; it applies once.
+    #[error("the intervention store did not confirm the write: {0}")]
+    Unconfirmed(String),
     /// The store refused the write itself (an item over its size limit, say): nothing was changed, and
     /// retrying the same write cannot help.
     #[error("the intervention store refused the write: {0}")]

@@ -25,6 +25,8 @@ pub enum HttpError {
     Conflict,
     /// The store failed; nothing was recorded (503, `Retry-After`).
     Unavailable,
+    /// The store did not answer a write that went out: it may have been recorded (503, `Retry-After`).
+    Unconfirmed,
     /// The store refused the write for good; nothing was recorded, and sending again cannot help (500).
     Unrecordable,
     /// The run's context with this input would make a continuation over the queue's size (422).
@@ -55,7 +57,7 @@ impl HttpError {
             Self::Rejected(rejection) => StatusCode::from_u16(rejection.status()).unwrap_or(StatusCode::NOT_FOUND),
             Self::BadBody(error) => StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Conflict => StatusCode::CONFLICT,
-            Self::Unavailable | Self::OperatorUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable | Self::Unconfirmed | Self::OperatorUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unrecordable => StatusCode::INTERNAL_SERVER_ERROR,
             Self::ContinuationTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -77,6 +79,7 @@ impl HttpError {
             },
             Self::Conflict => "conflicting_resubmission",
             Self::Unavailable | Self::OperatorUnavailable(_) => "unavailable",
+            Self::Unconfirmed => "unconfirmed",
             Self::Unrecordable => "unrecordable",
             Self::ContinuationTooLarge { .. } => "continuation_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
@@ -99,6 +102,7 @@ impl HttpError {
             },
             Self::Conflict => "Conflicting resubmission",
             Self::Unavailable => "Temporarily unavailable",
+            Self::Unconfirmed => "Not confirmed",
             Self::Unrecordable => "Response not recorded",
             Self::ContinuationTooLarge { .. } => "Response too large to pass on",
             Self::OperatorUnavailable(_) => "Unavailable",
@@ -121,6 +125,11 @@ impl HttpError {
             }
             Self::Unavailable => {
                 "Nothing was recorded. Please try again in a moment; your answers are kept if you go back.".into()
+            }
+            Self::Unconfirmed => {
+                "Your response may or may not have been recorded: the store did not answer in time. Send it \
+                 again with the same submission id (the form does): it is recorded once, however often it is sent."
+                    .into()
             }
             Self::Unrecordable => {
                 "Nothing was recorded, and sending the same response again will not help: it cannot be stored.".into()
@@ -151,7 +160,7 @@ impl HttpError {
             (self.status(), Html(page.into_string())).into_response()
         };
         match self {
-            Self::Unavailable => {
+            Self::Unavailable | Self::Unconfirmed => {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("2"));
             }
             Self::MethodNotAllowed => {
@@ -181,6 +190,7 @@ mod tests {
             HttpError::BadBody(BodyError::TooLarge),
             HttpError::Conflict,
             HttpError::Unavailable,
+            HttpError::Unconfirmed,
             HttpError::Unrecordable,
             HttpError::ContinuationTooLarge { bytes: 300_000 },
             HttpError::MethodNotAllowed,

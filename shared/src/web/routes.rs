@@ -303,6 +303,10 @@ fn unavailable(error: &StoreError) -> HttpError {
             tracing::error!(error = %error, "the store refused the write");
             HttpError::Unrecordable
         }
+        StoreError::Unconfirmed(_) => {
+            tracing::error!(error = %error, "the store did not confirm the write");
+            HttpError::Unconfirmed
+        }
         _ => {
             tracing::error!(error = %error, "store unavailable");
             HttpError::Unavailable

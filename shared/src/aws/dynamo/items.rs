@@ -98,6 +98,12 @@ pub(super) fn request_token(submission: &Submission, now: Timestamp) -> String {
     hex(&digest[..18])
 }
 
+/// The ClientRequestToken of one timeout attempt: the SDK's retries of it commit once; a later firing
+/// (its `now` differs) is a new request, told apart by the timeout item's own condition.
+pub(super) fn timeout_token(intervention: &Intervention, now: Timestamp) -> String {
+    hex(&Sha256::digest(format!("{}\ntimeout\n{}", intervention.id, now.millis()))[..18])
+}
+
 /// Shards of an environment's monthly allowance counter: acceptances on different links of one
 /// environment mostly count on different items, so they seldom conflict; a read sums the shards.
 pub(super) const ALLOWANCE_SHARDS: u64 = 32;

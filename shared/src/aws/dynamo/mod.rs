@@ -15,7 +15,7 @@ use crate::domain::time::Timestamp;
 use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 use items::{
     allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
-    intervention_pk, n, number, request_token, s, text, ttl, TIMEOUT_SK,
+    intervention_pk, n, number, request_token, s, text, timeout_token, ttl, TIMEOUT_SK,
 };
 use transact::{reason_code, transact, Settle};
 
@@ -250,7 +250,17 @@ impl InterventionStore for DynamoStore {
             request_token: Some(request_token(submission, now)),
             exhausted: "the submission kept conflicting with concurrent ones",
         };
-        transact(transaction, Acceptance::Accepted, &SettleAcceptance { store: self, submission, now }).await
+        match transact(transaction, Acceptance::Accepted, &SettleAcceptance { store: self, submission, now }).await {
+            // No answer came back: read what happened rather than guess. A submission recorded under this
+            // id is the one (the same values: the same submission; other values: the service says so).
+            Err(StoreError::Unconfirmed(why)) => {
+                match self.find_submission(&submission.intervention_id, &submission.submission_id).await {
+                    Ok(Some(recorded)) => Ok(Acceptance::Repeat(recorded)),
+                    Ok(None) | Err(_) => Err(StoreError::Unconfirmed(why)),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
@@ -383,10 +393,17 @@ impl InterventionStore for DynamoStore {
         let transaction = transact::Transaction {
             client: &self.client,
             items,
-            request_token: None,
+            request_token: Some(timeout_token(intervention, now)),
             exhausted: "the timeout kept conflicting with concurrent submissions",
         };
-        transact(transaction, TimeoutOutcome::Queued, &SettleTimeout { store: self, intervention, now }).await
+        match transact(transaction, TimeoutOutcome::Queued, &SettleTimeout { store: self, intervention, now }).await {
+            // No answer came back: the intervention says whether the timeout was recorded.
+            Err(StoreError::Unconfirmed(why)) => match self.get(&intervention.id).await {
+                Ok(Some(current)) if current.timed_out_at.is_some() => Ok(TimeoutOutcome::Queued),
+                _ => Err(StoreError::Unconfirmed(why)),
+            },
+            other => other,
+        }
     }
 
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {

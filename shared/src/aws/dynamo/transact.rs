@@ -54,6 +54,19 @@ impl Cancellation {
     }
 }
 
+/// Whether a failed transaction may have committed all the same: no answer came back (a dropped
+/// connection, a timeout, an unreadable response), or DynamoDB failed inside (5xx), or it says the token
+/// was used for another request. A refusal it did answer (throttling, validation) applied nothing.
+fn unconfirmed(
+    error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError, aws_smithy_runtime_api::http::Response>,
+) -> bool {
+    match error.as_service_error() {
+        None => !matches!(error, aws_sdk_dynamodb::error::SdkError::ConstructionFailure(_)),
+        Some(TransactWriteItemsError::IdempotentParameterMismatchException(_)) => true,
+        Some(_) => error.raw_response().is_some_and(|r| r.status().is_server_error()),
+    }
+}
+
 /// What one transaction is, for [`transact`].
 pub(super) struct Transaction<'a> {
     /// The client.
@@ -104,6 +117,9 @@ pub(super) async fn transact<S: Settle>(
         let reasons = match error.as_service_error() {
             Some(TransactWriteItemsError::TransactionCanceledException(e)) => e.cancellation_reasons().to_vec(),
             Some(TransactWriteItemsError::TransactionInProgressException(_)) => Vec::new(),
+            _ if unconfirmed(&error) => {
+                return Err(StoreError::Unconfirmed(aws_sdk_dynamodb::error::DisplayErrorContext(error).to_string()))
+            }
             _ => return Err(sdk_error(error)),
         };
         match Cancellation::of(&reasons) {
