@@ -495,3 +495,61 @@ async fn creation_names_every_refused_setting_type_errors_collisions_lateness_an
     assert_eq!(body["field"], json!(""), "no setting to name in an array");
     assert!(t.continuations().await.is_empty());
 }
+
+#[tokio::test]
+async fn parsing_policy_json_numbers_out_of_range_are_422_at_their_field_and_bad_ids_are_named_400s() {
+    let t = TestServer::start().await;
+    let mut input = example();
+    input["maxUrlUses"] = json!(3);
+    let (link, _) = t.create(&input).await;
+    let post = |body: &str| t.client.post(&link).header("content-type", "application/json").body(body.to_owned());
+    let response = post(r#"{"decision": "approve", "refund.amount": 1e400}"#).send().await.unwrap();
+    assert_eq!(response.status(), 422, "as urlencoded 1e309 is");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["fields"], json!({"refund.amount": "Enter a smaller number."}));
+
+    let bad_key = reqwest::header::HeaderValue::from_bytes(b"retry-\xff").unwrap();
+    let response = post(r#"{"decision": "approve"}"#).header("idempotency-key", bad_key).send().await.unwrap();
+    assert_eq!(response.status(), 400, "never silently dropped");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], json!("bad_request"));
+    assert!(body["error"]["message"].as_str().unwrap().contains("Idempotency-Key header is not UTF-8"), "{body}");
+
+    let response = post(r#"{"decision": "approve", "_submissionId": "body-id"}"#)
+        .header("idempotency-key", "header-id")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400, "neither id silently wins");
+    let body: Value = response.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("differ"), "{body}");
+    assert!(t.continuations().await.is_empty(), "nothing was accepted");
+}
+
+#[tokio::test]
+async fn the_link_is_judged_before_the_body_forged_404_expired_410_used_up_410_whatever_was_posted() {
+    let start = Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    let (t, clock) = TestServer::with_manual_clock(start).await;
+    let large = format!("decision=approve&note={}", "a".repeat(70_000));
+    let (link, _) = t.create(&design_example("2026-11-25T12:00:00Z")).await;
+    let forged = format!("{}A", &link[..link.len() - 1]);
+    let forged = if forged == link { format!("{}B", &link[..link.len() - 1]) } else { forged };
+    assert_eq!(t.post_form(&forged, &large).await.status(), 404, "a forged link is Not found, not 413");
+    assert_eq!(t.post_form(&link, &large).await.status(), 413, "a live link's large body is 413");
+
+    // Used up: a known submission id with other values gets the link's 410, not a 409.
+    assert_eq!(t.post_form(&link, "decision=approve&_submissionId=s1").await.status(), 200);
+    assert_eq!(t.post_form(&link, "decision=approve&_submissionId=s1").await.status(), 200, "the repeat");
+    let other = t.post_form(&link, "decision=reject&_submissionId=s1").await;
+    assert_eq!(other.status(), 410);
+    assert!(other.text().await.unwrap().contains("Already used the maximum number of times"));
+    assert_eq!(t.post_form(&link, &large).await.status(), 410, "a used-up link's large body is its 410");
+
+    // Expired: 410 whatever was posted, a repeat included (the signed expiry decides, no store read).
+    let (expiring, _) = t.create(&design_example("2026-11-25T12:00:00Z")).await;
+    clock.set(start.plus_millis(3_600_000));
+    assert_eq!(t.post_form(&expiring, &large).await.status(), 410);
+    let repeat = t.post_form(&link, "decision=approve&_submissionId=s1").await;
+    assert_eq!(repeat.status(), 410, "after expiry a repeat is Link has expired");
+    assert!(repeat.text().await.unwrap().contains("Link has expired"));
+}

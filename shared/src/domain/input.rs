@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::domain::context::Context;
@@ -46,6 +47,15 @@ pub enum BodyError {
         "the submission id must be 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ - (and not `timeout`)"
     )]
     BadSubmissionId,
+    /// An `Idempotency-Key` header whose bytes are not UTF-8 (400): never dropped, which would make a
+    /// client's retry a new submission.
+    #[error("the Idempotency-Key header is not UTF-8 text; send 1 to {MAX_SUBMISSION_ID_CHARS} characters of A-Z a-z 0-9 _ -")]
+    IdempotencyKeyNotUtf8,
+    /// An `Idempotency-Key` header and a posted `_submissionId` that differ (400): neither silently wins.
+    #[error(
+        "the Idempotency-Key header and the posted _submissionId differ; send one of them, or the same id in both"
+    )]
+    SubmissionIdMismatch,
 }
 
 impl BodyError {
@@ -100,10 +110,11 @@ pub fn check_submission_id(id: &str) -> Result<SubmissionId, BodyError> {
     SubmissionId::parse(id).ok_or(BodyError::BadSubmissionId)
 }
 
-/// Parses a submission body by its content type, with the `Idempotency-Key` header for JSON clients.
+/// Parses a submission body by its content type, with the `Idempotency-Key` header (its bytes as sent)
+/// for JSON clients.
 pub fn parse_body(
     content_type: Option<&str>,
-    idempotency_key: Option<&str>,
+    idempotency_key: Option<&[u8]>,
     body: &[u8],
     form: Option<&FormDocument>,
 ) -> Result<RawInput, BodyError> {
@@ -140,9 +151,12 @@ pub fn parse_body(
     if posted_ids.len() > 1 {
         return Err(BodyError::DuplicateField(SUBMISSION_ID_FIELD.into()));
     }
-    raw.submission_id = match (idempotency_key, posted_ids.first()) {
-        (Some(header), _) => Some(check_submission_id(header.trim())?),
-        (None, Some(posted)) => Some(check_submission_id(posted)?),
+    let header = idempotency_key
+        .map(|bytes| std::str::from_utf8(bytes).map(str::trim).map_err(|_| BodyError::IdempotencyKeyNotUtf8))
+        .transpose()?;
+    raw.submission_id = match (header, posted_ids.first().map(String::as_str)) {
+        (Some(header), Some(posted)) if header != posted => return Err(BodyError::SubmissionIdMismatch),
+        (Some(id), _) | (None, Some(id)) => Some(check_submission_id(id)?),
         (None, None) => None,
     };
     if let Some(form) = form {
@@ -218,7 +232,9 @@ fn printable(name: &str) -> String {
 }
 
 /// Parses a JSON object of field key to value: a string, number, boolean or null (absent), or an array
-/// of those for multiple choice. A key sent twice is refused.
+/// of those for multiple choice. A key sent twice is refused. A number is kept as written (`12.50`,
+/// `1e400`): its field's parser judges it, so one out of range is a 422 at its field, as it is posted
+/// urlencoded, never a 400 for the whole body.
 pub fn parse_json(body: &[u8]) -> Result<RawInput, BodyError> {
     let object: UniqueObject = serde_json::from_slice(body)
         .map_err(|e| BodyError::Malformed(format!("the body is not a JSON object of field values: {e}")))?;
@@ -227,28 +243,39 @@ pub fn parse_json(body: &[u8]) -> Result<RawInput, BodyError> {
     }
     let mut raw = RawInput::default();
     for (key, value) in object.0 {
-        let values = match value {
-            serde_json::Value::Array(items) => items
+        let text = value.get().trim();
+        let values = if text.starts_with('[') {
+            let items: Vec<Box<RawValue>> = serde_json::from_str(text)
+                .map_err(|e| BodyError::Malformed(format!("the body is not a JSON object of field values: {e}")))?;
+            items
                 .iter()
                 .map(|item| json_scalar(&key, item))
                 .collect::<Result<Vec<_>, _>>()?
                 .into_iter()
                 .flatten()
-                .collect(),
-            other => json_scalar(&key, &other)?.into_iter().collect(),
+                .collect()
+        } else {
+            json_scalar(&key, &value)?.into_iter().collect()
         };
         raw.values.insert(key, values);
     }
     Ok(raw)
 }
 
-fn json_scalar(key: &str, value: &serde_json::Value) -> Result<Option<String>, BodyError> {
+fn json_scalar(key: &str, value: &RawValue) -> Result<Option<String>, BodyError> {
     use serde_json::Value;
+    let text = value.get().trim();
+    // A number as written: the JSON grammar was checked while reading, its range is the field's to judge.
+    if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+        return Ok(Some(text.to_owned()));
+    }
+    let value: Value = serde_json::from_str(text)
+        .map_err(|e| BodyError::Malformed(format!("the body is not a JSON object of field values: {e}")))?;
     match value {
         Value::Null => Ok(None),
         Value::Bool(b) => Ok(Some(b.to_string())),
         Value::Number(n) => Ok(Some(n.to_string())),
-        Value::String(s) => Ok(Some(s.clone())),
+        Value::String(s) => Ok(Some(s)),
         Value::Array(_) | Value::Object(_) => Err(BodyError::Malformed(format!(
             "the value of `{}` must be a string, number, boolean, or an array of those",
             printable(key)
@@ -256,8 +283,8 @@ fn json_scalar(key: &str, value: &serde_json::Value) -> Result<Option<String>, B
     }
 }
 
-/// A JSON object whose keys are checked for repeats while it is read.
-struct UniqueObject(Vec<(String, serde_json::Value)>);
+/// A JSON object whose keys are checked for repeats while it is read; its values are kept as written.
+struct UniqueObject(Vec<(String, Box<RawValue>)>);
 
 impl<'de> serde::Deserialize<'de> for UniqueObject {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -268,9 +295,9 @@ impl<'de> serde::Deserialize<'de> for UniqueObject {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueObject, A::Error> {
-                let mut entries: Vec<(String, serde_json::Value)> = Vec::new();
+                let mut entries: Vec<(String, Box<RawValue>)> = Vec::new();
                 let mut seen = std::collections::HashSet::new();
-                while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+                while let Some((key, value)) = map.next_entry::<String, Box<RawValue>>()? {
                     if entries.len() >= MAX_PAIRS {
                         return Err(serde::de::Error::custom(format!("more than {MAX_PAIRS} fields")));
                     }

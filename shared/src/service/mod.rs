@@ -114,6 +114,15 @@ pub enum SubmitResult {
     },
 }
 
+/// A reviewer's POST as its headers say, before its body is read.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Posted<'a> {
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The `Idempotency-Key` header's bytes as sent (not UTF-8: refused by name, never dropped).
+    pub idempotency_key: Option<&'a [u8]>,
+}
+
 /// A reviewer's POST.
 pub struct SubmitRequest<'a> {
     /// The `Content-Type` header.
@@ -256,10 +265,28 @@ impl Service {
         Ok(View::Live(Box::new(LivePage { intervention, submission_id })))
     }
 
-    /// The reviewer submits. The link's state is decided before the input is validated, except that a
-    /// repeat of an accepted submission (same id, same values) is answered as the first was.
+    /// The reviewer submits a body already read. See [`Service::submit_posted`] for the order of answers.
     pub async fn submit(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
-        let result = self.submit_inner(token, request).instrument(telemetry::intervention_span("submit")).await;
+        let posted =
+            Posted { content_type: request.content_type, idempotency_key: request.idempotency_key.map(str::as_bytes) };
+        self.submit_posted(token, posted, std::future::ready(Ok(request.body))).await
+    }
+
+    /// The reviewer submits; `body` is read only once the link has been judged. The order of answers:
+    /// a token that does not verify is 404 and a token past its own expiry 410 Link has expired, both
+    /// without a store read (so also after TTL removed the item) and without reading the body; an unknown
+    /// intervention 404. On a link the store says is dead (used up, cancelled, past the run's
+    /// availability) the body is read only to recognise a repeat of an accepted submission (same id,
+    /// same values: answered as the first was); anything else there, the same id with other values, an
+    /// unreadable or too large body included, is that link's 410. Only a live link's body is refused as
+    /// unreadable (400/413/415), conflicting (409) or invalid (422).
+    pub async fn submit_posted<B: AsRef<[u8]>>(
+        &self,
+        token: &str,
+        posted: Posted<'_>,
+        body: impl std::future::Future<Output = Result<B, BodyError>>,
+    ) -> Result<SubmitResult, StoreError> {
+        let result = self.submit_inner(token, posted, body).instrument(telemetry::intervention_span("submit")).await;
         match &result {
             Ok(SubmitResult::Accepted { .. }) => {}
             Ok(SubmitResult::Rejected(rejection)) => telemetry::count_rejection(rejection.code()),
@@ -272,36 +299,47 @@ impl Service {
         result
     }
 
-    async fn submit_inner(&self, token: &str, request: SubmitRequest<'_>) -> Result<SubmitResult, StoreError> {
+    async fn submit_inner<B: AsRef<[u8]>>(
+        &self,
+        token: &str,
+        posted: Posted<'_>,
+        body: impl std::future::Future<Output = Result<B, BodyError>>,
+    ) -> Result<SubmitResult, StoreError> {
         let now = self.clock.now();
         let Some(link) = self.verify(token) else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
         };
-        if request.body.len() > input::MAX_BODY_BYTES {
-            return Ok(SubmitResult::BadBody(BodyError::TooLarge));
+        if now >= link.expires_at {
+            // The signed expiry decides alone: no store read, and the same answer after TTL removed the item.
+            tracing::info!("submission refused: link has expired");
+            return Ok(SubmitResult::Rejected(Rejection::Expired));
         }
         let Some(intervention) = self.load(&link.intervention_id).await? else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
         };
-        let parsed =
-            input::parse_body(request.content_type, request.idempotency_key, request.body, intervention.form.as_ref());
         let refusal = intervention.refusal_at(now);
+        let body = match body.await {
+            Ok(body) if body.as_ref().len() <= input::MAX_BODY_BYTES => body,
+            Ok(_) => return Ok(self.unreadable(refusal, BodyError::TooLarge)),
+            Err(error) => return Ok(self.unreadable(refusal, error)),
+        };
+        let parsed =
+            input::parse_body(posted.content_type, posted.idempotency_key, body.as_ref(), intervention.form.as_ref());
         let raw = match parsed {
             Ok(raw) => raw,
-            Err(error) => {
-                if let Some(rejection) = refusal {
-                    return Ok(SubmitResult::Rejected(rejection));
-                }
-                tracing::info!(error = %error, "submission refused: unreadable body");
-                return Ok(SubmitResult::BadBody(error));
-            }
+            Err(error) => return Ok(self.unreadable(refusal, error)),
         };
         let fingerprint = hex(&raw.fingerprint(intervention.form.as_ref()));
         if let Some(rejection) = refusal {
             // Only a refused link costs this extra read: a live one finds repeats in the acceptance itself.
             if let Some(submission_id) = raw.submission_id() {
                 if let Some(previous) = self.store.find_submission(&intervention.id, submission_id).await? {
-                    return Ok(self.repeat(intervention, previous, &fingerprint));
+                    if previous.fingerprint == fingerprint {
+                        return Ok(self.repeat(intervention, previous, &fingerprint));
+                    }
+                    // The same id with other values on a dead link: the link's own outcome, not a 409.
+                    tracing::info!(reason = rejection.code(), "submission refused: a known id with other values");
+                    return Ok(SubmitResult::Rejected(rejection));
                 }
             }
             tracing::info!(reason = rejection.code(), "submission refused");
@@ -339,6 +377,20 @@ impl Service {
             Acceptance::Refused(rejection) => {
                 tracing::info!(reason = rejection.code(), "submission refused");
                 Ok(SubmitResult::Rejected(rejection))
+            }
+        }
+    }
+
+    /// A body that cannot be read: a dead link's outcome, else the body's refusal.
+    fn unreadable(&self, refusal: Option<Rejection>, error: BodyError) -> SubmitResult {
+        match refusal {
+            Some(rejection) => {
+                tracing::info!(reason = rejection.code(), "submission refused");
+                SubmitResult::Rejected(rejection)
+            }
+            None => {
+                tracing::info!(error = %error, "submission refused: unreadable body");
+                SubmitResult::BadBody(error)
             }
         }
     }

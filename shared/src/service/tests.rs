@@ -107,7 +107,11 @@ async fn a_repeat_with_the_same_id_is_one_submission_and_answered_alike() {
     let body = "decision=approve&_submissionId=dbl";
     assert!(accepted(&f.post(&token, body).await));
     assert!(accepted(&f.post(&token, body).await), "the double click sees success again");
-    assert!(matches!(f.post(&token, "decision=reject&_submissionId=dbl").await, SubmitResult::Conflict));
+    // The link is used up: the same id with other values gets the link's outcome, not a 409.
+    assert!(matches!(
+        f.post(&token, "decision=reject&_submissionId=dbl").await,
+        SubmitResult::Rejected(Rejection::UsedUp)
+    ));
     assert!(matches!(
         f.post(&token, "decision=approve&_submissionId=other").await,
         SubmitResult::Rejected(Rejection::UsedUp)
@@ -537,4 +541,58 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     f.clock.advance(SWEEP_AFTER_MILLIS);
     let now = f.clock.now();
     assert_eq!(publish_outbox(f.store.as_ref(), &queue, now.plus_millis(-SWEEP_AFTER_MILLIS), now).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn a_known_submission_id_with_other_values_is_409_on_a_live_link_and_the_links_410_on_a_dead_one() {
+    let f = fixture();
+    let (created, token) = f.link(input(2)).await;
+    assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await));
+    assert!(matches!(f.post(&token, "decision=reject&_submissionId=s1").await, SubmitResult::Conflict));
+    let id = InterventionId::parse(&created.intervention_id).unwrap();
+    assert!(f.service.cancel(&id).await.unwrap());
+    assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await), "a repeat is answered as the first");
+    assert!(matches!(
+        f.post(&token, "decision=reject&_submissionId=s1").await,
+        SubmitResult::Rejected(Rejection::Expired)
+    ));
+}
+
+#[tokio::test]
+async fn an_expired_token_answers_link_has_expired_without_the_store_even_after_ttl_removed_the_item() {
+    let f = fixture();
+    let keys = LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap();
+    // A link of ours for an intervention the store no longer holds (TTL removed it), now past its expiry.
+    let gone = InterventionId::random().unwrap();
+    let token = keys.sign(&gone, Timestamp::from_millis(START));
+    assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    assert!(matches!(f.service.view(&token).await.unwrap(), View::Rejected(Rejection::Expired)));
+    // Before its expiry the same missing item is Not found.
+    let live = keys.sign(&gone, Timestamp::from_millis(START + 1));
+    assert!(matches!(f.post(&live, "decision=approve").await, SubmitResult::Rejected(Rejection::NotFound)));
+}
+
+#[tokio::test]
+async fn the_body_is_not_read_for_a_forged_or_expired_link() {
+    let f = fixture();
+    let (_, token) = f.link(input(1)).await;
+    let never = || async { panic!("the body was read") as Result<Vec<u8>, BodyError> };
+    let posted = Posted { content_type: Some("application/x-www-form-urlencoded"), idempotency_key: None };
+    let forged = format!("{}A", &token[..token.len() - 1]);
+    let result = f.service.submit_posted(&forged, posted, never()).await.unwrap();
+    assert!(matches!(result, SubmitResult::Rejected(Rejection::NotFound)));
+    f.clock.set(Timestamp::from_millis(START + 3_600_000));
+    let result = f.service.submit_posted(&token, posted, never()).await.unwrap();
+    assert!(matches!(result, SubmitResult::Rejected(Rejection::Expired)));
+}
+
+#[tokio::test]
+async fn a_too_large_body_on_a_dead_link_answers_the_links_410_and_on_a_live_one_413() {
+    let f = fixture();
+    let (created, token) = f.link(input(1)).await;
+    let large = format!("decision=approve&note={}", "a".repeat(70_000));
+    assert!(matches!(f.post(&token, &large).await, SubmitResult::BadBody(BodyError::TooLarge)));
+    let id = InterventionId::parse(&created.intervention_id).unwrap();
+    assert!(f.service.cancel(&id).await.unwrap());
+    assert!(matches!(f.post(&token, &large).await, SubmitResult::Rejected(Rejection::Expired)));
 }

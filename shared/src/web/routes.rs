@@ -20,7 +20,7 @@ use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
 use crate::domain::model::{Intervention, InterventionState};
 use crate::domain::rejection::Rejection;
 use crate::ports::store::StoreError;
-use crate::service::{LivePage, Service, SubmitRequest, SubmitResult, View};
+use crate::service::{LivePage, Posted, Service, SubmitResult, View};
 use crate::web::error::HttpError;
 use crate::web::pages::{self, FieldView, FormPage};
 
@@ -150,24 +150,20 @@ async fn view(State(service): State<Service>, headers: HeaderMap, request: Reque
 async fn submit(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
     let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
     let json = wants_json(&headers) || content_type.as_deref().is_some_and(|c| c.starts_with("application/json"));
-    let idempotency_key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let idempotency_key = headers.get("idempotency-key").map(|v| v.as_bytes().to_vec());
     let (parts, body) = request.into_parts();
     let token = raw_token(parts.uri.path()).to_owned();
     let declared =
         headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > input::MAX_BODY_BYTES as u64) {
-        return HttpError::BadBody(BodyError::TooLarge).render(json);
-    }
-    let body: Bytes = match axum::body::to_bytes(body, input::MAX_BODY_BYTES).await {
-        Ok(body) => body,
-        Err(_) => return HttpError::BadBody(BodyError::TooLarge).render(json),
+    // Read only once the link has been judged: a forged or expired link answers whatever was posted.
+    let read = async move {
+        if declared.is_some_and(|n| n > input::MAX_BODY_BYTES as u64) {
+            return Err(BodyError::TooLarge);
+        }
+        axum::body::to_bytes(body, input::MAX_BODY_BYTES).await.map_err(|_| BodyError::TooLarge)
     };
-    let request = SubmitRequest {
-        content_type: content_type.as_deref(),
-        idempotency_key: idempotency_key.as_deref(),
-        body: &body,
-    };
-    match service.submit(&token, request).await {
+    let posted = Posted { content_type: content_type.as_deref(), idempotency_key: idempotency_key.as_deref() };
+    match service.submit_posted(&token, posted, read).await {
         Ok(result) => submitted(result, json),
         Err(error) => unavailable(&error).render(json),
     }

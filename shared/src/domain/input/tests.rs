@@ -96,7 +96,7 @@ fn oversize_bodies_and_field_bombs_are_refused() {
 #[test]
 fn json_bodies_take_values_and_the_idempotency_key_header() {
     let body = br#"{"decision":"approve","refund.amount":12.5,"tags":["a","b"],"ok":true,"note":null}"#;
-    let raw = parse_body(Some("application/json"), Some("key-1"), body, Some(&form())).unwrap();
+    let raw = parse_body(Some("application/json"), Some(b"key-1"), body, Some(&form())).unwrap();
     assert_eq!(raw.submission_id().map(SubmissionId::as_str), Some("key-1"));
     let context = validate(Some(&form()), &raw).unwrap();
     assert_eq!(
@@ -108,7 +108,7 @@ fn json_bodies_take_values_and_the_idempotency_key_header() {
     assert!(matches!(parse_json(br#"{"a":{"b":1}}"#), Err(BodyError::Malformed(_))));
     assert!(matches!(parse_json(b"[1]"), Err(BodyError::Malformed(_))));
     assert!(matches!(
-        parse_body(Some("application/json"), Some("bad key!"), b"{}", None),
+        parse_body(Some("application/json"), Some(b"bad key!"), b"{}", None),
         Err(BodyError::BadSubmissionId)
     ));
 }
@@ -255,4 +255,32 @@ proptest! {
         let field = f.field("count").unwrap();
         prop_assert_eq!(check_field(field, &[n.to_string()]), Ok(Some(ContextValue::Scalar(Scalar::Integer(n)))));
     }
+}
+
+#[test]
+fn a_json_number_out_of_range_reaches_its_field_as_written_and_is_a_field_error() {
+    let json = |body: &str| parse_body(Some("application/json"), None, body.as_bytes(), Some(&form()));
+    let raw = json(r#"{"refund.amount": 1e400, "count": 12.50, "tags": [1e999, "a"]}"#).unwrap();
+    assert_eq!(raw.values("refund.amount"), ["1e400"]);
+    assert_eq!(raw.values("count"), ["12.50"], "as written, not re-printed");
+    assert_eq!(raw.values("tags"), ["1e999", "a"]);
+    let errors = validate(Some(&form()), &raw).unwrap_err();
+    assert_eq!(errors.get("refund.amount"), Some("Enter a smaller number."));
+    assert_eq!(errors.get("count"), Some("Enter a whole number, like 42."));
+    assert!(matches!(json(r#"{"refund.amount": 1e}"#), Err(BodyError::Malformed(_))), "the grammar still holds");
+    assert!(matches!(json(r#"{"note": {"a": 1}}"#), Err(BodyError::Malformed(_))));
+    assert!(matches!(json(r#"{"note": "a", "note": "b"}"#), Err(BodyError::Malformed(_))));
+}
+
+#[test]
+fn a_non_utf8_idempotency_key_and_disagreeing_ids_are_refused_by_name() {
+    let parse = |key: &[u8], body: &str| {
+        parse_body(Some("application/x-www-form-urlencoded"), Some(key), body.as_bytes(), Some(&form()))
+    };
+    assert_eq!(parse(b"k\xff1", "decision=approve"), Err(BodyError::IdempotencyKeyNotUtf8));
+    assert_eq!(parse(b"k1", "decision=approve&_submissionId=k2"), Err(BodyError::SubmissionIdMismatch));
+    let same = parse(b" k1 ", "decision=approve&_submissionId=k1").unwrap();
+    assert_eq!(same.submission_id().map(SubmissionId::as_str), Some("k1"));
+    assert_eq!(BodyError::IdempotencyKeyNotUtf8.status(), 400);
+    assert!(BodyError::SubmissionIdMismatch.to_string().contains("Idempotency-Key"));
 }
