@@ -7,8 +7,10 @@
 # serialises every request to make it so) and ignores ClientRequestToken. dynoxide runs each operation,
 # TransactWriteItems included, under one lock on its database while it serves requests concurrently, and
 # honours ClientRequestToken (a replay within 10 minutes is answered without writing; the same token with
-# other parameters is IdempotentParameterMismatchException), as DynamoDB does. It is in memory: one
-# database per server, gone when it stops.
+# other parameters is IdempotentParameterMismatchException), as DynamoDB does. Because it serialises, it
+# never cancels a transaction with a TransactionConflict reason as DynamoDB may under contention: that
+# path is the fault proxy's (tests/src/faults.rs). It is in memory: one database per server (one SQLite
+# connection, so a file would be no more concurrent), gone when it stops.
 #
 # DYNOXIDE: the binary (the Makefile installs it, pinned, under ~/.cache/human-intervention/).
 set -euo pipefail

@@ -1,4 +1,5 @@
-//! The AWS adapters against a real local AWS endpoint (moto, started by `make test`): the whole flow,
+//! The AWS adapters against real local AWS endpoints (`make test` starts them: DynamoDB on dynoxide, SQS
+//! and the Scheduler on moto; DynamoDB on moto too when only moto runs): the whole flow,
 //! exactly-once acceptance under races, and every fault that could lose or double a continuation.
 //! Every scenario ends with a reconciliation: uses = recorded submissions = distinct continuation ids.
 
