@@ -121,6 +121,19 @@ pub fn log_queued(continuations: &[crate::domain::continuation::Continuation]) {
     metrics::counter!(metric::CONTINUATIONS_PUBLISHED).increment(continuations.len() as u64);
 }
 
+/// Logs (as an error: someone must look) and counts a continuation the queue refused for good.
+pub fn log_parked(c: &crate::domain::continuation::Continuation, reason: &str) {
+    let span = tracing::info_span!(
+        "intervention",
+        operation = "publish",
+        correlationId = %c.correlation_id,
+        interventionId = %c.intervention_id,
+        environmentId = %c.environment_id,
+    );
+    span.in_scope(|| tracing::error!(continuationId = %c.id, reason, "continuation parked: the queue refuses it"));
+    metrics::counter!(metric::CONTINUATIONS_PARKED).increment(1);
+}
+
 /// The CloudWatch namespace of the product's metrics.
 pub const METRICS_NAMESPACE: &str = "HumanIntervention";
 
@@ -138,6 +151,8 @@ pub mod metric {
     pub const TIMEOUTS_QUEUED: &str = "TimeoutsQueued";
     /// Continuations put on the queue.
     pub const CONTINUATIONS_PUBLISHED: &str = "ContinuationsPublished";
+    /// Continuations the queue refused for good, parked in the store (alarmed).
+    pub const CONTINUATIONS_PARKED: &str = "ContinuationsParked";
 }
 
 static METRICS: std::sync::OnceLock<&'static metrics_cloudwatch_embedded::Collector> = std::sync::OnceLock::new();

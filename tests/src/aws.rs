@@ -207,8 +207,11 @@ impl InterventionStore for FaultyStore {
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError> {
         self.inner.list(query).await
     }
-    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
-        self.inner.unpublished(limit).await
+    async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError> {
+        self.inner.unpublished(limit, recorded_by).await
+    }
+    async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.inner.park(continuation_id, reason, now).await
     }
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
         self.inner.mark_published(continuation_ids).await
@@ -218,7 +221,7 @@ impl InterventionStore for FaultyStore {
     }
 }
 
-use human_intervention::ports::queue::{ContinuationQueue, QueueError};
+use human_intervention::ports::queue::{ContinuationQueue, QueueError, Refused};
 
 /// A queue that can be taken down and brought back.
 pub struct FlakyQueue {
@@ -241,7 +244,7 @@ impl FlakyQueue {
 
 #[async_trait::async_trait]
 impl ContinuationQueue for FlakyQueue {
-    async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
+    async fn send_batch(&self, continuations: &[Continuation]) -> Result<Vec<Refused>, QueueError> {
         if self.down.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(QueueError("injected: SQS is unavailable".into()));
         }

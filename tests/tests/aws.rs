@@ -10,7 +10,7 @@ use std::time::Duration;
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::InterventionId;
-use human_intervention::domain::time::{ManualClock, SystemClock, Timestamp};
+use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
 use human_intervention::web::local::{Backend, LocalConfig};
@@ -101,7 +101,6 @@ trait Month {
 
 impl Month for SystemClock {
     fn now_month(&self) -> String {
-        use human_intervention::domain::time::Clock;
         self.now().year_month()
     }
 }
@@ -338,12 +337,16 @@ async fn an_sqs_outage_delays_continuations_and_loses_none() {
     }
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(f.drain().await.is_empty(), "nothing can be sent while SQS is down");
-    assert_eq!(f.store.unpublished(10).await.unwrap().len(), 3, "all three wait in the outbox");
+    assert_eq!(
+        f.store.unpublished(10, Timestamp::from_millis(i64::MAX)).await.unwrap().len(),
+        3,
+        "all three wait in the outbox"
+    );
     flaky.set_down(false);
     let continuations = collect(&f, 3).await;
     assert_eq!(continuations.len(), 3);
     assert_eq!(reconcile(&f, &id, &continuations).await, (3, 3, 3));
-    assert!(f.store.unpublished(10).await.unwrap().is_empty());
+    assert!(f.store.unpublished(10, Timestamp::from_millis(i64::MAX)).await.unwrap().is_empty());
 }
 
 /// The stream publisher, fed the records DynamoDB would deliver for `id`'s submissions.
@@ -376,9 +379,9 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         let id = accepted_submissions(&f, 3).await;
         let records = f.submission_records(&id).await;
         assert_eq!(records.len(), 3);
-        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref()).await, None);
+        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
         // The acknowledgement was lost: the stream delivers the same batch again.
-        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref()).await, None);
+        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
         let continuations = collect(&f, 3).await;
         let expected_messages = if fifo { 3 } else { 6 };
         assert_eq!(continuations.len(), expected_messages, "fifo {fifo}: FIFO de-duplicates, standard delivers twice");
@@ -400,14 +403,14 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     let modify = human_intervention::aws::stream::StreamRecord { event_name: "MODIFY".into(), ..records[1].clone() };
     let after = records.pop().unwrap();
     let batch = vec![records[0].clone(), modify, poison.clone(), after.clone()];
-    let failed = publish_records(&batch, f.queue.as_ref(), f.store.as_ref()).await;
+    let failed = publish_records(&batch, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await;
     assert_eq!(failed.as_deref(), Some("000000000000000000150"), "the poison record is reported");
     assert_eq!(
-        publish_records(&[missing], f.queue.as_ref(), f.store.as_ref()).await.as_deref(),
+        publish_records(&[missing], f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await.as_deref(),
         Some("000000000000000000151")
     );
     // After the poison record goes to the on-failure destination, the stream moves on.
-    assert_eq!(publish_records(&[after], f.queue.as_ref(), f.store.as_ref()).await, None);
+    assert_eq!(publish_records(&[after], f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
     let continuations = collect(&f, 2).await;
     assert_eq!(continuations.len(), 2);
     assert_eq!(reconcile(&f, &id, &continuations).await, (2, 2, 2));
@@ -517,11 +520,11 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     // The stream publisher moves the timeout record onto the queue once.
     let records = f.records(&created.intervention_id, "T#").await;
     assert_eq!(records.len(), 1);
-    assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref()).await, None);
+    assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
     let continuations = collect(&f, 1).await;
     assert_eq!(continuations.len(), 1);
     assert_eq!(continuations[0].id, format!("{id}:timeout"));
-    assert!(f.store.unpublished(10).await.unwrap().is_empty(), "marked published");
+    assert!(f.store.unpublished(10, Timestamp::from_millis(i64::MAX)).await.unwrap().is_empty(), "marked published");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -582,7 +585,7 @@ async fn a_submission_and_the_timeout_never_both_win_on_dynamodb() {
         timeout_won += timed_out;
     }
     eprintln!("on DynamoDB the timeout won {timeout_won} of 20 rounds; submissions won the rest");
-    let outbox = f.store.unpublished(1000).await.unwrap();
+    let outbox = f.store.unpublished(1000, Timestamp::from_millis(i64::MAX)).await.unwrap();
     assert!(!outbox.is_empty());
 }
 

@@ -139,7 +139,7 @@ async fn round_trips(timeouts: bool) {
 
     let records = fixture.submission_records(&created.intervention_id).await;
     assert_eq!(records.len(), SUBMISSIONS, "every submission is a stream record");
-    assert_eq!(publish_records(&records, &queue, store.as_ref()).await, None, "all published");
+    assert_eq!(publish_records(&records, &queue, store.as_ref(), SystemClock.now()).await, None, "all published");
     check(
         &format!("publish {SUBMISSIONS} continuations ({label})"),
         counter.take(),

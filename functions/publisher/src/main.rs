@@ -7,7 +7,8 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 use human_intervention::aws::lambda::InvocationError;
 use human_intervention::aws::stream::{publish_records, records_of};
 use human_intervention::aws::{DynamoStore, SqsQueue};
-use human_intervention::service::publish_outbox;
+use human_intervention::domain::time::{Clock, SystemClock};
+use human_intervention::service::{publish_outbox, SWEEP_AFTER_MILLIS};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -23,7 +24,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
 async fn handle(store: &DynamoStore, queue: &SqsQueue, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let result = if event.payload.get("sweep").and_then(Value::as_bool) == Some(true) {
-        publish_outbox(store, queue).await.map(|published| json!({ "published": published })).map_err(Into::into)
+        // The sweep takes only what the stream had its chance to publish: together they send each once.
+        let now = SystemClock.now();
+        publish_outbox(store, queue, now.plus_millis(-SWEEP_AFTER_MILLIS), now)
+            .await
+            .map(|published| json!({ "published": published }))
+            .map_err(Into::into)
     } else {
         stream(store, queue, event.payload).await
     };
@@ -34,7 +40,7 @@ async fn handle(store: &DynamoStore, queue: &SqsQueue, event: LambdaEvent<Value>
 async fn stream(store: &DynamoStore, queue: &SqsQueue, payload: Value) -> Result<Value, InvocationError> {
     let records = records_of(payload)?;
     let mut response = DynamoDbEventResponse::default();
-    if let Some(failed) = publish_records(&records, queue, store).await {
+    if let Some(failed) = publish_records(&records, queue, store, SystemClock.now()).await {
         let mut failure = DynamoDbBatchItemFailure::default();
         failure.item_identifier = Some(failed);
         response.batch_item_failures.push(failure);

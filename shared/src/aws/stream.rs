@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use crate::aws::lambda::InvocationError;
 use crate::domain::continuation::Continuation;
+use crate::domain::time::Timestamp;
 use crate::ports::queue::{ContinuationQueue, MAX_BATCH};
 use crate::ports::store::InterventionStore;
-use crate::telemetry;
+use crate::service::settle_sent;
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -66,11 +67,13 @@ pub fn continuation_of(record: &StreamRecord) -> Option<Result<Continuation, Str
 
 /// Sends the continuations of `records` in order, in batches of up to ten, and returns the sequence
 /// number of the first record that failed (a poison record or a failed send); `None` when all are done.
-/// A record is never half-done: a duplicate send after a crash carries the same continuation id.
+/// A record is never half-done: a duplicate send after a crash carries the same continuation id. A
+/// continuation the queue refuses for good is parked (at `now`), and the records after it go on.
 pub async fn publish_records(
     records: &[StreamRecord],
     queue: &dyn ContinuationQueue,
     store: &dyn InterventionStore,
+    now: Timestamp,
 ) -> Option<String> {
     let mut pending: Vec<(&StreamRecord, Continuation)> = Vec::new();
     for record in records {
@@ -79,14 +82,14 @@ pub async fn publish_records(
             Some(Ok(continuation)) => {
                 pending.push((record, continuation));
                 if pending.len() == MAX_BATCH {
-                    if let Some(failed) = send(&pending, queue, store).await {
+                    if let Some(failed) = send(&pending, queue, store, now).await {
                         return Some(failed);
                     }
                     pending.clear();
                 }
             }
             Some(Err(error)) => {
-                if let Some(failed) = send(&pending, queue, store).await {
+                if let Some(failed) = send(&pending, queue, store, now).await {
                     return Some(failed);
                 }
                 tracing::error!(sequence_number = %record.sequence_number, error = %error, "poison stream record");
@@ -94,24 +97,26 @@ pub async fn publish_records(
             }
         }
     }
-    send(&pending, queue, store).await
+    send(&pending, queue, store, now).await
 }
 
 async fn send(
     pending: &[(&StreamRecord, Continuation)],
     queue: &dyn ContinuationQueue,
     store: &dyn InterventionStore,
+    now: Timestamp,
 ) -> Option<String> {
     let first = pending.first()?;
     let batch: Vec<Continuation> = pending.iter().map(|(_, c)| c.clone()).collect();
-    if let Err(error) = queue.send_batch(&batch).await {
-        tracing::warn!(error = %error, "sending continuations failed; the stream retries them");
-        return Some(first.0.sequence_number.clone());
-    }
-    telemetry::log_queued(&batch);
-    let ids: Vec<String> = batch.iter().map(|c| c.id.clone()).collect();
-    if let Err(error) = store.mark_published(&ids).await {
-        // Sent already: the outbox sweeper may send them again, under the same ids.
+    let refused = match queue.send_batch(&batch).await {
+        Ok(refused) => refused,
+        Err(error) => {
+            tracing::warn!(error = %error, "sending continuations failed; the stream retries them");
+            return Some(first.0.sequence_number.clone());
+        }
+    };
+    if let Err(error) = settle_sent(store, &batch, &refused, now).await {
+        // Sent already: the outbox sweep may send them again, under the same ids (or park them).
         tracing::warn!(error = %error, "marking continuations published failed");
     }
     None

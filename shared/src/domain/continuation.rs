@@ -1,4 +1,5 @@
-//! The continuation message: what the workflow engine reads from the queue to resume the run.
+//! The continuation message: what the workflow engine reads from the queue to resume the run, and what
+//! makes it sendable (SQS's characters and size).
 
 use serde::{Deserialize, Serialize};
 
@@ -88,6 +89,78 @@ impl Continuation {
     }
 }
 
+/// Largest continuation message: its body, attribute names, types and values together, in bytes. SQS's
+/// message limit as every queue allows it by default (256 KiB); also the batch limit, so a message that
+/// fits can always be sent, alone if need be. The submission item that carries it (with the reviewer's
+/// input, at most twice the 64 KiB body as JSON) then stays within DynamoDB's 400 KB.
+pub const MAX_MESSAGE_BYTES: usize = 262_144;
+
+/// The characters SQS accepts in a message body or attribute value: `#x9 | #xA | #xD | #x20-#xD7FF |
+/// #xE000-#xFFFD | #x10000-#x10FFFF`.
+pub fn is_sendable(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..='\u{10FFFF}')
+}
+
+/// The data type every continuation attribute is sent with.
+const ATTRIBUTE_TYPE: &str = "String";
+
+impl Continuation {
+    /// The message body: this continuation's JSON, with every character SQS refuses written as a JSON
+    /// escape (`\uFFFF`), so the body is always sendable and a consumer decodes exactly what was typed.
+    pub fn message_body(&self) -> Result<String, serde_json::Error> {
+        let json = serde_json::to_string(self)?;
+        if json.chars().all(is_sendable) {
+            return Ok(json);
+        }
+        // Outside strings JSON is ASCII, so every such character is inside a string, where an escape
+        // means the same character. serde_json already escapes the control characters.
+        let mut body = String::with_capacity(json.len() + 16);
+        for c in json.chars() {
+            if is_sendable(c) {
+                body.push(c);
+            } else {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    body.push_str(&format!("\\u{unit:04X}"));
+                }
+            }
+        }
+        Ok(body)
+    }
+
+    /// The message attributes, name and value: consumers route and de-duplicate on them without
+    /// reading the body. Every value is made of ids refused at creation unless sendable.
+    pub fn message_attributes(&self) -> [(&'static str, &str); 3] {
+        [
+            ("correlationId", self.correlation_id.as_str()),
+            ("environmentId", self.environment_id.as_str()),
+            ("continuationId", self.id.as_str()),
+        ]
+    }
+
+    /// Why SQS would refuse this message for good, if it would: over [`MAX_MESSAGE_BYTES`], or an
+    /// attribute with a character outside SQS's set (the body never has one: see [`Self::message_body`]).
+    pub fn unsendable(&self) -> Option<String> {
+        if let Some((name, _)) = self.message_attributes().iter().find(|(_, v)| !v.chars().all(is_sendable)) {
+            return Some(format!("the {name} attribute has a character SQS refuses"));
+        }
+        match self.message_bytes() {
+            Ok(bytes) if bytes > MAX_MESSAGE_BYTES => {
+                Some(format!("the message is {bytes} bytes; SQS takes at most {MAX_MESSAGE_BYTES}"))
+            }
+            Ok(_) => None,
+            Err(error) => Some(format!("the continuation is not JSON: {error}")),
+        }
+    }
+
+    /// The bytes SQS counts for this message (body, and each attribute's name, type and value).
+    pub fn message_bytes(&self) -> Result<usize, serde_json::Error> {
+        let attributes: usize =
+            self.message_attributes().iter().map(|(name, value)| name.len() + ATTRIBUTE_TYPE.len() + value.len()).sum();
+        Ok(self.message_body()?.len() + attributes)
+    }
+}
+
 /// Where a continuation came from, as its id says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
@@ -103,4 +176,58 @@ pub fn parse_id(id: &str) -> Option<(InterventionId, Origin)> {
     let (intervention, rest) = id.split_once(':')?;
     let origin = if rest == TIMEOUT_SUFFIX { Origin::Timeout } else { Origin::Submission(SubmissionId::parse(rest)?) };
     Some((InterventionId::parse(intervention)?, origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::context::{ContextKey, ContextValue};
+
+    fn continuation(text: &str) -> Continuation {
+        let mut context = Context::default();
+        context.insert(ContextKey::parse("note").unwrap(), ContextValue::string(text));
+        Continuation {
+            version: 1,
+            id: "AAAAAAAAAAAAAAAAAAAAAA:s1".into(),
+            outcome: Outcome::Submitted,
+            environment_id: "env".into(),
+            correlation_id: "run".into(),
+            rule_set_id: "next".into(),
+            intervention_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
+            submission_id: Some("s1".into()),
+            submitted_at: Some("2026-11-25T10:00:00.000Z".into()),
+            counts_against_allowance: false,
+            context,
+        }
+    }
+
+    #[test]
+    fn sqs_refused_characters_are_escaped_and_decode_to_what_was_typed() {
+        let typed = "a\u{FFFF}b\u{FFFE}c\u{1F600}d\u{0}e\u{7}\u{D7FF}\u{E000}";
+        let c = continuation(typed);
+        let body = c.message_body().unwrap();
+        assert!(body.chars().all(is_sendable), "{body:?}");
+        assert!(body.contains("\\uFFFF") && body.contains("\\uFFFE") && body.contains('\u{1F600}'), "{body}");
+        let back: Continuation = serde_json::from_str(&body).unwrap();
+        assert_eq!(back, c);
+        assert_eq!(back.context.get(&ContextKey::parse("note").unwrap()), Some(&ContextValue::string(typed)));
+    }
+
+    #[test]
+    fn the_sendable_set_is_sqs_s() {
+        for ok in ['\t', '\n', '\r', ' ', '\u{D7FF}', '\u{E000}', '\u{FFFD}', '\u{10000}', '\u{10FFFF}'] {
+            assert!(is_sendable(ok), "{ok:?}");
+        }
+        for refused in ['\u{0}', '\u{8}', '\u{B}', '\u{1F}', '\u{FFFE}', '\u{FFFF}'] {
+            assert!(!is_sendable(refused), "{refused:?}");
+        }
+    }
+
+    #[test]
+    fn message_bytes_count_the_body_and_every_attribute() {
+        let c = continuation("x");
+        let attributes =
+            "correlationId".len() + 6 + 3 + "environmentId".len() + 6 + 3 + "continuationId".len() + 6 + 25;
+        assert_eq!(c.message_bytes().unwrap(), c.message_body().unwrap().len() + attributes);
+    }
 }

@@ -4,10 +4,11 @@
 use serde::Deserialize;
 
 use crate::domain::context::{Context, ContextKey};
+use crate::domain::continuation::{is_sendable, Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
-use crate::domain::model::{Intervention, OnTimeout, Tier};
+use crate::domain::model::{Intervention, OnTimeout, Submission, Tier};
 use crate::domain::time::Timestamp;
 
 /// Default link lifetime, in hours.
@@ -84,6 +85,14 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError
     }
     if value.chars().any(char::is_control) {
         return Err(ConfigError::new(field, "must not contain control characters"));
+    }
+    // Ids travel as message attributes, where SQS refuses these (U+FFFE, U+FFFF): refuse them here,
+    // rather than accept a run whose continuation could never be sent.
+    if let Some(bad) = value.chars().find(|c| !is_sendable(*c)) {
+        return Err(ConfigError::new(
+            field,
+            format!("contains U+{:04X}, which SQS refuses in a message", u32::from(bad)),
+        ));
     }
     Ok(value)
 }
@@ -207,6 +216,27 @@ impl NewIntervention {
             on_timeout,
         })
     }
+}
+
+/// Refuses an intervention whose continuation could never be sent: its run context (with the `onTimeout`
+/// defaults, or with no input at all) is already over SQS's message size.
+pub fn check_sendable(intervention: &Intervention) -> Result<(), ConfigError> {
+    let probes = [
+        Some(Continuation::for_submission(intervention, &Submission::probe(intervention.id))),
+        Continuation::for_timeout(intervention),
+    ];
+    for probe in probes.into_iter().flatten() {
+        let bytes = probe.message_bytes().map_err(|e| ConfigError::new("context", e.to_string()))?;
+        if bytes > MAX_MESSAGE_BYTES {
+            return Err(ConfigError::new(
+                "context",
+                format!(
+                    "makes a continuation of {bytes} bytes before any input; a continuation message carries at most {MAX_MESSAGE_BYTES} (SQS's limit)"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 impl Intervention {

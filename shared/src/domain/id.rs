@@ -105,6 +105,11 @@ impl SubmissionId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// The id of a submission that is never posted (it measures what a continuation weighs).
+    pub(crate) fn probe() -> Self {
+        Self("probe".to_owned())
+    }
 }
 
 impl fmt::Display for SubmissionId {

@@ -141,6 +141,17 @@ pub struct Submission {
 }
 
 impl Submission {
+    /// A submission with no input, to measure what a continuation of `intervention_id` weighs at least.
+    pub fn probe(intervention_id: InterventionId) -> Self {
+        Self {
+            intervention_id,
+            submission_id: SubmissionId::probe(),
+            submitted_at: Timestamp::from_millis(0),
+            input: Context::default(),
+            fingerprint: String::new(),
+        }
+    }
+
     /// The continuation's stable id: `<interventionId>:<submissionId>`.
     pub fn continuation_id(&self) -> String {
         format!("{}:{}", self.intervention_id, self.submission_id)

@@ -1,4 +1,6 @@
-//! The continuation queue in memory: it de-duplicates by continuation id, like a FIFO queue.
+//! The continuation queue in memory: it de-duplicates by continuation id, like a FIFO queue, and refuses
+//! what SQS refuses (a message over its size, a character outside its set), so nothing passes here that
+//! would be stuck on AWS.
 
 use std::collections::HashSet;
 use std::sync::Mutex;
@@ -6,7 +8,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 use crate::domain::continuation::Continuation;
-use crate::ports::queue::{ContinuationQueue, QueueError};
+use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
 
 /// Continuations in memory, oldest first; a continuation id sent again is kept once.
 #[derive(Default)]
@@ -28,15 +30,21 @@ impl MemoryQueue {
 
 #[async_trait]
 impl ContinuationQueue for MemoryQueue {
-    async fn send_batch(&self, continuations: &[Continuation]) -> Result<(), QueueError> {
+    async fn send_batch(&self, continuations: &[Continuation]) -> Result<Vec<Refused>, QueueError> {
+        if continuations.len() > MAX_BATCH {
+            return Err(QueueError(format!("{} continuations in one batch; at most {MAX_BATCH}", continuations.len())));
+        }
         let mut guard =
             self.messages.lock().map_err(|_| QueueError("the in-memory queue's lock is poisoned".into()))?;
         let (messages, seen) = &mut *guard;
+        let mut refused = Vec::new();
         for continuation in continuations {
-            if seen.insert(continuation.id.clone()) {
+            if let Some(reason) = continuation.unsendable() {
+                refused.push(Refused { continuation_id: continuation.id.clone(), reason });
+            } else if seen.insert(continuation.id.clone()) {
                 messages.push(continuation.clone());
             }
         }
-        Ok(())
+        Ok(refused)
     }
 }

@@ -20,8 +20,10 @@ use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreE
 struct Tables {
     interventions: HashMap<InterventionId, Intervention>,
     submissions: HashMap<InterventionId, Vec<Submission>>,
-    /// Continuations recorded but not yet on the queue, oldest first.
-    outbox: Vec<Continuation>,
+    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded.
+    outbox: Vec<(Timestamp, Continuation)>,
+    /// Continuations the queue refused for good, with the reason.
+    parked: Vec<(Continuation, String, Timestamp)>,
     allowance: HashMap<(String, String), u64>,
 }
 
@@ -48,6 +50,11 @@ impl MemoryStore {
 
     fn lock(&self) -> Result<MutexGuard<'_, Tables>, StoreError> {
         self.tables.lock().map_err(|_| StoreError::Unavailable("the in-memory store's lock is poisoned".into()))
+    }
+
+    /// The continuations the queue refused for good, with the reason, oldest first.
+    pub fn parked(&self) -> Vec<(Continuation, String)> {
+        self.lock().map(|t| t.parked.iter().map(|(c, r, _)| (c.clone(), r.clone())).collect()).unwrap_or_default()
     }
 
     /// Waits until a continuation is added to the outbox (or a notification is pending).
@@ -117,7 +124,7 @@ impl InterventionStore for MemoryStore {
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
-        tables.outbox.push(continuation.clone());
+        tables.outbox.push((now, continuation.clone()));
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
@@ -143,7 +150,7 @@ impl InterventionStore for MemoryStore {
         stored.timed_out_at = Some(now);
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
-        tables.outbox.push(continuation.clone());
+        tables.outbox.push((now, continuation.clone()));
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
@@ -185,13 +192,23 @@ impl InterventionStore for MemoryStore {
         Ok(Page { interventions: page, next_token })
     }
 
-    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
-        Ok(self.lock()?.outbox.iter().take(limit).cloned().collect())
+    async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError> {
+        let tables = self.lock()?;
+        Ok(tables.outbox.iter().filter(|(at, _)| *at <= recorded_by).take(limit).map(|(_, c)| c.clone()).collect())
     }
 
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {
         let done: HashSet<&String> = continuation_ids.iter().collect();
-        self.lock()?.outbox.retain(|c| !done.contains(&c.id));
+        self.lock()?.outbox.retain(|(_, c)| !done.contains(&c.id));
+        Ok(())
+    }
+
+    async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tables = self.lock()?;
+        if let Some(at) = tables.outbox.iter().position(|(_, c)| c.id == continuation_id) {
+            let (_, continuation) = tables.outbox.remove(at);
+            tables.parked.push((continuation, reason.to_owned(), now));
+        }
         Ok(())
     }
 

@@ -9,7 +9,8 @@ use crate::domain::model::{Intervention, InterventionState, Submission, TimeoutR
 use crate::domain::rejection::Rejection;
 use crate::domain::time::Timestamp;
 
-/// A storage failure. Nothing was changed unless the error says otherwise; retrying is safe.
+/// A storage failure. Nothing was changed unless the error says otherwise; retrying is safe (and, but
+/// for [`StoreError::Refused`], may succeed).
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The store is unavailable or throttling; try again.
@@ -24,6 +25,10 @@ pub enum StoreError {
     /// A stored item could not be read.
     #[error("a stored item is corrupt: {0}")]
     Corrupt(String),
+    /// The store refused the write itself (an item over its size limit, say): nothing was changed, and
+    /// retrying the same write cannot help.
+    #[error("the intervention store refused the write: {0}")]
+    Refused(String),
 }
 
 /// What the store did with a submission.
@@ -119,11 +124,16 @@ pub trait InterventionStore: Send + Sync {
     /// A page of an environment's interventions, newest first (from an index, never a scan).
     async fn list(&self, query: &ListQuery) -> Result<Page, StoreError>;
 
-    /// Up to `limit` continuations recorded but not yet marked published, oldest first.
-    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError>;
+    /// Up to `limit` continuations recorded at or before `recorded_by` but not yet marked published (nor
+    /// parked), oldest first.
+    async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError>;
 
     /// Marks these continuations (by id) as on the queue.
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError>;
+
+    /// Takes a continuation the queue refused for good out of the outbox, recording why and when: it is
+    /// never sent again, and never holds up the others.
+    async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError>;
 
     /// Resumed runs counted against `environment_id`'s allowance in `year_month` (`YYYY-MM`).
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError>;

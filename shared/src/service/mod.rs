@@ -7,8 +7,8 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::domain::context::{Context, ContextValue};
-use crate::domain::continuation::Continuation;
-use crate::domain::creation::NewIntervention;
+use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
+use crate::domain::creation::{check_sendable, NewIntervention};
 use crate::domain::error::ConfigError;
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
@@ -106,6 +106,12 @@ pub enum SubmitResult {
     },
     /// The submission id was used before with different values.
     Conflict,
+    /// The run's context with this input would make a continuation over the queue's message size;
+    /// nothing was counted.
+    ContinuationTooLarge {
+        /// The continuation message's size.
+        bytes: usize,
+    },
 }
 
 /// A reviewer's POST.
@@ -177,6 +183,7 @@ impl Service {
         let link_key = new.link_context_key.clone();
         let intervention = Intervention::new(id, new, now);
         telemetry::record_intervention(&intervention);
+        check_sendable(&intervention)?;
         if intervention.on_timeout.is_some() {
             // The timer comes first: a timer whose intervention was never stored finds nothing and says so,
             // while an intervention without its timer would wait forever.
@@ -259,6 +266,7 @@ impl Service {
             Ok(SubmitResult::BadBody(_)) => telemetry::count_rejection("bad_request"),
             Ok(SubmitResult::Invalid { .. }) => telemetry::count_rejection("invalid_input"),
             Ok(SubmitResult::Conflict) => telemetry::count_rejection("conflicting_resubmission"),
+            Ok(SubmitResult::ContinuationTooLarge { .. }) => telemetry::count_rejection("continuation_too_large"),
             Err(_) => telemetry::count_rejection("unavailable"),
         }
         result
@@ -313,6 +321,11 @@ impl Service {
         let submission =
             Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
         let continuation = Continuation::for_submission(&intervention, &submission);
+        let bytes = continuation.message_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        if bytes > MAX_MESSAGE_BYTES {
+            tracing::info!(bytes, "submission refused: its continuation would be too large to queue");
+            return Ok(SubmitResult::ContinuationTooLarge { bytes });
+        }
         match self.store.accept(&intervention, &submission, &continuation, now).await? {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
@@ -414,7 +427,7 @@ impl Service {
 mod outbox;
 mod records;
 
-pub use outbox::{publish_outbox, PublishError};
+pub use outbox::{publish_outbox, settle_sent, PublishError, SWEEP_AFTER_MILLIS};
 pub use records::{InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, SECRET_MASK};
 
 #[cfg(test)]

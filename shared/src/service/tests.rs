@@ -72,7 +72,7 @@ async fn a_bad_input_stores_nothing() {
     bad["formDocument"]["fields"][0]["type"] = json!("slider");
     let error = f.service.create(bad.to_string().as_bytes()).await.unwrap_err();
     assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "formDocument.fields[0].type"), "{error}");
-    assert!(f.store.unpublished(10).await.unwrap().is_empty());
+    assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty());
 }
 
 #[tokio::test]
@@ -84,8 +84,8 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
         .await;
     assert!(accepted(&result), "{result:?}");
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 1);
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 0);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 0);
     let messages = queue.messages();
     assert_eq!(messages.len(), 1);
     let message = serde_json::to_value(&messages[0]).unwrap();
@@ -112,7 +112,7 @@ async fn a_repeat_with_the_same_id_is_one_submission_and_answered_alike() {
         f.post(&token, "decision=approve&_submissionId=other").await,
         SubmitResult::Rejected(Rejection::UsedUp)
     ));
-    assert_eq!(f.store.unpublished(10).await.unwrap().len(), 1);
+    assert_eq!(f.store.unpublished(10, f.clock.now()).await.unwrap().len(), 1);
     assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 1);
 }
 
@@ -170,7 +170,7 @@ async fn dedicated_tiers_count_no_allowance() {
     let (_, token) = f.link(value).await;
     assert!(accepted(&f.post(&token, "decision=approve").await));
     assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 0);
-    let entries = f.store.unpublished(10).await.unwrap();
+    let entries = f.store.unpublished(10, f.clock.now()).await.unwrap();
     assert!(!entries[0].counts_against_allowance);
 }
 
@@ -216,7 +216,7 @@ async fn race(max_uses: u32, posts: usize) -> (usize, usize) {
             other => panic!("unexpected {other:?}"),
         }
     }
-    assert_eq!(f.store.unpublished(1000).await.unwrap().len(), won);
+    assert_eq!(f.store.unpublished(1000, f.clock.now()).await.unwrap().len(), won);
     (won, used_up)
 }
 
@@ -254,7 +254,7 @@ async fn an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults(
         "a second invocation queues nothing"
     );
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue).await.unwrap(), 1);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
     let message = serde_json::to_value(&queue.messages()[0]).unwrap();
     assert_eq!(message["id"], json!(format!("{id}:timeout")));
     assert_eq!(message["outcome"], json!("timedOut"));
@@ -292,7 +292,8 @@ async fn a_timeout_does_nothing_when_answered_cancelled_unset_or_never_stored() 
     assert_eq!(fire(id_of(&cancelled)).await, TimeoutOutcome::Refused(TimeoutRefusal::Cancelled));
     assert_eq!(fire(id_of(&unset)).await, TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation));
     assert_eq!(fire(InterventionId::random().unwrap()).await, TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
-    let outcomes: Vec<_> = f.store.unpublished(10).await.unwrap().into_iter().map(|c| c.outcome).collect();
+    let outcomes: Vec<_> =
+        f.store.unpublished(10, f.clock.now()).await.unwrap().into_iter().map(|c| c.outcome).collect();
     assert_eq!(outcomes, vec![crate::domain::continuation::Outcome::Submitted], "only the answered link's submission");
     let unset_record = f.service.record(&id_of(&unset)).await.unwrap().unwrap();
     assert_eq!(unset_record.state, InterventionState::Expired);
@@ -335,7 +336,7 @@ async fn timeout_race(round: usize) -> (usize, usize) {
     // The timer fires (again) after the window, as a retried timer would.
     f.clock.set(Timestamp::from_millis(EXPIRY + 1000));
     let _ = f.service.fire_timeout(&id).await.unwrap();
-    let outbox = f.store.unpublished(1000).await.unwrap();
+    let outbox = f.store.unpublished(1000, f.clock.now()).await.unwrap();
     let submitted = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::Submitted).count();
     let timed_out = outbox.iter().filter(|c| c.outcome == crate::domain::continuation::Outcome::TimedOut).count();
     (submitted, timed_out)
@@ -386,4 +387,152 @@ async fn the_pending_list_pages_newest_first_across_pages() {
         f.service.list("prod-eu", None, 3, Some("bm9wZQ".into())).await,
         Err(crate::ports::store::StoreError::BadPageToken)
     ));
+}
+
+fn percent_encode(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn characters_sqs_refuses_arrive_as_typed_in_a_sendable_body() {
+    let f = fixture();
+    let (_, token) = f.link(input(1)).await;
+    let typed = "no\u{FFFF}te\u{FFFE} \u{1F600}";
+    let body = format!("decision=approve&note={}&_submissionId=s1", percent_encode(typed));
+    assert!(accepted(&f.post(&token, &body).await));
+    let queue = MemoryQueue::new();
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    let message = &queue.messages()[0];
+    let body = message.message_body().unwrap();
+    assert!(body.chars().all(crate::domain::continuation::is_sendable), "{body:?}");
+    let decoded: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(decoded["context"]["note"], json!(typed));
+    assert!(f.store.parked().is_empty());
+}
+
+#[tokio::test]
+async fn ids_with_characters_sqs_refuses_are_refused_at_creation_by_name() {
+    let f = fixture();
+    for field in ["environmentId", "correlationId", "ruleSetId"] {
+        let mut bad = input(1);
+        bad[field] = json!("run\u{FFFF}");
+        let error = f.service.create(bad.to_string().as_bytes()).await.unwrap_err();
+        let CreateError::Invalid(error) = error else { panic!("{field}: {error}") };
+        assert_eq!(error.field, field);
+        assert!(error.message.contains("U+FFFF"), "{error}");
+    }
+    let mut bad = input(1);
+    bad["onTimeout"]["ruleSetId"] = json!("t\u{FFFE}");
+    let Err(CreateError::Invalid(error)) = f.service.create(bad.to_string().as_bytes()).await else { panic!() };
+    assert_eq!(error.field, "onTimeout.ruleSetId");
+    assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty());
+}
+
+fn outcome_name(result: &SubmitResult) -> &'static str {
+    match result {
+        SubmitResult::Accepted { .. } => "accepted",
+        SubmitResult::Rejected(_) => "rejected",
+        SubmitResult::BadBody(_) => "bad body",
+        SubmitResult::Invalid { .. } => "invalid",
+        SubmitResult::Conflict => "conflict",
+        SubmitResult::ContinuationTooLarge { .. } => "continuation too large",
+    }
+}
+
+#[tokio::test]
+async fn a_continuation_too_large_to_queue_is_refused_before_anything_is_counted() {
+    use crate::domain::continuation::MAX_MESSAGE_BYTES;
+    let f = fixture();
+    // How much the continuation weighs with an empty `order.notes`: fill it to 300 bytes under the limit,
+    // so the link is created, and a 500-character note takes its continuation over.
+    let mut probe = input(1);
+    probe["context"]["order.notes"] = json!("");
+    let (created, _) = f.link(probe.clone()).await;
+    let stored = f.store.get(&InterventionId::parse(&created.intervention_id).unwrap()).await.unwrap().unwrap();
+    let empty = Continuation::for_submission(&stored, &Submission::probe(stored.id)).message_bytes().unwrap();
+    let mut big = probe;
+    big["context"]["order.notes"] = json!("n".repeat(MAX_MESSAGE_BYTES - empty - 300));
+    let (created, token) = f.link(big).await;
+    let short = f.post(&token, "decision=approve&note=ok&_submissionId=s1").await;
+    assert_eq!(outcome_name(&short), "accepted", "a continuation under the limit is accepted");
+    let mut second = input(1);
+    second["context"] = f
+        .store
+        .get(&InterventionId::parse(&created.intervention_id).unwrap())
+        .await
+        .unwrap()
+        .map(|i| serde_json::to_value(i.context).unwrap())
+        .unwrap();
+    let (created, token) = f.link(second).await;
+    let result = f.post(&token, &format!("decision=approve&note={}&_submissionId=s2", "x".repeat(500))).await;
+    let SubmitResult::ContinuationTooLarge { bytes } = result else { panic!("{}", outcome_name(&result)) };
+    assert!(bytes > MAX_MESSAGE_BYTES, "{bytes}");
+    let id = InterventionId::parse(&created.intervention_id).unwrap();
+    assert_eq!(f.store.get(&id).await.unwrap().unwrap().uses, 0, "nothing counted");
+    assert!(f.store.submissions(&id).await.unwrap().is_empty(), "nothing recorded");
+    assert_eq!(f.store.unpublished(10, f.clock.now()).await.unwrap().len(), 1, "only the first is in the outbox");
+}
+
+#[tokio::test]
+async fn a_run_context_that_could_never_be_queued_is_refused_at_creation() {
+    let f = fixture();
+    let mut big = input(1);
+    big["context"]["order.notes"] = json!("n".repeat(300_000));
+    let Err(CreateError::Invalid(error)) = f.service.create(big.to_string().as_bytes()).await else { panic!() };
+    assert_eq!(error.field, "context");
+    assert!(error.message.contains("at most 262144"), "{error}");
+}
+
+/// A queue that refuses one continuation id for good and takes the rest.
+struct RefusingQueue {
+    refuse: String,
+    inner: MemoryQueue,
+}
+
+#[async_trait::async_trait]
+impl crate::ports::queue::ContinuationQueue for RefusingQueue {
+    async fn send_batch(
+        &self,
+        continuations: &[Continuation],
+    ) -> Result<Vec<crate::ports::queue::Refused>, crate::ports::queue::QueueError> {
+        let (refused, rest): (Vec<Continuation>, Vec<Continuation>) =
+            continuations.iter().cloned().partition(|c| c.id == self.refuse);
+        self.inner.send_batch(&rest).await?;
+        Ok(refused
+            .into_iter()
+            .map(|c| crate::ports::queue::Refused { continuation_id: c.id, reason: "InvalidMessageContents".into() })
+            .collect())
+    }
+}
+
+#[tokio::test]
+async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothing() {
+    let f = fixture();
+    let (created, token) = f.link(input(3)).await;
+    for id in ["s1", "s2", "s3"] {
+        assert!(accepted(&f.post(&token, &format!("decision=approve&_submissionId={id}")).await));
+    }
+    let queue = RefusingQueue { refuse: format!("{}:s2", created.intervention_id), inner: MemoryQueue::new() };
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 2);
+    let sent: Vec<String> = queue.inner.messages().iter().map(|c| c.id.clone()).collect();
+    assert_eq!(sent, [format!("{}:s1", created.intervention_id), format!("{}:s3", created.intervention_id)]);
+    let parked = f.store.parked();
+    assert_eq!(parked.len(), 1);
+    assert_eq!((parked[0].0.id.as_str(), parked[0].1.as_str()), (queue.refuse.as_str(), "InvalidMessageContents"));
+    assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty(), "never retried");
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
+    let f = fixture();
+    let (_, token) = f.link(input(1)).await;
+    assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await));
+    let queue = MemoryQueue::new();
+    let now = f.clock.now();
+    let sweep_by = now.plus_millis(-SWEEP_AFTER_MILLIS);
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, sweep_by, now).await.unwrap(), 0, "too fresh to sweep");
+    f.clock.advance(SWEEP_AFTER_MILLIS);
+    let now = f.clock.now();
+    assert_eq!(publish_outbox(f.store.as_ref(), &queue, now.plus_millis(-SWEEP_AFTER_MILLIS), now).await.unwrap(), 1);
 }

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::domain::continuation::MAX_MESSAGE_BYTES;
 use crate::domain::input::BodyError;
 use crate::domain::rejection::Rejection;
 use crate::web::pages;
@@ -24,6 +25,13 @@ pub enum HttpError {
     Conflict,
     /// The store failed; nothing was recorded (503, `Retry-After`).
     Unavailable,
+    /// The store refused the write for good; nothing was recorded, and sending again cannot help (500).
+    Unrecordable,
+    /// The run's context with this input would make a continuation over the queue's size (422).
+    ContinuationTooLarge {
+        /// The continuation message's size.
+        bytes: usize,
+    },
     /// A method a link does not take (405, `Allow`).
     MethodNotAllowed,
     /// A body over the route's limit (413).
@@ -48,6 +56,8 @@ impl HttpError {
             Self::BadBody(error) => StatusCode::from_u16(error.status()).unwrap_or(StatusCode::BAD_REQUEST),
             Self::Conflict => StatusCode::CONFLICT,
             Self::Unavailable | Self::OperatorUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unrecordable => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::ContinuationTooLarge { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -67,6 +77,8 @@ impl HttpError {
             },
             Self::Conflict => "conflicting_resubmission",
             Self::Unavailable | Self::OperatorUnavailable(_) => "unavailable",
+            Self::Unrecordable => "unrecordable",
+            Self::ContinuationTooLarge { .. } => "continuation_too_large",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::PayloadTooLarge => "payload_too_large",
             Self::BadRequest(_) => "bad_request",
@@ -87,6 +99,8 @@ impl HttpError {
             },
             Self::Conflict => "Conflicting resubmission",
             Self::Unavailable => "Temporarily unavailable",
+            Self::Unrecordable => "Response not recorded",
+            Self::ContinuationTooLarge { .. } => "Response too large to pass on",
             Self::OperatorUnavailable(_) => "Unavailable",
             Self::MethodNotAllowed => "Method not allowed",
             Self::PayloadTooLarge => "Too large",
@@ -108,6 +122,14 @@ impl HttpError {
             Self::Unavailable => {
                 "Nothing was recorded. Please try again in a moment; your answers are kept if you go back.".into()
             }
+            Self::Unrecordable => {
+                "Nothing was recorded, and sending the same response again will not help: it cannot be stored.".into()
+            }
+            Self::ContinuationTooLarge { bytes } => format!(
+                "Nothing was recorded: with your response the run's data would be {bytes} bytes, more than the \
+                 {MAX_MESSAGE_BYTES} it can carry on. Shorten your answers and send again."
+            )
+            .into(),
             Self::MethodNotAllowed => "A link can be opened (GET) or answered (POST), nothing else.".into(),
             Self::PayloadTooLarge => "The body is too large.".into(),
             Self::BadRequest(message) => message.clone().into(),
@@ -159,6 +181,8 @@ mod tests {
             HttpError::BadBody(BodyError::TooLarge),
             HttpError::Conflict,
             HttpError::Unavailable,
+            HttpError::Unrecordable,
+            HttpError::ContinuationTooLarge { bytes: 300_000 },
             HttpError::MethodNotAllowed,
             HttpError::PayloadTooLarge,
             HttpError::BadRequest("limit must be from 1 to 100".into()),

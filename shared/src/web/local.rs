@@ -111,13 +111,13 @@ impl LocalServer {
                 Backend::Adapters { store, queue } => (store, queue, None, None),
             };
         let scheduler = Arc::new(MemoryScheduler::new());
-        let service =
-            Service::new(store.clone(), Arc::new(keys), config.clock, &base_url).with_scheduler(scheduler.clone());
+        let service = Service::new(store.clone(), Arc::new(keys), config.clock.clone(), &base_url)
+            .with_scheduler(scheduler.clone());
         let app = router(service.clone(), memory_queue.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
-        let publisher = tokio::spawn(run_publisher(store.clone(), queue, memory_store));
+        let publisher = tokio::spawn(run_publisher(store.clone(), queue, memory_store, config.clock.clone()));
         let timer = tokio::spawn(run_timer(service.clone(), scheduler));
         Ok(Self { addr, base_url, service, store, memory_queue, server, publisher, timer })
     }
@@ -157,9 +157,12 @@ async fn run_publisher(
     store: Arc<dyn InterventionStore>,
     queue: Arc<dyn ContinuationQueue>,
     signal: Option<Arc<MemoryStore>>,
+    clock: Arc<dyn Clock>,
 ) {
     loop {
-        if let Err(error) = publish_outbox(store.as_ref(), queue.as_ref()).await {
+        // The embedded stand-in for the stream: everything recorded so far, at once.
+        let now = clock.now();
+        if let Err(error) = publish_outbox(store.as_ref(), queue.as_ref(), now, now).await {
             tracing::warn!(error = %error, "publishing continuations failed; retrying");
         }
         match &signal {

@@ -203,6 +203,7 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
             }
         }
         SubmitResult::Conflict => HttpError::Conflict.render(json),
+        SubmitResult::ContinuationTooLarge { bytes } => HttpError::ContinuationTooLarge { bytes }.render(json),
     }
 }
 
@@ -294,10 +295,19 @@ fn live_page(page: &LivePage, json: bool) -> Response {
     .into_response()
 }
 
-/// The store failed: the detail goes to the log, the reviewer gets a generic retry answer.
+/// The store failed: the detail goes to the log; the reviewer is told nothing was recorded, and whether
+/// trying again can help.
 fn unavailable(error: &StoreError) -> HttpError {
-    tracing::error!(error = %error, "store unavailable");
-    HttpError::Unavailable
+    match error {
+        StoreError::Refused(_) => {
+            tracing::error!(error = %error, "the store refused the write");
+            HttpError::Unrecordable
+        }
+        _ => {
+            tracing::error!(error = %error, "store unavailable");
+            HttpError::Unavailable
+        }
+    }
 }
 
 fn html(status: StatusCode, markup: Markup) -> Response {

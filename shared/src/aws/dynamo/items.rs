@@ -6,7 +6,8 @@
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
 //!   publisher sends, so the stream record alone is enough); `outbox` while it is not yet published.
 //! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
-//! - `A#<environmentId>`, `M#<YYYY-MM>` — `runs` counted against the monthly allowance.
+//! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
+//!   [`ALLOWANCE_SHARDS`] shards summed on read (an unsharded `M#<YYYY-MM>`, written before, is summed too).
 //!
 //! Every item has `ttl` (epoch seconds) for clean-up, but expiry is always decided from the stored times:
 //! TTL deletes days late.
@@ -80,14 +81,39 @@ pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {
     serde_json::from_str(doc).map_err(|e| StoreError::Corrupt(format!("a submission doc: {e}")))
 }
 
-/// A ClientRequestToken (≤ 36 chars) that is the same for a retry of the same submission, so a commit
-/// whose response was lost is not applied twice.
-pub(super) fn request_token(submission: &Submission) -> String {
+/// A ClientRequestToken (≤ 36 chars) for one submission request: the same for every retry of that
+/// request (the SDK's and the conflict loop's, which send the same items), so a commit whose response was
+/// lost is not applied twice; different for a later repeat of the submission (its `now` differs), which
+/// DynamoDB would otherwise refuse as `IdempotentParameterMismatch` for ten minutes. The repeat is told
+/// apart by the submission item's own condition instead.
+pub(super) fn request_token(submission: &Submission, now: Timestamp) -> String {
     let digest = Sha256::digest(format!(
-        "{}\n{}\n{}",
-        submission.intervention_id, submission.submission_id, submission.fingerprint
+        "{}\n{}\n{}\n{}",
+        submission.intervention_id,
+        submission.submission_id,
+        submission.fingerprint,
+        now.millis()
     ));
     hex(&digest[..18])
+}
+
+/// Shards of an environment's monthly allowance counter: acceptances on different links of one
+/// environment mostly count on different items, so they seldom conflict; a read sums the shards.
+pub(super) const ALLOWANCE_SHARDS: u64 = 32;
+
+/// The allowance counter item (`pk`, `sk`) that the resumed run `counted` (a continuation id) adds to.
+pub(super) fn allowance_key(environment_id: &str, year_month: &str, counted: &str) -> (String, String) {
+    let digest = Sha256::digest(counted.as_bytes());
+    let shard =
+        u64::from_be_bytes([digest[0], digest[1], digest[2], digest[3], digest[4], digest[5], digest[6], digest[7]])
+            % ALLOWANCE_SHARDS;
+    (format!("A#{environment_id}"), format!("{}#{shard:02}", allowance_prefix(year_month)))
+}
+
+/// The sort-key prefix of a month's allowance shards (and of the one unsharded item written before
+/// sharding, which reads still count).
+pub(super) fn allowance_prefix(year_month: &str) -> String {
+    format!("M#{year_month}")
 }
 
 /// An item's string and number attributes in DynamoDB JSON (`{"sk": {"S": "…"}}`), as a stream record's

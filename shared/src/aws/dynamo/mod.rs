@@ -14,8 +14,8 @@ use crate::domain::rejection::Rejection;
 use crate::domain::time::Timestamp;
 use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
 use items::{
-    decode_intervention, decode_page_token, decode_submission, encode_page_token, intervention_pk, n, number,
-    request_token, s, text, ttl, TIMEOUT_SK,
+    allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
+    intervention_pk, n, number, request_token, s, text, ttl, TIMEOUT_SK,
 };
 use transact::{reason_code, transact, Settle};
 
@@ -24,6 +24,14 @@ mod table;
 mod transact;
 
 pub use items::{item_json, Item, ENVIRONMENT_INDEX, OUTBOX_INDEX};
+
+/// The sort key of the item that carries a continuation of this origin.
+fn outbox_sk(origin: &Origin) -> String {
+    match origin {
+        Origin::Timeout => TIMEOUT_SK.to_owned(),
+        Origin::Submission(submission_id) => format!("S#{submission_id}"),
+    }
+}
 
 /// Interventions in DynamoDB.
 #[derive(Clone)]
@@ -106,25 +114,27 @@ impl DynamoStore {
             TransactWriteItem::builder().update(count_use).build(),
             TransactWriteItem::builder().put(record).build(),
         ];
-        if let Some(allowance) = self.allowance_item(intervention, now)? {
+        if let Some(allowance) = self.allowance_item(intervention, now, &continuation.id)? {
             items.push(allowance);
         }
         Ok(items)
     }
 
-    /// The allowance count of a resumed run, for a tier that counts.
+    /// The allowance count of a resumed run (its continuation id `counted`), for a tier that counts.
     fn allowance_item(
         &self,
         intervention: &Intervention,
         now: Timestamp,
+        counted: &str,
     ) -> Result<Option<TransactWriteItem>, StoreError> {
         if !intervention.tier.counts_against_allowance() {
             return Ok(None);
         }
+        let (pk, sk) = allowance_key(&intervention.environment_id, &now.year_month(), counted);
         let allowance = Update::builder()
             .table_name(&self.table)
-            .key("pk", s(format!("A#{}", intervention.environment_id)))
-            .key("sk", s(format!("M#{}", now.year_month())))
+            .key("pk", s(pk))
+            .key("sk", s(sk))
             .update_expression("ADD runs :one")
             .expression_attribute_values(":one", n(1))
             .build()
@@ -223,7 +233,7 @@ impl InterventionStore for DynamoStore {
         let transaction = transact::Transaction {
             client: &self.client,
             items: self.accept_items(intervention, submission, continuation, now)?,
-            request_token: Some(request_token(submission)),
+            request_token: Some(request_token(submission, now)),
             exhausted: "the submission kept conflicting with concurrent ones",
         };
         transact(transaction, Acceptance::Accepted, &SettleAcceptance { store: self, submission, now }).await
@@ -250,14 +260,15 @@ impl InterventionStore for DynamoStore {
         }
     }
 
-    async fn unpublished(&self, limit: usize) -> Result<Vec<Continuation>, StoreError> {
+    async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError> {
         let output = self
             .client
             .query()
             .table_name(&self.table)
             .index_name(OUTBOX_INDEX)
-            .key_condition_expression("outbox = :pending")
+            .key_condition_expression("outbox = :pending AND outboxAt <= :by")
             .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":by", n(recorded_by.millis()))
             .limit(i32::try_from(limit).unwrap_or(i32::MAX))
             .send()
             .await
@@ -283,10 +294,7 @@ impl InterventionStore for DynamoStore {
                 tracing::warn!(continuation_id = %id, "not a continuation id; nothing to mark");
                 continue;
             };
-            let sk = match origin {
-                Origin::Timeout => TIMEOUT_SK.to_owned(),
-                Origin::Submission(submission_id) => format!("S#{submission_id}"),
-            };
+            let sk = outbox_sk(&origin);
             let result = self
                 .client
                 .update_item()
@@ -304,6 +312,29 @@ impl InterventionStore for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError> {
+        let Some((intervention_id, origin)) = continuation::parse_id(continuation_id) else {
+            return Err(StoreError::Corrupt(format!("{continuation_id:?} is not a continuation id")));
+        };
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(intervention_pk(&intervention_id)))
+            .key("sk", s(outbox_sk(&origin)))
+            .update_expression("SET parked = :reason, parkedAt = :now REMOVE outbox, outboxAt")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_values(":reason", s(reason))
+            .expression_attribute_values(":now", n(now.millis()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(error) => Err(sdk_error(error)),
+        }
     }
 
     async fn time_out(
@@ -341,7 +372,7 @@ impl InterventionStore for DynamoStore {
             .map_err(unavailable)?;
         let mut items =
             vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(record).build()];
-        if let Some(allowance) = self.allowance_item(intervention, now)? {
+        if let Some(allowance) = self.allowance_item(intervention, now, &continuation.id)? {
             items.push(allowance);
         }
         let transaction = transact::Transaction {
@@ -415,11 +446,31 @@ impl InterventionStore for DynamoStore {
     }
 
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
-        let item = self.get_item(format!("A#{environment_id}"), format!("M#{year_month}")).await?;
-        Ok(item.as_ref().and_then(|i| number(i, "runs")).and_then(|r| u64::try_from(r).ok()).unwrap_or(0))
+        let mut runs = 0u64;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :month)")
+                .expression_attribute_values(":pk", s(format!("A#{environment_id}")))
+                .expression_attribute_values(":month", s(allowance_prefix(year_month)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                runs += number(item, "runs").and_then(|r| u64::try_from(r).ok()).unwrap_or(0);
+            }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(runs),
+            }
+        }
     }
 }
-
 /// Settles a cancelled acceptance: a repeat, a refusal, or a conflict to retry.
 struct SettleAcceptance<'a> {
     store: &'a DynamoStore,

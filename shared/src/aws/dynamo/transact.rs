@@ -20,6 +20,40 @@ pub(super) fn reason_code(reasons: &[CancellationReason], i: usize) -> &str {
     reasons.get(i).and_then(|r| r.code()).unwrap_or("None")
 }
 
+/// What a cancelled transaction's reasons say, as DynamoDB documents them.
+#[derive(Debug, PartialEq, Eq)]
+enum Cancellation {
+    /// A condition of the caller's failed (`ConditionalCheckFailed`): the caller settles it.
+    Condition,
+    /// A concurrent transaction, throttling, or capacity (`TransactionConflict`, `ThrottlingError`,
+    /// `ProvisionedThroughputExceeded`, or no reason at all): the same transaction may commit later.
+    Transient,
+    /// DynamoDB refuses the transaction itself (`ValidationError`, e.g. an item over 400 KB;
+    /// `ItemCollectionSizeLimitExceeded`; a code it did not document): retrying cannot help.
+    Refused(String),
+}
+
+impl Cancellation {
+    fn of(reasons: &[CancellationReason]) -> Self {
+        let mut condition = false;
+        for (i, reason) in reasons.iter().enumerate() {
+            match reason.code().unwrap_or("None") {
+                "None" | "TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded" => {}
+                "ConditionalCheckFailed" => condition = true,
+                other => {
+                    let message = reason.message().unwrap_or("no message");
+                    return Self::Refused(format!("DynamoDB refused item {i} of the transaction: {other}: {message}"));
+                }
+            }
+        }
+        if condition {
+            Self::Condition
+        } else {
+            Self::Transient
+        }
+    }
+}
+
 /// What one transaction is, for [`transact`].
 pub(super) struct Transaction<'a> {
     /// The client.
@@ -47,7 +81,9 @@ pub(super) trait Settle: Sync {
     }
 }
 
-/// Runs `transaction` until it commits (`committed`) or `settler` decides its outcome.
+/// Runs `transaction` until it commits (`committed`), `settler` decides its outcome from a failed
+/// condition, or DynamoDB refuses it for good ([`StoreError::Refused`]); a transient cancellation is
+/// retried with backoff, at most [`CONFLICT_ATTEMPTS`] times.
 pub(super) async fn transact<S: Settle>(
     transaction: Transaction<'_>,
     committed: S::Outcome,
@@ -70,8 +106,14 @@ pub(super) async fn transact<S: Settle>(
             Some(TransactWriteItemsError::TransactionInProgressException(_)) => Vec::new(),
             _ => return Err(sdk_error(error)),
         };
-        if let Some(outcome) = settler.settle(&reasons).await? {
-            return Ok(outcome);
+        match Cancellation::of(&reasons) {
+            Cancellation::Condition => {
+                if let Some(outcome) = settler.settle(&reasons).await? {
+                    return Ok(outcome);
+                }
+            }
+            Cancellation::Transient => {}
+            Cancellation::Refused(why) => return Err(StoreError::Refused(why)),
         }
         tracing::debug!(attempt, "transaction conflicted with a concurrent one; retrying");
         let jitter = u64::from(getrandom::u32().unwrap_or(0) % 25);
@@ -81,4 +123,34 @@ pub(super) async fn transact<S: Settle>(
         }
     }
     Err(StoreError::Unavailable(format!("{}; nothing was recorded", transaction.exhausted)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reasons(codes: &[&str]) -> Vec<CancellationReason> {
+        codes.iter().map(|c| CancellationReason::builder().code(*c).message("m").build()).collect()
+    }
+
+    #[test]
+    fn every_cancellation_reason_has_its_named_outcome() {
+        assert_eq!(Cancellation::of(&reasons(&["ConditionalCheckFailed", "None"])), Cancellation::Condition);
+        assert_eq!(Cancellation::of(&reasons(&["None", "ConditionalCheckFailed", "None"])), Cancellation::Condition);
+        for transient in ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"] {
+            assert_eq!(Cancellation::of(&reasons(&[transient, "None"])), Cancellation::Transient, "{transient}");
+        }
+        assert_eq!(Cancellation::of(&[]), Cancellation::Transient);
+        for refused in ["ValidationError", "ItemCollectionSizeLimitExceeded", "SomethingNew"] {
+            let Cancellation::Refused(why) = Cancellation::of(&reasons(&["None", refused])) else {
+                panic!("{refused} is not refused")
+            };
+            assert!(why.contains(refused) && why.contains("item 1"), "{why}");
+        }
+        // A refusal wins over a failed condition: the transaction could never commit as written.
+        assert!(matches!(
+            Cancellation::of(&reasons(&["ConditionalCheckFailed", "ValidationError"])),
+            Cancellation::Refused(_)
+        ));
+    }
 }
