@@ -218,12 +218,13 @@ impl FaultProxy {
 
     /// Injects `rule` into `operation` from now on (replacing any rule it had).
     pub fn set(&self, operation: Operation, rule: Rule) {
-        match (self.shared.service, rule.fault) {
-            (Service::Sqs, Fault::TransactionConflict { .. } | Fault::ProvisionedThroughputExceeded) => {
-                panic!("{} is a DynamoDB error; SQS never answers it", rule.fault.kind())
-            }
-            _ => {}
-        }
+        let dynamodb_only =
+            matches!(rule.fault, Fault::TransactionConflict { .. } | Fault::ProvisionedThroughputExceeded);
+        assert!(
+            !(self.shared.service == Service::Sqs && dynamodb_only),
+            "{} is a DynamoDB error; SQS never answers it",
+            rule.fault.kind()
+        );
         self.shared.state.lock().expect("lock").rules.insert(operation, rule);
     }
 
