@@ -7,9 +7,18 @@ VENV := .venv
 PYTHON ?= python3
 MOTO_VERSION := 5.2.5
 SCHEMATHESIS_VERSION := 4.32.5
-# Rounds of the 1,000-submission race against moto in `make test` (about 20 s a round on 2 cores);
-# `make race` runs the full 20.
-RACE_REPEATS ?= 5
+# dynoxide (crates.io dynoxide-rs), the concurrent DynamoDB the store tests and the races run on
+# (tests/dynoxide/with-dynoxide.sh says why). Built once with only the server's features and kept outside
+# the work tree, so a fresh clone on the same machine (CI's) reuses it; the stamp says it is complete.
+DYNOXIDE_VERSION := 3.2.0
+DYNOXIDE_ROOT := $(HOME)/.cache/human-intervention/dynoxide-$(DYNOXIDE_VERSION)
+DYNOXIDE_STAMP := $(DYNOXIDE_ROOT)/.installed
+export DYNOXIDE := $(DYNOXIDE_ROOT)/bin/dynoxide
+# Both local endpoints: moto for SQS and the Scheduler, dynoxide for DynamoDB.
+WITH_AWS := tests/moto/with-moto.sh tests/dynoxide/with-dynoxide.sh
+# Rounds of the 1,000-submission race (on dynoxide, no lock) in `make test`: a round (max-uses 1 and 5)
+# takes about 6 s on 2 cores alone, 10-20 s beside the other AWS tests; `make race` runs the full 20.
+RACE_REPEATS ?= 10
 export RACE_REPEATS
 
 .PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test contract-test screenshots lint fmt clean
@@ -29,14 +38,15 @@ test: unit-test aws-test lambda-test infra-test browser-test contract-test
 unit-test:
 	$(CARGO) test --workspace
 
-## The AWS adapters through the real SDK against moto's server on a free loopback port, and the golden
-## fixtures (tests/golden: links, items, stream records and messages of earlier versions still work).
-aws-test: $(VENV)/.moto
-	LOG_LEVEL=error tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict
+## The AWS adapters through the real SDK, DynamoDB on dynoxide and SQS and the Scheduler on moto, each on
+## a free loopback port; the golden fixtures (tests/golden: links, items, stream records and messages of
+## earlier versions still work); AWS's rules held by the product (strict); AWS's errors on the wire (faults).
+aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults
 
-## The 1,000-submission race, 20 rounds.
-race: $(VENV)/.moto
-	RACE_REPEATS=20 tests/moto/with-moto.sh $(CARGO) test -p intervention-tests --features aws --test aws a_thousand -- --nocapture
+## The 1,000-submission race, 20 rounds, on dynoxide.
+race: $(VENV)/.moto $(DYNOXIDE_STAMP)
+	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws a_thousand -- --nocapture
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto.
 lambda-test: $(VENV)/.moto
@@ -73,6 +83,12 @@ fuzz:
 $(VENV)/.moto:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
+	touch $@
+
+# --locked: dynoxide's own lock file; only the HTTP server and its CLI (no MCP server, no import).
+$(DYNOXIDE_STAMP):
+	$(CARGO) install dynoxide-rs --version $(DYNOXIDE_VERSION) --locked --no-default-features \
+	  --features native-sqlite,http-server,cli --root $(DYNOXIDE_ROOT)
 	touch $@
 
 $(VENV)/.schemathesis:

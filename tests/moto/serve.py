@@ -1,9 +1,18 @@
 """moto's server, one request at a time.
 
-moto's in-memory DynamoDB checks a transaction's conditions and applies its writes without a lock, so
-under the threaded server two concurrent transactions can both pass `uses < maxUses`. Real DynamoDB
-serialises them. Running moto's own WSGI app behind one lock gives the tests that guarantee, keeps
-HTTP keep-alive, and lets a burst of a thousand connections wait in a deep listen backlog.
+moto's backends keep their state in plain dicts without locks: its DynamoDB checks a transaction's
+conditions and applies its writes unguarded, so under the threaded server two concurrent transactions can
+both pass `uses < maxUses`, which real DynamoDB never lets happen. Running moto's own WSGI app behind one
+lock makes each request atomic, keeps HTTP keep-alive, and lets a burst of a thousand connections wait in
+a deep listen backlog.
+
+Who still needs it: the DynamoDB store tests and the 1,000-submission races no longer run on moto but on
+dynoxide (tests/dynoxide/with-dynoxide.sh: each operation atomic under dynoxide's own database lock, with
+no lock of ours in front of it), so here the lock guards the SQS and Scheduler requests that the tests of
+`make aws-test` send from many threads at once. The Lambda flow (tests/lambda, moto for everything) and
+`make bench` invoke one function at a time, so their requests reach moto one after another and the lock
+decides nothing for them; it stays so that no DynamoDB test put back on moto can pass on a store that is
+not atomic.
 """
 
 import sys

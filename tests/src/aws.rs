@@ -1,4 +1,7 @@
-//! A fresh table and queue on the local AWS endpoint (moto) for each test, through the real SDK clients.
+//! A fresh table and queue on the local AWS endpoints for each test, through the real SDK clients: moto
+//! for SQS and the Scheduler, and for DynamoDB too unless `AWS_ENDPOINT_URL_DYNAMODB` names another
+//! (dynoxide, started by tests/dynoxide/with-dynoxide.sh: atomic under concurrency, honours
+//! ClientRequestToken).
 
 use std::sync::Arc;
 
@@ -32,6 +35,22 @@ pub async fn local_config() -> aws_config::SdkConfig {
         .await
 }
 
+/// A DynamoDB client on `config`, at `AWS_ENDPOINT_URL_DYNAMODB` when that is set (dynoxide). The SDK
+/// reads that variable only when no endpoint was configured in code, and [`local_config`] configures
+/// moto's for every service, so it is applied here, on the DynamoDB client's own configuration.
+pub fn dynamodb_config(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::config::Builder {
+    let builder = aws_sdk_dynamodb::config::Builder::from(config);
+    match std::env::var("AWS_ENDPOINT_URL_DYNAMODB") {
+        Ok(endpoint) if !endpoint.is_empty() => builder.endpoint_url(endpoint),
+        _ => builder,
+    }
+}
+
+/// The DynamoDB client of [`dynamodb_config`].
+pub fn dynamodb_client(config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    aws_sdk_dynamodb::Client::from_conf(dynamodb_config(config).build())
+}
+
 /// A table and a queue of this test's own.
 pub struct AwsFixture {
     /// The SDK configuration.
@@ -42,7 +61,7 @@ pub struct AwsFixture {
     pub queue: Arc<SqsQueue>,
     /// A raw SQS client, to read what was sent.
     pub sqs: aws_sdk_sqs::Client,
-    /// A raw DynamoDB client, to inspect items.
+    /// A raw DynamoDB client (on the DynamoDB endpoint, [`dynamodb_client`]), to inspect items.
     pub dynamodb: aws_sdk_dynamodb::Client,
 }
 
@@ -51,7 +70,7 @@ impl AwsFixture {
     pub async fn new(fifo: bool) -> Self {
         let config = local_config().await;
         let name = format!("hi-test-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
-        let dynamodb = aws_sdk_dynamodb::Client::new(&config);
+        let dynamodb = dynamodb_client(&config);
         let store = DynamoStore::new(dynamodb.clone(), &name);
         store.create_table().await.expect("table created");
         let sqs = aws_sdk_sqs::Client::new(&config);
@@ -289,8 +308,7 @@ impl CallCounter {
 
     /// A DynamoDB client on `config` that reports to this counter.
     pub fn dynamodb(&self, config: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
-        let config = aws_sdk_dynamodb::config::Builder::from(config).interceptor(self.clone()).build();
-        aws_sdk_dynamodb::Client::from_conf(config)
+        aws_sdk_dynamodb::Client::from_conf(dynamodb_config(config).interceptor(self.clone()).build())
     }
 
     /// An SQS client on `config` that reports to this counter.
