@@ -553,3 +553,46 @@ async fn the_link_is_judged_before_the_body_forged_404_expired_410_used_up_410_w
     assert_eq!(repeat.status(), 410, "after expiry a repeat is Link has expired");
     assert!(repeat.text().await.unwrap().contains("Link has expired"));
 }
+
+#[tokio::test]
+async fn operator_routes_refuse_other_hosts_other_origins_and_bodies_not_declared_json() {
+    let t = TestServer::start().await;
+    let create = |content_type: &str| {
+        t.client
+            .post(format!("{}/interventions", t.url))
+            .header("content-type", content_type.to_owned())
+            .body(example().to_string())
+    };
+    // A page on another origin: a text/plain "simple request" creates nothing.
+    let response = create("text/plain").header("origin", "https://evil.example").send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], json!("forbidden"));
+    let response = create("text/plain").send().await.unwrap();
+    assert_eq!(response.status(), 415, "a JSON body must say so");
+    assert_eq!(response.json::<Value>().await.unwrap()["error"]["code"], json!("unsupported_media_type"));
+    let response = create("application/json").header("origin", "null").send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    let response = create("application/json").header("sec-fetch-site", "cross-site").send().await.unwrap();
+    assert_eq!(response.status(), 403);
+    // DNS rebinding: the peer is loopback, the Host is not.
+    for path in ["/continuations", "/interventions?environmentId=prod-eu"] {
+        let response =
+            t.client.get(format!("{}{path}", t.url)).header("host", "evil.example:3000").send().await.unwrap();
+        assert_eq!(response.status(), 403, "{path}");
+        let body: Value = response.json().await.unwrap();
+        assert!(body["error"]["message"].as_str().unwrap().contains("loopback Host"), "{body}");
+    }
+    assert!(t.continuations().await.is_empty());
+    // The server's own origin, and loopback names, are served.
+    let own = t.url.clone();
+    let response = create("application/json; charset=utf-8").header("origin", own).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let port = t.server.addr.port();
+    let response =
+        t.client.get(format!("{}/continuations", t.url)).header("host", format!("localhost:{port}")).send().await;
+    assert_eq!(response.unwrap().status(), 200);
+    // The public routes are not the operator's: any Host may open a link.
+    let (link, _) = t.create(&example()).await;
+    let response = t.client.get(&link).header("host", "links.example.com").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}

@@ -44,6 +44,12 @@ pub enum HttpError {
     NotFound(&'static str),
     /// An operator route asked from outside loopback (403).
     NotLoopback,
+    /// An operator route asked with a `Host` that is not a loopback name or address (403): DNS rebinding.
+    NotLoopbackHost,
+    /// An operator route asked from another web origin (403).
+    CrossOrigin,
+    /// An operator route's JSON body sent without `Content-Type: application/json` (415).
+    OperatorMediaType,
     /// The operator routes that read continuations run on SQS, not in memory (404).
     NotInMemory,
     /// Creating or cancelling failed in storage or scheduling (503), with what to do.
@@ -64,7 +70,8 @@ impl HttpError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) | Self::NotInMemory => StatusCode::NOT_FOUND,
-            Self::NotLoopback => StatusCode::FORBIDDEN,
+            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::OperatorMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 
@@ -86,7 +93,8 @@ impl HttpError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
-            Self::NotLoopback => "forbidden",
+            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => "forbidden",
+            Self::OperatorMediaType => "unsupported_media_type",
             Self::NotInMemory => "not_in_memory",
         }
     }
@@ -110,7 +118,8 @@ impl HttpError {
             Self::PayloadTooLarge => "Too large",
             Self::BadRequest(_) => "Bad request",
             Self::NotFound(_) => "Not found",
-            Self::NotLoopback => "Forbidden",
+            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => "Forbidden",
+            Self::OperatorMediaType => "Unsupported format",
             Self::NotInMemory => "Not here",
         }
     }
@@ -144,6 +153,11 @@ impl HttpError {
             Self::BadRequest(message) => message.clone().into(),
             Self::NotFound(message) | Self::OperatorUnavailable(message) => (*message).into(),
             Self::NotLoopback => "Operator routes answer on loopback only.".into(),
+            Self::NotLoopbackHost => {
+                "Operator routes answer only to a loopback Host (localhost, 127.0.0.1, [::1]).".into()
+            }
+            Self::CrossOrigin => "Operator routes answer only to requests from the server's own origin.".into(),
+            Self::OperatorMediaType => "Send the body as Content-Type: application/json.".into(),
             Self::NotInMemory => "Continuations are on the SQS queue; read them there.".into(),
         }
     }
@@ -198,6 +212,9 @@ mod tests {
             HttpError::BadRequest("limit must be from 1 to 100".into()),
             HttpError::NotFound("No such intervention."),
             HttpError::NotLoopback,
+            HttpError::NotLoopbackHost,
+            HttpError::CrossOrigin,
+            HttpError::OperatorMediaType,
             HttpError::NotInMemory,
             HttpError::OperatorUnavailable("Try again."),
         ];

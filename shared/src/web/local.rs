@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::StatusCode;
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -209,12 +209,71 @@ fn router(service: Service, queue: Option<Arc<MemoryQueue>>) -> Router {
     public_router(service).merge(with_security_headers(operator)).merge(records)
 }
 
+/// The operator routes answer only a request from loopback, addressed to a loopback name (no DNS
+/// rebinding: a page on `evil.example` resolved to 127.0.0.1 still sends `Host: evil.example`), from the
+/// server's own origin or none (no other web page), and, for a body, one declared `application/json`
+/// (which no page of another origin can send without a preflight that this server never grants).
 async fn loopback_only(ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request, next: Next) -> Response {
-    if peer.ip().is_loopback() {
-        next.run(request).await
-    } else {
-        HttpError::NotLoopback.into_response()
+    match operator_refusal(peer, &request) {
+        None => next.run(request).await,
+        Some(error) => {
+            tracing::warn!(code = error.code(), "operator request refused");
+            error.into_response()
+        }
     }
+}
+
+fn operator_refusal(peer: SocketAddr, request: &Request) -> Option<HttpError> {
+    if !peer.ip().is_loopback() {
+        return Some(HttpError::NotLoopback);
+    }
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !is_loopback_host(host) {
+        return Some(HttpError::NotLoopbackHost);
+    }
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let own = origin.to_str().ok().is_some_and(|o| o.eq_ignore_ascii_case(&format!("http://{host}")));
+        if !own {
+            return Some(HttpError::CrossOrigin);
+        }
+    }
+    if headers.get("sec-fetch-site").is_some_and(|v| v.as_bytes() == b"cross-site") {
+        return Some(HttpError::CrossOrigin);
+    }
+    if request.method() == Method::POST && request.uri().path() == "/interventions" {
+        let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let media = content_type.split(';').next().unwrap_or("").trim();
+        if !media.eq_ignore_ascii_case("application/json") {
+            return Some(HttpError::OperatorMediaType);
+        }
+    }
+    None
+}
+
+/// `localhost` (or a name under it), an IPv4 loopback address or `[::1]`, with an optional port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((address, port)) if port.is_empty() || port.strip_prefix(':').is_some_and(is_port) => {
+                return address == "::1"
+            }
+            _ => return false,
+        },
+        None => match host.rsplit_once(':') {
+            Some((name, port)) if is_port(port) => name,
+            Some(_) => return false,
+            None => host,
+        },
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn is_port(text: &str) -> bool {
+    !text.is_empty() && text.len() <= 5 && text.bytes().all(|b| b.is_ascii_digit())
 }
 
 async fn create(State(operator): State<Operator>, request: Request) -> Response {
@@ -290,4 +349,40 @@ pub fn demo_input(now: Timestamp) -> serde_json::Value {
         "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.name": "Ada Lovelace", "customer.email": "ada@example.com" },
         "secretKeys": ["customer.email"]
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_and_addresses_are_operator_hosts() {
+        for host in [
+            "127.0.0.1:3000",
+            "127.0.0.1",
+            "127.1.2.3:80",
+            "localhost:3000",
+            "LOCALHOST",
+            "a.localhost:1",
+            "[::1]:3000",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(host), "{host}");
+        }
+        for host in [
+            "",
+            "evil.example",
+            "evil.example:3000",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example",
+            "10.0.0.1:3000",
+            "[::2]:3000",
+            "[::1]x",
+            "127.0.0.1:",
+            "127.0.0.1:abc",
+            "localhost:3000:1",
+        ] {
+            assert!(!is_loopback_host(host), "{host}");
+        }
+    }
 }
