@@ -111,6 +111,11 @@ impl Fault {
         }
     }
 
+    /// Whether the fault answers with a 5xx, after which AWS does not say whether the write was applied.
+    pub fn server_error(&self) -> bool {
+        matches!(self, Self::InternalServerError | Self::ServiceUnavailable)
+    }
+
     /// Whether a request with this fault still reaches the endpoint.
     pub fn forwards(&self) -> bool {
         matches!(self, Self::DropResponse | Self::Latency(_))
