@@ -17,11 +17,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 /// `target=level` directives (`info,aws_smithy_runtime=debug`); default and fallback `info`. Calling it
 /// twice is harmless.
 pub fn init() {
-    let filter = std::env::var("LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|spec| spec.parse::<Targets>().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let spec = std::env::var("LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
+    let filter = filter_from(spec.as_deref());
     let _ = tracing_subscriber::fmt()
         .fmt_fields(JsonFields::new())
         .event_format(FlatJson)
@@ -29,6 +26,56 @@ pub fn init() {
         .finish()
         .with(filter)
         .try_init();
+}
+
+/// Dependency targets that log whole payloads below `info` (lambda_runtime the invocation event with
+/// the token and the reviewer's input, the SDK the DynamoDB requests and responses holding the context,
+/// the HTTP stacks the headers and bodies): capped at [`DEPENDENCY_CAP`] whatever `LOG_LEVEL` says, so
+/// a log level never widens what is logged about tokens, reviewer input or secrets.
+pub const CAPPED_TARGETS: [&str; 14] = [
+    "lambda_runtime",
+    "lambda_runtime_api_client",
+    "lambda_http",
+    "aws_smithy",
+    "aws_sdk",
+    "aws_config",
+    "aws_runtime",
+    "aws_sigv4",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "rustls",
+    "tower",
+    "axum",
+];
+
+/// The most verbose level a dependency target in [`CAPPED_TARGETS`] logs at.
+pub const DEPENDENCY_CAP: tracing::level_filters::LevelFilter = tracing::level_filters::LevelFilter::INFO;
+
+/// The filter for a `LOG_LEVEL` spec (default and fallback `info`), with every dependency target in
+/// [`CAPPED_TARGETS`] (and any target under it) capped at [`DEPENDENCY_CAP`].
+pub fn filter_from(spec: Option<&str>) -> Targets {
+    use tracing::level_filters::LevelFilter;
+    let parsed = spec
+        .and_then(|spec| spec.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+    let default = parsed.default_level().unwrap_or(LevelFilter::OFF);
+    let capped = |target: &str| {
+        CAPPED_TARGETS
+            .iter()
+            .any(|c| target == *c || target.starts_with(&format!("{c}_")) || target.starts_with(&format!("{c}::")))
+    };
+    let mut filter = Targets::new().with_default(default);
+    for (target, level) in parsed.iter() {
+        let level = if capped(target) { level.min(DEPENDENCY_CAP) } else { level };
+        filter = filter.with_target(target, level);
+    }
+    for target in CAPPED_TARGETS {
+        if !parsed.iter().any(|(t, _)| t == target) {
+            filter = filter.with_target(target, default.min(DEPENDENCY_CAP));
+        }
+    }
+    filter
 }
 
 /// One JSON object per event: time, level, message, the fields of every enclosing span, then the
@@ -185,4 +232,44 @@ pub fn flush_metrics() {
 /// Counts one refusal for `reason`.
 pub fn count_rejection(reason: &'static str) {
     metrics::counter!(metric::REJECTIONS, "reason" => reason).increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::*;
+
+    #[test]
+    fn no_log_level_lets_a_dependency_log_payloads_below_info() {
+        for spec in [
+            Some("trace"),
+            Some("debug"),
+            Some("info,lambda_runtime=trace,aws_smithy_runtime=trace"),
+            Some("trace,hyper_util::client=trace"),
+            None,
+            Some("nonsense="),
+        ] {
+            let filter = filter_from(spec);
+            for target in [
+                "lambda_runtime",
+                "lambda_runtime::layers::trace",
+                "aws_smithy_runtime::client::orchestrator",
+                "aws_sdk_dynamodb::operation",
+                "hyper_util::client",
+                "h2::codec",
+                "lambda_http",
+            ] {
+                assert!(!filter.would_enable(target, &Level::DEBUG), "{spec:?}: {target} at debug");
+                assert!(!filter.would_enable(target, &Level::TRACE), "{spec:?}: {target} at trace");
+            }
+        }
+        // Our own lines follow LOG_LEVEL, and a dependency's warnings still show.
+        let trace = filter_from(Some("trace"));
+        assert!(trace.would_enable("human_intervention::service", &Level::TRACE));
+        assert!(trace.would_enable("aws_smithy_runtime", &Level::WARN));
+        let error = filter_from(Some("error"));
+        assert!(!error.would_enable("lambda_runtime", &Level::INFO), "a narrower level stays narrow");
+        assert!(!error.would_enable("human_intervention", &Level::INFO));
+    }
 }
