@@ -12,5 +12,5 @@ async fn main() -> Result<(), lambda_http::Error> {
     let config = human_intervention::aws::sdk_config()?;
     let store = human_intervention::aws::store_from_env(&config)?;
     let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
-    lambda_http::run(human_intervention::web::routes::record_router(service)).await
+    lambda_http::run(human_intervention::web::routes::lambda_record_router(service)).await
 }

@@ -41,12 +41,30 @@ pub fn public_router(service: Service) -> Router {
     with_security_headers(routes)
 }
 
-/// The public routes for a Lambda function: metrics are flushed (as one EMF document) after each request.
+/// `Strict-Transport-Security` of every response a Lambda function sends: the public page is HTTPS-only
+/// on AWS (the local server, on plain HTTP, does without).
+pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains";
+
+/// Adds [`STRICT_TRANSPORT_SECURITY`] to every response of `router`, errors included.
+pub fn with_hsts<S: Clone + Send + Sync + 'static>(router: Router<S>) -> Router<S> {
+    router.layer(SetResponseHeaderLayer::overriding(
+        header::STRICT_TRANSPORT_SECURITY,
+        HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+    ))
+}
+
+/// The public routes for a Lambda function: metrics are flushed (as one EMF document) after each request;
+/// every response carries HSTS.
 pub fn lambda_router(service: Service) -> Router {
-    public_router(service).layer(axum::middleware::map_response(|response: Response| async move {
+    with_hsts(public_router(service).layer(axum::middleware::map_response(|response: Response| async move {
         crate::telemetry::flush_metrics();
         response
-    }))
+    })))
+}
+
+/// The record routes for the `records` Lambda function, with HSTS on every response.
+pub fn lambda_record_router(service: Service) -> Router {
+    with_hsts(record_router(service))
 }
 
 /// The operator's record routes: `GET /interventions/{id}` and `GET /interventions?environmentId=…`.
@@ -334,4 +352,48 @@ pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, HttpError> {
 #[allow(dead_code)]
 fn _assert_raw_input_is_send(raw: RawInput) -> impl Send {
     raw
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::domain::time::SystemClock;
+    use crate::domain::token::{LinkKey, LinkKeys};
+    use crate::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn every_response_of_the_lambda_routers_carries_hsts_errors_included() {
+        let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![1; 32]).unwrap(), vec![]).unwrap());
+        let service = Service::new(Arc::new(MemoryStore::new()), keys, Arc::new(SystemClock), "https://l.example");
+        let requests = [
+            ("GET", "/i/nope", None),
+            ("POST", "/i/nope", Some("application/x-www-form-urlencoded")),
+            ("PUT", "/i/nope", None),
+            ("GET", "/assets/intervention.css", None),
+            ("GET", "/elsewhere", None),
+        ];
+        for (method, path, content_type) in requests {
+            let mut request = Request::builder().method(method).uri(path);
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            let response = lambda_router(service.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(
+                response.headers()[header::STRICT_TRANSPORT_SECURITY],
+                STRICT_TRANSPORT_SECURITY,
+                "{method} {path}"
+            );
+        }
+        for path in ["/interventions/AAAAAAAAAAAAAAAAAAAAAA", "/interventions?state=x"] {
+            let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let response = lambda_record_router(service.clone()).oneshot(request).await.unwrap();
+            assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], STRICT_TRANSPORT_SECURITY, "{path}");
+        }
+    }
 }
