@@ -237,6 +237,51 @@ describe('the form', () => {
     });
   });
 
+  test('the 422 page shows a value a typed control cannot hold as it was sent, in a text box', async () => {
+    // A client (or a browser without the controls' own checks) sends values no number or date control can
+    // hold; a browser blanks such a value, so the page must not put it in one.
+    const created = await createIntervention(demoInput());
+    await withPage(async (page) => {
+      await page.goto(created.link);
+      await fillDemoForm(page, { ...TYPED, decision: 'reject' });
+      await page.locator('form').evaluate((form) => {
+        form.noValidate = true;
+        for (const name of ['refund.items', 'refund.date']) {
+          form.elements[name].type = 'text';
+        }
+        form.elements['refund.items'].value = '12x';
+        form.elements['refund.date'].value = '2026-13-45';
+      });
+      const posted = await submit(page);
+      assert.equal(posted.status(), 422);
+      const items = page.getByLabel('Items refunded');
+      const date = page.getByLabel('Refund date');
+      assert.equal(await items.inputValue(), '12x', 'the integer as sent');
+      assert.equal(await date.inputValue(), '2026-13-45', 'the date as sent');
+      assert.equal(await items.getAttribute('type'), 'text');
+      assert.equal(await date.getAttribute('type'), 'text');
+      assert.equal(await page.getByLabel('Amount (EUR)').getAttribute('type'), 'number', 'a value it holds keeps its control');
+      assert.equal(await items.getAttribute('aria-invalid'), 'true');
+    });
+  });
+
+  test('a 2 MB answer gets the 413 page, not a broken connection', async () => {
+    const created = await createIntervention(demoInput());
+    await withPage(async (page) => {
+      await page.goto(created.link);
+      await fillDemoForm(page, TYPED);
+      await page.locator('form').evaluate((form) => {
+        form.noValidate = true;
+        form.elements.note.removeAttribute('maxlength');
+        form.elements.note.value = 'x'.repeat(2 * 1024 * 1024);
+      });
+      const posted = await submit(page);
+      assert.equal(posted.status(), 413);
+      await assertVisible(page.getByRole('heading', { name: 'Response too large' }));
+    });
+    assert.deepEqual(await continuationsOf(created.input.correlationId, { timeoutMs: 200 }), []);
+  });
+
   test('works with JavaScript disabled', async () => {
     const created = await createIntervention(demoInput());
     await withPage(

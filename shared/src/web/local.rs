@@ -206,7 +206,36 @@ fn router(service: Service, queue: Option<Arc<MemoryQueue>>) -> Router {
         .route_layer(middleware::from_fn(loopback_only))
         .with_state(Operator { service: service.clone(), queue });
     let records = record_router(service.clone()).route_layer(middleware::from_fn(loopback_only));
-    public_router(service).merge(with_security_headers(operator)).merge(records)
+    public_router(service)
+        .merge(with_security_headers(operator))
+        .merge(records)
+        .layer(middleware::from_fn(read_whole_upload))
+}
+
+/// The most of a request body any route reads (the link-creation input's 256 KiB, with room to spare); a
+/// route still refuses what is over its own limit.
+const KEPT_BODY_BYTES: usize = 1024 * 1024;
+/// How much of an upload is read before answering (API Gateway's own limit): a browser, which writes its
+/// whole body before it reads the answer, then gets the 413 page rather than a reset connection.
+const DRAINED_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Reads the request body to its end (up to [`DRAINED_BODY_BYTES`]) before the route answers, keeping at
+/// most [`KEPT_BODY_BYTES`] + 1 bytes of it for the route: memory stays bounded, and whatever the route
+/// answers (a 413, a 404 for a forged link) reaches a client that is still sending.
+async fn read_whole_upload(request: Request, next: Next) -> Response {
+    use http_body_util::BodyExt;
+    let (parts, mut body) = request.into_parts();
+    let mut kept: Vec<u8> = Vec::new();
+    let mut read = 0usize;
+    while read <= DRAINED_BODY_BYTES {
+        let Some(Ok(frame)) = body.frame().await else { break };
+        if let Ok(data) = frame.into_data() {
+            read += data.len();
+            let room = (KEPT_BODY_BYTES + 1).saturating_sub(kept.len());
+            kept.extend_from_slice(&data[..data.len().min(room)]);
+        }
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(kept))).await
 }
 
 /// The operator routes answer only a request from loopback, addressed to a loopback name (no DNS

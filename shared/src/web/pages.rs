@@ -311,7 +311,11 @@ fn field(index: usize, view: &FieldView) -> Markup {
                     }
                     kind => {
                         @let a = InputAttrs::of(kind);
-                        input type=(a.kind) id=(id) name=(key) value=(if matches!(kind, FieldKind::DateTime) { datetime_local(first) } else { first.to_owned() })
+                        @let value = if matches!(kind, FieldKind::DateTime) { datetime_local(first) } else { first.to_owned() };
+                        // A typed control blanks a value it cannot hold (`12x` in a number, `2026-13-45` in a
+                        // date): such a value is shown in a text input, as typed, beside its error.
+                        @let kind_shown = if holds(a.kind, &value) { a.kind } else { "text" };
+                        input type=(kind_shown) id=(id) name=(key) value=(value)
                             step=[a.step] inputmode=[a.inputmode] min=[a.min] max=[a.max] minlength=[a.min_length] maxlength=[a.max_length]
                             pattern=[a.pattern] autocomplete=[a.autocomplete] required[field.required]
                             aria-describedby=[described_by] aria-invalid=[invalid];
@@ -380,6 +384,65 @@ impl<'f> InputAttrs<'f> {
     }
 }
 
+/// Whether a browser's control of type `kind` keeps `value` (HTML's value sanitization): a number, date
+/// or datetime-local control blanks anything that is not a valid value of its kind.
+fn holds(kind: &str, value: &str) -> bool {
+    if value.is_empty() {
+        return true;
+    }
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let date = |s: &str| {
+        let mut parts = s.split('-');
+        let (Some(y), Some(m), Some(d), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+            return false;
+        };
+        if !(y.len() >= 4 && y.bytes().all(|b| b.is_ascii_digit()) && digits(m, 2) && digits(d, 2)) {
+            return false;
+        }
+        let (Ok(year), Ok(month), Ok(day)) = (y.parse::<i32>(), m.parse::<u8>(), d.parse::<u8>()) else {
+            return false;
+        };
+        year >= 1
+            && time::Month::try_from(month).is_ok_and(|month| time::Date::from_calendar_date(year, month, day).is_ok())
+    };
+    match kind {
+        "number" => {
+            let unsigned = value.strip_prefix('-').unwrap_or(value);
+            let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
+                Some((m, e)) => (m, Some(e)),
+                None => (unsigned, None),
+            };
+            let (whole, fraction) = mantissa.split_once('.').map_or((mantissa, None), |(w, f)| (w, Some(f)));
+            let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+            let exponent_ok = exponent.is_none_or(|e| {
+                let e = e.strip_prefix(['+', '-']).unwrap_or(e);
+                !e.is_empty() && all_digits(e)
+            });
+            all_digits(whole)
+                && fraction.is_none_or(|f| !f.is_empty() && all_digits(f))
+                && (!whole.is_empty() || fraction.is_some())
+                && exponent_ok
+                && value.parse::<f64>().is_ok_and(f64::is_finite)
+        }
+        "date" => date(value),
+        "datetime-local" => {
+            let Some((day, clock)) = value.split_once('T') else { return false };
+            let mut parts = clock.split(':');
+            let (Some(h), Some(m), seconds, None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+                return false;
+            };
+            let seconds_ok = seconds.is_none_or(|s| {
+                let (whole, fraction) = s.split_once('.').map_or((s, None), |(w, f)| (w, Some(f)));
+                digits(whole, 2)
+                    && whole < "60"
+                    && fraction.is_none_or(|f| (1..=3).contains(&f.len()) && f.bytes().all(|b| b.is_ascii_digit()))
+            });
+            date(day) && digits(h, 2) && h < "24" && digits(m, 2) && m < "60" && seconds_ok
+        }
+        _ => true,
+    }
+}
+
 /// A `datetime-local` control only shows `YYYY-MM-DDTHH:MM[:SS]`, so an RFC 3339 value (a prefill from the
 /// context) is shown in UTC in that form, to the second (what the input module accepts back); anything
 /// else is kept as typed.
@@ -398,6 +461,45 @@ mod tests {
     use super::*;
     use crate::domain::form::FormDocument;
     use serde_json::json;
+
+    #[test]
+    fn a_value_a_typed_control_would_blank_is_shown_in_a_text_input_as_typed() {
+        for (kind, kept, blanked) in [
+            (
+                "number",
+                ["12", "-0.5", "1e3", ".5", ""].as_slice(),
+                ["12x", "1,5", "+5", "0x10", "1e", "Infinity"].as_slice(),
+            ),
+            ("date", &["2026-02-28", "2024-02-29"], &["2026-13-45", "2025-02-29", "26-01-01", "2026-1-01"]),
+            (
+                "datetime-local",
+                &["2026-11-25T10:00", "2026-11-25T10:00:59.123"],
+                &["2026-11-25 10:00", "2026-11-25T24:00", "2026-13-01T10:00"],
+            ),
+        ] {
+            for value in kept {
+                assert!(holds(kind, value), "{kind} keeps {value:?}");
+            }
+            for value in blanked {
+                assert!(!holds(kind, value), "{kind} blanks {value:?}");
+            }
+        }
+        let form: FormDocument = serde_json::from_value(json!({"title": "T", "fields": [
+            {"key": "n", "label": "N", "type": "integer"}, {"key": "d", "label": "D", "type": "date"}
+        ]}))
+        .unwrap();
+        let views: Vec<FieldView> = form
+            .fields
+            .iter()
+            .zip(["12x", "2026-13-45"])
+            .map(|(field, value)| FieldView { field, values: vec![value.to_owned()], error: Some("Bad.".into()) })
+            .collect();
+        let html = field(0, &views[0]).into_string() + &field(1, &views[1]).into_string();
+        assert!(html.contains(r#"type="text" id="f-0" name="n" value="12x""#), "{html}");
+        assert!(html.contains(r#"type="text" id="f-1" name="d" value="2026-13-45""#), "{html}");
+        let good = FieldView { field: &form.fields[0], values: vec!["12".into()], error: None };
+        assert!(field(0, &good).into_string().contains(r#"type="number""#));
+    }
 
     const SCRIPT: &str = "<script>alert(1)</script>";
     const IMG: &str = "\"><img src=x onerror=alert(1)>";
