@@ -19,7 +19,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub fn init() {
     let spec = std::env::var("LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
     let filter = filter_from(spec.as_deref());
+    // The builder's own ceiling is `info`: lift it, so that `LOG_LEVEL` alone decides (and the caps on
+    // the dependency targets are what keeps their payloads out at `trace`).
     let _ = tracing_subscriber::fmt()
+        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
         .fmt_fields(JsonFields::new())
         .event_format(FlatJson)
         .with_writer(std::io::stderr)
