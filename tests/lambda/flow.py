@@ -1,11 +1,20 @@
-"""Helpers of tests/lambda/flow.sh: the moto side (table, queue, stream, queue reads) and the seven steps of
-one create -> view -> submit -> publish flow through the real Lambda binaries under `cargo lambda watch`.
+"""Helpers of tests/lambda/flow.sh: the moto side (table, queue, stream, queue reads) and the steps of one
+create -> view -> submit -> publish flow, a timeout and a few refusals through the real Lambda binaries
+under `cargo lambda watch`, all at LOG_LEVEL=trace (the most verbose level infra/template.yaml allows), then
+two checks of what the functions printed (WORKDIR/watch.log, their stdout and stderr):
+
+- the metrics: after each step, the EMF document of the function that ran it has the metric the step should
+  produce (InterventionsCreated, PageViews, SubmissionsAccepted, Rejections by reason, TimeoutsQueued,
+  ContinuationsPublished) with its `function` and `environment` (ENVIRONMENT_NAME) dimensions;
+- the logs: no line holds a link token (nor its path segment, nor its signed part), a secret context value,
+  or the marker the reviewer typed into the form's `note` field (which the continuation does carry).
 
     flow.py setup WORKDIR          creates the table and the queue; writes WORKDIR/aws.env (KEY=VALUE lines)
     flow.py steps WORKDIR PORT     runs the steps against the watch emulator on 127.0.0.1:PORT
 
 Every step prints one `PASS [n] ...` or `FAIL [n] ...` line; `steps` exits non-zero when any step failed.
-AWS_ENDPOINT_URL, credentials and AWS_REGION come from the environment (tests/moto/with-moto.sh).
+AWS_ENDPOINT_URL, credentials and AWS_REGION come from the environment (tests/moto/with-moto.sh);
+FLOW_WATCH_PID (flow.sh) is the watch process, whose function processes' environment is checked.
 """
 
 import base64
@@ -20,11 +29,16 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 
 import boto3
 
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 HOST = "127.0.0.1"
+# The most verbose of infra/template.yaml's LogLevel AllowedValues, and the `environment` dimension.
+LOG_LEVEL = "trace"
+ENVIRONMENT_NAME = "flow-test"
+METRICS_NAMESPACE = "HumanIntervention"
 
 # The design's example link-creation input (docs/examples/link-creation-input.json, the fixture of
 # docs/interfaces.md); each step sets runAvailableUntil to now + 1 day.
@@ -86,9 +100,11 @@ def setup(workdir):
     with os.fdopen(fd, "w") as f:
         f.write(f"TABLE_NAME={table}\nQUEUE_URL={queue_url}\nLINK_SIGNING_KEYS={key}\n")
         f.write(f"SCHEDULE_GROUP={group}\n")
+        f.write(f"LOG_LEVEL={LOG_LEVEL}\nENVIRONMENT_NAME={ENVIRONMENT_NAME}\n")
         f.write(f"TIMEOUT_FUNCTION_ARN=arn:aws:lambda:eu-west-1:{account}:function:timeout\n")
         f.write(f"SCHEDULER_ROLE_ARN=arn:aws:iam::{account}:role/scheduler\n")
-    print(f"table {table}, queue {queue_url}, signing key id 'flow' (32 random bytes)")
+    print(f"table {table}, queue {queue_url}, signing key id 'flow' (32 random bytes), "
+          f"LOG_LEVEL={LOG_LEVEL}, ENVIRONMENT_NAME={ENVIRONMENT_NAME}")
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -166,6 +182,100 @@ def load_env(workdir):
     return env
 
 
+# ---------------------------------------------------------------------------------------------- what the functions print
+
+
+FUNCTIONS = ("create-link", "form-page", "submission", "publisher", "timeout")
+
+
+def as_json(line):
+    """The JSON object a line holds, or None."""
+    if not line.startswith("{"):
+        return None
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+class Printed:
+    """WORKDIR/watch.log: what cargo lambda watch and cargo print, and every line the function processes print
+    on stdout (the EMF documents) and stderr (the JSON logs), which are watch's. A mark is a byte offset."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def mark(self):
+        try:
+            return os.path.getsize(self.path)
+        except FileNotFoundError:
+            return 0
+
+    def lines(self, since=0):
+        with open(self.path, "rb") as f:
+            f.seek(since)
+            data = f.read()
+        return data.decode("utf-8", "replace").splitlines()
+
+    def emf(self, since=0):
+        return [doc for doc in map(as_json, self.lines(since)) if doc is not None and "_aws" in doc]
+
+
+def metric_values(docs, name, function, reason=None):
+    """The values of metric `name` in the EMF documents of `function` that declare it in the product's namespace
+    with the dimensions function, environment (and reason), set to `function`, ENVIRONMENT_NAME (and `reason`)."""
+    wanted = {"function", "environment"} | ({"reason"} if reason else set())
+    values = []
+    for doc in docs:
+        for directive in doc["_aws"].get("CloudWatchMetrics", []):
+            if directive.get("Namespace") != METRICS_NAMESPACE:
+                continue
+            if not any(m.get("Name") == name for m in directive.get("Metrics", [])):
+                continue
+            if not any(set(dims) == wanted for dims in directive.get("Dimensions", [])):
+                continue
+            if doc.get("function") != function or doc.get("environment") != ENVIRONMENT_NAME:
+                continue
+            if reason and doc.get("reason") != reason:
+                continue
+            if isinstance(doc.get(name), (int, float)):
+                values.append(doc[name])
+    return values
+
+
+def spellings(needle):
+    """A secret as a log line could hold it: as is, percent-encoded, and base64 (standard and URL-safe) at each
+    of the three byte alignments (the middle characters every encoding of it shares)."""
+    found = {needle, urllib.parse.quote(needle, safe=""), urllib.parse.quote_plus(needle)}
+    raw = needle.encode()
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode()
+        middle = encoded[4 if shift else 0:-4]
+        if len(middle) >= 12:
+            found.update({middle, middle.replace("+", "-").replace("/", "_")})
+    return sorted(found)
+
+
+def descendants(pid):
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 # ---------------------------------------------------------------------------------------------- steps
 
 
@@ -180,6 +290,11 @@ class Flow:
         self.base = f"http://{HOST}:{self.port}"
         self.link_base = f"{self.base}/lambda-url/form-page"
         self.dynamo = client("dynamodb")
+        self.printed = Printed(os.path.join(workdir, "watch.log"))
+        self.marks = {}  # step number -> where watch.log ended when the step started
+        # What no log line may hold: the links' tokens, the secret context values, the reviewer's marker.
+        self.tokens, self.secrets = [], []
+        self.marker = "flow-note-marker-" + secrets.token_hex(8)
         self.state = {}
 
     def file(self, name, payload):
@@ -191,12 +306,18 @@ class Flow:
     def item_count(self):
         return self.dynamo.scan(TableName=self.table, Select="COUNT", ConsistentRead=True)["Count"]
 
-    # 1 -------------------------------------------------------------------------------------------
-    def create_link(self):
+    def creation_input(self, **settings):
+        """The design's example with runAvailableUntil a day ahead and a secret value of this run's own."""
         payload = json.loads(json.dumps(EXAMPLE_INPUT))
         until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
         payload["runAvailableUntil"] = until.strftime("%Y-%m-%dT%H:%M:%SZ")
-        rc, out, err = invoke(self.port, "create-link", self.file("create-link.json", payload))
+        for key in payload["secretKeys"]:
+            payload["context"][key] = f"flow-secret-{secrets.token_hex(8)}@example.com"
+            self.secrets.append((key, payload["context"][key]))
+        payload.update(settings)
+        return payload
+
+    def created(self, payload, rc, out, err):
         check(rc == 0, f"cargo lambda invoke create-link exited {rc}: {err.strip()[-600:]}")
         output = json.loads(out)
         link = output.get("context", {}).get("approval.url")
@@ -206,14 +327,40 @@ class Flow:
         check(link.startswith(self.link_base + "/i/"), f"the link {link} is not under LINK_BASE_URL {self.link_base}")
         intervention_id = output.get("interventionId")
         check(isinstance(intervention_id, str) and intervention_id, f"no interventionId: {out}")
+        token = link.rsplit("/i/", 1)[1]
+        check(re.fullmatch(r"v1\.flow\.[A-Za-z0-9_-]{40,}", token), f"the token {token} is not v1.<kid>.<…>")
+        self.tokens.append(token)
         expires = datetime.datetime.fromisoformat(output["expiresAt"].replace("Z", "+00:00"))
-        left = (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
-        check(3000 < left <= 3600, f"expiresAt {output['expiresAt']} is not about one hour ahead")
-        self.state.update(link=link, intervention_id=intervention_id, token=link.rsplit("/i/", 1)[1])
         schedule = client("scheduler").get_schedule(Name=intervention_id, GroupName=self.group)
         check(schedule["ScheduleExpression"].startswith("at("), f"the onTimeout timer: {schedule['ScheduleExpression']}")
-        return f"interventionId {intervention_id}, expiresAt {output['expiresAt']}, " \
-               f"timer {schedule['ScheduleExpression']}, link {link}"
+        return link, intervention_id, token, expires, schedule["ScheduleExpression"]
+
+    def expect_metric(self, step, name, function, reason=None, count=1):
+        """The metric in the EMF documents printed since `step` started (a document can follow its answer by a
+        moment: watch relays the function's stdout)."""
+        deadline = time.monotonic() + 10
+        while True:
+            docs = self.printed.emf(self.marks[step])
+            values = metric_values(docs, name, function, reason)
+            if sum(values) >= count or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        seen = [{k: v for k, v in d.items() if k != "_aws"} for d in docs]
+        check(sum(values) == count, f"{name} from {function} (reason {reason}) = {values}, expected {count}, "
+                                    f"in the {len(docs)} EMF documents printed since step {step}: {seen}")
+        dims = f"function={function}, environment={ENVIRONMENT_NAME}" + (f", reason={reason}" if reason else "")
+        return (f"{name}={int(sum(values))} {{{dims}}} in namespace {METRICS_NAMESPACE}, "
+                f"{len(values)} of the {len(docs)} EMF documents printed since step {step} started")
+
+    # 1 -------------------------------------------------------------------------------------------
+    def create_link(self):
+        payload = self.creation_input()
+        rc, out, err = invoke(self.port, "create-link", self.file("create-link.json", payload))
+        link, intervention_id, token, expires, timer = self.created(payload, rc, out, err)
+        left = (expires - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        check(3000 < left <= 3600, f"expiresAt {expires} is not about one hour ahead")
+        self.state.update(link=link, intervention_id=intervention_id, token=token)
+        return f"interventionId {intervention_id}, expiresAt {expires.isoformat()}, timer {timer}, link {link}"
 
     # 2 -------------------------------------------------------------------------------------------
     def view(self):
@@ -221,7 +368,7 @@ class Flow:
         check(status == 200, f"GET link answered {status}: {body[:300]}")
         check(headers.get("content-type", "").startswith("text/html"), f"content-type {headers.get('content-type')}")
         check("<form" in body and "Approve refund" in body and 'name="decision"' in body, "the page has no form")
-        check("a@example.com" not in body, "a secret context value is on the public page")
+        check(not any(value in body for _, value in self.secrets), "a secret context value is on the public page")
         found = re.search(r'<input type="hidden" name="_submissionId" value="([^"]+)"', body)
         check(found, "no hidden _submissionId on the page")
         self.state["submission_id"] = found.group(1)
@@ -236,33 +383,41 @@ class Flow:
     # 3 -------------------------------------------------------------------------------------------
     def submit(self):
         url = f"{self.base}/lambda-url/submission/i/{self.state['token']}"
-        body = urllib.parse.urlencode({"decision": "approve", "_submissionId": self.state["submission_id"]})
+        body = urllib.parse.urlencode(
+            {"decision": "approve", "note": self.marker, "_submissionId": self.state["submission_id"]}
+        )
         status, _, page = http("POST", url, body.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
         check(status == 200, f"POST answered {status}: {page[:400]}")
         correlation_id = EXAMPLE_INPUT["correlationId"]
         check(correlation_id in page, "the confirmation page does not show the correlation id")
         timers = client("scheduler").list_schedules(GroupName=self.group)["Schedules"]
         check(not any(t["Name"] == self.state["intervention_id"] for t in timers), "the answered link's timer is still there")
-        return f"200 confirmation page with correlation id {correlation_id} (via {self.base}/lambda-url/submission/i/…)"
+        return (f"200 confirmation page with correlation id {correlation_id} (via {self.base}/lambda-url/submission/i/…), "
+                f"note {self.marker!r} typed in")
 
     # 4 -------------------------------------------------------------------------------------------
-    def stream_event(self):
-        submission_sk = f"S#{self.state['submission_id']}"
+    def stream_event(self, intervention_id, sk, name):
+        """WORKDIR/NAME: the publisher's event holding the stream's INSERT of the item (I#id, sk)."""
+        pk = f"I#{intervention_id}"
         note = ""
         try:
             records, arn = self.read_stream()
             inserts = [
                 r for r in records
-                if r["eventName"] == "INSERT" and r["dynamodb"].get("NewImage", {}).get("sk", {}).get("S") == submission_sk
+                if r["eventName"] == "INSERT" and r["dynamodb"].get("NewImage", {}).get("sk", {}).get("S") == sk
+                and r["dynamodb"]["NewImage"].get("pk", {}).get("S") == pk
             ]
-            check(len(inserts) == 1, f"{len(inserts)} INSERT records of {submission_sk} on moto's stream")
+            check(len(inserts) == 1, f"{len(inserts)} INSERT records of {pk} {sk} on moto's stream")
             source = f"moto's stream {arn.rsplit('/', 1)[-1]}: {len(records)} records " \
-                     f"({', '.join(r['eventName'] for r in records)}), one INSERT of the submission item"
+                     f"({', '.join(r['eventName'] for r in records)}), one INSERT of {sk}"
+            # Only the item's own record: an earlier, published one would be queued again (at least once).
+            if sk.startswith("T#"):
+                records = inserts
         except Exception as error:  # moto's stream is an emulation: fall back to the stored item
             note = f" — FALLBACK: moto's stream did not serve the record ({error}); built from GetItem"
-            records = [self.record_from_item(submission_sk)]
-            source = "GetItem of the submission item"
-        self.state["event"] = self.file("publisher-event.json", {"Records": records})
+            records = [self.record_from_item(pk, sk)]
+            source = "GetItem of the item"
+        self.state[name] = self.file(f"{name}.json", {"Records": records})
         return f"event of {len(records)} records from {source}{note}"
 
     def read_stream(self):
@@ -289,21 +444,20 @@ class Flow:
             event_records.append(record)
         return event_records, arn
 
-    def record_from_item(self, submission_sk):
-        key = {"pk": {"S": f"I#{self.state['intervention_id']}"}, "sk": {"S": submission_sk}}
-        item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
+    def record_from_item(self, pk, sk):
+        item = self.dynamo.get_item(TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)["Item"]
         return jsonable(stream_record(item, self.table, "flow", 1))
 
     # 5 -------------------------------------------------------------------------------------------
-    def publish(self):
-        rc, out, err = invoke(self.port, "publisher", self.state["event"])
+    def publish(self, name):
+        rc, out, err = invoke(self.port, "publisher", self.state[name])
         check(rc == 0, f"cargo lambda invoke publisher exited {rc}: {err.strip()[-600:]}")
         output = json.loads(out)
         check(output.get("batchItemFailures") == [], f"batchItemFailures is not empty: {out}")
         return "batchItemFailures: []"
 
     # 6 -------------------------------------------------------------------------------------------
-    def queued(self):
+    def receive_one(self):
         sqs = client("sqs")
         messages = []
         for _ in range(3):  # until an empty receive: exactly one message must be there
@@ -313,9 +467,15 @@ class Flow:
             if not page:
                 break
             messages.extend(page)
+            for m in page:
+                sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=m["ReceiptHandle"])
         check(len(messages) == 1, f"{len(messages)} messages on the queue: {[m['Body'] for m in messages]}")
         message = messages[0]
-        body = json.loads(message["Body"])
+        attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+        return message, json.loads(message["Body"]), attributes
+
+    def queued(self):
+        message, body, attributes = self.receive_one()
         intervention_id, submission_id = self.state["intervention_id"], self.state["submission_id"]
         correlation_id = EXAMPLE_INPUT["correlationId"]
         expected = {
@@ -330,17 +490,29 @@ class Flow:
         for key, value in expected.items():
             check(body.get(key) == value, f"body[{key}] = {body.get(key)!r}, expected {value!r}: {body}")
         check(body.get("context", {}).get("decision") == "approve", f"decision not in the context: {body}")
-        attributes = {k: v.get("StringValue") for k, v in message.get("MessageAttributes", {}).items()}
+        # The marker is data: the continuation carries it (and the log check below finds it in no log line).
+        check(body.get("context", {}).get("note") == self.marker, f"the note {self.marker!r} is not in the context: {body}")
         check(attributes.get("correlationId") == correlation_id, f"message attributes {attributes}")
         check(attributes.get("environmentId") == EXAMPLE_INPUT["environmentId"], f"message attributes {attributes}")
         key = {"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": f"S#{submission_id}"}}
         item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         check(item is not None, "the submission item is gone")
         check("outbox" not in item and "outboxAt" not in item, f"not marked published: {sorted(item)}")
-        return (f"1 message, id {body['id']}, outcome submitted, attributes correlationId+environmentId "
+        return (f"1 message, id {body['id']}, outcome submitted, context.note is the marker "
+                f"({message['Body'].count(self.marker)} occurrence in the SQS body), attributes correlationId+environmentId "
                 f"({', '.join(sorted(attributes))}); submission item has no outbox/outboxAt (published)")
 
     # 7 -------------------------------------------------------------------------------------------
+    def create_short_link(self):
+        """A second intervention, with onTimeout, whose link expires in about 1 s: its timeout fires at step 11
+        (the steps between run while it expires)."""
+        payload = self.creation_input(urlExpirationHours=0.0003, correlationId=str(uuid.uuid4()))
+        rc, out, err = invoke(self.port, "create-link", self.file("create-link-short.json", payload))
+        link, intervention_id, token, expires, timer = self.created(payload, rc, out, err)
+        self.state.update(short_id=intervention_id, short_expires=expires, short_correlation=payload["correlationId"])
+        return f"interventionId {intervention_id}, expiresAt {expires.isoformat()} (urlExpirationHours 0.0003), timer {timer}"
+
+    # 8 -------------------------------------------------------------------------------------------
     def bad_input(self):
         payload = json.loads(json.dumps(EXAMPLE_INPUT))
         until = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)
@@ -362,28 +534,165 @@ class Flow:
         check("formDocument.fields[0].type" in error.get("errorMessage", ""), f"Invoke API answered {answer}")
         after = self.item_count()
         check(after == before, f"the refused input wrote {after - before} items")
-        return f"errorType InvalidInterventionConfig, errorMessage {error['errorMessage']!r}; nothing written"
+        return f"errorType InvalidInterventionConfig, errorMessage {error['errorMessage']!r}; nothing written (2 invocations)"
+
+    # 9 -------------------------------------------------------------------------------------------
+    def forged_view(self):
+        token = self.state["token"]
+        at = len(token) - 10  # a character of the HMAC
+        forged = token[:at] + ("A" if token[at] != "A" else "B") + token[at + 1:]
+        status, _, body = http("GET", f"{self.link_base}/i/{forged}", headers={"Accept": "application/json"})
+        check(status == 404 and "not_found" in body, f"the forged link answered {status}: {body[:300]}")
+        return f"404 {body.strip()[:120]}"
+
+    # 10 ------------------------------------------------------------------------------------------
+    def used_up_post(self):
+        url = f"{self.base}/lambda-url/submission/i/{self.state['token']}"
+        body = urllib.parse.urlencode({"decision": "reject", "_submissionId": secrets.token_urlsafe(16)})
+        status, _, page = http("POST", url, body.encode(), {"Content-Type": "application/x-www-form-urlencoded"})
+        check(status == 410 and "Already used the maximum number of times" in page, f"POST answered {status}: {page[:300]}")
+        return "410 Already used the maximum number of times (a second submission id on the maxUrlUses 1 link)"
+
+    # 11 ------------------------------------------------------------------------------------------
+    def fire_timeout(self):
+        wait = (self.state["short_expires"] - datetime.datetime.now(datetime.timezone.utc)).total_seconds() + 0.2
+        if wait > 0:
+            time.sleep(wait)
+        payload = {"interventionId": self.state["short_id"]}
+        rc, out, err = invoke(self.port, "timeout", self.file("timeout.json", payload))
+        check(rc == 0, f"cargo lambda invoke timeout exited {rc}: {err.strip()[-600:]}")
+        output = json.loads(out)
+        check(output == {"interventionId": self.state["short_id"], "outcome": "queued"}, f"timeout answered {out}")
+        return f"{json.dumps(output)} (after waiting {max(wait, 0):.1f}s for the link to expire)"
+
+    # 13 ------------------------------------------------------------------------------------------
+    def timeout_queued(self):
+        message, body, attributes = self.receive_one()
+        intervention_id = self.state["short_id"]
+        expected = {
+            "id": f"{intervention_id}:timeout",
+            "outcome": "timedOut",
+            "correlationId": self.state["short_correlation"],
+            "ruleSetId": EXAMPLE_INPUT["onTimeout"]["ruleSetId"],
+            "interventionId": intervention_id,
+        }
+        for key, value in expected.items():
+            check(body.get(key) == value, f"body[{key}] = {body.get(key)!r}, expected {value!r}: {body}")
+        check(body.get("context", {}).get("decision") == "reject", f"the onTimeout default is not in the context: {body}")
+        return f"1 message, id {body['id']}, outcome timedOut, ruleSetId {body['ruleSetId']}, context.decision reject"
+
+    # 14 ------------------------------------------------------------------------------------------
+    def levels(self):
+        """The function processes below watch run with LOG_LEVEL=trace and ENVIRONMENT_NAME (their environ)."""
+        watch = int(os.environ["FLOW_WATCH_PID"])
+        seen = {}
+        for pid in descendants(watch):
+            try:
+                exe = os.readlink(f"/proc/{pid}/exe")
+                with open(f"/proc/{pid}/environ", "rb") as f:
+                    environ = dict(v.split("=", 1) for v in f.read().decode().split("\0") if "=" in v)
+            except OSError:
+                continue
+            if os.path.basename(exe) in FUNCTIONS:
+                seen[os.path.basename(exe)] = (environ.get("LOG_LEVEL"), environ.get("ENVIRONMENT_NAME"),
+                                               environ.get("RUST_LOG"))
+        check(set(seen) == set(FUNCTIONS), f"function processes below watch: {sorted(seen)}, expected {FUNCTIONS}")
+        wrong = {f: v for f, v in seen.items() if v[:2] != (LOG_LEVEL, ENVIRONMENT_NAME)}
+        check(not wrong, f"(LOG_LEVEL, ENVIRONMENT_NAME, RUST_LOG) of {wrong}")
+        rust_log = sorted({v[2] for v in seen.values()}, key=str)
+        return (f"LOG_LEVEL={LOG_LEVEL} and ENVIRONMENT_NAME={ENVIRONMENT_NAME} in the environment of the "
+                f"{len(seen)} function processes ({', '.join(sorted(seen))}); RUST_LOG {rust_log} (LOG_LEVEL wins)")
+
+    # 15 ------------------------------------------------------------------------------------------
+    def logs(self):
+        """No line printed during the run holds a token, a secret value or the marker, in any spelling."""
+        lines = self.printed.lines()
+        objects = [as_json(line) for line in lines]
+        logs = [o for o in objects if o is not None and "_aws" not in o]
+        emf = sum(1 for o in objects if o is not None and "_aws" in o)
+        by_level = {}
+        for o in logs:
+            by_level[o.get("level", "?")] = by_level.get(o.get("level", "?"), 0) + 1
+        needles = []  # (what, value)
+        for token in self.tokens:
+            needles += [("token", token), ("/i/<token> path segment", "/i/" + token),
+                        ("signed part", token.split(".", 2)[2]), ("HMAC tail", token[-40:])]
+        needles += [(f"secret {key}", value) for key, value in self.secrets]
+        needles.append(("note marker", self.marker))
+        counts, found = {}, []
+        for what, value in needles:
+            variants = spellings(value)
+            n = 0
+            for number, line in enumerate(lines, 1):
+                hits = sum(line.count(v) for v in variants)
+                if hits:
+                    n += hits
+                    masked = line
+                    for v in variants:
+                        masked = masked.replace(v, f"<{what}>")
+                    found.append(f"line {number}: {masked[:240]}")
+            counts[what] = counts.get(what, 0) + n
+        # The capture holds the functions' lines: each intervention's id is logged with its events.
+        ids = [self.state[k] for k in ("intervention_id", "short_id") if k in self.state]
+        naming = sum(1 for line in lines if any(i in line for i in ids))
+        check(self.tokens and self.secrets, "no link was created: nothing to look for")
+        check(logs and emf and naming, f"{len(logs)} log lines, {emf} EMF documents, {naming} lines naming the "
+                                       f"interventions: the functions' output is not in the capture")
+        check(not found, f"{sum(counts.values())} occurrences ({counts}) in {len(found)} lines, the first:\n  "
+                         + "\n  ".join(found[:10]))
+        figures = ", ".join(f"{what} {n}" for what, n in counts.items())
+        below_info = sum(n for level, n in by_level.items() if level in ("DEBUG", "TRACE"))
+        return (f"{len(lines)} lines scanned ({len(logs) + emf} printed by the functions: {len(logs)} log lines "
+                f"{dict(sorted(by_level.items()))}, {below_info} below INFO, and {emf} EMF documents, {naming} of them naming the interventions; "
+                f"{len(lines) - len(logs) - emf} by watch and cargo); occurrences over the {len(self.tokens)} links, "
+                f"the {len(self.secrets)} secret values and the marker, as is, percent-encoded or base64: {figures}")
 
 
 def steps(workdir, port):
     flow = Flow(workdir, port)
-    chain = [
-        (1, "create-link invoke", flow.create_link),
-        (2, "GET link via form-page function URL", flow.view),
-        (3, "POST via submission function URL", flow.submit),
-        (4, "DynamoDB stream event", flow.stream_event),
-        (5, "publisher invoke", flow.publish),
-        (6, "SQS continuation + outbox cleared", flow.queued),
+    metric = lambda step, *args, **kwargs: (lambda: flow.expect_metric(step, *args, **kwargs))  # noqa: E731
+    chain = [  # (number, name, step, the steps it needs)
+        ("1", "create-link invoke", flow.create_link, []),
+        ("1m", "metric after create-link", metric("1", "InterventionsCreated", "create-link"), ["1"]),
+        ("2", "GET link via form-page function URL", flow.view, ["1"]),
+        ("2m", "metric after the view", metric("2", "PageViews", "form-page"), ["2"]),
+        ("3", "POST via submission function URL", flow.submit, ["2"]),
+        ("3m", "metric after the submission", metric("3", "SubmissionsAccepted", "submission"), ["3"]),
+        ("4", "DynamoDB stream event", lambda: flow.stream_event(
+            flow.state["intervention_id"], f"S#{flow.state['submission_id']}", "publisher-event"), ["3"]),
+        ("5", "publisher invoke", lambda: flow.publish("publisher-event"), ["4"]),
+        ("5m", "metric after the publisher", metric("5", "ContinuationsPublished", "publisher"), ["5"]),
+        ("6", "SQS continuation + outbox cleared", flow.queued, ["5"]),
+        ("7", "create-link invoke, a link expiring in 1 s (onTimeout)", flow.create_short_link, []),
+        ("8", "create-link bad input", flow.bad_input, []),
+        ("8m", "metric after the bad input", metric("8", "Rejections", "create-link", "invalid_config", 2), ["8"]),
+        ("9", "GET a forged link via form-page", flow.forged_view, ["1"]),
+        ("9m", "metric after the forged link", metric("9", "Rejections", "form-page", "not_found"), ["9"]),
+        ("10", "POST on the used-up link via submission", flow.used_up_post, ["3"]),
+        ("10m", "metric after the used-up link", metric("10", "Rejections", "submission", "max_uses_reached"), ["10"]),
+        ("11", "timeout invoke on the expired link", flow.fire_timeout, ["7"]),
+        ("11m", "metric after the timeout", metric("11", "TimeoutsQueued", "timeout"), ["11"]),
+        ("12", "publisher invoke on the timeout's stream record", lambda: (
+            flow.stream_event(flow.state["short_id"], "T#timeout", "timeout-event") + "; "
+            + flow.publish("timeout-event")), ["11"]),
+        ("12m", "metric after the timeout's publisher", metric("12", "ContinuationsPublished", "publisher"), ["12"]),
+        ("13", "SQS timeout continuation", flow.timeout_queued, ["12"]),
+        ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
+        ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),
     ]
-    failed = False
-    for number, name, step in chain + [(7, "create-link bad input", flow.bad_input)]:
-        if failed and number <= 6:
-            print(f"FAIL [{number}] {name}: not run, an earlier step failed", flush=True)
+    passed, failed = set(), False
+    for number, name, step, needs in chain:
+        missing = [n for n in needs if n not in passed]
+        if missing:
+            print(f"FAIL [{number}] {name}: not run, step {', '.join(missing)} did not pass", flush=True)
+            failed = True
             continue
         started = time.monotonic()
+        flow.marks[number] = flow.printed.mark()
         try:
             detail = step()
             print(f"PASS [{number}] {name} ({time.monotonic() - started:.1f}s): {detail}", flush=True)
+            passed.add(number)
         except Exception as error:  # noqa: BLE001 - every failure is one FAIL line
             kind = "" if isinstance(error, StepFailed) else f"{type(error).__name__}: "
             print(f"FAIL [{number}] {name} ({time.monotonic() - started:.1f}s): {kind}{error}", flush=True)

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# One full create -> view -> submit -> publish flow through the REAL Lambda binaries under `cargo lambda
-# watch`, against moto:
+# One full create -> view -> submit -> publish flow, a timeout and a few refusals through the REAL Lambda
+# binaries under `cargo lambda watch`, against moto, at LOG_LEVEL=trace (the template's most verbose level);
+# then what the functions printed is checked: each step's EMF metrics with their dimensions, and no token,
+# secret context value or reviewer input in any line:
 #
 #   tests/moto/with-moto.sh bash tests/lambda/flow.sh      (or `make lambda-test`)
 #
@@ -9,7 +11,8 @@
 #
 # It creates a table (DynamoStore::create_table's layout) and a standard queue on moto, a fresh signing key,
 # starts `cargo lambda watch` on a free loopback port with the functions' configuration, and runs the steps
-# in flow.py, one PASS/FAIL line each. It exits non-zero on any failure, and always stops watch and every
+# in flow.py, one PASS/FAIL line each (watch.log, which holds the functions' stdout and stderr, is what the
+# last checks read). It exits non-zero on any failure, and always stops watch and every
 # function process it started.
 set -euo pipefail
 
@@ -151,9 +154,12 @@ step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
 step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
 sed 's/^/  /' "$work/step.log"
 
-# --- the four binaries, built up front so that a compile error shows here and watch only starts them
+# --- the five binaries, built up front so that a compile error shows here and watch only starts them.
+# timeout on its own: without lambda_http beside it its dependencies resolve other features, as under watch's
+# `cargo run --bin timeout`, which would otherwise rebuild it (and the next run's build, again).
 step "cargo build (create-link, form-page, submission, publisher)" \
   cargo build -p create-link -p form-page -p submission -p publisher
+step "cargo build (timeout)" cargo build -p timeout
 
 # --- cargo lambda watch on a free port, the functions' configuration in an env file (values quoted:
 # cargo-lambda's env-file parser refuses an unquoted base64 value with `+`, `/` or `=`)
@@ -193,8 +199,9 @@ echo "PASS [0] cargo lambda watch ready on 127.0.0.1:$port ($(($(date +%s) - t0)
 
 # --- the flow
 t0=$(date +%s)
+export FLOW_WATCH_PID=$watch_pid # flow.py checks its function processes' environment
 if run "$venv/bin/python" "$here/flow.py" steps "$work" "$port"; then
-  echo "PASS flow: create -> view -> submit -> publish through cargo lambda watch ($(($(date +%s) - t0))s)"
+  echo "PASS flow: create -> view -> submit -> publish, timeout, refusals; metrics and trace logs checked ($(($(date +%s) - t0))s)"
 else
   echo "FAIL flow ($(($(date +%s) - t0))s)"
   exit 1
