@@ -266,20 +266,8 @@ impl AwsFixture {
 
     /// The stream records of the intervention's items whose sort key starts with `prefix`.
     pub async fn records(&self, id: &str, prefix: &str) -> Vec<human_intervention::aws::stream::StreamRecord> {
-        use aws_sdk_dynamodb::types::AttributeValue;
-        let output = self
-            .dynamodb
-            .query()
-            .table_name(self.store.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
-            .expression_attribute_values(":s", AttributeValue::S(prefix.into()))
-            .consistent_read(true)
-            .send()
+        items_of(&self.dynamodb, self.store.table(), id, prefix)
             .await
-            .expect("query");
-        output
-            .items()
             .iter()
             .enumerate()
             .map(|(i, item)| human_intervention::aws::stream::StreamRecord {
@@ -290,6 +278,28 @@ impl AwsFixture {
             })
             .collect()
     }
+}
+
+/// The items of intervention `id` in `table` whose sort key starts with `prefix` (`S#`, `T#`), read
+/// strongly consistent through `client`.
+pub async fn items_of(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: &str,
+    prefix: &str,
+) -> Vec<human_intervention::aws::dynamo::Item> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let output = client
+        .query()
+        .table_name(table)
+        .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
+        .expression_attribute_values(":s", AttributeValue::S(prefix.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("query");
+    output.items().to_vec()
 }
 
 /// Counts the AWS calls of the clients it is registered on, by operation (`DynamoDB.GetItem`): one per

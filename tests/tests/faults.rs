@@ -10,7 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use human_intervention::aws::stream::{publish_records, StreamRecord};
 use human_intervention::aws::{DynamoStore, SqsQueue};
 use human_intervention::domain::continuation::Continuation;
@@ -192,18 +191,7 @@ impl Wire {
 
     /// The sort keys of the intervention's items that start with `prefix` (`S#`, `T#`), read without the proxy.
     async fn items(&self, id: &str, prefix: &str) -> Vec<human_intervention::aws::dynamo::Item> {
-        let output = self
-            .dynamodb
-            .query()
-            .table_name(self.direct.table())
-            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
-            .expression_attribute_values(":pk", AttributeValue::S(format!("I#{id}")))
-            .expression_attribute_values(":s", AttributeValue::S(prefix.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("query");
-        output.items().to_vec()
+        intervention_tests::aws::items_of(&self.dynamodb, self.direct.table(), id, prefix).await
     }
 
     /// The submission ids recorded for the intervention.

@@ -298,13 +298,13 @@ fn parse_integer(text: &str) -> Option<i64> {
     (n.unsigned_abs() <= MAX_SAFE_INTEGER.unsigned_abs()).then_some(n)
 }
 
-/// HTML's valid floating-point number (`-?(digits|digits?.digits)(e[+-]?digits)?`, what a number input
-/// sends), finite, not negative zero, at most 15 significant digits (exact in a double).
-fn parse_decimal(text: &str) -> Result<f64, String> {
-    const SHAPE: &str = "Enter a number, like 12.50.";
+/// The parts of HTML's valid floating-point number `-?(digits|digits?.digits)([eE][+-]?digits)?` (what a
+/// number input sends and keeps): the whole digits, the fraction digits, the exponent's digits (without
+/// its sign); `None` for any other text.
+pub fn html_float_parts(text: &str) -> Option<(&str, Option<&str>, Option<&str>)> {
     let unsigned = text.strip_prefix('-').unwrap_or(text);
     let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-        Some((m, e)) => (m, Some(e)),
+        Some((m, e)) => (m, Some(e.strip_prefix(['+', '-']).unwrap_or(e))),
         None => (unsigned, None),
     };
     let (whole, fraction) = match mantissa.split_once('.') {
@@ -312,15 +312,19 @@ fn parse_decimal(text: &str) -> Result<f64, String> {
         None => (mantissa, None),
     };
     let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && e.len() <= 4 && digits(e)
-    });
-    let shape_ok = digits(whole)
+    let ok = digits(whole)
         && fraction.is_none_or(|f| !f.is_empty() && digits(f))
         && (!whole.is_empty() || fraction.is_some())
-        && exponent_ok;
-    if !shape_ok {
+        && exponent.is_none_or(|e| !e.is_empty() && digits(e));
+    ok.then_some((whole, fraction, exponent))
+}
+
+/// HTML's valid floating-point number, finite, not negative zero, an exponent of at most 4 digits, at most
+/// 15 significant digits (exact in a double).
+fn parse_decimal(text: &str) -> Result<f64, String> {
+    const SHAPE: &str = "Enter a number, like 12.50.";
+    let Some((whole, fraction, exponent)) = html_float_parts(text) else { return Err(SHAPE.into()) };
+    if exponent.is_some_and(|e| e.len() > 4) {
         return Err(SHAPE.into());
     }
     let significant = format!("{whole}{}", fraction.unwrap_or("")).trim_start_matches('0').trim_end_matches('0').len();

@@ -6,7 +6,7 @@
 
 use maud::{html, Markup, DOCTYPE};
 
-use crate::domain::field::{Field, FieldKind, MAX_TEXT_CHARS};
+use crate::domain::field::{html_float_parts, Field, FieldKind, MAX_TEXT_CHARS};
 use crate::domain::form::SUBMISSION_ID_FIELD;
 use crate::domain::rejection::Rejection;
 use crate::domain::time::Timestamp;
@@ -406,24 +406,7 @@ fn holds(kind: &str, value: &str) -> bool {
             && time::Month::try_from(month).is_ok_and(|month| time::Date::from_calendar_date(year, month, day).is_ok())
     };
     match kind {
-        "number" => {
-            let unsigned = value.strip_prefix('-').unwrap_or(value);
-            let (mantissa, exponent) = match unsigned.split_once(['e', 'E']) {
-                Some((m, e)) => (m, Some(e)),
-                None => (unsigned, None),
-            };
-            let (whole, fraction) = mantissa.split_once('.').map_or((mantissa, None), |(w, f)| (w, Some(f)));
-            let all_digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-            let exponent_ok = exponent.is_none_or(|e| {
-                let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-                !e.is_empty() && all_digits(e)
-            });
-            all_digits(whole)
-                && fraction.is_none_or(|f| !f.is_empty() && all_digits(f))
-                && (!whole.is_empty() || fraction.is_some())
-                && exponent_ok
-                && value.parse::<f64>().is_ok_and(f64::is_finite)
-        }
+        "number" => html_float_parts(value).is_some() && value.parse::<f64>().is_ok_and(f64::is_finite),
         "date" => date(value),
         "datetime-local" => {
             let Some((day, clock)) = value.split_once('T') else { return false };
