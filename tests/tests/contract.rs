@@ -1,12 +1,20 @@
 //! The contract in docs/ (interfaces.md, openapi.json, the JSON Schemas, the example inputs) against the
 //! product: every example is accepted, every example conforms to the input schema, every continuation the
 //! local server queues conforms to the continuation schema, and interfaces.md shows the fixture itself.
+//! The answers schemathesis seldom provokes are checked here against openapi.json: a reused idempotency
+//! key, a cancel that comes too late, and a record with a waiting run's `task`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use human_intervention::domain::time::Timestamp;
+use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::task::TaskAttachment;
+use human_intervention::domain::time::{Clock, SystemClock, Timestamp};
+use human_intervention::domain::token::{LinkKey, LinkKeys};
+use human_intervention::memory::{MemoryQueue, MemoryScheduler, MemoryStore, MemoryTasks};
+use human_intervention::service::{publish_outbox, Attached, Outlets, Service, SubmitRequest};
 use intervention_tests::{
-    assert_continuation_conforms, validator, violations, TestServer, CONTINUATION_SCHEMA, CREATION_SCHEMA,
+    assert_continuation_conforms, example, validator, violations, TestServer, CONTINUATION_SCHEMA, CREATION_SCHEMA,
     DESIGN_EXAMPLE,
 };
 use serde_json::{json, Value};
@@ -167,4 +175,171 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     assert_eq!(outcome(&json_id), Some(json!("submitted")));
     assert_eq!(outcome(&timeout_id), Some(json!("timedOut")));
     assert_eq!(queued.len(), 3 + expired_examples, "one continuation each, nothing more");
+}
+
+/// A validator for one of openapi.json's component schemas (its references to the input schema's `$defs`
+/// resolved to a copy of them).
+fn openapi_validator(component: &str) -> jsonschema::Validator {
+    let text = std::fs::read_to_string(docs().join("openapi.json")).expect("docs/openapi.json");
+    let text = text.replace("schemas/link-creation-input.schema.json#/$defs/", "#/$defs/");
+    let openapi: Value = serde_json::from_str(&text).unwrap();
+    let creation: Value = serde_json::from_str(CREATION_SCHEMA).unwrap();
+    let root = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$ref": format!("#/components/schemas/{component}"),
+        "components": openapi["components"],
+        "$defs": creation["$defs"],
+    });
+    validator(&root.to_string())
+}
+
+fn assert_conforms(component: &str, answer: &Value) {
+    let problems = violations(&openapi_validator(component), answer);
+    assert!(problems.is_empty(), "the answer breaks openapi.json's {component}: {problems:#?}\n{answer:#}");
+}
+
+#[tokio::test]
+async fn the_idempotency_key_is_bounded_as_documented_and_a_reused_one_is_the_documented_409() {
+    let t = TestServer::start().await;
+    let schema = validator(CREATION_SCHEMA);
+    let mut input = example();
+    input["idempotencyKey"] = json!(
+        "arn:aws:states:eu-west-1:123456789012:execution:refund:run-1/CreateApprovalLink/2026-12-01T10:00:00.123Z"
+    );
+    assert!(violations(&schema, &input).is_empty());
+    let (status, first) = t.create_raw(&input).await;
+    assert_eq!(status, 200, "{first}");
+    assert_conforms("CreatedLink", &first);
+    let (status, again) = t.create_raw(&input).await;
+    assert_eq!((status, &again), (200, &first), "the same key and input answer the same output");
+
+    let mut other = input.clone();
+    other["context"]["order.amount"] = json!(99.5);
+    let (status, refused) = t.create_raw(&other).await;
+    assert_eq!(status, 409, "{refused}");
+    assert_conforms("IdempotencyKeyReused", &refused);
+
+    // The schema's bounds are the product's: what one refuses, the other refuses.
+    let cases = [
+        ("idempotencyKey", json!("k".repeat(512)), true),
+        ("idempotencyKey", json!("k".repeat(513)), false),
+        ("idempotencyKey", json!(""), false),
+        ("idempotencyKey", json!("a\u{1}b"), false),
+        ("idempotencyKey", json!("a\u{FFFF}b"), false),
+        ("correlationId", json!("c".repeat(256)), true),
+        ("correlationId", json!("c".repeat(257)), false),
+    ];
+    for (setting, value, accepted) in cases {
+        let mut input = example();
+        input[setting] = value.clone();
+        let conforms = violations(&schema, &input).is_empty();
+        let (status, body) = t.create_raw(&input).await;
+        assert_eq!(conforms, accepted, "the schema on {setting} = {value}");
+        if accepted {
+            assert_eq!(status, 200, "{setting} = {value}: {body}");
+        } else {
+            assert_eq!((status, body["field"].as_str()), (400, Some(setting)), "{setting} = {value}: {body}");
+            assert_conforms("InvalidInterventionConfig", &body);
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_before_an_answer_is_200_and_after_it_the_documented_409() {
+    let t = TestServer::start().await;
+    let cancel = |id: String| {
+        let request = t.client.post(format!("{}/interventions/{id}/cancel", t.url));
+        async move {
+            let response = request.send().await.expect("cancel");
+            (response.status().as_u16(), response.json::<Value>().await.expect("JSON"))
+        }
+    };
+    let record = |id: String| {
+        let request = t.client.get(format!("{}/interventions/{id}", t.url));
+        async move { request.send().await.expect("record").json::<Value>().await.expect("JSON") }
+    };
+
+    let (_, live) = t.create(&example()).await;
+    for _ in 0..2 {
+        let (status, body) = cancel(live.clone()).await;
+        assert_eq!(status, 200, "{body}");
+        assert_conforms("Cancelled", &body);
+    }
+
+    let (link, answered) = t.create(&example()).await;
+    assert_eq!(t.post_form(&link, "decision=approve&_submissionId=s-1").await.status(), 200);
+    let before = record(answered.clone()).await;
+    let (status, body) = cancel(answered.clone()).await;
+    assert_eq!(status, 409, "{body}");
+    assert_conforms("TooLate", &body);
+    assert_eq!(body["state"], json!("completed"));
+    assert_eq!(body["continuationIds"], json!([format!("{answered}:s-1")]));
+    let after = record(answered).await;
+    assert_eq!(after, before, "a cancel that comes too late changes nothing");
+    assert_conforms("InterventionRecord", &after);
+}
+
+#[tokio::test]
+async fn a_record_with_a_waiting_run_shows_its_task_as_documented_and_never_the_token() {
+    let store = Arc::new(MemoryStore::new());
+    let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![7; 32]).unwrap(), vec![]).unwrap());
+    let tasks = Arc::new(MemoryTasks::new());
+    let service = Service::new(store.clone(), keys, Arc::new(SystemClock), "http://127.0.0.1:3000")
+        .with_scheduler(Arc::new(MemoryScheduler::new()))
+        .with_tasks(tasks.clone());
+    let queue = MemoryQueue::new();
+    let outlets = Outlets { queue: &queue, tasks: Some(tasks.as_ref()) };
+    let input = serde_json::to_vec(&example()).unwrap();
+    let task = openapi_validator("TaskRecord");
+    let at = "2026-12-01T10:00:00.000Z";
+    for wrong in [
+        json!({"state": "delivered", "at": at}),
+        json!({"state": "gone", "at": at, "reason": "ThrottlingException"}),
+        json!({"state": "waiting", "at": at, "reason": "TaskTimedOut"}),
+        json!({"state": "waiting", "at": at, "taskToken": "t"}),
+    ] {
+        assert!(!violations(&task, &wrong).is_empty(), "openapi.json's TaskRecord refuses {wrong}");
+    }
+
+    // Each run: created, its token attached, answered by the reviewer, published; `gone` when the
+    // run's task timed out before the answer.
+    for (token, gone) in [("token-delivered-0123456789", false), ("token-gone-0123456789", true)] {
+        let created = serde_json::to_value(service.create(&input).await.unwrap()).unwrap();
+        let id = created["interventionId"].as_str().unwrap().to_owned();
+        let intervention = InterventionId::parse(&id).unwrap();
+        let read = || async { serde_json::to_value(service.record(&intervention).await.unwrap().unwrap()).unwrap() };
+        tasks.issue(token);
+        let attachment = TaskAttachment::from_payload(&json!({"interventionId": id, "taskToken": token}));
+        assert_eq!(service.attach_task(&attachment.unwrap().unwrap()).await.unwrap(), Attached::Waiting);
+        let waiting = read().await;
+        assert_conforms("InterventionRecord", &waiting);
+        assert_eq!(waiting["task"]["state"], json!("waiting"));
+
+        if gone {
+            tasks.time_out(token);
+        }
+        let link = created["context"]["approval.url"].as_str().unwrap();
+        let request = SubmitRequest {
+            content_type: Some("application/x-www-form-urlencoded"),
+            idempotency_key: None,
+            body: b"decision=approve&_submissionId=s-1",
+        };
+        service.submit(link.rsplit('/').next().unwrap(), request).await.unwrap();
+        let now = SystemClock.now();
+        publish_outbox(store.as_ref(), outlets, now, now).await.unwrap();
+        let settled = read().await;
+        assert_conforms("InterventionRecord", &settled);
+        assert!(!settled.to_string().contains(token), "a record never shows the token: {settled}");
+        if gone {
+            assert_eq!(settled["task"]["state"], json!("gone"));
+            assert_eq!(settled["task"]["reason"], json!("TaskDoesNotExist"));
+        } else {
+            assert_eq!(settled["task"]["state"], json!("delivered"));
+            assert_eq!(settled["task"]["continuationId"], json!(format!("{id}:s-1")));
+            // The task's output is the continuation message itself.
+            let output: Value = serde_json::from_str(&tasks.output(token).expect("answered")).unwrap();
+            assert_continuation_conforms(&output);
+            assert_eq!(output["id"], json!(format!("{id}:s-1")));
+        }
+    }
 }
