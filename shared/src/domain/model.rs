@@ -103,7 +103,10 @@ impl Intervention {
 
     /// The state an operator reads.
     pub fn state_at(&self, now: Timestamp) -> InterventionState {
-        if self.cancelled_at.is_some() || (self.task.is_gone() && self.uses == 0 && self.timed_out_at.is_none()) {
+        // A gone run leaves no use to take: like a cancel, unless the link was used up or timed out.
+        if self.cancelled_at.is_some()
+            || (self.task.is_gone() && self.timed_out_at.is_none() && self.uses < self.max_uses)
+        {
             InterventionState::Cancelled
         } else if self.timed_out_at.is_some() {
             InterventionState::TimedOut
