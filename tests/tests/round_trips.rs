@@ -103,6 +103,15 @@ async fn round_trips(timeouts: bool) {
         &with_timer(&[("DynamoDB.PutItem", 1)], "Scheduler.CreateSchedule"),
         true,
     );
+    // With an idempotency key: one read first (a retry's only call), then the same writes.
+    let mut keyed = input.clone();
+    keyed["idempotencyKey"] = serde_json::json!(format!("round-trips/{label}"));
+    let first = service.create(keyed.to_string().as_bytes()).await.expect("created with a key");
+    let budget = with_timer(&[("DynamoDB.GetItem", 1), ("DynamoDB.PutItem", 1)], "Scheduler.CreateSchedule");
+    check(&format!("create with an idempotency key ({label})"), counter.take(), &budget, true);
+    let retried = service.create(keyed.to_string().as_bytes()).await.expect("the retry");
+    assert_eq!(retried.intervention_id, first.intervention_id, "a retry is the same intervention");
+    check(&format!("a retried creation ({label})"), counter.take(), &[("DynamoDB.GetItem", 1)], true);
     let context = serde_json::to_value(&created.context).expect("context");
     let link = context["approval.url"].as_str().expect("a link");
     let token = link.strip_prefix(&format!("{BASE_URL}/i/")).expect("under the base URL").to_owned();
