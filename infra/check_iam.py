@@ -2,8 +2,13 @@
 
 Every function's role must allow exactly the actions its code makes, on exactly its resources, and
 every function gets exactly the environment its code reads; no policy may use a wildcard action or
-`Resource: "*"`; the link signing keys must never be in the template (only the name of the SSM
-parameter that holds them); the operator's record routes are IAM-authorized, the link pages public.
+`Resource: "*"`, except for the task-token actions, which IAM's Service Authorization Reference lists
+with no resource type (checked against cfn-lint's copy of it); the link signing keys must never be in
+the template (only the name of the SSM parameter that holds them); the operator's record routes are
+IAM-authorized, the link pages public; each example state machine's role invokes exactly the functions
+its ASL calls; the cancel rule passes only the execution ends that leave a link behind, to the cancel
+function only, with its dead-letter queue open to that rule only; the byCorrelation index is keyed by
+correlationId.
 
 Usage: python infra/check_iam.py [template]   Last line: "N passed, N failed"; exit 1 on a failure.
 """
@@ -13,6 +18,7 @@ import re
 import sys
 from pathlib import Path
 
+import cfnlint
 from cfnlint.decode import decode
 
 INFRA = Path(__file__).resolve().parent
@@ -29,6 +35,10 @@ def own_logs(log_group):
 SIGNING_KEYS = {"ssm:GetParameter": {PARAMETER_ARN}, "kms:Decrypt": {ANY_KMS_KEY_HERE}}
 SCHEDULES_IN_GROUP = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${TimeoutScheduleGroup}/*"
 ENVIRONMENT_INDEX = "${Table.Arn}/index/byEnvironment"
+CORRELATION_INDEX = "${Table.Arn}/index/byCorrelation"
+# Task tokens are not IAM resources: these actions support no resource-level permissions, so "*" is
+# their only valid Resource (checked below against the Service Authorization Reference's data).
+TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat"}
 TIMEOUT_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-timeout"
 
 # Environment variables beyond the Globals (TABLE_NAME, LOG_LEVEL, ENVIRONMENT_NAME), exactly, as
@@ -45,27 +55,39 @@ SCHEDULER_ENV = {
 
 # function resource -> (cargo binary, {action: {resources}}, {extra environment}), from the code:
 #   create-link: DynamoStore::create = PutItem; with onTimeout, EventBridgeScheduler::schedule =
-#                CreateSchedule in the group, passing SchedulerRole (iam:PassRole).
+#                CreateSchedule in the group, passing SchedulerRole (iam:PassRole). A repeated
+#                idempotencyKey reads the intervention it made (GetItem). Attaching a waiting run's task
+#                token ({interventionId, taskToken}): GetItem (the intervention, a continuation recorded
+#                before), UpdateItem (store the token, mark the delivery), SendTaskHeartbeat (prove the
+#                token), SendTaskSuccess (deliver an earlier continuation at once).
 #   form-page:   Service::view = GetItem (the intervention; a GET never writes).
 #   submission:  GetItem (intervention, repeated submission) + TransactWriteItems, which IAM authorises
 #                per contained item: Update (count the use, the allowance) and Put (the submission);
 #                after the first accepted submission, EventBridgeScheduler::unschedule = DeleteSchedule.
 #   publisher:   the stream (event source mapping), SendMessageBatch (= sqs:SendMessage), UpdateItem
 #                (mark published), and the mapping's on-failure destination (sqs:SendMessage); the
-#                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem.
+#                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem;
+#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention).
 #   timeout:     GetItem (the intervention) + the timeout TransactWriteItems: Update (timedOutAt, the
 #                allowance) and Put (T#timeout); its asynchronous on-failure destination (sqs:SendMessage).
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
 #                on the byEnvironment index (the listing).
+#   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
+#                Query on the table (the continuations already queued: "too late"), UpdateItem (cancel),
+#                DeleteSchedule (its timer); its asynchronous on-failure destination (sqs:SendMessage).
 EXPECTED = {
     "CreateLinkFunction": (
         "create-link",
         {
             **own_logs("CreateLinkLogGroup"),
             "dynamodb:PutItem": {"Table.Arn"},
+            "dynamodb:GetItem": {"Table.Arn"},
+            "dynamodb:UpdateItem": {"Table.Arn"},
             **SIGNING_KEYS,
             "scheduler:CreateSchedule": {SCHEDULES_IN_GROUP},
             "iam:PassRole": {"SchedulerRole.Arn"},
+            "states:SendTaskHeartbeat": {"*"},
+            "states:SendTaskSuccess": {"*"},
         },
         {**LINKS_ENV, **SCHEDULER_ENV},
     ),
@@ -98,6 +120,7 @@ EXPECTED = {
             "dynamodb:GetItem": {"Table.Arn"},
             "dynamodb:Query": {"${Table.Arn}/index/outbox"},
             "sqs:SendMessage": {"ContinuationQueue.Arn", "PublisherFailureQueue.Arn"},
+            "states:SendTaskSuccess": {"*"},
         },
         {"QUEUE_URL": "Ref:ContinuationQueue"},
     ),
@@ -121,7 +144,23 @@ EXPECTED = {
         },
         {},
     ),
+    "CancelFunction": (
+        "cancel",
+        {
+            **own_logs("CancelLogGroup"),
+            "dynamodb:Query": {CORRELATION_INDEX, "Table.Arn"},
+            "dynamodb:GetItem": {"Table.Arn"},
+            "dynamodb:UpdateItem": {"Table.Arn"},
+            "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
+            "sqs:SendMessage": {"CancelDeadLetterQueue.Arn"},
+        },
+        SCHEDULER_ENV,
+    ),
 }
+
+# Crates written on another branch at the same time as their deployment here: the template may deploy
+# them before functions/ has them. Empty this once functions/cancel is merged.
+NOT_YET_MERGED = {"cancel"}
 
 OTHER_ROLES = {
     # EventBridge Scheduler firing a timer: invoke the timeout function, dead-letter what it cannot.
@@ -129,14 +168,28 @@ OTHER_ROLES = {
         "lambda:InvokeFunction": {"TimeoutFunction.Arn"},
         "sqs:SendMessage": {"TimeoutDeadLetterQueue.Arn"},
     },
-    "RefundApprovalStateMachineRole": {
-        "lambda:InvokeFunction": {"CreateLinkFunction.Arn"},
-        "ses:SendEmail": {
-            "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}",
-            "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Domain}",
-        },
+    # The example state machines: create-link only (create, and for the waiting one the attach call of
+    # its .waitForTaskToken step), and SES for the sender's identity.
+    **{
+        role: {
+            "lambda:InvokeFunction": {"CreateLinkFunction.Arn"},
+            "ses:SendEmail": {
+                "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${SenderEmail}",
+                "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/${Domain}",
+            },
+        }
+        for role in ("RefundApprovalStateMachineRole", "RefundApprovalWaitingStateMachineRole")
     },
 }
+
+# Which IAM action each service integration of the example state machines makes.
+INTEGRATION_ACTIONS = {
+    "arn:aws:states:::lambda:invoke": "lambda:InvokeFunction",
+    "arn:aws:states:::lambda:invoke.waitForTaskToken": "lambda:InvokeFunction",
+    "arn:aws:states:::aws-sdk:sesv2:sendEmail": "ses:SendEmail",
+}
+# The execution ends after which a link is left behind: the cancel rule passes exactly these.
+CANCEL_STATUSES = {"ABORTED", "FAILED", "TIMED_OUT"}
 
 CONSUMER_POLICY = {
     action: {"ContinuationQueue.Arn"}
@@ -233,6 +286,26 @@ def strings(value):
             yield from strings(item)
 
 
+def resource_types(action):
+    """The resource types IAM's Service Authorization Reference lists for an action (cfn-lint's copy of
+    it, Policies.json); empty: the action supports no resource-level permissions, only "*"."""
+    service, _, name = action.partition(":")
+    data = policies_data().get(service.lower(), {}).get("Actions", {})
+    if name.lower() not in data:
+        raise KeyError(f"{action} is not in cfn-lint's IAM data")
+    return data[name.lower()].get("Resources", [])
+
+
+_POLICIES = {}
+
+
+def policies_data():
+    if not _POLICIES:
+        path = Path(cfnlint.__file__).parent / "data" / "AdditionalSpecs" / "Policies.json"
+        _POLICIES.update(json.loads(path.read_text()))
+    return _POLICIES
+
+
 def compare(name, granted, expected):
     missing = {a: sorted(r - granted.get(a, set())) for a, r in expected.items() if r - granted.get(a, set())}
     extra = {a: sorted(r - expected.get(a, set())) for a, r in granted.items() if r - expected.get(a, set())}
@@ -241,6 +314,232 @@ def compare(name, granted, expected):
         not missing and not extra,
         f"missing {missing}, extra {extra}",
     )
+
+
+def check_correlation_index(resources):
+    """The cancel function's index: interventions by correlationId, keys only."""
+    props = resources.get("Table", {}).get("Properties", {})
+    index = next((i for i in props.get("GlobalSecondaryIndexes", []) if i.get("IndexName") == "byCorrelation"), None)
+    check(
+        "Table: index byCorrelation, hash key correlationId alone, KEYS_ONLY",
+        index is not None
+        and index.get("KeySchema") == [{"AttributeName": "correlationId", "KeyType": "HASH"}]
+        and index.get("Projection") == {"ProjectionType": "KEYS_ONLY"},
+        index,
+    )
+    types = {a.get("AttributeName"): a.get("AttributeType") for a in props.get("AttributeDefinitions", [])}
+    check("Table: correlationId is a string attribute", types.get("correlationId") == "S", types)
+    keyed = {k["AttributeName"] for k in props.get("KeySchema", [])} | {
+        k["AttributeName"] for i in props.get("GlobalSecondaryIndexes", []) for k in i.get("KeySchema", [])
+    }
+    check("Table: every attribute definition is a key (CloudFormation refuses others)", set(types) == keyed, (types, keyed))
+
+
+def check_cancel_rule(resources):
+    """EventBridge passes the execution ends that leave a link behind to the cancel function, only."""
+    rules = {n: r for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
+    check("one EventBridge rule: CancelOnExecutionEndRule", list(rules) == ["CancelOnExecutionEndRule"], list(rules))
+    rule = rules.get("CancelOnExecutionEndRule", {}).get("Properties", {})
+    pattern = rule.get("EventPattern", {})
+    check(
+        "cancel rule: Step Functions execution status changes only",
+        pattern.get("source") == ["aws.states"]
+        and pattern.get("detail-type") == ["Step Functions Execution Status Change"]
+        and set(pattern) == {"source", "detail-type", "detail"}
+        and "EventBusName" not in rule,
+        pattern,
+    )
+    details = branches(pattern.get("detail"))
+    check(
+        "cancel rule: exactly the statuses ABORTED, FAILED, TIMED_OUT (every scope)",
+        details and all(sorted(d.get("status", [])) == sorted(CANCEL_STATUSES) for d in details),
+        details,
+    )
+    scoped = [d.get("stateMachineArn") for d in details if "stateMachineArn" in d]
+    check(
+        "cancel rule: scoped to the waiting example's ARN, or to the whole account",
+        all(set(d) <= {"status", "stateMachineArn"} for d in details)
+        and all([describe(a) for a in arns] == ["Ref:RefundApprovalWaitingStateMachine"] for arns in scoped),
+        details,
+    )
+    condition = pattern.get("detail", {}).get("Fn::If", [None])[0] if "Fn::If" in pattern.get("detail", {}) else None
+    check(
+        "cancel rule: the example scope only when the example exists (CancelForWaitingExampleOnly)",
+        not scoped or condition == "CancelForWaitingExampleOnly",
+        condition,
+    )
+    targets = rule.get("Targets", [])
+    target = targets[0] if len(targets) == 1 else {}
+    check("cancel rule: one target, the cancel function", describe(target.get("Arn")) == "CancelFunction.Arn", targets)
+    check(
+        "cancel rule: the whole event goes to the function (no Input, InputPath or transformer)",
+        not {"Input", "InputPath", "InputTransformer"} & set(target),
+        target,
+    )
+    retry = target.get("RetryPolicy", {})
+    check(
+        "cancel rule: a retry policy and a dead-letter queue (CancelDeadLetterQueue)",
+        retry.get("MaximumRetryAttempts", 0) > 0
+        and retry.get("MaximumEventAgeInSeconds", 0) > 0
+        and describe(target.get("DeadLetterConfig", {}).get("Arn")) == "CancelDeadLetterQueue.Arn",
+        target,
+    )
+    check("cancel rule: no role (Lambda targets use the function's resource policy)", "RoleArn" not in target, target)
+    permissions = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("Principal") == "events.amazonaws.com"
+    ]
+    check(
+        "cancel rule: EventBridge may invoke the cancel function (one permission, SourceArn the rule)",
+        len(permissions) == 1
+        and describe(permissions[0].get("FunctionName")) == "Ref:CancelFunction"
+        and describe(permissions[0].get("SourceArn")) == "CancelOnExecutionEndRule.Arn",
+        permissions,
+    )
+    function = resources.get("CancelFunction", {}).get("Properties", {})
+    invoke = function.get("EventInvokeConfig", {})
+    check(
+        "the cancel function's failed invocations go to the cancel dead-letter queue",
+        describe(invoke.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")) == "CancelDeadLetterQueue.Arn",
+        invoke,
+    )
+    queue = resources.get("CancelDeadLetterQueue", {}).get("Properties", {})
+    check("the cancel dead-letter queue is a standard queue (EventBridge dead-letters to no FIFO queue)", not queue.get("FifoQueue"), queue)
+    alarms = {
+        describe(d.get("Value"))
+        for r in resources.values()
+        if r["Type"] == "AWS::CloudWatch::Alarm"
+        for d in r["Properties"].get("Dimensions", [])
+    }
+    check(
+        "alarms on the cancel function, its dead-letter queue and the rule",
+        {"Ref:CancelFunction", "CancelDeadLetterQueue.QueueName", "Ref:CancelOnExecutionEndRule"} <= alarms,
+        sorted(alarms),
+    )
+
+
+def check_queue_policies(resources):
+    """Every queue has one policy (a second would replace it) denying plain HTTP; only the cancel
+    dead-letter queue lets a service in: EventBridge, sqs:SendMessage, for the cancel rule only."""
+    queues = sorted(n for n, r in resources.items() if r["Type"] == "AWS::SQS::Queue")
+    governed = [
+        describe(q)
+        for r in resources.values()
+        if r["Type"] == "AWS::SQS::QueuePolicy"
+        for q in as_list(r["Properties"].get("Queues", []))
+    ]
+    check("every queue has exactly one queue policy", sorted(governed) == sorted(f"Ref:{q}" for q in queues), (queues, governed))
+    for name, resource in resources.items():
+        if resource["Type"] != "AWS::SQS::QueuePolicy":
+            continue
+        statement_list = list(statements(resource["Properties"]["PolicyDocument"]))
+        denies = [
+            s
+            for s in statement_list
+            if s.get("Effect") == "Deny"
+            and s.get("Action") == "sqs:*"
+            and s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}
+        ]
+        covered = {describe(r) for s in denies for r in as_list(s.get("Resource", []))}
+        own = {f"{describe(q)[4:]}.Arn" for q in as_list(resource["Properties"].get("Queues", []))}
+        check(f"{name}: denies plain HTTP on each of its queues", own <= covered, (own, covered))
+        allows = [s for s in statement_list if s.get("Effect") == "Allow"]
+        if name != "CancelDeadLetterQueuePolicy":
+            check(f"{name}: allows nothing", not allows, allows)
+            continue
+        check(
+            f"{name}: EventBridge may send to it, for the cancel rule only",
+            len(allows) == 1
+            and allows[0].get("Principal") == {"Service": "events.amazonaws.com"}
+            and allows[0].get("Action") == "sqs:SendMessage"
+            and describe(allows[0].get("Resource")) == "CancelDeadLetterQueue.Arn"
+            and {k: describe(v) for k, v in (allows[0].get("Condition") or {}).get("ArnEquals", {}).items()}
+            == {"aws:SourceArn": "CancelOnExecutionEndRule.Arn"}
+            and set(allows[0].get("Condition") or {}) == {"ArnEquals"},
+            allows,
+        )
+
+
+def task_states(definition):
+    """Every Task state of a definition, nested (Parallel branches, Map iterators) included."""
+    for state in definition.get("States", {}).values():
+        if state.get("Type") == "Task":
+            yield state
+        for branch in state.get("Branches", []) + [state.get("ItemProcessor") or state.get("Iterator") or {}]:
+            yield from task_states(branch)
+
+
+def check_state_machine_roles(resources, path):
+    """Each state machine's role allows exactly what its ASL's tasks do: lambda:InvokeFunction on exactly
+    the functions its Lambda tasks name (lambda:invoke and lambda:invoke.waitForTaskToken, through the
+    DefinitionSubstitutions), ses:SendEmail for its SES task; no other integration."""
+    machines = {n: r for n, r in resources.items() if r["Type"] in ("AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine")}
+    check(
+        "both example state machines are in the template",
+        {"RefundApprovalStateMachine", "RefundApprovalWaitingStateMachine"} <= set(machines),
+        sorted(machines),
+    )
+    for name, machine in machines.items():
+        props = machine["Properties"]
+        uri = props.get("DefinitionUri")
+        definition = json.loads((path.parent / uri).read_text()) if isinstance(uri, str) else props.get("Definition", {})
+        substitutions = props.get("DefinitionSubstitutions", {})
+        role_name = describe(props.get("Role")).split(".")[0]
+        role = resources.get(role_name, {})
+        check(f"{name}: its own role ({role_name})", role.get("Type") == "AWS::IAM::Role" and "Policies" not in props, props.get("Role"))
+        users = [n for n, r in machines.items() if describe(r["Properties"].get("Role")) == describe(props.get("Role"))]
+        check(f"{role_name} serves {name} only", users == [name], users)
+        trust = list(statements(role.get("Properties", {}).get("AssumeRolePolicyDocument", {})))
+        check(
+            f"{role_name}: trusted by states.amazonaws.com of this account only",
+            [s.get("Principal") for s in trust] == [{"Service": "states.amazonaws.com"}]
+            and trust[0].get("Condition", {}).get("StringEquals", {}).get("aws:SourceAccount") == {"Ref": "AWS::AccountId"},
+            trust,
+        )
+        needed = {}
+        unknown = []
+        for task in task_states(definition):
+            action = INTEGRATION_ACTIONS.get(task.get("Resource"))
+            if action is None:
+                unknown.append(task.get("Resource"))
+                continue
+            if action == "lambda:InvokeFunction":
+                placeholder = re.fullmatch(r"\$\{(\w+)\}", str(task.get("Parameters", {}).get("FunctionName", "")))
+                target = substitutions.get(placeholder.group(1)) if placeholder else None
+                check(
+                    f"{name}: {task.get('Resource').rsplit(':', 1)[-1]} names a function of this template",
+                    isinstance(target, dict) and describe(target).endswith("Function.Arn"),
+                    task.get("Parameters", {}).get("FunctionName"),
+                )
+                needed.setdefault(action, set()).add(describe(target))
+            else:
+                needed.setdefault(action, set())
+        check(f"{name}: only the Lambda and SES integrations", not unknown, unknown)
+        waits = [t for t in task_states(definition) if t.get("Resource", "").endswith(".waitForTaskToken")]
+        for wait in waits:
+            placeholder = re.fullmatch(r"\$\{(\w+)\}", str(wait.get("Parameters", {}).get("FunctionName", "")))
+            check(
+                f"{name}: its .waitForTaskToken step attaches the token through create-link",
+                placeholder and describe(substitutions.get(placeholder.group(1))) == "CreateLinkFunction.Arn",
+                wait.get("Parameters"),
+            )
+        granted = grants(role_statements(role))
+        check(
+            f"{role_name}: invokes exactly the functions its ASL calls",
+            granted.get("lambda:InvokeFunction", set()) == needed.get("lambda:InvokeFunction", set()),
+            (granted.get("lambda:InvokeFunction"), needed.get("lambda:InvokeFunction")),
+        )
+        check(
+            f"{role_name}: exactly the actions its ASL's tasks make",
+            set(granted) == set(needed),
+            (sorted(granted), sorted(needed)),
+        )
+        check(
+            f"{name}: a standard workflow (the cancel rule hears only standard executions end)",
+            props.get("Type", "STANDARD") == "STANDARD",
+            props.get("Type"),
+        )
 
 
 def main():
@@ -265,7 +564,15 @@ def main():
         for r in resources.values()
         if r["Type"] == "AWS::Serverless::Function"
     )
-    check("every crate in functions/ is a function in the template", crates == deployed, f"{crates} vs {deployed}")
+    check("every crate in functions/ is a function in the template", set(crates) <= set(deployed), f"{crates} vs {deployed}")
+    pending = sorted(set(deployed) - set(crates))
+    check(
+        "every function in the template is a crate in functions/ (or one being merged)",
+        set(pending) <= NOT_YET_MERGED and len(deployed) == len(set(deployed)),
+        f"no crate for {pending}",
+    )
+    if pending:
+        print(f"note: {pending} deployed before its crate is in functions/ (NOT_YET_MERGED)")
 
     # Per function: its own role, written out, with exactly the expected grants.
     for logical, (binary, expected, expected_env) in EXPECTED.items():
@@ -384,15 +691,42 @@ def main():
         actions = [a for s in allows for a in as_list(s.get("Action", []))]
         check(f"{name}: no wildcard actions", all("*" not in a for a in actions), [a for a in actions if "*" in a])
         check(f"{name}: no NotAction / NotResource", all("NotAction" not in s and "NotResource" not in s for s in allows))
-        star = [s.get("Sid") for s in allows for r in as_list(s.get("Resource", [])) for r in branches(r) if r == "*"]
-        check(f"{name}: no Resource \"*\"", not star, star)
+        star = [
+            s for s in allows if any(r == "*" for r in as_list(s.get("Resource", [])) for r in branches(r))
+        ]
+        wrong = [s.get("Sid") for s in star if not set(as_list(s.get("Action", []))) <= TASK_TOKEN_ACTIONS]
+        check(f"{name}: no Resource \"*\" (but for the task-token actions, alone in their statement)", not wrong, wrong)
+        mixed = [s.get("Sid") for s in star if len(as_list(s.get("Resource", []))) != 1 or s.get("Condition")]
+        check(f"{name}: a task-token statement is \"*\" alone", not mixed, mixed)
+        starred = {a for s in star for a in as_list(s.get("Action", []))}
+        scoped = [a for a in starred if resource_types(a)]
+        check(f"{name}: \"*\" only for actions with no resource-level permissions (IAM reference)", not scoped, scoped)
 
-    # The API invokes each function only through this API.
+    # The API invokes each function only through this API; EventBridge invokes the cancel function only
+    # for the cancel rule; nothing else may invoke a function.
     for name, resource in resources.items():
         if resource["Type"] == "AWS::Lambda::Permission":
-            source = describe(resource["Properties"].get("SourceArn", "*"))
+            props = resource["Properties"]
+            source = describe(props.get("SourceArn", "*"))
+            function = describe(props.get("FunctionName"))
+            principal = props.get("Principal")
+            check(
+                f"{name}: API Gateway or EventBridge, in this account",
+                principal in ("apigateway.amazonaws.com", "events.amazonaws.com")
+                and props.get("SourceAccount") == {"Ref": "AWS::AccountId"}
+                and props.get("Action") == "lambda:InvokeFunction",
+                props,
+            )
+            if principal == "events.amazonaws.com":
+                check(
+                    f"{name}: the cancel function, only for the cancel rule",
+                    function == "Ref:CancelFunction" and source == "CancelOnExecutionEndRule.Arn",
+                    (function, source),
+                )
+                continue
             check(f"{name}: scoped to this API", "${HttpApi}/" in source, source)
-            if describe(resource["Properties"].get("FunctionName")) == "Ref:RecordsFunction":
+            check(f"{name}: never the cancel function", function != "Ref:CancelFunction", function)
+            if function == "Ref:RecordsFunction":
                 check(f"{name}: the records function only through its GET routes", "/GET/interventions" in source, source)
 
     # Routes: the record routes are IAM-authorized (and only they reach the records function); the link
@@ -465,6 +799,11 @@ def main():
     log_format = api.get("Properties", {}).get("AccessLogSettings", {}).get("Format", "")
     leaks = [v for v in ("$context.path", "$context.resourcePath", "$context.rawPath", "$context.requestUri") if v in log_format]
     check("access log has the route key and no request path", "$context.routeKey" in log_format and not leaks, leaks)
+
+    check_correlation_index(resources)
+    check_cancel_rule(resources)
+    check_queue_policies(resources)
+    check_state_machine_roles(resources, path)
 
     passed, failed = results.count(True), results.count(False)
     print(f"{passed} passed, {failed} failed")

@@ -3,9 +3,16 @@
 1. Translates infra/template.yaml with the SAM translator (what CloudFormation's SAM transform does at
    deploy time) and lints the plain CloudFormation result with cfn-lint, which catches, for example, a
    circular dependency between generated resources.
-2. Validates each state machine's ASL file: cfn-lint checks it against the ASL schema (as the inline
-   Definition of a StateMachine with its DefinitionSubstitutions filled in), and this script checks
-   that every transition names an existing state and every state is reachable.
+2. Validates each state machine's ASL file (every infra/statemachine/*.asl.json must be one): cfn-lint
+   checks it against the ASL schema (as the inline Definition of a StateMachine with its
+   DefinitionSubstitutions filled in), and this script checks that every transition names an existing
+   state, every state is reachable, and an end state is reachable from every state.
+3. Checks each state machine's contract with create-link: a creation step passes the idempotencyKey
+   (stable across the step's Retry, new on each entry) and catches IdempotencyKeyReused; a waiting
+   machine correlates by execution ARN (what the cancel rule matches), and its .waitForTaskToken step
+   sends exactly {interventionId, taskToken}, waits past the link's expiry (HeartbeatSeconds and
+   TimeoutSeconds), catches States.Timeout, and is followed by a Choice whose branches end in distinct
+   end states.
 
 Usage: python infra/check_translate.py [template]  (run by infra/check.sh). Exits non-zero on errors.
 """
@@ -51,8 +58,74 @@ def transitions(state: dict) -> list:
     return [t for t in targets if t]
 
 
+IDEMPOTENCY_KEY = "States.Format('{}/{}/{}', $$.Execution.Id, $$.State.Name, $$.State.EnteredTime)"
+WAIT_PAYLOAD = {"interventionId.$": "$.intervention.interventionId", "taskToken.$": "$$.Task.Token"}
+# After the link's expiry: EventBridge Scheduler fires the timeout within a minute; the wait must outlast
+# that, and should not outlast it by more than an hour (a run waiting on a dead link).
+SCHEDULER_DELAY = 60
+LONGEST_OVERWAIT = 3600
+
+
+def is_end(state: dict) -> bool:
+    return bool(state.get("End")) or state.get("Type") in ("Succeed", "Fail")
+
+
+def check_contract(name: str, definition: dict) -> bool:
+    """The state machine's calls to create-link: idempotent creation; a waiting step consistent with the
+    link's expiry; every branch of the decision ending in its own end state."""
+    problems = []
+    states = definition.get("States", {})
+    tasks = {n: s for n, s in states.items() if s.get("Type") == "Task"}
+    creations = {n: s for n, s in tasks.items() if "formDocument" in s.get("Parameters", {}).get("Payload", {})}
+    waits = {n: s for n, s in tasks.items() if s.get("Resource", "").endswith(".waitForTaskToken")}
+    if not creations:
+        problems.append("no step creates a link")
+    for step, state in creations.items():
+        payload = state["Parameters"]["Payload"]
+        if payload.get("idempotencyKey.$") != IDEMPOTENCY_KEY:
+            problems.append(f"{step}: idempotencyKey.$ is {payload.get('idempotencyKey.$')!r}, not {IDEMPOTENCY_KEY!r}")
+        caught = [e for c in state.get("Catch", []) for e in c.get("ErrorEquals", [])]
+        if "IdempotencyKeyReused" not in caught or caught.index("IdempotencyKeyReused") > caught.index("States.ALL"):
+            problems.append(f"{step}: IdempotencyKeyReused is not caught (before States.ALL)")
+        if waits and payload.get("correlationId.$") != "$$.Execution.Id":
+            problems.append(f"{step}: a waiting machine must correlate by $$.Execution.Id (the cancel rule's executionArn)")
+    expiry = max((s["Parameters"]["Payload"].get("urlExpirationHours", 0) * 3600 for s in creations.values()), default=0)
+    for step, state in waits.items():
+        parameters = state.get("Parameters", {})
+        if parameters.get("Payload") != WAIT_PAYLOAD:
+            problems.append(f"{step}: the payload must be exactly {WAIT_PAYLOAD}, not {parameters.get('Payload')}")
+        if parameters.get("FunctionName") not in {s["Parameters"].get("FunctionName") for s in creations.values()}:
+            problems.append(f"{step}: attaches through {parameters.get('FunctionName')}, not the function that creates the link")
+        heartbeat, timeout = state.get("HeartbeatSeconds"), state.get("TimeoutSeconds")
+        if not (isinstance(heartbeat, int) and isinstance(timeout, int)):
+            problems.append(f"{step}: HeartbeatSeconds and TimeoutSeconds must both be set")
+        elif not expiry + SCHEDULER_DELAY < heartbeat < timeout <= expiry + LONGEST_OVERWAIT:
+            problems.append(
+                f"{step}: need {expiry} + {SCHEDULER_DELAY} < HeartbeatSeconds ({heartbeat}) < TimeoutSeconds ({timeout})"
+                f" <= {expiry} + {LONGEST_OVERWAIT} (the link lives {expiry} s)"
+            )
+        timeouts = [c.get("Next") for c in state.get("Catch", []) if "States.Timeout" in c.get("ErrorEquals", [])]
+        if not timeouts or not is_end(states.get(timeouts[0], {})):
+            problems.append(f"{step}: States.Timeout is not caught into an end state")
+        if state.get("ResultPath") != "$.decision":
+            problems.append(f"{step}: ResultPath is {state.get('ResultPath')!r}, not '$.decision'")
+        route = states.get(state.get("Next"), {})
+        if route.get("Type") != "Choice":
+            problems.append(f"{step}: is not followed by a Choice on the decision")
+            continue
+        targets = [c.get("Next") for c in route.get("Choices", [])] + [route.get("Default")]
+        if None in targets or len(set(targets)) != len(targets) or not all(is_end(states.get(t, {})) for t in targets):
+            problems.append(f"{state.get('Next')}: its branches {targets} must end in distinct end states")
+        variables = {c.get("Variable") for rule in route.get("Choices", []) for c in [rule, *rule.get("And", [])]}
+        if not {"$.decision.outcome", "$.decision.context.decision"} <= variables:
+            problems.append(f"{state.get('Next')}: must route on $.decision.outcome and $.decision.context.decision")
+    for problem in problems:
+        print(f"{name}: {problem}")
+    return not problems
+
+
 def check_asl(name: str, definition: dict, substitutions: dict) -> bool:
-    """Schema (cfn-lint) and graph checks of one state machine definition."""
+    """Schema (cfn-lint), graph and contract checks of one state machine definition."""
     ok = True
     states = definition.get("States", {})
     if definition.get("StartAt") not in states:
@@ -76,6 +149,19 @@ def check_asl(name: str, definition: dict, substitutions: dict) -> bool:
     for unreachable in sorted(set(states) - seen):
         print(f"{name}: {unreachable} is unreachable")
         ok = False
+    # An end is reachable from every state (no cycle without a way out).
+    ending = {n for n, s in states.items() if is_end(s)}
+    grew = True
+    while grew:
+        grew = False
+        for state_name, state in states.items():
+            if state_name not in ending and any(t in ending for t in transitions(state)):
+                ending.add(state_name)
+                grew = True
+    for stuck in sorted(set(states) - ending):
+        print(f"{name}: no end state is reachable from {stuck}")
+        ok = False
+    ok = check_contract(name, definition) and ok
     placeholders = {key: f"arn:aws:lambda:us-east-1:123456789012:function:{key}" for key in substitutions}
     if "SenderEmail" in placeholders:
         placeholders["SenderEmail"] = "sender@example.com"
@@ -105,6 +191,15 @@ def main() -> int:
     template = json.loads(json.dumps(template))  # plain dicts for the translator
 
     ok = True
+    deployed = {
+        (path.parent / r["Properties"]["DefinitionUri"]).resolve()
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::Serverless::StateMachine" and "DefinitionUri" in r.get("Properties", {})
+    }
+    for asl in sorted((INFRA / "statemachine").glob("*.asl.json")):
+        if asl.resolve() not in deployed:
+            print(f"{asl.relative_to(INFRA)} is not the definition of a state machine in the template, so it is not checked")
+            ok = False
     for name, resource in template["Resources"].items():
         props = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function":
