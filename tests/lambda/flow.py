@@ -705,6 +705,8 @@ def steps(workdir, port):
          machine.stopped, ["S1"]),
         ("S8", "cancel after the submission: too late, with the queued ids", machine.cancel_too_late, ["S4"]),
         ("S9", "TaskTimedOut from Step Functions (scripted): the link expires, no retry", machine.task_timed_out, ["S1"]),
+        ("S11", "creation retried 3 times with one key after lost answers: 1 intervention, 1 timer, 1 link",
+         machine.creation_retried, ["S1"]),
         ("S10", "the task tokens: in no record and no execution output", machine.token_nowhere, ["S1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),

@@ -10,6 +10,9 @@ tasks reach the real functions under `cargo lambda watch` through tests/moto/ser
     S7  StopExecution, then the cancel function with EventBridge's event: the link answers Link has expired
     S8  cancel after the submission: too late, with the queued continuation ids
     S9  TaskTimedOut from Step Functions (scripted): the intervention is marked, never retried
+    S10 the task tokens: in no record route answer and no execution output (flow step 15: in no log line)
+    S11 CreateApprovalLink's answer lost twice (scripted): 3 attempts, one key, 1 intervention, 1 timer, 1 link;
+        the same key with another input: IdempotencyKeyReused, nothing stored
 
 Each counts, on the wire (serve.py's GET /__calls), the AWSStepFunctions.SendTaskSuccess calls made
 during it. moto's interpreter needs `execute_state_machine` in its config (flow.py setup sets it), and
@@ -223,7 +226,7 @@ class Sfn:
                 sqs.delete_message(QueueUrl=self.flow.queue_url, ReceiptHandle=m["ReceiptHandle"])
         return out
 
-    def item(self, intervention_id, sk="META"):
+    def item(self, intervention_id, sk="I"):
         key = {"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": sk}}
         return self.flow.dynamo.get_item(TableName=self.flow.table, Key=key, ConsistentRead=True).get("Item")
 
@@ -310,7 +313,7 @@ class Sfn:
         states = [e["stateEnteredEventDetails"]["name"] for e in self.history(arn) if "stateEnteredEventDetails" in e]
         self.check(states[-1] == "WaitingForReviewer", f"states {states}")
         meta = self.item(output["interventionId"])
-        self.check(meta is not None, f"no META item of {output['interventionId']}")
+        self.check(meta is not None, f"no intervention item (sk I) of {output['interventionId']}")
         self.check("approvalUrl" not in json.dumps(output), f"the link is in the output: {output}")
         created = self.task_events(arn, "CreateApprovalLink", "TaskSucceeded")
         link = json.loads(created[0]["taskSucceededEventDetails"]["output"])["Payload"]["context"]["approval.url"]
@@ -327,7 +330,7 @@ class Sfn:
         intervention_id = created["interventionId"]
         self.check(attach == {"interventionId": intervention_id, "task": "waiting"}, f"the attach call answered {attach}")
         meta = self.item(intervention_id)
-        self.check(meta.get("correlationId", {}).get("S") == arn, f"the META item's correlationId: {meta.get('correlationId')}")
+        self.check(meta.get("correlationId", {}).get("S") == arn, f"the intervention item's correlationId: {meta.get('correlationId')}")
         note = f"{self.flow.marker}-sfn"
         submission_id = self.view_and_submit(link, "approve", note)
         self.check(self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING", "the run moved on before the publisher ran")
@@ -508,7 +511,7 @@ class Sfn:
     # ------------------------------------------------------------------------------------------ S8
     def cancel_too_late(self):
         intervention_id = self.state["submitted_id"]
-        before = self.item(intervention_id)
+        _, before = self.record(intervention_id)
         rc, out, err = self.invoke(self.flow.port, "cancel", self.flow.file("sfn-cancel-late.json", {"interventionId": intervention_id}))
         self.check(rc == 0, f"cargo lambda invoke cancel exited {rc}: {err.strip()[-600:]}")
         answer = json.loads(out)
@@ -516,9 +519,10 @@ class Sfn:
         self.check(answer.get("cancelled") == [] and len(late) == 1 and late[0].get("interventionId") == intervention_id
                    and late[0].get("continuationIds") == [self.state["submitted_continuation"]],
                    f"cancel answered {out}")
-        after = self.item(intervention_id)
-        self.check(before.get("state") == after.get("state"), f"the state changed: {before.get('state')} → {after.get('state')}")
-        return f"{json.dumps(answer)}; the record's state stays {after.get('state', {}).get('S')}"
+        _, after = self.record(intervention_id)
+        self.check(before.get("state") == after.get("state") == late[0].get("state"),
+                   f"the record's state {before.get('state')} → {after.get('state')}, cancel said {late[0].get('state')}")
+        return f"{json.dumps(answer)}; the record's state stays {after.get('state')}"
 
     # ------------------------------------------------------------------------------------------ S9
     def task_timed_out(self):
@@ -549,6 +553,51 @@ class Sfn:
         return (f"SendTaskSuccess answered TaskTimedOut (scripted once): the link then 410 Link has expired; the "
                 f"record route: {why[:300]}; after a second publish and a sweep {sent} SendTaskSuccess in all")
 
+    # ------------------------------------------------------------------------------------------ S11
+    def creation_retried(self):
+        """CreateApprovalLink's answer lost twice on the wire (the function ran each time): the state's Retry calls
+        it 3 times with one idempotencyKey; then the same key with another input, directly."""
+        machine = self.machine("refund-waiting", self.example(WAITING))
+        harness("POST", "/__script", {"key": "Lambda.Invoke/create-link", "responses": [{"lost": True}, {"lost": True}]})
+        before_items = self.flow.item_count()
+        arn = self.start(machine, self.example_input())
+        attach, token, created, link = self.paused(arn)
+        intervention_id = created["interventionId"]
+        self.state["retried_id"] = intervention_id
+        scheduled = [json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]
+                     for e in self.task_events(arn, "CreateApprovalLink", "TaskScheduled")]
+        failed = [e["taskFailedEventDetails"]["error"] for e in self.task_events(arn, "CreateApprovalLink", "TaskFailed")]
+        self.check(len(scheduled) == 3 and failed == ["Lambda.ServiceException"] * 2,
+                   f"{len(scheduled)} attempts, failures {failed}")
+        keys = {p["idempotencyKey"] for p in scheduled}
+        self.check(len(keys) == 1, f"{len(keys)} idempotency keys over the attempts: {keys}")
+        mine = self.flow.dynamo.query(TableName=self.flow.table, IndexName="byCorrelation",
+                                      KeyConditionExpression="correlationId = :c",
+                                      ExpressionAttributeValues={":c": {"S": arn}})["Items"]
+        ids = {i["pk"]["S"] for i in mine}
+        self.check(ids == {f"I#{intervention_id}"}, f"interventions of the execution: {sorted(ids)}")
+        timers = [t["Name"] for t in self.client("scheduler").list_schedules(GroupName=self.flow.group)["Schedules"]
+                  if t["Name"] == intervention_id]
+        self.check(len(timers) == 1, f"{len(timers)} timers of {intervention_id}")
+        # The same key with another input: the named error, nothing stored.
+        other = dict(scheduled[0], ruleSetId="refund-other")
+        count = self.flow.item_count()
+        rc, out, err = self.invoke(self.flow.port, "create-link", self.flow.file("sfn-reused.json", other))
+        self.check(rc != 0 and "IdempotencyKeyReused" in err and "idempotencyKey" in err, f"create-link answered {rc}: {out} {err.strip()[-400:]}")
+        self.check(self.flow.item_count() == count, f"the refused creation wrote {self.flow.item_count() - count} items")
+        # The same key with the same input, once more: the same answer.
+        rc, out, err = self.invoke(self.flow.port, "create-link", self.flow.file("sfn-same.json", scheduled[0]))
+        self.check(rc == 0, f"create-link (same key, same input) exited {rc}: {err.strip()[-400:]}")
+        again = json.loads(out)
+        self.check((again["interventionId"], again["expiresAt"], again["context"]["approval.url"])
+                   == (intervention_id, created["expiresAt"], link), f"a fourth creation answered {out[:300]}")
+        self.check(self.flow.item_count() == count, "the fourth creation wrote items")
+        self.sfn.stop_execution(executionArn=arn)
+        return (f"3 attempts of CreateApprovalLink (2 answers lost: Lambda.ServiceException, retried) with one "
+                f"idempotencyKey: 1 intervention of the execution (byCorrelation), 1 timer, 1 link; a 4th call with "
+                f"the same key and input: the same id, link and expiresAt; the same key with another ruleSetId: "
+                f"IdempotencyKeyReused, nothing stored ({count - before_items} items of this run in all)")
+
     # ------------------------------------------------------------------------------------------ records
     def record(self, intervention_id):
         """The operator's record route (the records function): (status, JSON)."""
@@ -559,7 +608,8 @@ class Sfn:
     def token_nowhere(self):
         """The task tokens: in no record route answer, no execution output, no queued continuation (the log
         check, flow step 15, looks for them in every line the functions printed)."""
-        ids = [self.state[k] for k in ("submitted_id", "refused_id", "stopped_id", "timed_out_id", "early_id") if k in self.state]
+        ids = [self.state[k] for k in ("submitted_id", "refused_id", "stopped_id", "timed_out_id", "early_id", "retried_id")
+               if k in self.state]
         self.check(self.task_tokens, "no task token was seen")
         found = []
         for intervention_id in ids:

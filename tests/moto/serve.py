@@ -32,7 +32,9 @@ this server at http://localhost:$MOTO_PORT), three things in front of moto, none
 - Scripted answers, where moto is lenient and AWS is not: `POST /__script {"key": KEY, "responses": [R, …]}`
   queues answers for the next requests of KEY (an X-Amz-Target or `Lambda.Invoke/<name>`), one each, instead
   of moto's or the bridge's; R is `{"status": 400, "body": {...}, "headers": {...}}`, or for a Lambda Invoke
-  also `{"error": {"errorType": …, "errorMessage": …}}` (a function error, as above). Shorthand:
+  also `{"error": {"errorType": …, "errorMessage": …}}` (a function error, as above) or `{"lost": true}`
+  (the invocation is forwarded and runs, but its answer is dropped: the caller gets Lambda's 500
+  ServiceException, as when a response is lost on the way back). Shorthand:
   `{"AWSStepFunctions.SendTaskSuccess": R, "times": n}`. `GET /__script` shows what is left, `DELETE
   /__script` drops it all. A scripted request is still counted.
 """
@@ -44,6 +46,7 @@ import re
 import sys
 import threading
 import urllib.parse
+import uuid
 
 import werkzeug.serving
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -74,7 +77,8 @@ def function_name(segment):
 
 def answer(start_response, status, body, headers=None):
     data = body if isinstance(body, bytes) else json.dumps(body).encode()
-    out = {"Content-Type": "application/json", "Content-Length": str(len(data))}
+    # A request id as AWS's answers carry (moto's interpreter reads it from an error's ResponseMetadata).
+    out = {"Content-Type": "application/json", "Content-Length": str(len(data)), "x-amzn-RequestId": str(uuid.uuid4())}
     out.update(headers or {})
     reason = http.client.responses.get(status, "")
     start_response(f"{status} {reason}", list(out.items()))
@@ -187,6 +191,11 @@ def serialised(environ, start_response):
             if scripts.get(key):
                 response = scripts[key].pop(0)
         url = bridge["url"]
+    if response is not None and response.get("lost") and invoke and url:
+        # The function runs, its answer is lost on the way back: Lambda's caller sees a ServiceException.
+        forward(lambda *_: None, environ, url, name)
+        return answer(start_response, 500, {"Type": "Service", "message": "scripted: the function's answer was lost"},
+                      {"x-amzn-ErrorType": "ServiceException"})
     if response is not None:
         read_body(environ)
         return scripted(start_response, response, bool(invoke))
