@@ -9,10 +9,11 @@ tasks reach the real functions under `cargo lambda watch` through tests/moto/ser
     S6  a submission recorded before the token is attached: delivered once, on attach
     S7  StopExecution, then the cancel function with EventBridge's event: the link answers Link has expired
     S8  cancel after the submission: too late, with the queued continuation ids
-    S9  TaskTimedOut from Step Functions (scripted): the intervention is marked, never retried
+    S9  TaskTimedOut from Step Functions on SendTaskSuccess (scripted): the intervention is marked, never retried
     S10 the task tokens: in no record route answer and no execution output (flow step 15: in no log line)
     S11 CreateApprovalLink's answer lost twice (scripted): 3 attempts, one key, 1 intervention, 1 timer, 1 link;
         the same key with another input: IdempotencyKeyReused, nothing stored
+    S12 TaskTimedOut on the attach call's SendTaskHeartbeat (scripted): TaskTokenRefused, Link has expired
 
 Each counts, on the wire (serve.py's GET /__calls), the AWSStepFunctions.SendTaskSuccess calls made
 during it. moto's interpreter needs `execute_state_machine` in its config (flow.py setup sets it), and
@@ -324,10 +325,12 @@ class Sfn:
     # ------------------------------------------------------------------------------------------ S4
     def submitted(self):
         machine = self.machine("refund-waiting", self.example(WAITING))
-        before = self.sts_count()
+        before, beats = self.sts_count(), calls().get("AWSStepFunctions.SendTaskHeartbeat", 0)
         arn = self.start(machine, self.example_input())
         attach, token, created, link = self.paused(arn)
         intervention_id = created["interventionId"]
+        beats = calls().get("AWSStepFunctions.SendTaskHeartbeat", 0) - beats
+        self.check(beats == 1, f"{beats} SendTaskHeartbeat for one attach call")
         self.check(attach == {"interventionId": intervention_id, "task": "waiting"}, f"the attach call answered {attach}")
         meta = self.item(intervention_id)
         self.check(meta.get("correlationId", {}).get("S") == arn, f"the intervention item's correlationId: {meta.get('correlationId')}")
@@ -354,12 +357,16 @@ class Sfn:
         messages = self.drain()
         ids = {m["id"] for m in messages}
         self.check(ids == {f"{intervention_id}:{submission_id}"}, f"queued continuation ids {ids}")
+        _, record = self.record(intervention_id)
+        task = record.get("task") or {}
+        self.check(task.get("state") == "delivered" and task.get("continuationId") == f"{intervention_id}:{submission_id}",
+                   f"the record's task: {task}")
         self.state.update(submitted_id=intervention_id, submitted_continuation=f"{intervention_id}:{submission_id}",
                           submitted_link=link)
-        return (f"paused at WaitForDecision (attach answered task=waiting); approve submitted, published → "
+        return (f"paused at WaitForDecision (attach answered task=waiting, 1 SendTaskHeartbeat); approve submitted, published → "
                 f"{' → '.join(states[-3:])}, output outcome submitted with decision approve, the note and "
                 f"submissionId; SendTaskSuccess {sent} (after a second publish [{again}] and a sweep {swept}); "
-                f"SQS: {len(messages)} message(s), all continuation {sorted(ids)[0]}")
+                f"SQS: {len(messages)} message(s), all continuation {sorted(ids)[0]}; the record's task state delivered")
 
     # ------------------------------------------------------------------------------------------ S5
     def timed_out(self):
@@ -525,7 +532,14 @@ class Sfn:
         return f"{json.dumps(answer)}; the record's state stays {after.get('state')}"
 
     # ------------------------------------------------------------------------------------------ S9
+    def task_gone(self, record, reason):
+        task = record.get("task") if isinstance(record, dict) else None
+        self.check(isinstance(task, dict) and task.get("state") == "gone" and task.get("reason") == reason,
+                   f"the record does not say the run is gone ({reason}): task = {task}")
+        return task
+
     def task_timed_out(self):
+        """The publisher's SendTaskSuccess refused with TaskTimedOut (moto would accept it: scripted)."""
         machine = self.machine("refund-waiting", self.example(WAITING))
         before = self.sts_count()
         arn = self.start(machine, self.example_input())
@@ -538,20 +552,52 @@ class Sfn:
         self.publish(intervention_id, f"S#{submission_id}", "sfn-refused-event")
         left = harness("GET", "/__script")
         self.check(SEND_TASK_SUCCESS not in left, f"the scripted refusal was not used: {left}")
-        self.expect_expired(link)
         status, record = self.record(intervention_id)
         self.check(status == 200, f"the record route answered {status}: {str(record)[:300]}")
+        task = self.task_gone(record, "TaskTimedOut")
         self.flow.publish("sfn-refused-event")
         self.sweep()
         sent = self.sts_count() - before
         self.check(sent == 1, f"{sent} SendTaskSuccess counted (the refused one included), expected 1: no retry")
+        status, _, page = self.http("GET", link, headers={"Accept": "text/html"})
+        self.check(status == 410, f"GET link answered {status}")
+        said = re.search(r"<h1[^>]*>([^<]*)</h1>", page)
         self.check(self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING", "the run moved on")
         self.sfn.stop_execution(executionArn=arn)
-        self.drain()
-        why = json.dumps(record)
-        self.check("TaskTimedOut" in why, f"the record does not say why: {why[:600]}")
-        return (f"SendTaskSuccess answered TaskTimedOut (scripted once): the link then 410 Link has expired; the "
-                f"record route: {why[:300]}; after a second publish and a sweep {sent} SendTaskSuccess in all")
+        queued = self.drain()
+        return (f"SendTaskSuccess answered TaskTimedOut (scripted once): the record's task {json.dumps(task)}; "
+                f"after a second publish and a sweep {sent} SendTaskSuccess in all (no retry); the SQS continuation "
+                f"queued all the same ({len(queued)} message(s)); the used link answers 410 "
+                f"{said.group(1).strip() if said else page[:80]!r}")
+
+    # ------------------------------------------------------------------------------------------ S12
+    def heartbeat_refused(self):
+        """The attach call's SendTaskHeartbeat refused with TaskTimedOut (scripted): TaskTokenRefused, the run
+        ends in its Fail state, the unused link answers Link has expired, the record says why, no retry."""
+        machine = self.machine("refund-waiting", self.example(WAITING))
+        refusal = {"status": 400, "body": {"__type": "TaskTimedOut", "message": "Task Timed Out: 'Provided task does not exist anymore'"}}
+        harness("POST", "/__script", {"key": "AWSStepFunctions.SendTaskHeartbeat", "responses": [refusal]})
+        beats, sent = calls().get("AWSStepFunctions.SendTaskHeartbeat", 0), self.sts_count()
+        arn = self.start(machine, self.example_input())
+        described = self.ended(arn, 600)
+        states = [e["stateEnteredEventDetails"]["name"] for e in self.history(arn) if "stateEnteredEventDetails" in e]
+        self.check(described["status"] == "FAILED" and states[-1] == "TaskTokenRefused",
+                   f"the run ended {described['status']} in {states[-1:]}: {described.get('cause')}")
+        created = self.task_events(arn, "CreateApprovalLink", "TaskSucceeded")
+        output = json.loads(created[0]["taskSucceededEventDetails"]["output"])["Payload"]
+        link, intervention_id = output["context"]["approval.url"], output["interventionId"]
+        self.flow.tokens.append(link.rsplit("/i/", 1)[1])
+        scheduled = self.task_events(arn, "WaitForDecision", "TaskScheduled")
+        self.task_tokens.extend(json.loads(e["taskScheduledEventDetails"]["parameters"])["Payload"]["taskToken"] for e in scheduled)
+        self.state["heartbeat_id"] = intervention_id
+        self.expect_expired(link)
+        status, record = self.record(intervention_id)
+        task = self.task_gone(record, "TaskTimedOut")
+        beats = calls().get("AWSStepFunctions.SendTaskHeartbeat", 0) - beats
+        self.check(len(scheduled) == 1 and beats == 1, f"{len(scheduled)} attach calls, {beats} SendTaskHeartbeat: retried")
+        self.check(self.sts_count() == sent, "a SendTaskSuccess was sent")
+        return (f"the attach call's heartbeat answered TaskTimedOut: error TaskTokenRefused → {states[-1]} (FAILED), "
+                f"1 attach call, 1 heartbeat (no retry); the link: 410 Link has expired; the record's task {json.dumps(task)}")
 
     # ------------------------------------------------------------------------------------------ S11
     def creation_retried(self):
@@ -608,7 +654,8 @@ class Sfn:
     def token_nowhere(self):
         """The task tokens: in no record route answer, no execution output, no queued continuation (the log
         check, flow step 15, looks for them in every line the functions printed)."""
-        ids = [self.state[k] for k in ("submitted_id", "refused_id", "stopped_id", "timed_out_id", "early_id", "retried_id")
+        ids = [self.state[k] for k in ("submitted_id", "refused_id", "stopped_id", "timed_out_id", "early_id", "retried_id",
+                                       "heartbeat_id")
                if k in self.state]
         self.check(self.task_tokens, "no task token was seen")
         found = []
