@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the infrastructure: `bash infra/check.sh` from the repository root. Exits non-zero on any problem.
 #   1. cfn-lint on the SAM template (errors and warnings fail);
-#   2. the SAM translation of the template, linted as plain CloudFormation, and the state machine's ASL
+#   2. the SAM translation of the template, linted as plain CloudFormation, and the state machines' ASL
+#      with their contract with create-link
 #      (infra/check_translate.py);
 #   3. least privilege and secret handling (infra/check_iam.py);
 #   4. the example consumer compiles.

@@ -203,6 +203,12 @@ pub mod metric {
     pub const CONTINUATIONS_PUBLISHED: &str = "ContinuationsPublished";
     /// Continuations the queue refused for good, parked in the store (alarmed).
     pub const CONTINUATIONS_PARKED: &str = "ContinuationsParked";
+    /// Waiting runs answered (SendTaskSuccess taken).
+    pub const TASKS_ANSWERED: &str = "TasksAnswered";
+    /// Waiting runs found gone when answered (TaskTimedOut, TaskDoesNotExist, InvalidToken).
+    pub const TASKS_GONE: &str = "TasksGone";
+    /// Interventions cancelled.
+    pub const INTERVENTIONS_CANCELLED: &str = "InterventionsCancelled";
 }
 
 static METRICS: std::sync::OnceLock<&'static metrics_cloudwatch_embedded::Collector> = std::sync::OnceLock::new();

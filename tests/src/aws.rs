@@ -155,8 +155,12 @@ impl FaultyStore {
 
 use human_intervention::domain::id::{InterventionId, SubmissionId};
 use human_intervention::domain::model::{Intervention, Submission};
+use human_intervention::domain::task::TaskToken;
 use human_intervention::domain::time::Timestamp;
-use human_intervention::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
+use human_intervention::ports::store::{
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
+    TimeoutOutcome,
+};
 
 #[async_trait::async_trait]
 impl InterventionStore for FaultyStore {
@@ -190,8 +194,39 @@ impl InterventionStore for FaultyStore {
             }
         }
     }
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
         self.inner.cancel(id, now).await
+    }
+    async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
+        self.inner.by_correlation(correlation_id).await
+    }
+    async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
+        self.inner.continuations(id).await
+    }
+    async fn attach_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        now: Timestamp,
+    ) -> Result<AttachOutcome, StoreError> {
+        self.inner.attach_task(id, token, now).await
+    }
+    async fn claim_task(
+        &self,
+        id: &InterventionId,
+        continuation_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.claim_task(id, continuation_id, now).await
+    }
+    async fn settle_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        settlement: &TaskSettlement,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.inner.settle_task(id, token, settlement, now).await
     }
     async fn time_out(
         &self,

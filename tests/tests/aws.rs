@@ -379,9 +379,27 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         let id = accepted_submissions(&f, 3).await;
         let records = f.submission_records(&id).await;
         assert_eq!(records.len(), 3);
-        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
+        assert_eq!(
+            publish_records(
+                &records,
+                Outlets { queue: f.queue.as_ref(), tasks: None },
+                f.store.as_ref(),
+                SystemClock.now()
+            )
+            .await,
+            None
+        );
         // The acknowledgement was lost: the stream delivers the same batch again.
-        assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
+        assert_eq!(
+            publish_records(
+                &records,
+                Outlets { queue: f.queue.as_ref(), tasks: None },
+                f.store.as_ref(),
+                SystemClock.now()
+            )
+            .await,
+            None
+        );
         let continuations = collect(&f, 3).await;
         let expected_messages = if fifo { 3 } else { 6 };
         assert_eq!(continuations.len(), expected_messages, "fifo {fifo}: FIFO de-duplicates, standard delivers twice");
@@ -403,14 +421,32 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     let modify = human_intervention::aws::stream::StreamRecord { event_name: "MODIFY".into(), ..records[1].clone() };
     let after = records.pop().unwrap();
     let batch = vec![records[0].clone(), modify, poison.clone(), after.clone()];
-    let failed = publish_records(&batch, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await;
+    let failed =
+        publish_records(&batch, Outlets { queue: f.queue.as_ref(), tasks: None }, f.store.as_ref(), SystemClock.now())
+            .await;
     assert_eq!(failed.as_deref(), Some("000000000000000000150"), "the poison record is reported");
     assert_eq!(
-        publish_records(&[missing], f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await.as_deref(),
+        publish_records(
+            &[missing],
+            Outlets { queue: f.queue.as_ref(), tasks: None },
+            f.store.as_ref(),
+            SystemClock.now()
+        )
+        .await
+        .as_deref(),
         Some("000000000000000000151")
     );
     // After the poison record goes to the on-failure destination, the stream moves on.
-    assert_eq!(publish_records(&[after], f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
+    assert_eq!(
+        publish_records(
+            &[after],
+            Outlets { queue: f.queue.as_ref(), tasks: None },
+            f.store.as_ref(),
+            SystemClock.now()
+        )
+        .await,
+        None
+    );
     let continuations = collect(&f, 2).await;
     assert_eq!(continuations.len(), 2);
     assert_eq!(reconcile(&f, &id, &continuations).await, (2, 2, 2));
@@ -430,7 +466,7 @@ async fn a_json_client_reads_the_page_from_dynamodb() {
 
 use human_intervention::domain::model::{InterventionState, TimeoutRefusal};
 use human_intervention::ports::store::TimeoutOutcome;
-use human_intervention::service::{Service, SubmitRequest, SubmitResult};
+use human_intervention::service::{Outlets, Service, SubmitRequest, SubmitResult};
 
 async fn manual_server(f: &AwsFixture, start: Timestamp) -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start));
@@ -520,7 +556,16 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     // The stream publisher moves the timeout record onto the queue once.
     let records = f.records(&created.intervention_id, "T#").await;
     assert_eq!(records.len(), 1);
-    assert_eq!(publish_records(&records, f.queue.as_ref(), f.store.as_ref(), SystemClock.now()).await, None);
+    assert_eq!(
+        publish_records(
+            &records,
+            Outlets { queue: f.queue.as_ref(), tasks: None },
+            f.store.as_ref(),
+            SystemClock.now()
+        )
+        .await,
+        None
+    );
     let continuations = collect(&f, 1).await;
     assert_eq!(continuations.len(), 1);
     assert_eq!(continuations[0].id, format!("{id}:timeout"));

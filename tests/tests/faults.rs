@@ -19,7 +19,7 @@ use human_intervention::domain::time::{ManualClock, SystemClock, Timestamp};
 use human_intervention::domain::token::LinkKeys;
 use human_intervention::memory::MemoryScheduler;
 use human_intervention::ports::store::{InterventionStore, TimeoutOutcome};
-use human_intervention::service::{publish_outbox, Service, SubmitRequest, SubmitResult};
+use human_intervention::service::{publish_outbox, Outlets, Service, SubmitRequest, SubmitResult};
 use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::faults::{Fault, FaultProxy, Operation, Rule, Service as Aws};
 use intervention_tests::{example, TestServer};
@@ -591,7 +591,11 @@ async fn every_wire_fault_on_the_timeout_reconciles() {
         // The scheduler retries a failed invocation; a second firing is what a duplicate timer does.
         let second = service.fire_timeout(&id).await.expect("the retried invocation");
         assert_eq!(w.items(&id.to_string(), "T#").await.len(), 1, "{label}: one timeout recorded");
-        while publish_outbox(w.store.as_ref(), w.queue.as_ref(), everything(), now()).await.expect("publishing") > 0 {}
+        while publish_outbox(w.store.as_ref(), Outlets { queue: w.queue.as_ref(), tasks: None }, everything(), now())
+            .await
+            .expect("publishing")
+            > 0
+        {}
         let ids = w.reconcile(&label, &id.to_string(), 1, false).await;
         assert_eq!(ids, vec![format!("{id}:timeout")], "{label}");
         // The invocation whose transaction committed, told by the SDK's retry that it had already timed out.
@@ -662,7 +666,14 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 if pass == 1 {
                     proxy.clear_all();
                 }
-                match publish_outbox(w.store.as_ref(), w.queue.as_ref(), everything(), now()).await {
+                match publish_outbox(
+                    w.store.as_ref(),
+                    Outlets { queue: w.queue.as_ref(), tasks: None },
+                    everything(),
+                    now(),
+                )
+                .await
+                {
                     Ok(0) => break,
                     Ok(_) => {}
                     Err(_) => failures += 1,
@@ -689,7 +700,14 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 if pass == 1 {
                     proxy.clear_all();
                 }
-                match publish_records(&records[from..], w.queue.as_ref(), w.store.as_ref(), now()).await {
+                match publish_records(
+                    &records[from..],
+                    Outlets { queue: w.queue.as_ref(), tasks: None },
+                    w.store.as_ref(),
+                    now(),
+                )
+                .await
+                {
                     None => break,
                     Some(failed) => {
                         failures += 1;

@@ -32,7 +32,7 @@ use human_intervention::{
     memory::MemoryScheduler,
     ports::queue::ContinuationQueue,
     ports::store::InterventionStore,
-    service::{Service, SubmitRequest, SubmitResult, View},
+    service::{Cancellation, Service, SubmitRequest, SubmitResult, View},
 };
 
 // ---- The capture's fixed inputs (recorded in scenario.json; the comparison reads them from there).
@@ -509,7 +509,7 @@ async fn capture() {
     }
     clock.set(at(CANCELLED_AT));
     let cancelled = interventions.iter().find(|i| i["name"] == "cancelled").expect("cancelled");
-    assert!(service.cancel(&id_of(cancelled)).await.expect("cancelled"));
+    assert_eq!(service.cancel(&id_of(cancelled)).await.expect("cancelled"), Cancellation::Cancelled);
     clock.set(at(INSTANT));
     let timed_out = interventions.iter().find(|i| i["name"] == "timedOut").expect("timedOut");
     let outcome = service.fire_timeout(&id_of(timed_out)).await.expect("timeout");

@@ -16,7 +16,7 @@ use human_intervention::aws::{DynamoStore, SqsQueue};
 use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::time::{Clock, SystemClock};
 use human_intervention::domain::token::{LinkKey, LinkKeys};
-use human_intervention::service::{Service, SubmitRequest, SubmitResult, View};
+use human_intervention::service::{Outlets, Service, SubmitRequest, SubmitResult, View};
 use intervention_tests::aws::{AwsFixture, CallCounter};
 use intervention_tests::example;
 
@@ -139,7 +139,11 @@ async fn round_trips(timeouts: bool) {
 
     let records = fixture.submission_records(&created.intervention_id).await;
     assert_eq!(records.len(), SUBMISSIONS, "every submission is a stream record");
-    assert_eq!(publish_records(&records, &queue, store.as_ref(), SystemClock.now()).await, None, "all published");
+    assert_eq!(
+        publish_records(&records, Outlets { queue: &queue, tasks: None }, store.as_ref(), SystemClock.now()).await,
+        None,
+        "all published"
+    );
     check(
         &format!("publish {SUBMISSIONS} continuations ({label})"),
         counter.take(),

@@ -12,7 +12,7 @@ use human_intervention::domain::continuation::{is_sendable, Continuation, MAX_ME
 use human_intervention::domain::id::{InterventionId, SubmissionId};
 use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::store::InterventionStore;
-use human_intervention::service::{publish_outbox, SubmitRequest, SubmitResult, SWEEP_AFTER_MILLIS};
+use human_intervention::service::{publish_outbox, Outlets, SubmitRequest, SubmitResult, SWEEP_AFTER_MILLIS};
 use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::aws::AwsFixture;
 use intervention_tests::{example, TestServer};
@@ -182,8 +182,13 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     let now = SystemClock.now();
     // Both run at once, as on AWS when the sweep's schedule fires while the stream publishes.
     let (stream, swept) = tokio::join!(
-        publish_records(&records, f.queue.as_ref(), f.store.as_ref(), now),
-        publish_outbox(f.store.as_ref(), f.queue.as_ref(), now.plus_millis(-SWEEP_AFTER_MILLIS), now),
+        publish_records(&records, Outlets { queue: f.queue.as_ref(), tasks: None }, f.store.as_ref(), now),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: f.queue.as_ref(), tasks: None },
+            now.plus_millis(-SWEEP_AFTER_MILLIS),
+            now
+        ),
     );
     assert_eq!(stream, None, "the stream sent them all");
     assert_eq!(swept.unwrap(), 0, "the sweep left the fresh ones to the stream");
@@ -196,8 +201,18 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     // What the stream never delivered, the sweep sends once it is old enough, and only once.
     let later = recorded(&f, 3).await;
     let old_enough = SystemClock.now().plus_millis(SWEEP_AFTER_MILLIS);
-    assert_eq!(publish_outbox(f.store.as_ref(), f.queue.as_ref(), old_enough, old_enough).await.unwrap(), 3);
-    assert_eq!(publish_outbox(f.store.as_ref(), f.queue.as_ref(), old_enough, old_enough).await.unwrap(), 0);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: f.queue.as_ref(), tasks: None }, old_enough, old_enough)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: f.queue.as_ref(), tasks: None }, old_enough, old_enough)
+            .await
+            .unwrap(),
+        0
+    );
     let swept: Vec<String> = raw_messages(&f, 3).await.iter().map(|(_, a)| a["continuationId"].clone()).collect();
     assert_eq!(swept.len(), 3);
     assert!(swept.iter().all(|c| c.starts_with(&later)));

@@ -1,14 +1,15 @@
 //! The publisher: the table's stream in, one SQS message per recorded continuation out. A record that
 //! cannot be sent is reported as a batch-item failure, so the stream retries from it and never loops on
 //! the whole batch. Invoked on a schedule with `{"sweep": true}`, it sends whatever the stream gave up
-//! on (everything still in the outbox index).
+//! on (everything still in the outbox index). A run waiting on the intervention (a Step Functions task
+//! token) gets the first continuation too, once (SendTaskSuccess).
 
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 use human_intervention::aws::lambda::InvocationError;
 use human_intervention::aws::stream::{publish_records, records_of};
-use human_intervention::aws::{DynamoStore, SqsQueue};
+use human_intervention::aws::DynamoStore;
 use human_intervention::domain::time::{Clock, SystemClock};
-use human_intervention::service::{publish_outbox, SWEEP_AFTER_MILLIS};
+use human_intervention::service::{publish_outbox, Outlets, SWEEP_AFTER_MILLIS};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 
@@ -19,28 +20,30 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = human_intervention::aws::sdk_config()?;
     let store = human_intervention::aws::store_from_env(&config)?;
     let queue = human_intervention::aws::queue_from_env(&config)?;
-    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&store, &queue, event))).await
+    let tasks = human_intervention::aws::tasks_from_env(&config);
+    let outlets = Outlets { queue: &queue, tasks: Some(&tasks) };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&store, outlets, event))).await
 }
 
-async fn handle(store: &DynamoStore, queue: &SqsQueue, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+async fn handle(store: &DynamoStore, outlets: Outlets<'_>, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
     let result = if event.payload.get("sweep").and_then(Value::as_bool) == Some(true) {
         // The sweep takes only what the stream had its chance to publish: together they send each once.
         let now = SystemClock.now();
-        publish_outbox(store, queue, now.plus_millis(-SWEEP_AFTER_MILLIS), now)
+        publish_outbox(store, outlets, now.plus_millis(-SWEEP_AFTER_MILLIS), now)
             .await
             .map(|published| json!({ "published": published }))
             .map_err(Into::into)
     } else {
-        stream(store, queue, event.payload).await
+        stream(store, outlets, event.payload).await
     };
     human_intervention::telemetry::flush_metrics();
     result.map_err(Diagnostic::from)
 }
 
-async fn stream(store: &DynamoStore, queue: &SqsQueue, payload: Value) -> Result<Value, InvocationError> {
+async fn stream(store: &DynamoStore, outlets: Outlets<'_>, payload: Value) -> Result<Value, InvocationError> {
     let records = records_of(payload)?;
     let mut response = DynamoDbEventResponse::default();
-    if let Some(failed) = publish_records(&records, queue, store, SystemClock.now()).await {
+    if let Some(failed) = publish_records(&records, outlets, store, SystemClock.now()).await {
         let mut failure = DynamoDbBatchItemFailure::default();
         failure.item_identifier = Some(failed);
         response.batch_item_failures.push(failure);

@@ -5,7 +5,7 @@ use lambda_runtime::Diagnostic;
 
 use crate::domain::error::ConfigError;
 use crate::ports::store::StoreError;
-use crate::service::{CreateError, PublishError};
+use crate::service::{AttachError, CreateError, PublishError};
 
 /// A failed invocation.
 #[derive(Debug, thiserror::Error)]
@@ -13,9 +13,15 @@ pub enum InvocationError {
     /// Link creation refused its input or could not store it.
     #[error(transparent)]
     Create(#[from] CreateError),
+    /// A waiting run's task token was not attached.
+    #[error(transparent)]
+    Attach(#[from] AttachError),
     /// The intervention store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The cancel function's event is neither an execution status change nor `{"interventionId"}`.
+    #[error("{0}")]
+    InvalidCancelEvent(String),
     /// The outbox sweep stopped early.
     #[error(transparent)]
     Publish(#[from] PublishError),
@@ -38,6 +44,12 @@ impl InvocationError {
     pub fn error_type(&self) -> &'static str {
         match self {
             Self::Create(CreateError::Invalid(_)) => ConfigError::ERROR_TYPE,
+            Self::Create(CreateError::KeyReused) => "IdempotencyKeyReused",
+            Self::Attach(AttachError::NotFound) => "InterventionNotFound",
+            Self::Attach(AttachError::TokenRefused(_)) => "TaskTokenRefused",
+            Self::Attach(AttachError::AlreadyDelivered) => "DecisionAlreadyDelivered",
+            Self::Attach(AttachError::NoTasks | AttachError::Unavailable(_)) => "InterventionStoreUnavailable",
+            Self::InvalidCancelEvent(_) => "InvalidCancelEvent",
             Self::Create(CreateError::Store(_) | CreateError::Random(_)) | Self::Store(_) => {
                 "InterventionStoreUnavailable"
             }

@@ -2,8 +2,10 @@
 //! configuration from the environment.
 
 pub mod dynamo;
+pub mod events;
 pub mod lambda;
 pub mod scheduler;
+pub mod sfn;
 pub mod sqs;
 pub mod stream;
 
@@ -202,6 +204,16 @@ pub fn with_timers_from_env(service: Service, config: &aws_types::SdkConfig) -> 
         Some(scheduler) => service.with_scheduler(Arc::new(scheduler)),
         None => service,
     })
+}
+
+/// The service answering waiting runs through Step Functions (the same endpoint settings as every client).
+pub fn with_tasks_from_env(service: Service, config: &aws_types::SdkConfig) -> Service {
+    service.with_tasks(Arc::new(tasks_from_env(config)))
+}
+
+/// The Step Functions client that answers waiting runs.
+pub fn tasks_from_env(config: &aws_types::SdkConfig) -> sfn::StepFunctionsTasks {
+    sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(config))
 }
 
 #[cfg(test)]

@@ -61,21 +61,41 @@ impl TimeoutScheduler for EventBridgeScheduler {
         if let Some(dead_letter) = &self.target.dead_letter_arn {
             target = target.dead_letter_config(DeadLetterConfig::builder().arn(dead_letter).build());
         }
-        self.client
+        let target = target.build().map_err(error)?;
+        let window = FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(error)?;
+        let created = self
+            .client
             .create_schedule()
             .name(id.to_string())
             .group_name(&self.target.group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
-            .flexible_time_window(
-                FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(error)?,
-            )
-            .target(target.build().map_err(error)?)
+            .flexible_time_window(window.clone())
+            .target(target.clone())
             .action_after_completion(ActionAfterCompletion::Delete)
             .send()
-            .await
-            .map_err(|e| error(aws_sdk_scheduler::error::DisplayErrorContext(e)))?;
-        Ok(())
+            .await;
+        match created {
+            Ok(_) => Ok(()),
+            // A retried creation (same idempotency key) whose first attempt set the timer but stored
+            // nothing: the one timer is moved to this attempt's expiry.
+            Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => {
+                self.client
+                    .update_schedule()
+                    .name(id.to_string())
+                    .group_name(&self.target.group)
+                    .schedule_expression(at_expression(at))
+                    .schedule_expression_timezone("UTC")
+                    .flexible_time_window(window)
+                    .target(target)
+                    .action_after_completion(ActionAfterCompletion::Delete)
+                    .send()
+                    .await
+                    .map_err(|e| error(aws_sdk_scheduler::error::DisplayErrorContext(e)))?;
+                Ok(())
+            }
+            Err(e) => Err(error(aws_sdk_scheduler::error::DisplayErrorContext(e))),
+        }
     }
 
     async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError> {

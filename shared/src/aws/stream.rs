@@ -7,9 +7,9 @@ use serde_json::Value;
 use crate::aws::lambda::InvocationError;
 use crate::domain::continuation::Continuation;
 use crate::domain::time::Timestamp;
-use crate::ports::queue::{ContinuationQueue, MAX_BATCH};
+use crate::ports::queue::MAX_BATCH;
 use crate::ports::store::InterventionStore;
-use crate::service::settle_sent;
+use crate::service::{settle_sent, Outlets};
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -71,7 +71,7 @@ pub fn continuation_of(record: &StreamRecord) -> Option<Result<Continuation, Str
 /// continuation the queue refuses for good is parked (at `now`), and the records after it go on.
 pub async fn publish_records(
     records: &[StreamRecord],
-    queue: &dyn ContinuationQueue,
+    outlets: Outlets<'_>,
     store: &dyn InterventionStore,
     now: Timestamp,
 ) -> Option<String> {
@@ -82,14 +82,14 @@ pub async fn publish_records(
             Some(Ok(continuation)) => {
                 pending.push((record, continuation));
                 if pending.len() == MAX_BATCH {
-                    if let Some(failed) = send(&pending, queue, store, now).await {
+                    if let Some(failed) = send(&pending, outlets, store, now).await {
                         return Some(failed);
                     }
                     pending.clear();
                 }
             }
             Some(Err(error)) => {
-                if let Some(failed) = send(&pending, queue, store, now).await {
+                if let Some(failed) = send(&pending, outlets, store, now).await {
                     return Some(failed);
                 }
                 tracing::error!(sequence_number = %record.sequence_number, error = %error, "poison stream record");
@@ -97,25 +97,25 @@ pub async fn publish_records(
             }
         }
     }
-    send(&pending, queue, store, now).await
+    send(&pending, outlets, store, now).await
 }
 
 async fn send(
     pending: &[(&StreamRecord, Continuation)],
-    queue: &dyn ContinuationQueue,
+    outlets: Outlets<'_>,
     store: &dyn InterventionStore,
     now: Timestamp,
 ) -> Option<String> {
     let first = pending.first()?;
     let batch: Vec<Continuation> = pending.iter().map(|(_, c)| c.clone()).collect();
-    let refused = match queue.send_batch(&batch).await {
+    let refused = match outlets.queue.send_batch(&batch).await {
         Ok(refused) => refused,
         Err(error) => {
             tracing::warn!(error = %error, "sending continuations failed; the stream retries them");
             return Some(first.0.sequence_number.clone());
         }
     };
-    if let Err(error) = settle_sent(store, &batch, &refused, now).await {
+    if let Err(error) = settle_sent(store, outlets.tasks, &batch, &refused, now).await {
         // Sent already: the outbox sweep may send them again, under the same ids (or park them).
         tracing::warn!(error = %error, "marking continuations published failed");
     }

@@ -9,6 +9,7 @@ use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Intervention, OnTimeout, Submission, Tier};
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
 /// Default link lifetime, in hours.
@@ -17,8 +18,12 @@ pub const DEFAULT_EXPIRATION_HOURS: f64 = 1.0;
 pub const MAX_EXPIRATION_HOURS: f64 = 8_760.0;
 /// Most accepted submissions one link may allow.
 pub const MAX_USES: u32 = 10_000;
-/// Longest id (environment, correlation, rule set), in characters.
+/// Longest id (environment, rule set), in characters.
 pub const MAX_ID_CHARS: usize = 128;
+/// Longest correlation id, in characters: room for a Step Functions execution ARN.
+pub const MAX_CORRELATION_ID_CHARS: usize = 256;
+/// Longest idempotency key, in characters: room for an execution ARN, a state name and a time.
+pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 512;
 
 /// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
 #[derive(Debug, Clone, Deserialize)]
@@ -36,6 +41,7 @@ struct CreationSpec {
     context: Option<serde_json::Value>,
     secret_keys: Option<Vec<String>>,
     on_timeout: Option<OnTimeoutSpec>,
+    idempotency_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -72,6 +78,93 @@ pub struct NewIntervention {
     pub secret_keys: Vec<ContextKey>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
+    /// The key that makes every retry of this creation the same intervention, if the caller sent one.
+    pub idempotency_key: Option<String>,
+    /// Digest of the input as sent: the same key with another input is refused.
+    pub fingerprint: String,
+}
+
+/// A creation with an idempotency key, read before the input is checked: a retry finds what the first
+/// attempt stored even when the input would no longer pass at this later instant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotentCreation {
+    /// The intervention the key names.
+    pub id: InterventionId,
+    /// Digest of the input as sent.
+    pub fingerprint: String,
+    /// The context key the link goes to in the output.
+    pub link_context_key: ContextKey,
+}
+
+impl IdempotentCreation {
+    /// The id and digest of an input with a usable `environmentId` and `idempotencyKey`; `None` otherwise
+    /// (the full parse then names what is wrong).
+    pub fn peek(input: &[u8]) -> Option<Self> {
+        let value: serde_json::Value = serde_json::from_slice(input).ok()?;
+        let environment_id = value.get("environmentId")?.as_str()?;
+        let key = value.get("idempotencyKey")?.as_str()?;
+        check_idempotency_key(key).ok()?;
+        required_id(Some(environment_id.to_owned()), "environmentId").ok()?;
+        let link_context_key = ContextKey::parse(value.get("generatedUrlContextKey")?.as_str()?).ok()?;
+        Some(Self {
+            id: InterventionId::for_idempotency_key(environment_id, key),
+            fingerprint: fingerprint(&value),
+            link_context_key,
+        })
+    }
+}
+
+/// The digest of a creation input: the same JSON value, whatever its key order or spacing, has the same.
+pub fn fingerprint(value: &serde_json::Value) -> String {
+    use sha2::{Digest, Sha256};
+    fn canonical(value: &serde_json::Value, out: &mut String) {
+        match value {
+            serde_json::Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, key) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
+                    out.push(':');
+                    canonical(&map[key], out);
+                }
+                out.push('}');
+            }
+            serde_json::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    canonical(item, out);
+                }
+                out.push(']');
+            }
+            other => out.push_str(&other.to_string()),
+        }
+    }
+    let mut text = String::new();
+    canonical(value, &mut text);
+    crate::domain::id::hex(&Sha256::digest(text.as_bytes()))
+}
+
+fn check_idempotency_key(key: &str) -> Result<(), ConfigError> {
+    if key.is_empty() {
+        return Err(ConfigError::new("idempotencyKey", "must not be empty"));
+    }
+    if key.chars().count() > MAX_IDEMPOTENCY_KEY_CHARS {
+        return Err(ConfigError::new(
+            "idempotencyKey",
+            format!("is longer than {MAX_IDEMPOTENCY_KEY_CHARS} characters"),
+        ));
+    }
+    if key.chars().any(|c| c.is_control() || !is_sendable(c)) {
+        return Err(ConfigError::new("idempotencyKey", "must not contain control characters, U+FFFE or U+FFFF"));
+    }
+    Ok(())
 }
 
 fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError> {
@@ -79,8 +172,9 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError
     if value.trim().is_empty() {
         return Err(ConfigError::new(field, "must not be empty"));
     }
-    if value.chars().count() > MAX_ID_CHARS {
-        return Err(ConfigError::new(field, format!("is longer than {MAX_ID_CHARS} characters")));
+    let most = if field == "correlationId" { MAX_CORRELATION_ID_CHARS } else { MAX_ID_CHARS };
+    if value.chars().count() > most {
+        return Err(ConfigError::new(field, format!("is longer than {most} characters")));
     }
     if value.chars().any(char::is_control) {
         return Err(ConfigError::new(field, "must not contain control characters"));
@@ -158,10 +252,15 @@ impl NewIntervention {
     /// Parses and checks a link-creation input at `now`, naming the first bad setting.
     pub fn parse(input: &[u8], now: Timestamp) -> Result<Self, ConfigError> {
         let spec: CreationSpec = parse_spec(input)?;
-        Self::from_spec(spec, now)
+        let value: serde_json::Value =
+            serde_json::from_slice(input).map_err(|e| ConfigError::new("", e.to_string()))?;
+        Self::from_spec(spec, fingerprint(&value), now)
     }
 
-    fn from_spec(spec: CreationSpec, now: Timestamp) -> Result<Self, ConfigError> {
+    fn from_spec(spec: CreationSpec, fingerprint: String, now: Timestamp) -> Result<Self, ConfigError> {
+        if let Some(key) = &spec.idempotency_key {
+            check_idempotency_key(key)?;
+        }
         let environment_id = required_id(spec.environment_id, "environmentId")?;
         let tier = match spec.tier.as_deref() {
             Some("Dedicated") => Tier::Dedicated,
@@ -290,7 +389,17 @@ impl NewIntervention {
             context,
             secret_keys,
             on_timeout,
+            idempotency_key: spec.idempotency_key,
+            fingerprint,
         })
+    }
+
+    /// The id of the intervention this input creates: named by its idempotency key, else fresh.
+    pub fn id(&self) -> Result<InterventionId, getrandom::Error> {
+        match &self.idempotency_key {
+            Some(key) => Ok(InterventionId::for_idempotency_key(&self.environment_id, key)),
+            None => InterventionId::random(),
+        }
     }
 }
 
@@ -335,6 +444,8 @@ impl Intervention {
             context: new.context,
             secret_keys: new.secret_keys,
             on_timeout: new.on_timeout,
+            creation_fingerprint: Some(new.fingerprint),
+            task: TaskStatus::None,
         }
     }
 }

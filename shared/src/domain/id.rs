@@ -21,6 +21,16 @@ impl InterventionId {
         Ok(Self(bytes))
     }
 
+    /// The id an idempotency key names in an environment: every retry of one creation finds the same
+    /// intervention. Only creation uses it; a link is still a signed token, so a known id opens nothing.
+    pub fn for_idempotency_key(environment_id: &str, key: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::digest(format!("idempotencyKey\n{environment_id}\n{key}"));
+        let mut bytes = [0u8; ID_BYTES];
+        bytes.copy_from_slice(&digest[..ID_BYTES]);
+        Self(bytes)
+    }
+
     /// Parses the canonical 22-character form; any other spelling is refused.
     pub fn parse(text: &str) -> Option<Self> {
         if text.len() != 22 || !text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {

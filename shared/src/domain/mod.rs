@@ -13,5 +13,6 @@ pub mod id;
 pub mod input;
 pub mod model;
 pub mod rejection;
+pub mod task;
 pub mod time;
 pub mod token;

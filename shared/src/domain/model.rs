@@ -6,6 +6,7 @@ use crate::domain::context::{Context, ContextKey};
 use crate::domain::form::FormDocument;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::rejection::Rejection;
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
 /// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
@@ -74,6 +75,13 @@ pub struct Intervention {
     pub secret_keys: Vec<ContextKey>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
+    /// Digest of the creation input, to tell a retry of the creation from another input (absent on
+    /// interventions created before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub creation_fingerprint: Option<String>,
+    /// Where the delivery to a waiting run stands: live attributes, never in the stored document.
+    #[serde(skip)]
+    pub task: TaskStatus,
 }
 
 impl Intervention {
@@ -81,6 +89,7 @@ impl Intervention {
     pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
         if self.cancelled_at.is_some()
             || self.timed_out_at.is_some()
+            || self.task.is_gone()
             || now >= self.expires_at
             || now >= self.run_available_until
         {
@@ -94,7 +103,7 @@ impl Intervention {
 
     /// The state an operator reads.
     pub fn state_at(&self, now: Timestamp) -> InterventionState {
-        if self.cancelled_at.is_some() {
+        if self.cancelled_at.is_some() || (self.task.is_gone() && self.uses == 0 && self.timed_out_at.is_none()) {
             InterventionState::Cancelled
         } else if self.timed_out_at.is_some() {
             InterventionState::TimedOut

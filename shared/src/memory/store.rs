@@ -13,8 +13,12 @@ use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
+use crate::domain::task::{TaskStatus, TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
-use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
+use crate::ports::store::{
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
+    TimeoutOutcome,
+};
 
 #[derive(Default)]
 struct Tables {
@@ -25,6 +29,10 @@ struct Tables {
     /// Continuations the queue refused for good, with the reason.
     parked: Vec<(Continuation, String, Timestamp)>,
     allowance: HashMap<(String, String), u64>,
+    /// Every continuation recorded, by intervention, oldest first (the outbox forgets published ones).
+    recorded: HashMap<InterventionId, Vec<Continuation>>,
+    /// Waiting runs' tokens, with the live delivery claim (continuation id, when) if any.
+    tasks: HashMap<InterventionId, (TaskToken, Option<Timestamp>)>,
 }
 
 impl Tables {
@@ -125,6 +133,7 @@ impl InterventionStore for MemoryStore {
         tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
         tables.outbox.push((now, continuation.clone()));
+        tables.recorded.entry(id).or_default().push(continuation.clone());
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
@@ -151,20 +160,105 @@ impl InterventionStore for MemoryStore {
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
         tables.outbox.push((now, continuation.clone()));
+        tables.recorded.entry(id).or_default().push(continuation.clone());
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
     }
 
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
         let mut tables = self.lock()?;
         Ok(match tables.interventions.get_mut(id) {
+            None => CancelOutcome::NotFound,
+            Some(intervention)
+                if intervention.cancelled_at.is_none()
+                    && (intervention.uses > 0 || intervention.timed_out_at.is_some()) =>
+            {
+                CancelOutcome::TooLate(Box::new(intervention.clone()))
+            }
             Some(intervention) => {
                 intervention.cancelled_at.get_or_insert(now);
-                true
+                CancelOutcome::Cancelled
             }
-            None => false,
         })
+    }
+
+    async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
+        let tables = self.lock()?;
+        let mut ids: Vec<InterventionId> =
+            tables.interventions.values().filter(|i| i.correlation_id == correlation_id).map(|i| i.id).collect();
+        ids.sort();
+        Ok(ids)
+    }
+
+    async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
+        Ok(self.lock()?.recorded.get(id).cloned().unwrap_or_default())
+    }
+
+    async fn attach_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        now: Timestamp,
+    ) -> Result<AttachOutcome, StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let Some(intervention) = tables.interventions.get_mut(id) else { return Ok(AttachOutcome::NotFound) };
+        if matches!(intervention.task, TaskStatus::Delivered { .. }) {
+            return Ok(AttachOutcome::AlreadyDelivered);
+        }
+        intervention.task = TaskStatus::Waiting { attached_at: now };
+        tables.tasks.insert(*id, (token.clone(), None));
+        Ok(AttachOutcome::Attached(Box::new(intervention.clone())))
+    }
+
+    async fn claim_task(
+        &self,
+        id: &InterventionId,
+        _continuation_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let waiting = tables.interventions.get(id).is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));
+        let Some((token, claim)) = tables.tasks.get_mut(id) else { return Ok(None) };
+        if !waiting || claim.is_some_and(|at| now < at.plus_millis(TASK_CLAIM_MILLIS)) {
+            return Ok(None);
+        }
+        *claim = Some(now);
+        Ok(Some(token.clone()))
+    }
+
+    async fn settle_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        settlement: &TaskSettlement,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let current = tables.tasks.get(id).is_some_and(|(t, _)| t == token);
+        if !current && !matches!(settlement, TaskSettlement::Delivered(_)) {
+            return Ok(());
+        }
+        if let Some((_, claim)) = tables.tasks.get_mut(id) {
+            *claim = None;
+        }
+        if let Some(intervention) = tables.interventions.get_mut(id) {
+            match settlement {
+                TaskSettlement::Delivered(continuation_id) => {
+                    intervention.task = TaskStatus::Delivered { continuation_id: continuation_id.clone(), at: now };
+                    tables.tasks.remove(id);
+                }
+                TaskSettlement::Gone(reason) => {
+                    intervention.task = TaskStatus::Gone { reason: reason.clone(), at: now };
+                    tables.tasks.remove(id);
+                }
+                TaskSettlement::Released => {}
+            }
+        }
+        Ok(())
     }
 
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {

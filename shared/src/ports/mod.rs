@@ -1,6 +1,7 @@
-//! The ports: what the operations need from storage, the continuation queue and the timeout timer, with
+//! The ports: what the operations need from storage, the continuation queue, the timeout timer and a waiting run, with
 //! the guarantees every adapter keeps. No adapter type appears in a signature.
 
 pub mod queue;
 pub mod schedule;
 pub mod store;
+pub mod tasks;

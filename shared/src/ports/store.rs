@@ -7,6 +7,7 @@ use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
+use crate::domain::task::TaskToken;
 use crate::domain::time::Timestamp;
 
 /// A storage failure. Nothing was changed unless the error says otherwise; retrying is safe (and, but
@@ -53,6 +54,40 @@ pub enum TimeoutOutcome {
     Queued,
     /// Nothing changed, for this reason.
     Refused(TimeoutRefusal),
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone)]
+pub enum CancelOutcome {
+    /// Cancelled now (or before): the link answers Link has expired, nothing is ever queued.
+    Cancelled,
+    /// Too late: a submission or the timeout was accepted; nothing changed. Here is the intervention
+    /// as stored.
+    TooLate(Box<Intervention>),
+    /// No intervention with this id.
+    NotFound,
+}
+
+/// What attaching a task token did.
+#[derive(Debug, Clone)]
+pub enum AttachOutcome {
+    /// Stored (replacing the token of an earlier attempt of the step, if any); here is the intervention.
+    Attached(Box<Intervention>),
+    /// The decision went to another token already.
+    AlreadyDelivered,
+    /// No intervention with this id.
+    NotFound,
+}
+
+/// How a delivery to a waiting run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskSettlement {
+    /// Step Functions took this continuation.
+    Delivered(String),
+    /// Step Functions refused the token for good (its error code): the run is gone.
+    Gone(String),
+    /// The attempt failed and may be tried again: the claim is let go.
+    Released,
 }
 
 /// One page of a listing of interventions, newest first.
@@ -119,8 +154,45 @@ pub trait InterventionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<TimeoutOutcome, StoreError>;
 
-    /// Marks the run cancelled (its link answers "Link has expired" from now on); false if unknown.
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError>;
+    /// In one atomic step, only while no submission was accepted and the timeout was not: marks the run
+    /// cancelled (its link answers "Link has expired" from now on). Cancelling again is `Cancelled`.
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError>;
+
+    /// The ids of the interventions of a run, by its correlation id (from an index, never a scan).
+    async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError>;
+
+    /// The continuations recorded for an intervention (submissions' and the timeout's), oldest first.
+    async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError>;
+
+    /// Stores a waiting run's task token on the intervention, unless a decision was delivered already.
+    async fn attach_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        now: Timestamp,
+    ) -> Result<AttachOutcome, StoreError>;
+
+    /// Claims the delivery of `continuation_id` to the waiting run: the token, if one is attached, nothing
+    /// was delivered and no live claim (younger than [`TASK_CLAIM_MILLIS`]) holds it; else `None`. One
+    /// claimant at a time, so the task is answered once.
+    ///
+    /// [`TASK_CLAIM_MILLIS`]: crate::domain::task::TASK_CLAIM_MILLIS
+    async fn claim_task(
+        &self,
+        id: &InterventionId,
+        continuation_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<TaskToken>, StoreError>;
+
+    /// Records how a claimed delivery to `token` ended. A refusal or a release is recorded only while
+    /// `token` is still the one attached (a later attempt of the step may have replaced it).
+    async fn settle_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        settlement: &TaskSettlement,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 
     /// The accepted submissions of an intervention, oldest first.
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError>;

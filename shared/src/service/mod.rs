@@ -6,19 +6,23 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::domain::context::{Context, ContextValue};
+use crate::domain::context::{Context, ContextKey, ContextValue};
 use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
-use crate::domain::creation::{check_sendable, NewIntervention};
+use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
 use crate::domain::model::{Intervention, Submission};
 use crate::domain::model::{InterventionState, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
+use crate::domain::task::TaskAttachment;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::token::{token_digest, LinkKeys};
 use crate::ports::schedule::TimeoutScheduler;
-use crate::ports::store::{Acceptance, InterventionStore, ListQuery, StoreError, TimeoutOutcome};
+use crate::ports::store::{
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, StoreError, TimeoutOutcome,
+};
+use crate::ports::tasks::{TaskError, TaskNotifier};
 use crate::telemetry::{self, metric};
 
 /// What every operation needs: the store, the keys, the clock and the public base URL of links.
@@ -30,6 +34,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     base_url: String,
     scheduler: Option<Arc<dyn TimeoutScheduler>>,
+    tasks: Option<Arc<dyn TaskNotifier>>,
 }
 
 /// The link-creation output.
@@ -59,6 +64,54 @@ pub enum CreateError {
     /// No randomness for the id, or no keys to sign with.
     #[error("cannot make a link: {0}")]
     Random(String),
+    /// The idempotency key names an intervention created from another input; nothing was stored.
+    #[error("idempotencyKey: this key was used for an intervention created from another input; use a new key for a new intervention")]
+    KeyReused,
+}
+
+/// What a cancel answered.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cancellation {
+    /// Cancelled (now or before): the link answers Link has expired and nothing is ever queued.
+    Cancelled,
+    /// Too late: a continuation is already queued; nothing changed.
+    TooLate {
+        /// The state the intervention keeps.
+        state: InterventionState,
+        /// The ids of the continuations already queued.
+        continuation_ids: Vec<String>,
+    },
+    /// No intervention with this id.
+    NotFound,
+}
+
+/// What attaching a waiting run's task token answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// The run waits; the decision is delivered when it is recorded.
+    Waiting,
+    /// A decision was recorded before: it was delivered now.
+    Delivered,
+}
+
+/// Why a task token was not attached.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// No intervention with this id.
+    #[error("interventionId: no intervention with this id")]
+    NotFound,
+    /// Step Functions refused the token: the step's attempt is gone.
+    #[error("taskToken: Step Functions refused the token ({0})")]
+    TokenRefused(&'static str),
+    /// The decision went to another token already.
+    #[error("interventionId: its decision was delivered to another task already")]
+    AlreadyDelivered,
+    /// This deployment cannot answer Step Functions tasks.
+    #[error("this deployment has no Step Functions client")]
+    NoTasks,
+    /// Storage or Step Functions failed; retrying is safe.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// A live link's page: the intervention and a fresh submission id for the form.
@@ -136,18 +189,31 @@ pub struct SubmitRequest<'a> {
 impl Service {
     /// A service on these parts; `base_url` is where links point (never taken from a request).
     pub fn new(store: Arc<dyn InterventionStore>, keys: Arc<LinkKeys>, clock: Arc<dyn Clock>, base_url: &str) -> Self {
-        Self { store, keys: Some(keys), clock, base_url: base_url.trim_end_matches('/').to_owned(), scheduler: None }
+        Self {
+            store,
+            keys: Some(keys),
+            clock,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            scheduler: None,
+            tasks: None,
+        }
     }
 
     /// A service that fires timeouts and reads records but has no link keys: it creates no links and
     /// verifies none.
     pub fn without_links(store: Arc<dyn InterventionStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keys: None, clock, base_url: String::new(), scheduler: None }
+        Self { store, keys: None, clock, base_url: String::new(), scheduler: None, tasks: None }
     }
 
     /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
     pub fn with_scheduler(mut self, scheduler: Arc<dyn TimeoutScheduler>) -> Self {
         self.scheduler = Some(scheduler);
+        self
+    }
+
+    /// This service with waiting runs: task tokens can be attached and answered.
+    pub fn with_tasks(mut self, tasks: Arc<dyn TaskNotifier>) -> Self {
+        self.tasks = Some(tasks);
         self
     }
 
@@ -187,9 +253,17 @@ impl Service {
             return Err(CreateError::Random("this function has no link keys".into()));
         };
         let now = self.clock.now();
+        // A retry with the key finds the first attempt's intervention before the input is judged again at
+        // this later instant.
+        if let Some(creation) = IdempotentCreation::peek(input) {
+            if let Some(existing) = self.store.get(&creation.id).await? {
+                return self.created_before(keys, existing, &creation.fingerprint, creation.link_context_key);
+            }
+        }
         let new = NewIntervention::parse(input, now)?;
-        let id = InterventionId::random().map_err(|e| CreateError::Random(e.to_string()))?;
+        let id = new.id().map_err(|e| CreateError::Random(e.to_string()))?;
         let link_key = new.link_context_key.clone();
+        let fingerprint = new.fingerprint.clone();
         let intervention = Intervention::new(id, new, now);
         telemetry::record_intervention(&intervention);
         check_sendable(&intervention)?;
@@ -201,12 +275,47 @@ impl Service {
             };
             scheduler.schedule(&id, intervention.expires_at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
         }
-        self.store.create(&intervention).await?;
-        let link = format!("{}/i/{}", self.base_url, keys.sign(&id, intervention.expires_at));
+        match self.store.create(&intervention).await {
+            Ok(()) => {}
+            // Our own write whose answer was lost (the SDK retried it), or a concurrent retry with the key.
+            Err(StoreError::AlreadyExists | StoreError::Unconfirmed(_)) => {
+                let Some(existing) = self.store.get(&id).await? else {
+                    return Err(StoreError::Unavailable("the intervention's write was not confirmed".into()).into());
+                };
+                return self.created_before(keys, existing, &fingerprint, link_key);
+            }
+            Err(error) => return Err(error.into()),
+        }
+        tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
+        Ok(self.created_link(keys, &intervention, link_key))
+    }
+
+    /// The output of a creation stored before under this id: the same link, if the input was the same.
+    fn created_before(
+        &self,
+        keys: &LinkKeys,
+        existing: Intervention,
+        fingerprint: &str,
+        link_key: ContextKey,
+    ) -> Result<CreatedLink, CreateError> {
+        telemetry::record_intervention(&existing);
+        if existing.creation_fingerprint.as_deref() != Some(fingerprint) {
+            tracing::info!("creation refused: the idempotency key was used with another input");
+            return Err(CreateError::KeyReused);
+        }
+        tracing::info!("creation repeated: the intervention created before is answered again");
+        Ok(self.created_link(keys, &existing, link_key))
+    }
+
+    fn created_link(&self, keys: &LinkKeys, intervention: &Intervention, link_key: ContextKey) -> CreatedLink {
+        let link = format!("{}/i/{}", self.base_url, keys.sign(&intervention.id, intervention.expires_at));
         let mut context = intervention.context.clone();
         context.insert(link_key, ContextValue::string(link));
-        tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
-        Ok(CreatedLink { context, intervention_id: id.to_string(), expires_at: intervention.expires_at.to_rfc3339() })
+        CreatedLink {
+            context,
+            intervention_id: intervention.id.to_string(),
+            expires_at: intervention.expires_at.to_rfc3339(),
+        }
     }
 
     /// Checks the token alone: `None` for anything not a link of ours. No store read.
@@ -405,19 +514,78 @@ impl Service {
         }
     }
 
-    /// The run is no longer available: its link answers "Link has expired" from now on.
-    pub async fn cancel(&self, id: &InterventionId) -> Result<bool, StoreError> {
+    /// The run is no longer available: its link answers "Link has expired" from now on — but only while
+    /// nothing was accepted or timed out; after that it is too late, and the record keeps its state.
+    pub async fn cancel(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
         self.cancel_inner(id).instrument(telemetry::intervention_span("cancel")).await
     }
 
-    async fn cancel_inner(&self, id: &InterventionId) -> Result<bool, StoreError> {
+    async fn cancel_inner(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
         telemetry::record_intervention_id(id);
-        let found = self.store.cancel(id, self.clock.now()).await?;
-        if found {
-            tracing::info!("run cancelled");
-            self.unschedule(id).await;
+        let now = self.clock.now();
+        match self.store.cancel(id, now).await? {
+            CancelOutcome::Cancelled => {
+                tracing::info!("run cancelled");
+                metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
+                self.unschedule(id).await;
+                Ok(Cancellation::Cancelled)
+            }
+            CancelOutcome::TooLate(intervention) => {
+                let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
+                tracing::info!("cancel refused: a continuation is already queued");
+                Ok(Cancellation::TooLate { state: intervention.state_at(now), continuation_ids })
+            }
+            CancelOutcome::NotFound => Ok(Cancellation::NotFound),
         }
-        Ok(found)
+    }
+
+    /// The run with this correlation id ended (stopped, failed, timed out): cancels each of its
+    /// interventions that nothing answered yet; returns each id with what its cancel answered.
+    pub async fn cancel_run(&self, correlation_id: &str) -> Result<Vec<(InterventionId, Cancellation)>, StoreError> {
+        let mut answers = Vec::new();
+        for id in self.store.by_correlation(correlation_id).await? {
+            answers.push((id, self.cancel(&id).await?));
+        }
+        Ok(answers)
+    }
+
+    /// A `.waitForTaskToken` step attaches its token: the decision goes to that run when it is recorded,
+    /// or now if it was recorded before. The token is proved with a heartbeat before it is stored.
+    pub async fn attach_task(&self, attachment: &TaskAttachment) -> Result<Attached, AttachError> {
+        self.attach_inner(attachment).instrument(telemetry::intervention_span("attach")).await
+    }
+
+    async fn attach_inner(&self, attachment: &TaskAttachment) -> Result<Attached, AttachError> {
+        let id = attachment.intervention_id;
+        telemetry::record_intervention_id(&id);
+        let Some(tasks) = &self.tasks else { return Err(AttachError::NoTasks) };
+        let unavailable = |e: StoreError| AttachError::Unavailable(e.to_string());
+        if self.store.get(&id).await.map_err(unavailable)?.is_none() {
+            return Err(AttachError::NotFound);
+        }
+        match tasks.heartbeat(&attachment.token).await {
+            Ok(()) => {}
+            Err(TaskError::Gone(gone)) => return Err(AttachError::TokenRefused(gone.code())),
+            Err(TaskError::Unavailable(reason)) => return Err(AttachError::Unavailable(reason)),
+        }
+        let now = self.clock.now();
+        match self.store.attach_task(&id, &attachment.token, now).await.map_err(unavailable)? {
+            AttachOutcome::Attached(_) => {}
+            AttachOutcome::AlreadyDelivered => return Err(AttachError::AlreadyDelivered),
+            AttachOutcome::NotFound => return Err(AttachError::NotFound),
+        }
+        tracing::info!("a run waits on the intervention");
+        // A decision recorded before the token came is delivered now, by the publisher's own routine.
+        let Some(first) = self.store.continuations(&id).await.map_err(unavailable)?.into_iter().next() else {
+            return Ok(Attached::Waiting);
+        };
+        match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
+            Ok(Delivery::Delivered) => Ok(Attached::Delivered),
+            Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
+            // Another publisher holds the claim: it delivers.
+            Ok(Delivery::NotWaiting) => Ok(Attached::Waiting),
+            Err(error) => Err(AttachError::Unavailable(error.to_string())),
+        }
     }
 
     /// The link's timer fired: queues the timeout continuation exactly once if the link expired unanswered
@@ -479,8 +647,12 @@ impl Service {
 mod outbox;
 mod records;
 
-pub use outbox::{publish_outbox, settle_sent, PublishError, SWEEP_AFTER_MILLIS};
-pub use records::{InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, SECRET_MASK};
+pub use outbox::{
+    deliver_task, publish_outbox, settle_sent, Delivery, DeliveryError, Outlets, PublishError, SWEEP_AFTER_MILLIS,
+};
+pub use records::{
+    InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, TaskRecord, SECRET_MASK,
+};
 
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,15 @@
 //! The outbox publisher: moves the continuations the store recorded onto the queue. The stream publishes
 //! each as soon as it is recorded; the sweep takes only what the stream had its chance to publish, so the
-//! two send each continuation once when nothing fails.
+//! two send each continuation once when nothing fails. A run that waits on the intervention (a Step
+//! Functions task token) gets the first continuation from here too, once.
 
 use crate::domain::continuation::Continuation;
+use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
-use crate::ports::store::{InterventionStore, StoreError};
-use crate::telemetry;
+use crate::ports::store::{InterventionStore, StoreError, TaskSettlement};
+use crate::ports::tasks::{TaskError, TaskNotifier};
+use crate::telemetry::{self, metric};
 
 /// How old a continuation must be before the sweep sends it: the stream delivers within seconds, and
 /// retries a failed batch for longer than this only while something fails.
@@ -23,12 +26,23 @@ pub enum PublishError {
     Queue(#[from] QueueError),
 }
 
-/// Moves every continuation recorded at or before `recorded_by` onto the queue, a batch at a time, and
-/// returns how many it moved; one the queue refuses for good is parked (at `now`), never retried. A crash
-/// between send and mark re-sends with the same continuation ids, which consumers de-duplicate.
+/// Where continuations go: the queue, and the waiting runs' tasks where a run waits.
+#[derive(Clone, Copy)]
+pub struct Outlets<'a> {
+    /// The continuation queue: every continuation.
+    pub queue: &'a dyn ContinuationQueue,
+    /// Step Functions: the first continuation of an intervention a run waits on (`None`: no run waits
+    /// anywhere, e.g. the local server).
+    pub tasks: Option<&'a dyn TaskNotifier>,
+}
+
+/// Moves every continuation recorded at or before `recorded_by` onto the queue (and to its waiting run),
+/// a batch at a time, and returns how many it moved; one the queue refuses for good is parked (at `now`),
+/// never retried. A crash between send and mark re-sends with the same continuation ids, which consumers
+/// de-duplicate; a waiting run is answered once whatever is re-sent.
 pub async fn publish_outbox(
     store: &dyn InterventionStore,
-    queue: &dyn ContinuationQueue,
+    outlets: Outlets<'_>,
     recorded_by: Timestamp,
     now: Timestamp,
 ) -> Result<usize, PublishError> {
@@ -38,21 +52,38 @@ pub async fn publish_outbox(
         if batch.is_empty() {
             return Ok(published);
         }
-        let refused = queue.send_batch(&batch).await?;
-        published += settle_sent(store, &batch, &refused, now).await?;
+        let refused = outlets.queue.send_batch(&batch).await?;
+        let (sent, undelivered) = settle_sent(store, outlets.tasks, &batch, &refused, now).await?;
+        published += sent;
+        if undelivered > 0 {
+            // Left in the outbox for the next sweep: looping now would only meet the same failure.
+            return Ok(published);
+        }
     }
 }
 
-/// After a send: marks what went out as published and parks what the queue refused; returns how many
-/// went out.
+/// After a send: delivers each continuation to its waiting run (if one waits), then marks what went out
+/// as published and parks what the queue refused; returns how many went out, and how many stay in the
+/// outbox because their run could not be answered yet (the next sweep tries again).
 pub async fn settle_sent(
     store: &dyn InterventionStore,
+    tasks: Option<&dyn TaskNotifier>,
     batch: &[Continuation],
     refused: &[Refused],
     now: Timestamp,
-) -> Result<usize, StoreError> {
+) -> Result<(usize, usize), StoreError> {
     let is_refused = |c: &Continuation| refused.iter().any(|r| r.continuation_id == c.id);
-    let sent: Vec<Continuation> = batch.iter().filter(|c| !is_refused(c)).cloned().collect();
+    let mut undelivered: Vec<&str> = Vec::new();
+    if let Some(tasks) = tasks {
+        for continuation in batch {
+            if let Err(error) = deliver_task(store, tasks, continuation, now).await {
+                tracing::warn!(continuation_id = %continuation.id, error = %error, "answering the waiting run failed; the sweep tries again");
+                undelivered.push(&continuation.id);
+            }
+        }
+    }
+    let sent: Vec<Continuation> =
+        batch.iter().filter(|c| !is_refused(c) && !undelivered.contains(&c.id.as_str())).cloned().collect();
     let ids: Vec<String> = sent.iter().map(|c| c.id.clone()).collect();
     if !ids.is_empty() {
         store.mark_published(&ids).await?;
@@ -64,5 +95,63 @@ pub async fn settle_sent(
             telemetry::log_parked(continuation, &refusal.reason);
         }
     }
-    Ok(sent.len())
+    Ok((sent.len(), undelivered.len()))
+}
+
+/// What delivering a continuation to its waiting run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// No run waits for it: none attached, another continuation was delivered, or another publisher
+    /// holds the claim.
+    NotWaiting,
+    /// Step Functions took it.
+    Delivered,
+    /// Step Functions refused the token for good (its code): the run is gone, and the intervention says so.
+    Gone(&'static str),
+}
+
+/// Why a delivery may be tried again.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Step Functions could not be reached; the claim was let go.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// Answers the run waiting on `continuation`'s intervention with it, exactly once: the store's claim lets
+/// one publisher at a time send, and a delivered (or gone) task is never answered again. Only a claimant
+/// that dies between sending and settling makes a second call, after [`TASK_CLAIM_MILLIS`], which Step
+/// Functions refuses as already answered (recorded as gone: the run had its answer).
+///
+/// [`TASK_CLAIM_MILLIS`]: crate::domain::task::TASK_CLAIM_MILLIS
+pub async fn deliver_task(
+    store: &dyn InterventionStore,
+    tasks: &dyn TaskNotifier,
+    continuation: &Continuation,
+    now: Timestamp,
+) -> Result<Delivery, DeliveryError> {
+    let Some(id) = InterventionId::parse(&continuation.intervention_id) else { return Ok(Delivery::NotWaiting) };
+    let Some(token) = store.claim_task(&id, &continuation.id, now).await? else { return Ok(Delivery::NotWaiting) };
+    let output = continuation.message_body().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    match tasks.succeed(&token, &output).await {
+        Ok(()) => {
+            store.settle_task(&id, &token, &TaskSettlement::Delivered(continuation.id.clone()), now).await?;
+            metrics::counter!(metric::TASKS_ANSWERED).increment(1);
+            tracing::info!(continuation_id = %continuation.id, "waiting run answered");
+            Ok(Delivery::Delivered)
+        }
+        Err(TaskError::Gone(gone)) => {
+            store.settle_task(&id, &token, &TaskSettlement::Gone(gone.code().to_owned()), now).await?;
+            metrics::counter!(metric::TASKS_GONE).increment(1);
+            tracing::warn!(continuation_id = %continuation.id, reason = gone.code(), "the waiting run is gone; its link now answers Link has expired");
+            Ok(Delivery::Gone(gone.code()))
+        }
+        Err(TaskError::Unavailable(reason)) => {
+            store.settle_task(&id, &token, &TaskSettlement::Released, now).await?;
+            Err(DeliveryError::Unavailable(reason))
+        }
+    }
 }

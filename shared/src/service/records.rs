@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::domain::continuation::Continuation;
 use crate::domain::model::{Intervention, InterventionState, Submission};
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
 /// An intervention's record, as the operator routes answer it.
@@ -29,6 +30,44 @@ pub struct InterventionRecord {
     pub submissions: Vec<SubmissionRecord>,
     /// The ids of the continuations queued for it.
     pub continuation_ids: Vec<String>,
+    /// The run waiting on it (Step Functions), if one attached its task: never the token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task: Option<TaskRecord>,
+}
+
+/// Where the delivery to a waiting run stands, in a record.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRecord {
+    /// `waiting`, `delivered` or `gone`.
+    pub state: &'static str,
+    /// When it came to that (RFC 3339).
+    pub at: String,
+    /// The continuation delivered (`delivered`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation_id: Option<String>,
+    /// Step Functions' refusal (`gone`): `TaskTimedOut`, `TaskDoesNotExist` or `InvalidToken`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl TaskRecord {
+    fn of(status: &TaskStatus) -> Option<Self> {
+        let record = |state, at: Timestamp, continuation_id: Option<&String>, reason: Option<&String>| TaskRecord {
+            state,
+            at: at.to_rfc3339(),
+            continuation_id: continuation_id.cloned(),
+            reason: reason.cloned(),
+        };
+        match status {
+            TaskStatus::None => None,
+            TaskStatus::Waiting { attached_at } => Some(record("waiting", *attached_at, None, None)),
+            TaskStatus::Delivered { continuation_id, at } => {
+                Some(record("delivered", *at, Some(continuation_id), None))
+            }
+            TaskStatus::Gone { reason, at } => Some(record("gone", *at, None, Some(reason))),
+        }
+    }
 }
 
 /// One accepted submission in a record.
@@ -81,6 +120,7 @@ impl InterventionRecord {
             expires_at: intervention.expires_at.to_rfc3339(),
             submissions,
             continuation_ids,
+            task: TaskRecord::of(&intervention.task),
         }
     }
 }

@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::domain::continuation::Outcome;
+use crate::domain::task::TaskStatus;
 use crate::domain::time::ManualClock;
 use crate::domain::token::LinkKey;
 use crate::memory::{MemoryQueue, MemoryStore};
@@ -84,8 +85,18 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
         .await;
     assert!(accepted(&result), "{result:?}");
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 0);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        0
+    );
     let messages = queue.messages();
     assert_eq!(messages.len(), 1);
     let message = serde_json::to_value(&messages[0]).unwrap();
@@ -149,7 +160,7 @@ async fn the_links_state_comes_before_the_input() {
     let f = fixture();
     let (created, token) = f.link(input(1)).await;
     let id = InterventionId::parse(&created.intervention_id).unwrap();
-    assert!(f.service.cancel(&id).await.unwrap());
+    assert_eq!(f.service.cancel(&id).await.unwrap(), Cancellation::Cancelled);
     assert!(matches!(f.post(&token, "decision=maybe").await, SubmitResult::Rejected(Rejection::Expired)));
     assert!(matches!(f.post(&token, "note=%FF").await, SubmitResult::Rejected(Rejection::Expired)));
     assert!(matches!(f.service.view(&token).await.unwrap(), View::Rejected(Rejection::Expired)));
@@ -260,7 +271,12 @@ async fn an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults(
         "a second invocation queues nothing"
     );
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
     let message = serde_json::to_value(&queue.messages()[0]).unwrap();
     assert_eq!(message["id"], json!(format!("{id}:timeout")));
     assert_eq!(message["outcome"], json!("timedOut"));
@@ -407,7 +423,12 @@ async fn characters_sqs_refuses_arrive_as_typed_in_a_sendable_body() {
     let body = format!("decision=approve&note={}&_submissionId=s1", percent_encode(typed));
     assert!(accepted(&f.post(&token, &body).await));
     let queue = MemoryQueue::new();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        1
+    );
     let message = &queue.messages()[0];
     let body = message.message_body().unwrap();
     assert!(body.chars().all(crate::domain::continuation::is_sendable), "{body:?}");
@@ -519,14 +540,24 @@ async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothin
         assert!(accepted(&f.post(&token, &format!("decision=approve&_submissionId={id}")).await));
     }
     let queue = RefusingQueue { refuse: format!("{}:s2", created.intervention_id), inner: MemoryQueue::new() };
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 2);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        2
+    );
     let sent: Vec<String> = queue.inner.messages().iter().map(|c| c.id.clone()).collect();
     assert_eq!(sent, [format!("{}:s1", created.intervention_id), format!("{}:s3", created.intervention_id)]);
     let parked = f.store.parked();
     assert_eq!(parked.len(), 1);
     assert_eq!((parked[0].0.id.as_str(), parked[0].1.as_str()), (queue.refuse.as_str(), "InvalidMessageContents"));
     assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty(), "never retried");
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, f.clock.now(), f.clock.now()).await.unwrap(), 0);
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 #[tokio::test]
@@ -537,10 +568,24 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     let queue = MemoryQueue::new();
     let now = f.clock.now();
     let sweep_by = now.plus_millis(-SWEEP_AFTER_MILLIS);
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, sweep_by, now).await.unwrap(), 0, "too fresh to sweep");
+    assert_eq!(
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, sweep_by, now).await.unwrap(),
+        0,
+        "too fresh to sweep"
+    );
     f.clock.advance(SWEEP_AFTER_MILLIS);
     let now = f.clock.now();
-    assert_eq!(publish_outbox(f.store.as_ref(), &queue, now.plus_millis(-SWEEP_AFTER_MILLIS), now).await.unwrap(), 1);
+    assert_eq!(
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None },
+            now.plus_millis(-SWEEP_AFTER_MILLIS),
+            now
+        )
+        .await
+        .unwrap(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -549,12 +594,12 @@ async fn a_known_submission_id_with_other_values_is_409_on_a_live_link_and_the_l
     let (created, token) = f.link(input(2)).await;
     assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await));
     assert!(matches!(f.post(&token, "decision=reject&_submissionId=s1").await, SubmitResult::Conflict));
-    let id = InterventionId::parse(&created.intervention_id).unwrap();
-    assert!(f.service.cancel(&id).await.unwrap());
+    assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s2").await), "the last use");
+    assert_eq!(f.store.get(&id_of(&created)).await.unwrap().unwrap().uses, 2);
     assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s1").await), "a repeat is answered as the first");
     assert!(matches!(
         f.post(&token, "decision=reject&_submissionId=s1").await,
-        SubmitResult::Rejected(Rejection::Expired)
+        SubmitResult::Rejected(Rejection::UsedUp)
     ));
 }
 
@@ -595,6 +640,236 @@ async fn a_too_large_body_on_a_dead_link_answers_the_links_410_and_on_a_live_one
     let large = format!("decision=approve&note={}", "a".repeat(70_000));
     assert!(matches!(f.post(&token, &large).await, SubmitResult::BadBody(BodyError::TooLarge)));
     let id = InterventionId::parse(&created.intervention_id).unwrap();
-    assert!(f.service.cancel(&id).await.unwrap());
+    assert_eq!(f.service.cancel(&id).await.unwrap(), Cancellation::Cancelled);
     assert!(matches!(f.post(&token, &large).await, SubmitResult::Rejected(Rejection::Expired)));
+}
+
+fn keyed(key: &str) -> Value {
+    let mut value = input(1);
+    value["idempotencyKey"] = json!(key);
+    value
+}
+
+#[tokio::test]
+async fn a_retried_creation_with_its_key_is_the_same_intervention_and_another_input_is_refused() {
+    let f = fixture();
+    let (first, _) = f.link(keyed("exec-1/CreateApprovalLink/2026-11-25T10:00:00Z")).await;
+    f.clock.advance(1_500);
+    let (again, _) = f.link(keyed("exec-1/CreateApprovalLink/2026-11-25T10:00:00Z")).await;
+    assert_eq!(serde_json::to_value(&again).unwrap(), serde_json::to_value(&first).unwrap(), "same id, link, expiry");
+    // Key order and spacing do not make another input.
+    let reordered: Value = serde_json::from_str(
+        &serde_json::to_string_pretty(&keyed("exec-1/CreateApprovalLink/2026-11-25T10:00:00Z")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(f.link(reordered).await.0.intervention_id, first.intervention_id);
+
+    let mut other = keyed("exec-1/CreateApprovalLink/2026-11-25T10:00:00Z");
+    other["maxUrlUses"] = json!(2);
+    let error = f.service.create(other.to_string().as_bytes()).await.unwrap_err();
+    assert!(matches!(error, CreateError::KeyReused), "{error}");
+    assert!(error.to_string().starts_with("idempotencyKey: "), "{error}");
+
+    let (next_iteration, _) = f.link(keyed("exec-1/CreateApprovalLink/2026-11-25T10:05:00Z")).await;
+    assert_ne!(next_iteration.intervention_id, first.intervention_id);
+    let (unkeyed_a, _) = f.link(input(1)).await;
+    let (unkeyed_b, _) = f.link(input(1)).await;
+    assert_ne!(unkeyed_a.intervention_id, unkeyed_b.intervention_id, "without a key, every creation is new");
+}
+
+#[tokio::test]
+async fn a_retry_finds_its_intervention_even_when_the_input_would_no_longer_pass() {
+    let f = fixture();
+    let mut value = keyed("k");
+    value.as_object_mut().unwrap().remove("onTimeout");
+    value["runAvailableUntil"] = json!("2026-11-25T11:00:00Z"); // the link (1 h) ends exactly then
+    let (first, _) = f.link(value.clone()).await;
+    f.clock.advance(60_000); // now the same input would outlive the run
+    assert!(matches!(
+        NewIntervention::parse(value.to_string().as_bytes(), f.clock.now()),
+        Err(ref e) if e.field == "urlExpirationHours"
+    ));
+    assert_eq!(f.link(value).await.0.expires_at, first.expires_at);
+}
+
+#[tokio::test]
+async fn a_bad_idempotency_key_is_refused_by_name() {
+    let f = fixture();
+    for bad in [json!(""), json!("a\u{7}b"), json!("x".repeat(513)), json!(7)] {
+        let mut value = input(1);
+        value["idempotencyKey"] = bad;
+        let error = f.service.create(value.to_string().as_bytes()).await.unwrap_err();
+        assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "idempotencyKey"), "{error}");
+    }
+}
+
+struct Waiting {
+    f: Fixture,
+    tasks: Arc<crate::memory::MemoryTasks>,
+    queue: MemoryQueue,
+}
+
+fn waiting() -> Waiting {
+    let f = fixture();
+    let tasks = Arc::new(crate::memory::MemoryTasks::new());
+    let service = f.service.clone().with_tasks(tasks.clone());
+    Waiting { f: Fixture { service, store: f.store, clock: f.clock }, tasks, queue: MemoryQueue::new() }
+}
+
+impl Waiting {
+    async fn publish(&self) -> usize {
+        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
+        publish_outbox(self.f.store.as_ref(), outlets, self.f.clock.now(), self.f.clock.now()).await.unwrap()
+    }
+
+    async fn attach(&self, id: InterventionId, token: &str) -> Result<Attached, AttachError> {
+        self.tasks.issue(token);
+        let attachment =
+            TaskAttachment { intervention_id: id, token: crate::domain::task::TaskToken::parse(token).unwrap() };
+        self.f.service.attach_task(&attachment).await
+    }
+}
+
+#[tokio::test]
+async fn a_waiting_run_gets_the_decision_once_whatever_is_published_again() {
+    let w = waiting();
+    let (created, token) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    assert_eq!(w.attach(id, "task-1").await.unwrap(), Attached::Waiting);
+    assert!(accepted(&w.f.post(&token, "decision=approve&_submissionId=s1").await));
+    assert_eq!(w.publish().await, 1);
+    let output: Value = serde_json::from_str(&w.tasks.output("task-1").expect("the task was answered")).unwrap();
+    assert_eq!(output["outcome"], json!("submitted"));
+    assert_eq!(output["context"]["decision"], json!("approve"));
+    assert_eq!(output["id"], json!(format!("{id}:s1")));
+    // The stream's retry and the sweep re-send the message; the task is answered only once.
+    let again = w.f.store.continuations(&id).await.unwrap();
+    let outlets = Outlets { queue: &w.queue, tasks: Some(w.tasks.as_ref()) };
+    settle_sent(w.f.store.as_ref(), outlets.tasks, &again, &[], w.f.clock.now()).await.unwrap();
+    assert_eq!(w.tasks.succeed_calls(), 1);
+    let stored = w.f.store.get(&id).await.unwrap().unwrap();
+    assert!(
+        matches!(stored.task, TaskStatus::Delivered { ref continuation_id, .. } if *continuation_id == format!("{id}:s1"))
+    );
+}
+
+#[tokio::test]
+async fn a_decision_recorded_before_the_token_is_delivered_on_attach_once() {
+    let w = waiting();
+    let (created, token) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    assert!(accepted(&w.f.post(&token, "decision=reject&_submissionId=early").await));
+    assert_eq!(w.publish().await, 1);
+    assert_eq!(w.tasks.succeed_calls(), 0, "no run waited yet");
+    assert_eq!(w.attach(id, "task-late").await.unwrap(), Attached::Delivered);
+    let output: Value = serde_json::from_str(&w.tasks.output("task-late").unwrap()).unwrap();
+    assert_eq!(output["context"]["decision"], json!("reject"));
+    assert_eq!(w.publish().await, 0);
+    assert!(matches!(w.attach(id, "task-retry").await, Err(AttachError::AlreadyDelivered)));
+    assert_eq!(w.tasks.succeed_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_timed_out_task_marks_the_run_gone_and_its_link_expired_without_retrying() {
+    let w = waiting();
+    let (created, token) = w.f.link(input(2)).await;
+    let id = id_of(&created);
+    w.attach(id, "task-t").await.unwrap();
+    assert!(accepted(&w.f.post(&token, "decision=approve&_submissionId=a").await));
+    w.tasks.time_out("task-t"); // the step's TimeoutSeconds passed before the publisher ran
+    assert_eq!(w.publish().await, 1, "the queue still gets the continuation");
+    assert_eq!(w.publish().await, 0);
+    assert_eq!(w.tasks.succeed_calls(), 1, "one attempt, no retry loop");
+    let stored = w.f.store.get(&id).await.unwrap().unwrap();
+    assert!(
+        matches!(stored.task, TaskStatus::Gone { ref reason, .. } if reason == "TaskDoesNotExist"),
+        "{:?}",
+        stored.task
+    );
+    let record = w.f.service.record(&id).await.unwrap().unwrap();
+    assert_eq!(serde_json::to_value(&record).unwrap()["task"]["state"], json!("gone"));
+    // One use of two is left, but the run is gone: the link says so.
+    assert!(matches!(
+        w.f.post(&token, "decision=approve&_submissionId=b").await,
+        SubmitResult::Rejected(Rejection::Expired)
+    ));
+    assert!(matches!(w.f.service.view(&token).await.unwrap(), View::Rejected(Rejection::Expired)));
+}
+
+#[tokio::test]
+async fn a_throttled_answer_stays_in_the_outbox_and_is_delivered_by_the_next_pass() {
+    let w = waiting();
+    let (created, token) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    w.attach(id, "task-x").await.unwrap();
+    assert!(accepted(&w.f.post(&token, "decision=approve").await));
+    w.tasks.fail_next(1);
+    assert_eq!(w.publish().await, 0, "not marked published while its run is unanswered");
+    assert_eq!(w.publish().await, 1);
+    assert!(w.tasks.output("task-x").is_some());
+    assert_eq!(w.tasks.succeed_calls(), 2);
+    assert_eq!(w.queue.messages().len(), 1, "sent twice with one id (the in-memory queue keeps one)");
+}
+
+#[tokio::test]
+async fn an_unknown_token_or_intervention_is_refused_by_name_and_nothing_is_stored() {
+    let w = waiting();
+    let (created, _) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    let attachment =
+        TaskAttachment { intervention_id: id, token: crate::domain::task::TaskToken::parse("never-issued").unwrap() };
+    assert!(matches!(w.f.service.attach_task(&attachment).await, Err(AttachError::TokenRefused("TaskDoesNotExist"))));
+    assert_eq!(w.f.store.get(&id).await.unwrap().unwrap().task, TaskStatus::None);
+    let unknown = InterventionId::random().unwrap();
+    assert!(matches!(w.attach(unknown, "t").await, Err(AttachError::NotFound)));
+}
+
+#[tokio::test]
+async fn cancel_tells_the_truth_too_late_after_an_answer_and_final_before_it() {
+    let f = fixture();
+    let (answered, token) = f.link(input(1)).await;
+    let id = id_of(&answered);
+    assert!(accepted(&f.post(&token, "decision=approve&_submissionId=s9").await));
+    assert_eq!(
+        f.service.cancel(&id).await.unwrap(),
+        Cancellation::TooLate { state: InterventionState::Completed, continuation_ids: vec![format!("{id}:s9")] }
+    );
+    assert_eq!(f.service.record(&id).await.unwrap().unwrap().state, InterventionState::Completed);
+
+    let (pending, token) = f.link(input(1)).await;
+    let pending_id = id_of(&pending);
+    assert_eq!(f.service.cancel(&pending_id).await.unwrap(), Cancellation::Cancelled);
+    assert_eq!(f.service.cancel(&pending_id).await.unwrap(), Cancellation::Cancelled, "again: the same answer");
+    assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    f.clock.advance(2 * 3_600_000);
+    assert_eq!(f.service.fire_timeout(&pending_id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::Cancelled));
+    assert!(f.store.continuations(&pending_id).await.unwrap().is_empty(), "nothing is ever queued");
+    assert_eq!(f.service.cancel(&InterventionId::random().unwrap()).await.unwrap(), Cancellation::NotFound);
+}
+
+#[tokio::test]
+async fn the_end_of_a_run_cancels_its_pending_interventions_only() {
+    let f = fixture();
+    let run = "arn:aws:states:us-east-1:123456789012:execution:refund:run-7";
+    let mut value = input(1);
+    value["correlationId"] = json!(run);
+    let (a, _) = f.link(value.clone()).await;
+    let (b, token_b) = f.link(value).await;
+    let (other, _) = f.link(input(1)).await;
+    assert!(accepted(&f.post(&token_b, "decision=approve&_submissionId=b1").await));
+    let mut answers = f.service.cancel_run(run).await.unwrap();
+    answers.sort_by_key(|(id, _)| id.to_string());
+    let mut expected = vec![
+        (id_of(&a), Cancellation::Cancelled),
+        (
+            id_of(&b),
+            Cancellation::TooLate {
+                state: InterventionState::Completed,
+                continuation_ids: vec![format!("{}:b1", id_of(&b))],
+            },
+        ),
+    ];
+    expected.sort_by_key(|(id, _)| id.to_string());
+    assert_eq!(answers, expected);
+    assert!(f.store.get(&id_of(&other)).await.unwrap().unwrap().cancelled_at.is_none());
 }

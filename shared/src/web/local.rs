@@ -23,7 +23,7 @@ use crate::memory::{MemoryQueue, MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
 use crate::ports::schedule::TimeoutScheduler;
 use crate::ports::store::{InterventionStore, TimeoutOutcome};
-use crate::service::{publish_outbox, CreateError, Service};
+use crate::service::{publish_outbox, Cancellation, CreateError, Outlets, Service};
 use crate::web::error::HttpError;
 use crate::web::routes::{public_router, read_body, record_router, with_security_headers};
 
@@ -162,7 +162,9 @@ async fn run_publisher(
     loop {
         // The embedded stand-in for the stream: everything recorded so far, at once.
         let now = clock.now();
-        if let Err(error) = publish_outbox(store.as_ref(), queue.as_ref(), now, now).await {
+        if let Err(error) =
+            publish_outbox(store.as_ref(), Outlets { queue: queue.as_ref(), tasks: None }, now, now).await
+        {
             tracing::warn!(error = %error, "publishing continuations failed; retrying");
         }
         match &signal {
@@ -313,6 +315,10 @@ async fn create(State(operator): State<Operator>, request: Request) -> Response 
     match operator.service.create(&body).await {
         Ok(created) => Json(created).into_response(),
         Err(CreateError::Invalid(error)) => invalid_config(&error),
+        Err(CreateError::KeyReused) => {
+            let body = json!({"errorType": "IdempotencyKeyReused", "errorMessage": CreateError::KeyReused.to_string(), "field": "idempotencyKey"});
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
         Err(error) => {
             tracing::error!(error = %error, "link creation failed");
             HttpError::OperatorUnavailable("Nothing was stored; try again.").into_response()
@@ -326,13 +332,28 @@ fn invalid_config(error: &ConfigError) -> Response {
     (StatusCode::BAD_REQUEST, Json(body)).into_response()
 }
 
+/// The message of a cancel that comes too late.
+pub const TOO_LATE: &str =
+    "Too late to cancel: a response was accepted (or the link timed out) and its continuation is queued.";
+
 async fn cancel(State(operator): State<Operator>, id: Result<Path<String>, PathRejection>) -> Response {
     let Some(id) = id.ok().and_then(|Path(id)| InterventionId::parse(&id)) else {
         return HttpError::NotFound("Not found").into_response();
     };
     match operator.service.cancel(&id).await {
-        Ok(true) => Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response(),
-        Ok(false) => HttpError::NotFound("Not found").into_response(),
+        Ok(Cancellation::Cancelled) => {
+            Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response()
+        }
+        Ok(Cancellation::TooLate { state, continuation_ids }) => {
+            let body = json!({
+                "error": {"code": "too_late", "message": TOO_LATE},
+                "interventionId": id.to_string(),
+                "state": state,
+                "continuationIds": continuation_ids,
+            });
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
+        Ok(Cancellation::NotFound) => HttpError::NotFound("Not found").into_response(),
         Err(_) => HttpError::OperatorUnavailable("Try again.").into_response(),
     }
 }

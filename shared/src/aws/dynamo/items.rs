@@ -3,6 +3,10 @@
 //! Items (`pk`, `sk`):
 //! - `I#<id>`, `I` — the intervention: `doc` (its JSON) and the attributes every condition reads:
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
+//!   A run waiting on it (Step Functions) adds `taskToken` (a secret, removed once answered) and
+//!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
+//!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`.
+//!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
 //!   publisher sends, so the stream record alone is enough); `outbox` and `outboxAt` while it is not
 //!   yet published; `parked` (SQS's reason) and `parkedAt` instead when SQS refused it for good.
@@ -22,6 +26,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::id::{hex, InterventionId};
 use crate::domain::model::{Intervention, Submission};
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::store::StoreError;
 
@@ -31,6 +36,8 @@ pub(super) const RETENTION_MILLIS: i64 = 30 * 24 * 3_600_000;
 pub const OUTBOX_INDEX: &str = "outbox";
 /// The index of interventions by environment, newest first (only intervention items carry its keys).
 pub const ENVIRONMENT_INDEX: &str = "byEnvironment";
+/// The index of interventions by their run's correlation id (keys only).
+pub const CORRELATION_INDEX: &str = "byCorrelation";
 /// The sort key of an intervention's timeout continuation record.
 pub(super) const TIMEOUT_SK: &str = "T#timeout";
 
@@ -74,7 +81,21 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
     if let Some(max) = number(item, "maxUses").and_then(|m| u32::try_from(m).ok()) {
         intervention.max_uses = max;
     }
+    intervention.task = task_status(item);
     Ok(intervention)
+}
+
+/// Where the delivery to a waiting run stands, from the intervention item's `task…` attributes.
+pub(super) fn task_status(item: &Item) -> TaskStatus {
+    if let (Some(reason), Some(at)) = (text(item, "taskGone"), number(item, "taskGoneAt")) {
+        TaskStatus::Gone { reason: reason.to_owned(), at: Timestamp::from_millis(at) }
+    } else if let (Some(id), Some(at)) = (text(item, "taskDelivered"), number(item, "taskDeliveredAt")) {
+        TaskStatus::Delivered { continuation_id: id.to_owned(), at: Timestamp::from_millis(at) }
+    } else if let (Some(_), Some(at)) = (text(item, "taskToken"), number(item, "taskAttachedAt")) {
+        TaskStatus::Waiting { attached_at: Timestamp::from_millis(at) }
+    } else {
+        TaskStatus::None
+    }
 }
 
 pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {

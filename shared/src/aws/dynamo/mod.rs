@@ -11,8 +11,12 @@ use crate::domain::continuation::{self, Continuation, Origin};
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
+use crate::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
-use crate::ports::store::{Acceptance, InterventionStore, ListQuery, Page, StoreError, TimeoutOutcome};
+use crate::ports::store::{
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
+    TimeoutOutcome,
+};
 use items::{
     allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
     intervention_pk, n, number, request_token, s, text, timeout_token, ttl, TIMEOUT_SK,
@@ -23,7 +27,7 @@ mod items;
 mod table;
 mod transact;
 
-pub use items::{item_json, Item, ENVIRONMENT_INDEX, OUTBOX_INDEX};
+pub use items::{item_json, Item, CORRELATION_INDEX, ENVIRONMENT_INDEX, OUTBOX_INDEX};
 
 /// The sort key of the item that carries a continuation of this origin.
 fn outbox_sk(origin: &Origin) -> String {
@@ -89,7 +93,8 @@ impl DynamoStore {
             .update_expression("SET #uses = #uses + :one")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND attribute_not_exists(timedOutAt) \
-                 AND expiresAt > :now AND runAvailableUntil > :now AND #uses < maxUses",
+                 AND attribute_not_exists(taskGoneAt) AND expiresAt > :now AND runAvailableUntil > :now \
+                 AND #uses < maxUses",
             )
             .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":one", n(1))
@@ -203,6 +208,7 @@ impl InterventionStore for DynamoStore {
             .item("doc", s(doc))
             .item("schemaVersion", n(1))
             .item("environmentId", s(&intervention.environment_id))
+            .item("correlationId", s(&intervention.correlation_id))
             .item("createdAt", n(intervention.created_at.millis()))
             .item("expiresAt", n(intervention.expires_at.millis()))
             .item("runAvailableUntil", n(intervention.run_available_until.millis()))
@@ -263,7 +269,7 @@ impl InterventionStore for DynamoStore {
         }
     }
 
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
         let result = self
             .client
             .update_item()
@@ -271,15 +277,197 @@ impl InterventionStore for DynamoStore {
             .key("pk", s(intervention_pk(id)))
             .key("sk", s("I"))
             .update_expression("SET cancelledAt = if_not_exists(cancelledAt, :now)")
-            .condition_expression("attribute_exists(pk)")
+            // Cancelled before stays cancelled; otherwise only while nothing was accepted or timed out.
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_exists(cancelledAt) OR (#uses = :zero AND attribute_not_exists(timedOutAt)))",
+            )
+            .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":zero", n(0))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(true),
-            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(false)
+            Ok(_) => Ok(CancelOutcome::Cancelled),
+            Err(error) => match error.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                    failed,
+                )) => match failed.item() {
+                    Some(item) if !item.is_empty() => Ok(CancelOutcome::TooLate(Box::new(decode_intervention(item)?))),
+                    _ => match self.get(id).await? {
+                        Some(current) => Ok(CancelOutcome::TooLate(Box::new(current))),
+                        None => Ok(CancelOutcome::NotFound),
+                    },
+                },
+                _ => Err(sdk_error(error)),
+            },
+        }
+    }
+
+    async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
+        let mut ids = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(CORRELATION_INDEX)
+                .key_condition_expression("correlationId = :c")
+                .expression_attribute_values(":c", s(correlation_id))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                let id = text(item, "pk").and_then(|pk| pk.strip_prefix("I#")).and_then(InterventionId::parse);
+                ids.extend(id);
             }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        ids.sort();
+        ids.dedup();
+        Ok(ids)
+    }
+
+    async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
+        let mut recorded: Vec<(bool, Option<String>, Continuation)> = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(intervention_pk(id)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(sdk_error)?;
+            for item in output.items() {
+                let Some(json) = text(item, "continuation") else { continue };
+                let continuation: Continuation =
+                    serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("a continuation: {e}")))?;
+                // Submissions by when they were accepted; the timeout (which excludes them) last.
+                recorded.push((continuation.submission_id.is_none(), continuation.submitted_at.clone(), continuation));
+            }
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => break,
+            }
+        }
+        recorded.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        Ok(recorded.into_iter().map(|(_, _, c)| c).collect())
+    }
+
+    async fn attach_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        now: Timestamp,
+    ) -> Result<AttachOutcome, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(intervention_pk(id)))
+            .key("sk", s("I"))
+            // A later attempt of the step replaces the earlier token, and any claim on it.
+            .update_expression("SET taskToken = :t, taskAttachedAt = :now REMOVE taskClaimedAt, taskGone, taskGoneAt")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(taskDeliveredAt)")
+            .expression_attribute_values(":t", s(token.expose()))
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => match output.attributes() {
+                Some(item) => Ok(AttachOutcome::Attached(Box::new(decode_intervention(item)?))),
+                None => Err(StoreError::Corrupt("the attached intervention did not come back".into())),
+            },
+            Err(error) => match error.as_service_error() {
+                Some(aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(
+                    failed,
+                )) => Ok(match failed.item() {
+                    Some(item) if !item.is_empty() => AttachOutcome::AlreadyDelivered,
+                    _ if self.get(id).await?.is_some() => AttachOutcome::AlreadyDelivered,
+                    _ => AttachOutcome::NotFound,
+                }),
+                _ => Err(sdk_error(error)),
+            },
+        }
+    }
+
+    async fn claim_task(
+        &self,
+        id: &InterventionId,
+        _continuation_id: &str,
+        now: Timestamp,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(intervention_pk(id)))
+            .key("sk", s("I"))
+            .update_expression("SET taskClaimedAt = :now")
+            .condition_expression(
+                "attribute_exists(taskToken) AND attribute_not_exists(taskDeliveredAt) AND attribute_not_exists(taskGoneAt) \
+                 AND (attribute_not_exists(taskClaimedAt) OR taskClaimedAt < :stale)",
+            )
+            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":stale", n(now.plus_millis(-TASK_CLAIM_MILLIS).millis()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => {
+                let token = output.attributes().and_then(|item| text(item, "taskToken"));
+                token.map(TaskToken::parse).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))
+            }
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(None)
+            }
+            Err(error) => Err(sdk_error(error)),
+        }
+    }
+
+    async fn settle_task(
+        &self,
+        id: &InterventionId,
+        token: &TaskToken,
+        settlement: &TaskSettlement,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let request =
+            self.client.update_item().table_name(&self.table).key("pk", s(intervention_pk(id))).key("sk", s("I"));
+        let request = match settlement {
+            // The run took it: recorded whatever token is attached now.
+            TaskSettlement::Delivered(continuation_id) => request
+                .update_expression("SET taskDelivered = :c, taskDeliveredAt = :now REMOVE taskToken, taskClaimedAt")
+                .condition_expression("attribute_exists(pk)")
+                .expression_attribute_values(":c", s(continuation_id))
+                .expression_attribute_values(":now", n(now.millis())),
+            TaskSettlement::Gone(reason) => request
+                .update_expression("SET taskGone = :r, taskGoneAt = :now REMOVE taskToken, taskClaimedAt")
+                .condition_expression("taskToken = :t")
+                .expression_attribute_values(":r", s(reason))
+                .expression_attribute_values(":t", s(token.expose()))
+                .expression_attribute_values(":now", n(now.millis())),
+            TaskSettlement::Released => request
+                .update_expression("REMOVE taskClaimedAt")
+                .condition_expression("taskToken = :t")
+                .expression_attribute_values(":t", s(token.expose())),
+        };
+        match request.send().await {
+            Ok(_) => Ok(()),
+            // Another attempt of the step attached its own token meanwhile: this one's fate no longer matters.
+            Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(error) => Err(sdk_error(error)),
         }
     }

@@ -5,7 +5,7 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
 
-use super::items::{ENVIRONMENT_INDEX, OUTBOX_INDEX};
+use super::items::{CORRELATION_INDEX, ENVIRONMENT_INDEX, OUTBOX_INDEX};
 use super::{sdk_error, unavailable, DynamoStore};
 use crate::ports::store::StoreError;
 
@@ -33,6 +33,12 @@ impl DynamoStore {
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
             .map_err(unavailable)?;
+        let by_correlation = GlobalSecondaryIndex::builder()
+            .index_name(CORRELATION_INDEX)
+            .key_schema(key("correlationId", KeyType::Hash)?)
+            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
+            .build()
+            .map_err(unavailable)?;
         self.client
             .create_table()
             .table_name(&self.table)
@@ -43,10 +49,12 @@ impl DynamoStore {
             .attribute_definitions(attribute("outboxAt", ScalarAttributeType::N)?)
             .attribute_definitions(attribute("environmentId", ScalarAttributeType::S)?)
             .attribute_definitions(attribute("createdAt", ScalarAttributeType::N)?)
+            .attribute_definitions(attribute("correlationId", ScalarAttributeType::S)?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
             .global_secondary_indexes(outbox)
             .global_secondary_indexes(by_environment)
+            .global_secondary_indexes(by_correlation)
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
