@@ -16,7 +16,9 @@ decides nothing for them; it stays so that no DynamoDB test put back on moto can
 not atomic.
 
 For the Step Functions flow (moto's ASL interpreter runs the executions, and its service integrations call
-this server at http://localhost:$MOTO_PORT), three things in front of moto, none of them moto's:
+this server at http://localhost:$MOTO_PORT), two corrections of moto's interpreter (SendTaskHeartbeat and
+StopExecution, below)
+and three things in front of moto, none of them moto's:
 
 - The Lambda bridge. When a bridge URL is set (env LAMBDA_BRIDGE at start, or `POST /__bridge {"url": …}`;
   `{"url": null}` turns it off), a Lambda Invoke (`POST /2015-03-31/functions/<name or ARN>/invocations`) is
@@ -49,9 +51,46 @@ import urllib.parse
 import uuid
 
 import werkzeug.serving
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 werkzeug.serving.LISTEN_QUEUE = 4096
+
+# One divergence of moto's interpreter from Step Functions, corrected: moto accepts SendTaskHeartbeat only
+# once the task waits with a HeartbeatSeconds timer, so a heartbeat sent while the `.waitForTaskToken`
+# task's own Lambda call is still running (create-link's attach proves its token so), or for a task without
+# HeartbeatSeconds, is InvalidToken there. Step Functions accepts a heartbeat for any task not yet answered.
+_notify_heartbeat = CallbackEndpoint.notify_heartbeat
+
+
+def notify_heartbeat(self):
+    return _notify_heartbeat(self) or self.get_outcome() is None
+
+
+CallbackEndpoint.notify_heartbeat = notify_heartbeat
+
+# And another: StopExecution leaves a run that waits for a task token RUNNING until the wait ends (moto
+# interrupts nothing), where Step Functions aborts it at once. Stopping interrupts the run's waits here, and
+# the error the interrupted wait then raises no longer turns the stopped run into a failed one (moto's
+# set_error overrides any state): the run ends ABORTED, with ExecutionAborted last in its history (the
+# interrupted task's TaskTimedOut event before it is moto's).
+_set_stop, _set_error = Environment.set_stop, Environment.set_error
+
+
+def set_stop(self, stop_date, cause, error):
+    _set_stop(self, stop_date, cause, error)
+    for endpoint in list(self.callback_pool_manager._pool.values()):
+        endpoint.interrupt_all()
+
+
+def set_error(self, error):
+    if not isinstance(self.program_state(), ProgramStopped):
+        _set_error(self, error)
+
+
+Environment.set_stop, Environment.set_error = set_stop, set_error
 
 app = DomainDispatcherApplication(create_backend_app)
 lock = threading.Lock()
