@@ -614,7 +614,7 @@ class Flow:
                     environ = dict(v.split("=", 1) for v in f.read().decode().split("\0") if "=" in v)
             except OSError:
                 continue
-            if os.path.basename(exe) in FUNCTIONS:
+            if os.path.basename(exe) in FUNCTIONS + EXTRA_FUNCTIONS:
                 seen[os.path.basename(exe)] = (environ.get("LOG_LEVEL"), environ.get("ENVIRONMENT_NAME"),
                                                environ.get("RUST_LOG"))
         # The five of the flow, and those the Step Functions steps start (cancel, records) when they ran.
