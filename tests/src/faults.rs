@@ -36,6 +36,8 @@ pub enum Service {
     DynamoDb,
     /// SQS (AWS JSON 1.0, query-compatible: the error code is also in `x-amzn-query-error`).
     Sqs,
+    /// Step Functions (AWS JSON 1.0, `__type` in the body).
+    StepFunctions,
 }
 
 /// An operation, from the `X-Amz-Target` header's part after the dot.
@@ -53,6 +55,10 @@ pub enum Operation {
     Query,
     /// SQS `SendMessageBatch`: publishing.
     SendMessageBatch,
+    /// Step Functions `SendTaskSuccess`: answering a waiting run.
+    SendTaskSuccess,
+    /// Step Functions `SendTaskHeartbeat`: proving a task token on attach.
+    SendTaskHeartbeat,
     /// Any other operation, by name.
     Other(String),
 }
@@ -67,6 +73,8 @@ impl Operation {
             "UpdateItem" => Self::UpdateItem,
             "Query" => Self::Query,
             "SendMessageBatch" => Self::SendMessageBatch,
+            "SendTaskSuccess" => Self::SendTaskSuccess,
+            "SendTaskHeartbeat" => Self::SendTaskHeartbeat,
             other => Self::Other(other.to_owned()),
         }
     }
@@ -95,6 +103,12 @@ pub enum Fault {
     /// Held this long, then forwarded (whether or not the client is still waiting) and answered: past the
     /// client's attempt timeout, the write lands after the SDK gave up on it.
     Latency(Duration),
+    /// Step Functions' refusal of a task token (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`), 400:
+    /// what AWS answers where moto would accept (a second answer, one after the task timed out). Not
+    /// forwarded.
+    TaskRefused(&'static str),
+    /// Step Functions' success (200, `{}`), for a token no endpoint here issued. Not forwarded.
+    TaskTaken,
 }
 
 impl Fault {
@@ -108,6 +122,8 @@ impl Fault {
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::DropResponse => "DropResponse",
             Self::Latency(_) => "Latency",
+            Self::TaskRefused(code) => code,
+            Self::TaskTaken => "TaskTaken",
         }
     }
 
@@ -342,6 +358,10 @@ async fn handle(
     let fault = match decision {
         Decision::Forward => None,
         Decision::Inject(fault) if fault.forwards() => Some(fault),
+        Decision::Inject(Fault::TaskTaken) => {
+            let response = Response::builder().status(200).header("content-type", "application/x-amz-json-1.0");
+            return Ok(response.body(Full::new(Bytes::from_static(b"{}"))).expect("a response"));
+        }
         Decision::Inject(fault) => return Ok(error_response(shared.service, fault, &body)),
     };
     // The forward runs on its own task: a client that gives up (its attempt timed out) does not stop a
@@ -489,6 +509,12 @@ fn error_parts(service: Service, fault: Fault, body: &[u8]) -> (u16, String, Opt
             Some("ServiceUnavailable;Receiver".into()),
             json!({"message": "The request has failed due to a temporary failure of the server."}),
         ),
+        (Service::StepFunctions, Fault::TaskRefused(code)) => {
+            (400, code.into(), None, json!({"message": format!("{code} (the fault proxy)")}))
+        }
+        (Service::StepFunctions, Fault::Throttling) => {
+            (400, "ThrottlingException".into(), None, json!({"message": "Rate exceeded"}))
+        }
         (service, fault) => panic!("{service:?} has no error response for {fault:?}"),
     }
 }

@@ -228,6 +228,35 @@ async fn every_rejection_has_its_status_and_exact_text() {
 }
 
 #[tokio::test]
+async fn a_cancel_after_an_answer_is_too_late_and_keeps_the_state_and_a_reused_key_is_409() {
+    let t = TestServer::start().await;
+    let (link, id) = t.create(&example()).await;
+    assert_eq!(t.post_form(&link, "decision=approve").await.status(), 200);
+    let queued = t.wait_for_continuations(1).await;
+    let cancel = t.client.post(format!("{}/interventions/{id}/cancel", t.url)).send().await.unwrap();
+    assert_eq!(cancel.status(), 409);
+    let body: Value = cancel.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_late");
+    assert_eq!(body["state"], "completed");
+    assert_eq!(body["continuationIds"], json!([queued[0]["id"]]));
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(record["state"], "completed", "the record keeps its real state");
+
+    let mut keyed = example();
+    keyed["idempotencyKey"] = json!("run-1/CreateApprovalLink/1");
+    let (first_status, first) = t.create_raw(&keyed).await;
+    let (again_status, again) = t.create_raw(&keyed).await;
+    assert_eq!((first_status, again_status), (200, 200));
+    assert_eq!(first, again, "the same intervention, link and expiry");
+    keyed["maxUrlUses"] = json!(3);
+    let (status, refused) = t.create_raw(&keyed).await;
+    assert_eq!(status, 409);
+    assert_eq!(refused["errorType"], "IdempotencyKeyReused");
+    assert_eq!(refused["field"], "idempotencyKey");
+}
+
+#[tokio::test]
 async fn scanners_opening_a_link_use_nothing() {
     let t = TestServer::start().await;
     let (link, _) = t.create(&example()).await;
