@@ -48,7 +48,9 @@ aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
 	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws a_thousand -- --nocapture
 
-## The real Lambda binaries under `cargo lambda watch`, against moto.
+## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
+## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
+## moto's server (tests/moto/serve.py's bridge), SendTaskSuccess counted on the wire (tests/lambda/sfn.py).
 lambda-test: $(VENV)/.moto
 	tests/moto/with-moto.sh bash tests/lambda/flow.sh
 

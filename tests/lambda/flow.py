@@ -33,6 +33,8 @@ import uuid
 
 import boto3
 
+import sfn
+
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 HOST = "127.0.0.1"
 # The most verbose of infra/template.yaml's LogLevel AllowedValues, and the `environment` dimension.
@@ -74,6 +76,9 @@ def setup(workdir):
             {"AttributeName": "sk", "AttributeType": "S"},
             {"AttributeName": "outbox", "AttributeType": "S"},
             {"AttributeName": "outboxAt", "AttributeType": "N"},
+            {"AttributeName": "environmentId", "AttributeType": "S"},
+            {"AttributeName": "createdAt", "AttributeType": "N"},
+            {"AttributeName": "correlationId", "AttributeType": "S"},
         ],
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         GlobalSecondaryIndexes=[
@@ -84,7 +89,20 @@ def setup(workdir):
                     {"AttributeName": "outboxAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {  # the record route's list
+                "IndexName": "byEnvironment",
+                "KeySchema": [
+                    {"AttributeName": "environmentId", "KeyType": "HASH"},
+                    {"AttributeName": "createdAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            },
+            {  # the cancel function's: the interventions of one execution
+                "IndexName": "byCorrelation",
+                "KeySchema": [{"AttributeName": "correlationId", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            },
         ],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
     )
@@ -105,6 +123,7 @@ def setup(workdir):
         f.write(f"SCHEDULER_ROLE_ARN=arn:aws:iam::{account}:role/scheduler\n")
     print(f"table {table}, queue {queue_url}, signing key id 'flow' (32 random bytes), "
           f"LOG_LEVEL={LOG_LEVEL}, ENVIRONMENT_NAME={ENVIRONMENT_NAME}")
+    print(sfn.setup_moto(client, REGION))
 
 
 # ---------------------------------------------------------------------------------------------- helpers
@@ -186,6 +205,7 @@ def load_env(workdir):
 
 
 FUNCTIONS = ("create-link", "form-page", "submission", "publisher", "timeout")
+EXTRA_FUNCTIONS = ("cancel", "records")
 
 
 def as_json(line):
@@ -295,6 +315,7 @@ class Flow:
         # What no log line may hold: the links' tokens, the secret context values, the reviewer's marker.
         self.tokens, self.secrets = [], []
         self.marker = "flow-note-marker-" + secrets.token_hex(8)
+        self.task_tokens = []  # the Step Functions steps' (sfn.py): secrets too
         self.state = {}
 
     def file(self, name, payload):
@@ -593,10 +614,12 @@ class Flow:
                     environ = dict(v.split("=", 1) for v in f.read().decode().split("\0") if "=" in v)
             except OSError:
                 continue
-            if os.path.basename(exe) in FUNCTIONS:
+            if os.path.basename(exe) in FUNCTIONS + EXTRA_FUNCTIONS:
                 seen[os.path.basename(exe)] = (environ.get("LOG_LEVEL"), environ.get("ENVIRONMENT_NAME"),
                                                environ.get("RUST_LOG"))
-        check(set(seen) == set(FUNCTIONS), f"function processes below watch: {sorted(seen)}, expected {FUNCTIONS}")
+        # The five of the flow, and those the Step Functions steps start (cancel, records) when they ran.
+        check(set(FUNCTIONS) <= set(seen) <= set(FUNCTIONS + EXTRA_FUNCTIONS),
+              f"function processes below watch: {sorted(seen)}, expected {FUNCTIONS} (and of {EXTRA_FUNCTIONS})")
         wrong = {f: v for f, v in seen.items() if v[:2] != (LOG_LEVEL, ENVIRONMENT_NAME)}
         check(not wrong, f"(LOG_LEVEL, ENVIRONMENT_NAME, RUST_LOG) of {wrong}")
         rust_log = sorted({v[2] for v in seen.values()}, key=str)
@@ -618,6 +641,7 @@ class Flow:
             needles += [("token", token), ("/i/<token> path segment", "/i/" + token),
                         ("signed part", token.split(".", 2)[2]), ("HMAC tail", token[-40:])]
         needles += [(f"secret {key}", value) for key, value in self.secrets]
+        needles += [("task token", token) for token in sorted(set(self.task_tokens))]
         needles.append(("note marker", self.marker))
         counts, found = {}, []
         for what, value in needles:
@@ -650,6 +674,8 @@ class Flow:
 
 def steps(workdir, port):
     flow = Flow(workdir, port)
+    machine = sfn.Sfn(flow, client, check, invoke, http, REGION)
+    flow.task_tokens = machine.task_tokens
     metric = lambda step, *args, **kwargs: (lambda: flow.expect_metric(step, *args, **kwargs))  # noqa: E731
     chain = [  # (number, name, step, the steps it needs)
         ("1", "create-link invoke", flow.create_link, []),
@@ -677,6 +703,24 @@ def steps(workdir, port):
             + flow.publish("timeout-event")), ["11"]),
         ("12m", "metric after the timeout's publisher", metric("12", "ContinuationsPublished", "publisher"), ["12"]),
         ("13", "SQS timeout continuation", flow.timeout_queued, ["12"]),
+        # Step Functions on moto's interpreter (sfn.py), the Lambda tasks through serve.py's bridge.
+        ("S1", "Lambda bridge: moto's Invoke API answers with the function under watch", machine.bridge, []),
+        ("S2", "Retry on moto's interpreter: $$.State.EnteredTime and $$.Task.Token", machine.retry_context, ["S1"]),
+        ("S3", "the queue-driven example on moto: link created, emailed, execution ends", machine.queued_example, ["S1"]),
+        ("S4", "the waiting example, submitted: paused, approved through the functions, RefundApproved",
+         machine.submitted, ["S1"]),
+        ("S5", "the waiting example, timedOut: the link expires, TimedOut", machine.timed_out, ["S1"]),
+        ("S6", "a submission before the token is attached: delivered once, on attach", machine.before_attach, ["S1"]),
+        ("S7", "StopExecution, then cancel with EventBridge's event: Link has expired, nothing queued",
+         machine.stopped, ["S1"]),
+        ("S8", "cancel after the submission: too late, with the queued ids", machine.cancel_too_late, ["S4"]),
+        ("S9", "TaskTimedOut on SendTaskSuccess (scripted): Link has expired, the record says why, no retry",
+         machine.task_timed_out, ["S1"]),
+        ("S11", "creation retried 3 times with one key after lost answers: 1 intervention, 1 timer, 1 link",
+         machine.creation_retried, ["S1"]),
+        ("S12", "TaskTimedOut on the attach's heartbeat (scripted): run FAILED, cancel (FAILED event) expires the link",
+         machine.heartbeat_refused, ["S1"]),
+        ("S10", "the task tokens: in no record and no execution output", machine.token_nowhere, ["S1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),
     ]

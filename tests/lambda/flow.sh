@@ -12,7 +12,9 @@
 # It creates a table (DynamoStore::create_table's layout) and a standard queue on moto, a fresh signing key,
 # starts `cargo lambda watch` on a free loopback port with the functions' configuration, and runs the steps
 # in flow.py, one PASS/FAIL line each (watch.log, which holds the functions' stdout and stderr, is what the
-# last checks read). It exits non-zero on any failure, and always stops watch and every
+# last checks read). The S steps (tests/lambda/sfn.py) run executions on moto's Step Functions interpreter
+# (with-moto.sh starts moto with MOTO_PORT; flow.py setup turns the interpreter on), whose Lambda tasks reach
+# the functions under watch through moto's server (tests/moto/serve.py's bridge, set below). It exits non-zero on any failure, and always stops watch and every
 # function process it started.
 set -euo pipefail
 
@@ -157,9 +159,11 @@ sed 's/^/  /' "$work/step.log"
 # --- the five binaries, built up front so that a compile error shows here and watch only starts them.
 # timeout on its own: without lambda_http beside it its dependencies resolve other features, as under watch's
 # `cargo run --bin timeout`, which would otherwise rebuild it (and the next run's build, again).
-step "cargo build (create-link, form-page, submission, publisher)" \
-  cargo build -p create-link -p form-page -p submission -p publisher
+step "cargo build (create-link, form-page, submission, publisher, records)" \
+  cargo build -p create-link -p form-page -p submission -p publisher -p records
 step "cargo build (timeout)" cargo build -p timeout
+# cancel (Step Functions' end of a run, via EventBridge) on its own for the same reason as timeout.
+if [ -d functions/cancel ]; then step "cargo build (cancel)" cargo build -p cancel; fi
 
 # --- cargo lambda watch on a free port, the functions' configuration in an env file (values quoted:
 # cargo-lambda's env-file parser refuses an unquoted base64 value with `+`, `/` or `=`)
@@ -197,11 +201,20 @@ if [ -z "$ready" ]; then
 fi
 echo "PASS [0] cargo lambda watch ready on 127.0.0.1:$port ($(($(date +%s) - t0))s); LINK_BASE_URL=$link_base"
 
+# --- the Lambda bridge: moto's Lambda Invoke API (which its Step Functions interpreter calls) answers with
+# the functions under watch (tests/moto/serve.py); set now that watch's port is known.
+if ! bridge=$(curl -sf -X POST -H 'Content-Type: application/json' -d "{\"url\": \"http://127.0.0.1:$port\"}" \
+  "$AWS_ENDPOINT_URL/__bridge"); then
+  echo "FAIL [0] the Lambda bridge: moto's server at $AWS_ENDPOINT_URL has no /__bridge (tests/moto/serve.py)"
+  exit 1
+fi
+echo "PASS [0] Lambda bridge: Invoke on moto → $bridge"
+
 # --- the flow
 t0=$(date +%s)
 export FLOW_WATCH_PID=$watch_pid # flow.py checks its function processes' environment
 if run "$venv/bin/python" "$here/flow.py" steps "$work" "$port"; then
-  echo "PASS flow: create -> view -> submit -> publish, timeout, refusals; metrics and trace logs checked ($(($(date +%s) - t0))s)"
+  echo "PASS flow: create -> view -> submit -> publish, timeout, refusals, Step Functions on moto's interpreter; metrics and trace logs checked ($(($(date +%s) - t0))s)"
 else
   echo "FAIL flow ($(($(date +%s) - t0))s)"
   exit 1

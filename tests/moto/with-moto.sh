@@ -6,7 +6,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 venv=${VENV:-$here/../../.venv}
 port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 log=$(mktemp)
-"$venv/bin/python" "$here/serve.py" 127.0.0.1 "$port" >"$log" 2>&1 &
+# MOTO_PORT: where moto's Step Functions interpreter sends its service integrations' calls (its boto3
+# clients use http://localhost:$MOTO_PORT), i.e. back to this server.
+MOTO_PORT=$port "$venv/bin/python" "$here/serve.py" 127.0.0.1 "$port" >"$log" 2>&1 &
 moto=$!
 # Keep the command's exit status: the trap's own last status would otherwise replace it.
 trap 'rc=$?; kill $moto 2>/dev/null; wait $moto 2>/dev/null || true; rm -f "$log"; exit $rc' EXIT
