@@ -156,14 +156,14 @@ step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
 step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
 sed 's/^/  /' "$work/step.log"
 
-# --- the five binaries, built up front so that a compile error shows here and watch only starts them.
-# timeout on its own: without lambda_http beside it its dependencies resolve other features, as under watch's
-# `cargo run --bin timeout`, which would otherwise rebuild it (and the next run's build, again).
-step "cargo build (create-link, form-page, submission, publisher, records)" \
-  cargo build -p create-link -p form-page -p submission -p publisher -p records
-step "cargo build (timeout)" cargo build -p timeout
-# cancel (Step Functions' end of a run, via EventBridge) on its own for the same reason as timeout.
-if [ -d functions/cancel ]; then step "cargo build (cancel)" cargo build -p cancel; fi
+# --- the seven binaries, built up front so that a compile error shows here and watch only starts them.
+# Each on its own, as watch's `cargo run --bin <name>` builds it: a build of several at once unifies their
+# dependencies' features into a set no single function uses (with lambda_http beside them, the others
+# resolve other features), and watch would then rebuild each function on its first invocation. Functions
+# with the same set cost only a link after the first.
+for function in create-link form-page submission publisher records timeout cancel; do
+  step "cargo build -p $function" cargo build -p "$function"
+done
 
 # --- cargo lambda watch on a free port, the functions' configuration in an env file (values quoted:
 # cargo-lambda's env-file parser refuses an unquoted base64 value with `+`, `/` or `=`)
