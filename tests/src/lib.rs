@@ -65,6 +65,18 @@ impl TestServer {
         )
     }
 
+    /// Creates an intervention with named reviewers and returns (reviewer id → link, its id).
+    pub async fn create_for_reviewers(&self, input: &Value) -> (std::collections::BTreeMap<String, String>, String) {
+        let (status, body) = self.create_raw(input).await;
+        assert_eq!(status, 200, "creation refused: {body}");
+        let key = input["generatedUrlContextKey"].as_str().expect("link key");
+        let links = body["context"][key].as_object().expect("an object of reviewer id to link");
+        (
+            links.iter().map(|(id, link)| (id.clone(), link.as_str().expect("a link").to_owned())).collect(),
+            body["interventionId"].as_str().expect("id").to_owned(),
+        )
+    }
+
     /// Posts a form body to a link.
     pub async fn post_form(&self, link: &str, body: &str) -> reqwest::Response {
         self.client

@@ -118,10 +118,20 @@ async fn the_whole_flow_on_dynamodb_and_a_fifo_queue() {
 /// How `posts` concurrent form posts, each with its own submission id (`race-<i>`), were answered: by
 /// status (a 410 also by whether it says the link is used up), and the submission ids answered 200.
 async fn post_concurrently(t: &TestServer, link: &str, posts: usize) -> (BTreeMap<String, usize>, BTreeSet<String>) {
+    post_concurrently_as(t, link, posts, "race").await
+}
+
+/// [`post_concurrently`] with the submission ids `<prefix>-<i>`.
+async fn post_concurrently_as(
+    t: &TestServer,
+    link: &str,
+    posts: usize,
+    prefix: &str,
+) -> (BTreeMap<String, usize>, BTreeSet<String>) {
     let requests = (0..posts).map(|i| {
         let (client, link) = (t.client.clone(), link.to_owned());
+        let sid = format!("{prefix}-{i}");
         tokio::spawn(async move {
-            let sid = format!("race-{i}");
             let response = client
                 .post(&link)
                 .header("content-type", "application/x-www-form-urlencoded")
@@ -194,6 +204,66 @@ async fn a_thousand_concurrent_submissions_accept_exactly_max_uses() {
             race(&f, &t, round, max_uses, 1_000).await;
         }
     }
+}
+
+/// Named reviewers on DynamoDB: 40 concurrent posts on each of two reviewers' links at once accept exactly
+/// one per reviewer (the reviewer's mark is set in the acceptance's transaction, on the condition that it is
+/// absent), the third reviewer's link stays live, and the record and the continuations say who submitted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_reviewers_link_accepts_exactly_one_submission_on_dynamodb() {
+    human_intervention::telemetry::init();
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut input = example();
+    input.as_object_mut().expect("an object").remove("maxUrlUses");
+    input["reviewers"] = json!([
+        {"id": "ann@example.com", "name": "Ann"},
+        {"id": "bob@example.com", "name": "Bob"},
+        {"id": "cy@example.com", "name": "Cy"}
+    ]);
+    let (links, id) = t.create_for_reviewers(&input).await;
+    assert_eq!(links.len(), 3);
+    let ((ann_answers, ann_accepted), (bob_answers, bob_accepted)) = tokio::join!(
+        post_concurrently_as(&t, &links["ann@example.com"], 40, "ann"),
+        post_concurrently_as(&t, &links["bob@example.com"], 40, "bob")
+    );
+    let expected = BTreeMap::from([("200".to_owned(), 1), ("410 used up".to_owned(), 39)]);
+    assert_eq!(ann_answers, expected, "Ann's link: one accepted, the rest used up");
+    assert_eq!(bob_answers, expected, "Bob's link: one accepted, the rest used up");
+    let continuations = collect(&f, 2).await;
+    assert_eq!(reconcile(&f, &id, &continuations).await, (2, 2, 2), "uses, records, continuations");
+    let by_reviewer: BTreeMap<Option<String>, Option<String>> =
+        continuations.iter().map(|c| (c.reviewer_id.clone(), c.submission_id.clone())).collect();
+    assert_eq!(
+        by_reviewer,
+        BTreeMap::from([
+            (Some("ann@example.com".to_owned()), ann_accepted.first().cloned()),
+            (Some("bob@example.com".to_owned()), bob_accepted.first().cloned()),
+        ])
+    );
+    // The accepted one again is answered as the first; Cy's link is untouched and shows Cy's name only.
+    let again = format!("decision=approve&_submissionId={}", ann_accepted.first().expect("one"));
+    assert_eq!(t.post_form(&links["ann@example.com"], &again).await.status(), 200);
+    let page = t.client.get(&links["cy@example.com"]).send().await.expect("get");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("a page");
+    assert!(html.contains("Answering as <strong>Cy</strong>"), "{html}");
+    assert!(!html.contains("cy@example.com"), "the page never shows the reviewer's id");
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.expect("record").json().await.expect("json");
+    let mut who: Vec<&str> = record["submissions"]
+        .as_array()
+        .expect("submissions")
+        .iter()
+        .filter_map(|s| s["reviewerId"].as_str())
+        .collect();
+    who.sort();
+    assert_eq!(who, ["ann@example.com", "bob@example.com"]);
+    assert_eq!(
+        (record["uses"].clone(), record["maxUses"].clone(), record["state"].clone()),
+        (json!(2), json!(3), json!("pending"))
+    );
+    assert!(collect(&f, 0).await.is_empty(), "nothing more was queued");
 }
 
 #[tokio::test]
@@ -525,11 +595,7 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
         .with_scheduler(Arc::new(human_intervention::memory::MemoryScheduler::new()));
     let created = service.create(until().to_string().as_bytes()).await.unwrap();
     let id = InterventionId::parse(&created.intervention_id).unwrap();
-    let token = created.context.iter().find(|(k, _)| k.as_str() == "approval.url").unwrap().1.display_parts()[0]
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let token = created.context["approval.url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
     // Early (clock skew): nothing happens and the link keeps working.
     clock.set(start().plus_millis(3_600_000 - 1));
     assert_eq!(service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotDue));

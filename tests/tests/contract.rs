@@ -152,6 +152,15 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     let body: Value = accepted.json().await.unwrap();
     assert_eq!(body, json!({"status": "accepted", "correlationId": input["correlationId"], "submissionId": "k-1"}));
 
+    // A named reviewer's link (docs/examples/reviewers.json): the continuation says who submitted.
+    let (_, reviewers_input, body) = created.iter().find(|(name, ..)| name == "reviewers.json").unwrap();
+    clock.set(valid_at(reviewers_input));
+    let reviewer_id = body["interventionId"].as_str().unwrap().to_owned();
+    let links = body["context"]["approval.url"].as_object().expect("reviewer id → link");
+    assert_eq!(links.len(), 3);
+    let bob = links["bob@example.com"].as_str().unwrap();
+    assert_eq!(t.post_form(bob, "decision=approve&_submissionId=bob-1").await.status(), 200);
+
     // A timeout: the design's example has onTimeout; let its link expire unanswered.
     let (_, timeout_id) = t.create(input).await;
     let now = valid_at(input).plus_millis(3_600_000);
@@ -166,7 +175,7 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
         .count();
 
     // `continuations()` checks each message against docs/schemas/continuation.schema.json.
-    let queued = t.wait_for_continuations(3 + expired_examples).await;
+    let queued = t.wait_for_continuations(4 + expired_examples).await;
     for continuation in &queued {
         assert_continuation_conforms(continuation);
     }
@@ -174,7 +183,9 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     assert_eq!(outcome(&page_id), Some(json!("submitted")));
     assert_eq!(outcome(&json_id), Some(json!("submitted")));
     assert_eq!(outcome(&timeout_id), Some(json!("timedOut")));
-    assert_eq!(queued.len(), 3 + expired_examples, "one continuation each, nothing more");
+    let by_reviewer = queued.iter().find(|c| c["interventionId"] == json!(reviewer_id)).expect("Bob's continuation");
+    assert_eq!(by_reviewer["reviewerId"], json!("bob@example.com"));
+    assert_eq!(queued.len(), 4 + expired_examples, "one continuation each, nothing more");
 }
 
 /// A validator for one of openapi.json's component schemas (its references to the input schema's `$defs`

@@ -126,6 +126,7 @@ pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Ma
         submission_id,
         expires_at: intervention.expires_at,
         has_errors: false,
+        reviewer: None,
     })
 }
 

@@ -153,6 +153,7 @@ mod tests {
             intervention_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             submission_id: Some(format!("s{i}")),
             submitted_at: None,
+            reviewer_id: None,
             counts_against_allowance: false,
             context,
         }

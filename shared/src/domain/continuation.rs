@@ -41,6 +41,9 @@ pub struct Continuation {
     /// When the submission was accepted (RFC 3339).
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub submitted_at: Option<String>,
+    /// The reviewer whose submission it is (a named reviewer's link only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reviewer_id: Option<String>,
     /// Whether the resumed run counts against the environment's monthly allowance.
     pub counts_against_allowance: bool,
     /// The run's context merged with the reviewer's input, the input winning.
@@ -60,6 +63,7 @@ impl Continuation {
             intervention_id: intervention.id.to_string(),
             submission_id: Some(submission.submission_id.to_string()),
             submitted_at: Some(submission.submitted_at.to_rfc3339()),
+            reviewer_id: submission.reviewer_id.clone(),
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&submission.input),
         }
@@ -83,6 +87,7 @@ impl Continuation {
             intervention_id: intervention.id.to_string(),
             submission_id: None,
             submitted_at: None,
+            reviewer_id: None,
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&on_timeout.context),
         })
@@ -196,6 +201,7 @@ mod tests {
             intervention_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
             submission_id: Some("s1".into()),
             submitted_at: Some("2026-11-25T10:00:00.000Z".into()),
+            reviewer_id: None,
             counts_against_allowance: false,
             context,
         }

@@ -8,7 +8,7 @@ use crate::domain::continuation::{is_sendable, Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
-use crate::domain::model::{Intervention, OnTimeout, Submission, Tier};
+use crate::domain::model::{Intervention, OnTimeout, Reviewer, Submission, Tier};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -24,6 +24,10 @@ pub const MAX_ID_CHARS: usize = 128;
 pub const MAX_CORRELATION_ID_CHARS: usize = 256;
 /// Longest idempotency key, in characters: room for an execution ARN, a state name and a time.
 pub const MAX_IDEMPOTENCY_KEY_CHARS: usize = 512;
+/// Most named reviewers of one intervention.
+pub const MAX_REVIEWERS: usize = 20;
+/// Longest reviewer id and reviewer name, in characters (an email address fits).
+pub const MAX_REVIEWER_CHARS: usize = 254;
 
 /// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
 #[derive(Debug, Clone, Deserialize)]
@@ -42,6 +46,14 @@ struct CreationSpec {
     secret_keys: Option<Vec<String>>,
     on_timeout: Option<OnTimeoutSpec>,
     idempotency_key: Option<String>,
+    reviewers: Option<Vec<ReviewerSpec>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReviewerSpec {
+    id: Option<String>,
+    name: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -82,6 +94,8 @@ pub struct NewIntervention {
     pub idempotency_key: Option<String>,
     /// Digest of the input as sent: the same key with another input is refused.
     pub fingerprint: String,
+    /// The named reviewers, each with a link of their own.
+    pub reviewers: Vec<Reviewer>,
 }
 
 /// A creation with an idempotency key, read before the input is checked: a retry finds what the first
@@ -188,6 +202,44 @@ fn required_id(value: Option<String>, field: &str) -> Result<String, ConfigError
         ));
     }
     Ok(value)
+}
+
+/// A reviewer's id or name: 1 to [`MAX_REVIEWER_CHARS`] characters, none of them a control character or one
+/// SQS refuses (the id travels in the continuation).
+fn reviewer_text(value: Option<String>, field: &str) -> Result<String, ConfigError> {
+    let value = value.ok_or_else(|| ConfigError::new(field, "is required"))?;
+    if value.trim().is_empty() {
+        return Err(ConfigError::new(field, "must not be empty"));
+    }
+    if value.chars().count() > MAX_REVIEWER_CHARS {
+        return Err(ConfigError::new(field, format!("is longer than {MAX_REVIEWER_CHARS} characters")));
+    }
+    if value.chars().any(|c| c.is_control() || !is_sendable(c)) {
+        return Err(ConfigError::new(field, "must not contain control characters, U+FFFE or U+FFFF"));
+    }
+    Ok(value)
+}
+
+fn parse_reviewers(specs: Vec<ReviewerSpec>) -> Result<Vec<Reviewer>, ConfigError> {
+    if specs.is_empty() {
+        return Err(ConfigError::new("reviewers", "must name at least one reviewer (or be left out)"));
+    }
+    if specs.len() > MAX_REVIEWERS {
+        return Err(ConfigError::new("reviewers", format!("names {} reviewers; at most {MAX_REVIEWERS}", specs.len())));
+    }
+    let mut reviewers: Vec<Reviewer> = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.into_iter().enumerate() {
+        let id = reviewer_text(spec.id, &format!("reviewers[{i}].id"))?;
+        let name = reviewer_text(spec.name, &format!("reviewers[{i}].name"))?;
+        if let Some(j) = reviewers.iter().position(|r| r.id == id) {
+            return Err(ConfigError::new(
+                format!("reviewers[{i}].id"),
+                format!("`{id}` is the id of reviewers[{j}] too; each reviewer needs an id of their own"),
+            ));
+        }
+        reviewers.push(Reviewer { id, name });
+    }
+    Ok(reviewers)
 }
 
 fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigError> {
@@ -308,7 +360,15 @@ impl NewIntervention {
                 ),
             ));
         }
+        let reviewers = spec.reviewers.map(parse_reviewers).transpose()?.unwrap_or_default();
         let max_uses = match spec.max_url_uses {
+            Some(_) if !reviewers.is_empty() => {
+                return Err(ConfigError::new(
+                    "maxUrlUses",
+                    "with reviewers each reviewer's link accepts one submission: leave maxUrlUses out",
+                ))
+            }
+            None if !reviewers.is_empty() => reviewers.len() as u32,
             Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).ok_or_else(|| {
                 ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
             })? as u32,
@@ -391,6 +451,7 @@ impl NewIntervention {
             on_timeout,
             idempotency_key: spec.idempotency_key,
             fingerprint,
+            reviewers,
         })
     }
 
@@ -406,10 +467,9 @@ impl NewIntervention {
 /// Refuses an intervention whose continuation could never be sent: its run context (with the `onTimeout`
 /// defaults, or with no input at all) is already over SQS's message size.
 pub fn check_sendable(intervention: &Intervention) -> Result<(), ConfigError> {
-    let probes = [
-        Some(Continuation::for_submission(intervention, &Submission::probe(intervention.id))),
-        Continuation::for_timeout(intervention),
-    ];
+    let mut probe = Submission::probe(intervention.id);
+    probe.reviewer_id = intervention.reviewers.iter().map(|r| r.id.clone()).max_by_key(String::len);
+    let probes = [Some(Continuation::for_submission(intervention, &probe)), Continuation::for_timeout(intervention)];
     for probe in probes.into_iter().flatten() {
         let bytes = probe.message_bytes().map_err(|e| ConfigError::new("context", e.to_string()))?;
         if bytes > MAX_MESSAGE_BYTES {
@@ -445,6 +505,8 @@ impl Intervention {
             secret_keys: new.secret_keys,
             on_timeout: new.on_timeout,
             creation_fingerprint: Some(new.fingerprint),
+            reviewers: new.reviewers,
+            reviewed: Vec::new(),
             task: TaskStatus::None,
         }
     }

@@ -38,6 +38,16 @@ pub struct OnTimeout {
     pub context: Context,
 }
 
+/// One named reviewer: their own link, at most one accepted submission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reviewer {
+    /// The caller's id for them (an email address, say): in the output map and the record, never on the page
+    /// unless it is also the name.
+    pub id: String,
+    /// What their page shows.
+    pub name: String,
+}
+
 /// A pending (or finished) intervention as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -79,6 +89,13 @@ pub struct Intervention {
     /// interventions created before it was kept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_fingerprint: Option<String>,
+    /// The named reviewers, each with a link of their own (none: one link with `max_uses` uses).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reviewers: Vec<Reviewer>,
+    /// The indexes (into `reviewers`) of the reviewers whose submission was accepted: live attributes,
+    /// never in the stored document.
+    #[serde(skip)]
+    pub reviewed: Vec<usize>,
     /// Where the delivery to a waiting run stands: live attributes, never in the stored document.
     #[serde(skip)]
     pub task: TaskStatus,
@@ -99,6 +116,20 @@ impl Intervention {
         } else {
             None
         }
+    }
+
+    /// Why a submission through the link of reviewer `reviewer` (an index into `reviewers`; `None` for
+    /// the one link of an intervention without reviewers) at `now` would be refused, if it would.
+    pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
+        self.refusal_at(now).or_else(|| match reviewer {
+            Some(index) if self.reviewed.contains(&index) => Some(Rejection::UsedUp),
+            _ => None,
+        })
+    }
+
+    /// The index of the reviewer with this id.
+    pub fn reviewer_index(&self, id: &str) -> Option<usize> {
+        self.reviewers.iter().position(|r| r.id == id)
     }
 
     /// The state an operator reads.
@@ -150,6 +181,9 @@ pub struct Submission {
     pub input: Context,
     /// Digest of the posted field values, to tell a repeat from a conflicting resubmission.
     pub fingerprint: String,
+    /// The reviewer whose link it came through (absent without reviewers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewer_id: Option<String>,
 }
 
 impl Submission {
@@ -161,6 +195,7 @@ impl Submission {
             submitted_at: Timestamp::from_millis(0),
             input: Context::default(),
             fingerprint: String::new(),
+            reviewer_id: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The link keys and the link token: `v1.<kid>.<body>`, where body is base64url (no padding) of the intervention id
 //! (16 random bytes), the expiry (Unix ms, big-endian) and an HMAC-SHA256 over purpose, version, key id,
-//! id and expiry. Verification is constant-time and needs no database read.
+//! id and expiry. A named reviewer's link is `v2.<kid>.<body>`: the same, with the reviewer's index (one
+//! byte) after the expiry, covered by the MAC too. Verification is constant-time and needs no database read.
 
 use std::fmt;
 
@@ -15,15 +16,22 @@ use crate::domain::time::Timestamp;
 type HmacSha256 = Hmac<Sha256>;
 
 const VERSION: &str = "v1";
+/// The version of a named reviewer's link.
+const REVIEWER_VERSION: &str = "v2";
 /// Binds the MAC to this use, so a MAC made for anything else never verifies as a link.
 const PURPOSE: &[u8] = b"human-intervention/link";
 const BODY_BYTES: usize = ID_BYTES + 8 + 32;
+/// A reviewer's link body: the reviewer's index after the expiry.
+const REVIEWER_BODY_BYTES: usize = ID_BYTES + 8 + 1 + 32;
+/// The base64url length of each body.
+const BODY_CHARS: usize = 75;
+const REVIEWER_BODY_CHARS: usize = 76;
 /// Longest key id.
 pub const MAX_KID_CHARS: usize = 16;
 /// Shortest signing secret, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest string that can be a token; anything longer is refused before any decoding.
-pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + 75;
+pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + REVIEWER_BODY_CHARS;
 
 /// One signing secret with its key id.
 #[derive(Clone)]
@@ -60,7 +68,7 @@ impl LinkKey {
         Self::new(kid, secret)
     }
 
-    fn mac(&self, id: &InterventionId, expires_at: Timestamp) -> HmacSha256 {
+    fn mac(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>) -> HmacSha256 {
         // new_from_slice accepts any key length for HMAC.
         let mut mac = match HmacSha256::new_from_slice(&self.secret) {
             Ok(mac) => mac,
@@ -68,12 +76,15 @@ impl LinkKey {
         };
         mac.update(PURPOSE);
         mac.update(&[0]);
-        mac.update(VERSION.as_bytes());
+        mac.update(if reviewer.is_some() { REVIEWER_VERSION } else { VERSION }.as_bytes());
         mac.update(&[0]);
         mac.update(self.kid.as_bytes());
         mac.update(&[0]);
         mac.update(id.as_bytes());
         mac.update(&expires_at.millis().to_be_bytes());
+        if let Some(index) = reviewer {
+            mac.update(&[index]);
+        }
         mac
     }
 }
@@ -126,12 +137,23 @@ impl LinkKeys {
 
     /// The token for a link to intervention `id`, valid until `expires_at`.
     pub fn sign(&self, id: &InterventionId, expires_at: Timestamp) -> String {
-        let tag = self.signing.mac(id, expires_at).finalize().into_bytes();
-        let mut body = Vec::with_capacity(BODY_BYTES);
+        self.sign_link(id, expires_at, None)
+    }
+
+    /// The token for the link of the reviewer at `index` (of at most 256) to intervention `id`.
+    pub fn sign_for_reviewer(&self, id: &InterventionId, expires_at: Timestamp, index: u8) -> String {
+        self.sign_link(id, expires_at, Some(index))
+    }
+
+    fn sign_link(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>) -> String {
+        let tag = self.signing.mac(id, expires_at, reviewer).finalize().into_bytes();
+        let mut body = Vec::with_capacity(REVIEWER_BODY_BYTES);
         body.extend_from_slice(id.as_bytes());
         body.extend_from_slice(&expires_at.millis().to_be_bytes());
+        body.extend(reviewer);
         body.extend_from_slice(&tag);
-        format!("{VERSION}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
+        let version = if reviewer.is_some() { REVIEWER_VERSION } else { VERSION };
+        format!("{version}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
     }
 
     /// The intervention and expiry a token was signed for; `None` for anything not signed by one of our
@@ -141,23 +163,30 @@ impl LinkKeys {
             return None;
         }
         let mut parts = token.split('.');
-        let (Some(VERSION), Some(kid), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        let (Some(version), Some(kid), Some(body), None) = (parts.next(), parts.next(), parts.next(), parts.next())
         else {
             return None;
         };
+        let (chars, len) = match version {
+            VERSION => (BODY_CHARS, BODY_BYTES),
+            REVIEWER_VERSION => (REVIEWER_BODY_CHARS, REVIEWER_BODY_BYTES),
+            _ => return None,
+        };
         // The kid only selects among configured keys by equality; it is never used as a path or algorithm.
         let key = self.verifying.iter().find(|k| k.kid == kid)?;
-        if body.len() != 75 {
+        if body.len() != chars {
             return None;
         }
         let bytes = URL_SAFE_NO_PAD.decode(body).ok()?;
-        if bytes.len() != BODY_BYTES || URL_SAFE_NO_PAD.encode(&bytes) != body {
+        if bytes.len() != len || URL_SAFE_NO_PAD.encode(&bytes) != body {
             return None;
         }
         let id = InterventionId::from_bytes(bytes[..ID_BYTES].try_into().ok()?);
         let expires_at = Timestamp::from_millis(i64::from_be_bytes(bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?));
-        key.mac(&id, expires_at).verify_slice(&bytes[ID_BYTES + 8..]).ok()?;
-        Some(VerifiedLink { intervention_id: id, expires_at })
+        let reviewer = (version == REVIEWER_VERSION).then(|| bytes[ID_BYTES + 8]);
+        let tag_at = ID_BYTES + 8 + usize::from(reviewer.is_some());
+        key.mac(&id, expires_at, reviewer).verify_slice(&bytes[tag_at..]).ok()?;
+        Some(VerifiedLink { intervention_id: id, expires_at, reviewer })
     }
 }
 
@@ -168,6 +197,8 @@ pub struct VerifiedLink {
     pub intervention_id: InterventionId,
     /// When the link stops working.
     pub expires_at: Timestamp,
+    /// The index of the reviewer whose link it is (a `v2` link); `None` for the one link (`v1`).
+    pub reviewer: Option<u8>,
 }
 
 /// The first 8 hex digits of the token's SHA-256: how logs refer to a token without holding it.
@@ -197,7 +228,38 @@ mod tests {
     fn a_signed_token_verifies_to_its_id_and_expiry() {
         let (keys, id, at, token) = sample();
         assert!(token.starts_with("v1.k1."));
-        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at }));
+        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: None }));
+    }
+
+    #[test]
+    fn a_reviewer_link_carries_its_index_under_the_mac() {
+        let (keys, id, at, v1) = sample();
+        let token = keys.sign_for_reviewer(&id, at, 3);
+        assert!(token.starts_with("v2.k1."), "{token}");
+        assert!(token.len() <= MAX_TOKEN_CHARS);
+        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: Some(3) }));
+        // Another index in the body, or the v1 body relabelled v2 (and back), never verifies.
+        let mut bytes = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+        for index in [0u8, 2, 4, 255] {
+            bytes[ID_BYTES + 8] = index;
+            assert_eq!(keys.verify(&format!("v2.k1.{}", URL_SAFE_NO_PAD.encode(&bytes))), None, "{index}");
+        }
+        assert_eq!(keys.verify(&v1.replacen("v1.", "v2.", 1)), None);
+        assert_eq!(keys.verify(&token.replacen("v2.", "v1.", 1)), None);
+        assert_eq!(keys.verify(&token.replacen("v2.", "v3.", 1)), None);
+        for len in 0..token.len() {
+            assert_eq!(keys.verify(&token[..len]), None, "{len}");
+        }
+        let bytes = token.as_bytes();
+        for i in 0..bytes.len() {
+            for bit in 0..8 {
+                let mut flipped = bytes.to_vec();
+                flipped[i] ^= 1 << bit;
+                if let Ok(text) = String::from_utf8(flipped) {
+                    assert_eq!(keys.verify(&text), None, "byte {i} bit {bit}");
+                }
+            }
+        }
     }
 
     #[test]
@@ -221,9 +283,17 @@ mod tests {
         for len in 0..token.len() {
             assert_eq!(keys.verify(&token[..len]), None, "{len}");
         }
-        for text in
-            ["", "v1.", "v1.k1.", "v1.k1", "v2.k1.x", &format!("{token}."), &format!("{token}/"), &format!("{token}=")]
-        {
+        for text in [
+            "",
+            "v1.",
+            "v1.k1.",
+            "v1.k1",
+            "v2.k1.x",
+            "v3.k1.x",
+            &format!("{token}."),
+            &format!("{token}/"),
+            &format!("{token}="),
+        ] {
             assert_eq!(keys.verify(text), None, "{text}");
         }
         assert_eq!(keys.verify(&"a".repeat(100_000)), None);

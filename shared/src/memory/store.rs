@@ -125,10 +125,18 @@ impl InterventionStore for MemoryStore {
         let Some(stored) = tables.interventions.get_mut(&id) else {
             return Ok(Acceptance::Refused(Rejection::NotFound));
         };
-        if let Some(rejection) = stored.refusal_at(now) {
+        let reviewer = match &submission.reviewer_id {
+            Some(reviewer_id) => match stored.reviewer_index(reviewer_id) {
+                Some(index) => Some(index),
+                None => return Ok(Acceptance::Refused(Rejection::NotFound)),
+            },
+            None => None,
+        };
+        if let Some(rejection) = stored.refusal_for(reviewer, now) {
             return Ok(Acceptance::Refused(rejection));
         }
         stored.uses += 1;
+        stored.reviewed.extend(reviewer);
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());

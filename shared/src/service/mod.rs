@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::Serialize;
 use tracing::Instrument;
 
-use crate::domain::context::{Context, ContextKey, ContextValue};
+use crate::domain::context::ContextKey;
 use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
@@ -41,8 +41,9 @@ pub struct Service {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreatedLink {
-    /// The input context with the link at the generated-link key.
-    pub context: Context,
+    /// The input context with the link at the generated-link key (with reviewers: an object of reviewer id
+    /// to that reviewer's link there).
+    pub context: serde_json::Map<String, serde_json::Value>,
     /// The new intervention's id.
     pub intervention_id: String,
     /// When the link stops working (RFC 3339).
@@ -119,6 +120,8 @@ pub enum AttachError {
 pub struct LivePage {
     /// The intervention.
     pub intervention: Intervention,
+    /// The index of the reviewer whose link it is (into `intervention.reviewers`).
+    pub reviewer: Option<usize>,
     /// The id the page's form posts back, so a double click is one submission.
     pub submission_id: SubmissionId,
 }
@@ -156,6 +159,8 @@ pub enum SubmitResult {
         errors: FieldErrors,
         /// The submission id to post again with.
         submission_id: SubmissionId,
+        /// The index of the reviewer whose link it is.
+        reviewer: Option<usize>,
     },
     /// The submission id was used before with different values.
     Conflict,
@@ -308,9 +313,27 @@ impl Service {
     }
 
     fn created_link(&self, keys: &LinkKeys, intervention: &Intervention, link_key: ContextKey) -> CreatedLink {
-        let link = format!("{}/i/{}", self.base_url, keys.sign(&intervention.id, intervention.expires_at));
-        let mut context = intervention.context.clone();
-        context.insert(link_key, ContextValue::string(link));
+        let (id, expires_at) = (&intervention.id, intervention.expires_at);
+        let links = if intervention.reviewers.is_empty() {
+            serde_json::Value::String(format!("{}/i/{}", self.base_url, keys.sign(id, expires_at)))
+        } else {
+            // At most MAX_REVIEWERS (20) reviewers: every index fits the token's one byte.
+            let map = intervention
+                .reviewers
+                .iter()
+                .enumerate()
+                .map(|(index, reviewer)| {
+                    let token = keys.sign_for_reviewer(id, expires_at, index as u8);
+                    (reviewer.id.clone(), serde_json::Value::String(format!("{}/i/{token}", self.base_url)))
+                })
+                .collect();
+            serde_json::Value::Object(map)
+        };
+        let mut context = match serde_json::to_value(&intervention.context) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        context.insert(link_key.as_str().to_owned(), links);
         CreatedLink {
             context,
             intervention_id: intervention.id.to_string(),
@@ -364,14 +387,18 @@ impl Service {
             tracing::info!("page view refused: no such intervention");
             return Ok(View::Rejected(Rejection::NotFound));
         };
-        if let Some(rejection) = intervention.refusal_at(now) {
+        let Some(reviewer) = link_reviewer(&intervention, link.reviewer) else {
+            tracing::info!("page view refused: the link's reviewer is not the intervention's");
+            return Ok(View::Rejected(Rejection::NotFound));
+        };
+        if let Some(rejection) = intervention.refusal_for(reviewer, now) {
             tracing::info!(reason = rejection.code(), "page view refused");
             return Ok(View::Rejected(rejection));
         }
         let submission_id =
             SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
         tracing::info!("page viewed");
-        Ok(View::Live(Box::new(LivePage { intervention, submission_id })))
+        Ok(View::Live(Box::new(LivePage { intervention, reviewer, submission_id })))
     }
 
     /// The reviewer submits a body already read. See [`Service::submit_posted`] for the order of answers.
@@ -426,7 +453,12 @@ impl Service {
         let Some(intervention) = self.load(&link.intervention_id).await? else {
             return Ok(SubmitResult::Rejected(Rejection::NotFound));
         };
-        let refusal = intervention.refusal_at(now);
+        let Some(reviewer) = link_reviewer(&intervention, link.reviewer) else {
+            tracing::info!("submission refused: the link's reviewer is not the intervention's");
+            return Ok(SubmitResult::Rejected(Rejection::NotFound));
+        };
+        let reviewer_id = reviewer.map(|index| intervention.reviewers[index].id.clone());
+        let refusal = intervention.refusal_for(reviewer, now);
         let body = match body.await {
             Ok(body) if body.as_ref().len() <= input::MAX_BODY_BYTES => body,
             Ok(_) => return Ok(self.unreadable(refusal, BodyError::TooLarge)),
@@ -443,7 +475,7 @@ impl Service {
             // Only a refused link costs this extra read: a live one finds repeats in the acceptance itself.
             if let Some(submission_id) = raw.submission_id() {
                 if let Some(previous) = self.store.find_submission(&intervention.id, submission_id).await? {
-                    if previous.fingerprint == fingerprint {
+                    if previous.fingerprint == fingerprint && previous.reviewer_id == reviewer_id {
                         return Ok(self.repeat(intervention, previous, &fingerprint));
                     }
                     // The same id with other values on a dead link: the link's own outcome, not a 409.
@@ -462,11 +494,23 @@ impl Service {
             Ok(input) => input,
             Err(errors) => {
                 tracing::info!(fields = errors.0.len(), "submission refused: input failed validation");
-                return Ok(SubmitResult::Invalid { intervention: Box::new(intervention), raw, errors, submission_id });
+                return Ok(SubmitResult::Invalid {
+                    intervention: Box::new(intervention),
+                    raw,
+                    errors,
+                    submission_id,
+                    reviewer,
+                });
             }
         };
-        let submission =
-            Submission { intervention_id: intervention.id, submission_id, submitted_at: now, input, fingerprint };
+        let submission = Submission {
+            intervention_id: intervention.id,
+            submission_id,
+            submitted_at: now,
+            input,
+            fingerprint,
+            reviewer_id,
+        };
         let continuation = Continuation::for_submission(&intervention, &submission);
         let bytes = continuation.message_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if bytes > MAX_MESSAGE_BYTES {
@@ -481,6 +525,11 @@ impl Service {
                     self.unschedule(&intervention.id).await;
                 }
                 Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
+            }
+            Acceptance::Repeat(previous) if previous.reviewer_id != submission.reviewer_id => {
+                // Another reviewer's submission id: never answered as this reviewer's success.
+                tracing::info!("submission refused: the submission id is another reviewer's");
+                Ok(SubmitResult::Conflict)
             }
             Acceptance::Repeat(previous) => Ok(self.repeat(intervention, previous, &submission.fingerprint)),
             Acceptance::Refused(rejection) => {
@@ -641,6 +690,18 @@ impl Service {
             interventions: page.interventions.iter().map(|i| InterventionSummary::new(i, now)).collect(),
             next_token: page.next_token,
         })
+    }
+}
+
+/// The reviewer a verified link is for: `Some(None)` for the one link of an intervention without reviewers,
+/// `Some(Some(index))` for a named reviewer's link; `None` when the link and the intervention disagree (a
+/// reviewer's link to an intervention without reviewers, an index past its reviewers, or the one link to
+/// an intervention with reviewers): that link was never issued.
+fn link_reviewer(intervention: &Intervention, reviewer: Option<u8>) -> Option<Option<usize>> {
+    match (intervention.reviewers.is_empty(), reviewer) {
+        (true, None) => Some(None),
+        (false, Some(index)) if usize::from(index) < intervention.reviewers.len() => Some(Some(usize::from(index))),
+        _ => None,
     }
 }
 

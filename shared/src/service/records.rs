@@ -80,6 +80,9 @@ pub struct SubmissionRecord {
     pub submitted_at: String,
     /// The reviewer's input (a secret key's value is masked).
     pub input: serde_json::Value,
+    /// The named reviewer whose link it came through (absent without reviewers).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer_id: Option<String>,
 }
 
 /// The mask that stands for a secret value in a record.
@@ -107,6 +110,7 @@ impl InterventionRecord {
                     submission_id: s.submission_id.to_string(),
                     submitted_at: s.submitted_at.to_rfc3339(),
                     input: serde_json::Value::Object(input),
+                    reviewer_id: s.reviewer_id.clone(),
                 }
             })
             .collect();

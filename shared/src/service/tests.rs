@@ -873,3 +873,145 @@ async fn the_end_of_a_run_cancels_its_pending_interventions_only() {
     assert_eq!(answers, expected);
     assert!(f.store.get(&id_of(&other)).await.unwrap().unwrap().cancelled_at.is_none());
 }
+
+// Named reviewers.
+
+fn reviewers_input(ids: &[&str]) -> Value {
+    let mut value = crate::domain::creation::tests::example();
+    value.as_object_mut().unwrap().remove("maxUrlUses");
+    value["reviewers"] = Value::Array(ids.iter().map(|id| json!({"id": id, "name": format!("Name {id}")})).collect());
+    value
+}
+
+fn test_keys() -> LinkKeys {
+    LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap()
+}
+
+impl Fixture {
+    /// The created link and each reviewer's token, by reviewer id.
+    async fn reviewer_links(&self, input: Value) -> (CreatedLink, std::collections::BTreeMap<String, String>) {
+        let created = self.service.create(input.to_string().as_bytes()).await.unwrap();
+        let links = created.context["approval.url"].as_object().expect("an object of reviewer id to link").clone();
+        let tokens = links
+            .into_iter()
+            .map(|(id, link)| (id, link.as_str().unwrap().rsplit('/').next().unwrap().to_owned()))
+            .collect();
+        (created, tokens)
+    }
+}
+
+#[tokio::test]
+async fn each_reviewer_gets_a_link_of_their_own_in_an_object_at_the_generated_key() {
+    let f = fixture();
+    let (created, tokens) = f.reviewer_links(reviewers_input(&["ann@example.com", "bob"])).await;
+    assert_eq!(tokens.keys().collect::<Vec<_>>(), ["ann@example.com", "bob"]);
+    let links = &created.context["approval.url"];
+    for (i, id) in ["ann@example.com", "bob"].iter().enumerate() {
+        let link = links[id].as_str().unwrap();
+        assert!(link.starts_with("https://links.example.com/i/v2.k1."), "{link}");
+        let verified = test_keys().verify(&tokens[*id]).unwrap();
+        assert_eq!(verified.reviewer, Some(i as u8));
+        let View::Live(page) = f.service.view(&tokens[*id]).await.unwrap() else { panic!("live") };
+        assert_eq!(page.reviewer, Some(i));
+    }
+    assert_ne!(tokens["ann@example.com"], tokens["bob"]);
+    assert_eq!(created.context["order.id"], json!("A-1001"), "the run's context is kept");
+    let record = f.service.record(&id_of(&created)).await.unwrap().unwrap();
+    assert_eq!(record.max_uses, 2);
+}
+
+#[tokio::test]
+async fn a_reviewers_link_accepts_one_submission_from_that_reviewer_and_never_counts_as_another() {
+    let f = fixture();
+    let (created, tokens) = f.reviewer_links(reviewers_input(&["ann", "bob", "cy"])).await;
+    let (ann, bob) = (&tokens["ann"], &tokens["bob"]);
+    assert!(accepted(&f.post(ann, "decision=approve&_submissionId=a1").await));
+    // A repeat of the same submission is answered as the first; another one is refused.
+    assert!(accepted(&f.post(ann, "decision=approve&_submissionId=a1").await), "the double click");
+    let second = f.post(ann, "decision=reject&_submissionId=a2").await;
+    assert!(matches!(second, SubmitResult::Rejected(Rejection::UsedUp)), "{second:?}");
+    assert!(matches!(f.post(ann, "decision=reject").await, SubmitResult::Rejected(Rejection::UsedUp)));
+    assert!(matches!(f.service.view(ann).await.unwrap(), View::Rejected(Rejection::UsedUp)));
+    // Ann's submission id on Bob's live link is not Bob's: a conflict, and Bob's link stays live.
+    let borrowed = f.post(bob, "decision=approve&_submissionId=a1").await;
+    assert!(matches!(borrowed, SubmitResult::Conflict), "{borrowed:?}");
+    assert!(matches!(f.service.view(bob).await.unwrap(), View::Live(_)));
+    f.clock.advance(1_000);
+    assert!(accepted(&f.post(bob, "decision=reject&_submissionId=b1").await));
+    // Bob's used-up link does not answer Ann's submission as Bob's success.
+    let dead = f.post(bob, "decision=approve&_submissionId=a1").await;
+    assert!(matches!(dead, SubmitResult::Rejected(Rejection::UsedUp)), "{dead:?}");
+    assert!(matches!(f.service.view(&tokens["cy"]).await.unwrap(), View::Live(_)), "Cy's link is untouched");
+
+    let record = serde_json::to_value(f.service.record(&id_of(&created)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["uses"], json!(2));
+    assert_eq!(record["state"], json!("pending"));
+    let submissions = record["submissions"].as_array().unwrap();
+    assert_eq!(
+        submissions.iter().map(|s| (s["reviewerId"].clone(), s["input"]["decision"].clone())).collect::<Vec<_>>(),
+        [(json!("ann"), json!("approve")), (json!("bob"), json!("reject"))]
+    );
+    assert_eq!(submissions[0]["submittedAt"], json!("2026-11-25T10:00:00.000Z"));
+    assert_eq!(submissions[1]["submittedAt"], json!("2026-11-25T10:00:01.000Z"));
+    let continuations = f.store.continuations(&id_of(&created)).await.unwrap();
+    assert_eq!(continuations.iter().map(|c| c.reviewer_id.as_deref()).collect::<Vec<_>>(), [Some("ann"), Some("bob")]);
+    assert!(accepted(&f.post(&tokens["cy"], "decision=approve").await));
+    let record = f.service.record(&id_of(&created)).await.unwrap().unwrap();
+    assert_eq!(record.state, InterventionState::Completed, "every reviewer answered");
+}
+
+#[tokio::test]
+async fn a_link_whose_reviewer_is_not_the_interventions_is_not_found() {
+    let f = fixture();
+    let (created, tokens) = f.reviewer_links(reviewers_input(&["ann", "bob"])).await;
+    let id = id_of(&created);
+    let expires = Timestamp::parse_rfc3339(&created.expires_at).unwrap();
+    let keys = test_keys();
+    // A forged index (the body's index byte changed under the MAC), a signed index past the reviewers,
+    // and the one-link (v1) token of an intervention with reviewers: never issued, never found.
+    let body = base64::Engine::decode(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+        tokens["ann"].rsplit('.').next().unwrap(),
+    )
+    .unwrap();
+    let mut forged = body.clone();
+    forged[24] = 1;
+    let forged = format!("v2.k1.{}", base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, forged));
+    for token in [
+        forged,
+        keys.sign_for_reviewer(&id, expires, 2),
+        keys.sign_for_reviewer(&id, expires, 255),
+        keys.sign(&id, expires),
+    ] {
+        assert!(matches!(f.service.view(&token).await.unwrap(), View::Rejected(Rejection::NotFound)), "{token}");
+        let posted = f.post(&token, "decision=approve&_submissionId=x1").await;
+        assert!(matches!(posted, SubmitResult::Rejected(Rejection::NotFound)), "{posted:?}");
+    }
+    // A reviewer's (v2) token for an intervention without reviewers is not found either.
+    let (plain, _) = f.link(input(3)).await;
+    let token = keys.sign_for_reviewer(&id_of(&plain), Timestamp::parse_rfc3339(&plain.expires_at).unwrap(), 0);
+    assert!(matches!(f.service.view(&token).await.unwrap(), View::Rejected(Rejection::NotFound)));
+    assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::NotFound)));
+    assert!(f.store.continuations(&id).await.unwrap().is_empty());
+    assert!(f.store.continuations(&id_of(&plain)).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_posts_on_one_reviewers_link_accept_exactly_one() {
+    let f = Arc::new(fixture());
+    let (created, tokens) = f.reviewer_links(reviewers_input(&["ann", "bob"])).await;
+    let ann = tokens["ann"].clone();
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (f, ann) = (f.clone(), ann.clone());
+            tokio::spawn(async move { accepted(&f.post(&ann, &format!("decision=approve&_submissionId=p{i}")).await) })
+        })
+        .collect();
+    let mut wins = 0;
+    for task in tasks {
+        wins += usize::from(task.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+    assert_eq!(f.store.continuations(&id_of(&created)).await.unwrap().len(), 1);
+    assert!(matches!(f.service.view(&tokens["bob"]).await.unwrap(), View::Live(_)));
+}

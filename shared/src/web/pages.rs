@@ -40,6 +40,8 @@ pub struct FormPage<'a> {
     pub expires_at: Timestamp,
     /// Whether to show the error summary at the top.
     pub has_errors: bool,
+    /// The name of the reviewer whose link it is (a named reviewer's link only).
+    pub reviewer: Option<&'a str>,
 }
 
 /// One field as the reviewer sees it now.
@@ -61,6 +63,9 @@ pub fn form_page(page: &FormPage) -> Markup {
             (error_summary(&page.fields))
         }
         h1 { (page.title) }
+        @if let Some(name) = page.reviewer {
+            p.reviewer { "Answering as " strong { (name) } "." }
+        }
         p.expiry { "This link expires " time datetime=(expires) { (page.expires_at.to_human()) } "." }
         @if let Some(prompt) = page.prompt {
             div.prompt { (render_prompt(prompt)) }
@@ -515,6 +520,18 @@ mod tests {
         FieldView { field, values: values.iter().map(|v| v.to_string()).collect(), error: error.map(str::to_owned) }
     }
 
+    #[test]
+    fn a_reviewers_page_names_them_escaped_and_the_one_link_names_nobody() {
+        let mut p = page("Approve refund", vec![], false);
+        assert!(!form_page(&p).into_string().contains("Answering as"));
+        p.reviewer = Some("Ann <b>&</b>");
+        let html = form_page(&p).into_string();
+        assert!(
+            html.contains("<p class=\"reviewer\">Answering as <strong>Ann &lt;b&gt;&amp;&lt;/b&gt;</strong>.</p>"),
+            "{html}"
+        );
+    }
+
     fn page<'a>(title: &'a str, fields: Vec<FieldView<'a>>, has_errors: bool) -> FormPage<'a> {
         FormPage {
             title,
@@ -524,6 +541,7 @@ mod tests {
             submission_id: "sub-123",
             expires_at: Timestamp::parse_rfc3339("2026-11-25T12:00:00Z").unwrap(),
             has_errors,
+            reviewer: None,
         }
     }
 

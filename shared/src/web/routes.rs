@@ -204,7 +204,7 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
         }
         SubmitResult::Rejected(rejection) => HttpError::Rejected(rejection).render(json),
         SubmitResult::BadBody(error) => HttpError::BadBody(error).render(json),
-        SubmitResult::Invalid { intervention, raw, errors, submission_id } => {
+        SubmitResult::Invalid { intervention, raw, errors, submission_id, reviewer } => {
             if json {
                 let fields: serde_json::Map<String, serde_json::Value> =
                     errors.0.iter().map(|(k, m)| (k.clone(), json!(m))).collect();
@@ -212,7 +212,7 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             } else {
                 let values = |field: &Field| raw.values(field.key.as_str()).to_vec();
-                let page = render_form(&intervention, &submission_id, values, Some(&errors));
+                let page = render_form(&intervention, reviewer, &submission_id, values, Some(&errors));
                 html(StatusCode::UNPROCESSABLE_ENTITY, page)
             }
         }
@@ -227,6 +227,7 @@ const DEFAULT_TITLE: &str = "Approval requested";
 /// The form of `intervention` with these values (and errors), as the reviewer's page.
 fn render_form(
     intervention: &Intervention,
+    reviewer: Option<usize>,
     submission_id: &SubmissionId,
     values: impl Fn(&Field) -> Vec<String>,
     errors: Option<&FieldErrors>,
@@ -257,6 +258,7 @@ fn render_form(
         submission_id: submission_id.as_str(),
         expires_at: intervention.expires_at,
         has_errors: errors.is_some_and(|e| !e.0.is_empty()),
+        reviewer: reviewer.and_then(|i| intervention.reviewers.get(i)).map(|r| r.name.as_str()),
     })
 }
 
@@ -264,7 +266,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
     let intervention = &page.intervention;
     let initial = |field: &Field| initial_values(field, &intervention.context);
     if !json {
-        return html(StatusCode::OK, render_form(intervention, &page.submission_id, initial, None));
+        return html(StatusCode::OK, render_form(intervention, page.reviewer, &page.submission_id, initial, None));
     }
     let form = intervention.form.as_ref();
     let fields: Vec<serde_json::Value> = form
@@ -296,7 +298,7 @@ fn live_page(page: &LivePage, json: bool) -> Response {
             details.insert(key.clone(), value.clone());
         }
     }
-    Json(json!({
+    let mut body = json!({
         "state": "pending",
         "title": form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
         "prompt": form.and_then(|f| f.prompt.as_deref()),
@@ -304,9 +306,17 @@ fn live_page(page: &LivePage, json: bool) -> Response {
         "fields": fields,
         "submissionId": page.submission_id,
         "expiresAt": intervention.expires_at.to_rfc3339(),
-        "usesLeft": intervention.max_uses.saturating_sub(intervention.uses),
-    }))
-    .into_response()
+        "usesLeft": match page.reviewer {
+            Some(_) => 1,
+            None => intervention.max_uses.saturating_sub(intervention.uses),
+        },
+    });
+    if let (Some(reviewer), Some(object)) =
+        (page.reviewer.and_then(|i| intervention.reviewers.get(i)), body.as_object_mut())
+    {
+        object.insert("reviewerName".into(), json!(reviewer.name));
+    }
+    Json(body).into_response()
 }
 
 /// The store failed: the detail goes to the log; the reviewer is told nothing was recorded, and whether

@@ -7,6 +7,9 @@
 //!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
 //!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`.
 //!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
+//!   With named reviewers, `reviewer<index>` (the submission id) marks the reviewer at that index (in the
+//!   doc's `reviewers`) as having submitted: set in the acceptance's transaction, on the condition that it
+//!   is absent, so each reviewer's link accepts one submission.
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
 //!   publisher sends, so the stream record alone is enough); `outbox` and `outboxAt` while it is not
 //!   yet published; `parked` (SQS's reason) and `parkedAt` instead when SQS refused it for good.
@@ -82,7 +85,14 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
         intervention.max_uses = max;
     }
     intervention.task = task_status(item);
+    intervention.reviewed =
+        (0..intervention.reviewers.len()).filter(|i| item.contains_key(&reviewer_attribute(*i))).collect();
     Ok(intervention)
+}
+
+/// The intervention item's attribute that marks the reviewer at `index` as having submitted.
+pub(super) fn reviewer_attribute(index: usize) -> String {
+    format!("reviewer{index}")
 }
 
 /// Where the delivery to a waiting run stands, from the intervention item's `task…` attributes.

@@ -19,7 +19,7 @@ use crate::ports::store::{
 };
 use items::{
     allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
-    intervention_pk, n, number, request_token, s, text, timeout_token, ttl, TIMEOUT_SK,
+    intervention_pk, n, number, request_token, reviewer_attribute, s, text, timeout_token, ttl, TIMEOUT_SK,
 };
 use transact::{reason_code, transact, Settle};
 
@@ -34,6 +34,17 @@ fn outbox_sk(origin: &Origin) -> String {
     match origin {
         Origin::Timeout => TIMEOUT_SK.to_owned(),
         Origin::Submission(submission_id) => format!("S#{submission_id}"),
+    }
+}
+
+/// The index of the reviewer a submission came from, checked against the intervention's reviewers.
+fn reviewer_index(intervention: &Intervention, submission: &Submission) -> Result<Option<usize>, StoreError> {
+    match &submission.reviewer_id {
+        None => Ok(None),
+        Some(id) => intervention
+            .reviewer_index(id)
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("the submission's reviewer {id:?} is not the intervention's"))),
     }
 }
 
@@ -86,19 +97,26 @@ impl DynamoStore {
         now: Timestamp,
     ) -> Result<Vec<TransactWriteItem>, StoreError> {
         let pk = intervention_pk(&submission.intervention_id);
-        let count_use = Update::builder()
+        let live = "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND attribute_not_exists(timedOutAt) \
+                    AND attribute_not_exists(taskGoneAt) AND expiresAt > :now AND runAvailableUntil > :now \
+                    AND #uses < maxUses";
+        let mut count_use = Update::builder()
             .table_name(&self.table)
             .key("pk", s(&pk))
             .key("sk", s("I"))
-            .update_expression("SET #uses = #uses + :one")
-            .condition_expression(
-                "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND attribute_not_exists(timedOutAt) \
-                 AND attribute_not_exists(taskGoneAt) AND expiresAt > :now AND runAvailableUntil > :now \
-                 AND #uses < maxUses",
-            )
             .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":now", n(now.millis()));
+        count_use = match reviewer_index(intervention, submission)? {
+            // A reviewer's link: one submission per reviewer, decided on the same item as the use.
+            Some(index) => count_use
+                .update_expression("SET #uses = #uses + :one, #reviewer = :sid")
+                .condition_expression(format!("{live} AND attribute_not_exists(#reviewer)"))
+                .expression_attribute_names("#reviewer", reviewer_attribute(index))
+                .expression_attribute_values(":sid", s(submission.submission_id.as_str())),
+            None => count_use.update_expression("SET #uses = #uses + :one").condition_expression(live),
+        };
+        let count_use = count_use
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .build()
             .map_err(unavailable)?;
@@ -187,7 +205,10 @@ impl DynamoStore {
             return Ok(match intervention {
                 None => Some(Acceptance::Refused(Rejection::NotFound)),
                 // The condition failed, so one of its clauses held; decide which from the same `now`.
-                Some(i) => Some(Acceptance::Refused(i.refusal_at(now).unwrap_or(Rejection::UsedUp))),
+                Some(i) => {
+                    let reviewer = submission.reviewer_id.as_deref().and_then(|r| i.reviewer_index(r));
+                    Some(Acceptance::Refused(i.refusal_for(reviewer, now).unwrap_or(Rejection::UsedUp)))
+                }
             });
         }
         // A conflict with a concurrent transaction (or an unexpected reason): try again.
@@ -702,7 +723,8 @@ impl Settle for SettleAcceptance<'_> {
         let Some(current) = store.get(&submission.intervention_id).await? else {
             return Ok(Some(Acceptance::Refused(Rejection::NotFound)));
         };
-        let Some(rejection) = current.refusal_at(self.now) else { return Ok(None) };
+        let reviewer = submission.reviewer_id.as_deref().and_then(|r| current.reviewer_index(r));
+        let Some(rejection) = current.refusal_for(reviewer, self.now) else { return Ok(None) };
         Ok(Some(match store.find_submission(&submission.intervention_id, &submission.submission_id).await? {
             Some(previous) => Acceptance::Repeat(previous),
             None => Acceptance::Refused(rejection),

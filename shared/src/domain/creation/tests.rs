@@ -213,3 +213,77 @@ fn a_wrong_json_type_is_refused_at_its_setting_by_path() {
     let error = NewIntervention::parse(b"[1, 2]", now()).unwrap_err();
     assert_eq!(error.field, "", "a body that is not an object names no setting");
 }
+
+fn with_reviewers(input: &mut Value, ids: &[&str]) {
+    input.as_object_mut().unwrap().remove("maxUrlUses");
+    input["reviewers"] =
+        Value::Array(ids.iter().map(|id| serde_json::json!({"id": id, "name": format!("Name of {id}")})).collect());
+}
+
+#[test]
+fn reviewers_are_parsed_and_each_gets_one_use() {
+    let mut input = example();
+    with_reviewers(&mut input, &["ann@example.com", "bob@example.com", "cy"]);
+    let new = parse(&input).unwrap();
+    assert_eq!(new.reviewers.len(), 3);
+    assert_eq!(new.reviewers[0].id, "ann@example.com");
+    assert_eq!(new.reviewers[0].name, "Name of ann@example.com");
+    assert_eq!(new.max_uses, 3);
+    assert!(parse(&example()).unwrap().reviewers.is_empty(), "without reviewers: none");
+}
+
+type Edit = Box<dyn FnOnce(&mut Value)>;
+
+#[test]
+fn bad_reviewers_are_refused_naming_the_setting() {
+    let cases: Vec<(Edit, &str, &str)> = vec![
+        (Box::new(|v| with_reviewers(v, &[])), "reviewers", "at least one"),
+        (
+            Box::new(|v| {
+                let many: Vec<String> = (0..21).map(|i| format!("r{i}")).collect();
+                with_reviewers(v, &many.iter().map(String::as_str).collect::<Vec<_>>());
+            }),
+            "reviewers",
+            "at most 20",
+        ),
+        (Box::new(|v| with_reviewers(v, &["a", "b", "a"])), "reviewers[2].id", "reviewers[0] too"),
+        (Box::new(|v| with_reviewers(v, &[""])), "reviewers[0].id", "must not be empty"),
+        (Box::new(|v| with_reviewers(v, &["a\u{7}b"])), "reviewers[0].id", "control characters"),
+        (Box::new(|v| with_reviewers(v, &["a\u{FFFE}"])), "reviewers[0].id", "U+FFFE"),
+        (Box::new(|v| with_reviewers(v, &[&"x".repeat(255)])), "reviewers[0].id", "longer than 254"),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a"]);
+                v["reviewers"][0]["name"] = Value::Null;
+            }),
+            "reviewers[0].name",
+            "is required",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a"]);
+                v["reviewers"][0]["email"] = serde_json::json!("a@example.com");
+            }),
+            "reviewers[0].email",
+            "unknown field",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a", "b"]);
+                v["maxUrlUses"] = serde_json::json!(2);
+            }),
+            "maxUrlUses",
+            "leave maxUrlUses out",
+        ),
+    ];
+    for (edit, field, words) in cases {
+        let error = refused(edit);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+    // 254 characters is allowed.
+    let mut input = example();
+    with_reviewers(&mut input, &[&"x".repeat(254)]);
+    input["reviewers"][0]["name"] = serde_json::json!("y".repeat(254));
+    parse(&input).unwrap();
+}
