@@ -88,6 +88,17 @@ async function onlyContinuation(correlationId) {
 }
 
 /** A form with no fields: the page is a bare "Submit" (approve) button. */
+/** Opens `url` and checks it is the refusal page of `text` with `status`: heading, title, no form. */
+async function expectRejection(page, url, status, text) {
+  const response = await page.goto(url);
+  assert.equal(response.status(), status, `${url} answers ${status}`);
+  await assertVisible(page.getByRole('heading', { level: 1, name: text, exact: true }), `"${text}"`);
+  await assertVisible(page.getByText(text, { exact: true }), `"${text}"`);
+  assert.equal(await page.title(), text);
+  assert.equal(await page.locator('form').count(), 0, 'no form on a rejection page');
+  assert.equal(await page.locator('input, textarea, select, button').count(), 0);
+}
+
 function approvalOnlyInput(overrides = {}) {
   const { formDocument, ...rest } = demoInput(overrides);
   void formDocument;
@@ -314,6 +325,60 @@ describe('the form', () => {
   });
 });
 
+describe('named reviewers', () => {
+  /** An approval with three named reviewers: each gets a link of their own, in a map at the link key. */
+  async function reviewed() {
+    const { maxUrlUses, ...input } = approvalOnlyInput();
+    void maxUrlUses;
+    input.reviewers = [
+      { id: 'ann@example.com', name: 'Ann Example' },
+      { id: 'bob@example.com', name: 'Bob <b>Example</b>' },
+      { id: 'cy@example.com', name: 'Cy Example' },
+    ];
+    const response = await fetch(`${BASE_URL}/interventions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(input),
+    });
+    assert.equal(response.status, 200, await response.clone().text());
+    const created = await response.json();
+    const links = created.context[LINK_KEY];
+    assert.deepEqual(Object.keys(links).sort(), ['ann@example.com', 'bob@example.com', 'cy@example.com']);
+    return { created, links, input };
+  }
+
+  test("each reviewer answers on their own link, once, and the continuation says who", async () => {
+    const { links, input } = await reviewed();
+    assert.equal(new Set(Object.values(links)).size, 3, 'three different links');
+    await withPage(async (page) => {
+      await page.goto(links['bob@example.com']);
+      // The reviewer's name is shown as text, never as markup.
+      await assertVisible(page.getByText('Answering as Bob <b>Example</b>.', { exact: true }));
+      const posted = await submit(page);
+      assert.equal(posted.status(), 200);
+      await assertVisible(page.getByRole('heading', { name: SUCCESS_HEADING }));
+      await expectRejection(page, links['bob@example.com'], 410, 'Already used the maximum number of times');
+      // Bob's answer never counts as Ann's: her link is still live.
+      const ann = await page.goto(links['ann@example.com']);
+      assert.equal(ann.status(), 200);
+      await assertVisible(page.getByText('Answering as Ann Example.', { exact: true }));
+    });
+    const [continuation] = await continuationsOf(input.correlationId);
+    assert.equal(continuation.reviewerId, 'bob@example.com');
+  });
+
+  test('a reviewer link with a forged reviewer index is "Not found"', async () => {
+    const { links } = await reviewed();
+    const link = links['ann@example.com'];
+    const [prefix, body] = [link.slice(0, link.lastIndexOf('.') + 1), link.slice(link.lastIndexOf('.') + 1)];
+    const bytes = Buffer.from(body, 'base64url');
+    bytes[16 + 8] ^= 1; // the reviewer's index, right after the id and the expiry
+    await withPage(async (page) => {
+      await expectRejection(page, prefix + bytes.toString('base64url'), 404, 'Not found');
+    });
+  });
+});
+
 describe('line breaks', () => {
   test(
     'a multiline text of exactly maxLength characters with line breaks is accepted',
@@ -345,15 +410,6 @@ describe('line breaks', () => {
 
 describe('rejection pages', () => {
   /** Opens `url` and checks the status, the exact heading and the tab title. */
-  async function expectRejection(page, url, status, text) {
-    const response = await page.goto(url);
-    assert.equal(response.status(), status, `${url} answers ${status}`);
-    await assertVisible(page.getByRole('heading', { level: 1, name: text, exact: true }), `"${text}"`);
-    await assertVisible(page.getByText(text, { exact: true }), `"${text}"`);
-    assert.equal(await page.title(), text);
-    assert.equal(await page.locator('form').count(), 0, 'no form on a rejection page');
-    assert.equal(await page.locator('input, textarea, select, button').count(), 0);
-  }
 
   test('an unknown or forged link: 404 "Not found"', async () => {
     const created = await createIntervention(demoInput());
