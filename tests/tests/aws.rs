@@ -338,6 +338,25 @@ async fn two_of_three_approvals_decide_once_on_dynamodb() {
     assert_eq!(record["continuationIds"], json!([format!("{id}:v1")]));
 }
 
+/// No self-approval on DynamoDB: the requester's link is not issued, the other two decide 2 of 2.
+#[tokio::test]
+async fn the_requester_gets_no_link_and_the_others_decide_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut input = quorum_input(3, 2);
+    input["requestedBy"] = json!("r1@example.com");
+    let (links, id) = t.create_for_reviewers(&input).await;
+    assert_eq!(links.keys().collect::<Vec<_>>(), ["r0@example.com", "r2@example.com"]);
+    assert_eq!(t.post_form(&links["r0@example.com"], "decision=approve&_submissionId=v0").await.status(), 200);
+    assert_eq!(t.post_form(&links["r2@example.com"], "decision=approve&_submissionId=v2").await.status(), 200);
+    let continuations = collect(&f, 1).await;
+    assert_eq!(continuations.len(), 1);
+    assert_eq!(serde_json::to_value(continuations[0].outcome).expect("json"), json!("approved"));
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.expect("record").json().await.expect("json");
+    assert_eq!((record["maxUses"].clone(), record["state"].clone()), (json!(2), json!("completed")));
+}
+
 /// Every reviewer of a 3-of-5 quorum votes at the same instant, `10 × RACE_REPEATS` rounds (default 2, so
 /// 20 rounds in `make aws-test`; `make race` runs 200), with a mix of votes that varies by round: exactly one
 /// continuation per intervention, its outcome the one the recorded votes give.

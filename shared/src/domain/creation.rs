@@ -49,6 +49,7 @@ struct CreationSpec {
     idempotency_key: Option<String>,
     reviewers: Option<Vec<ReviewerSpec>>,
     quorum: Option<QuorumSpec>,
+    requested_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -109,6 +110,8 @@ pub struct NewIntervention {
     pub reviewers: Vec<Reviewer>,
     /// The reviewers' quorum, if they vote.
     pub quorum: Option<Quorum>,
+    /// The reviewer who requested it, whose link is not issued.
+    pub requested_by: Option<String>,
 }
 
 /// A creation with an idempotency key, read before the input is checked: a retry finds what the first
@@ -255,17 +258,23 @@ fn parse_reviewers(specs: Vec<ReviewerSpec>) -> Result<Vec<Reviewer>, ConfigErro
     Ok(reviewers)
 }
 
-fn parse_quorum(spec: QuorumSpec, reviewers: &[Reviewer], form: Option<&FormDocument>) -> Result<Quorum, ConfigError> {
+fn parse_quorum(
+    spec: QuorumSpec,
+    reviewers: &[Reviewer],
+    requested_by: Option<&str>,
+    form: Option<&FormDocument>,
+) -> Result<Quorum, ConfigError> {
     if reviewers.is_empty() {
         return Err(ConfigError::new("quorum", "needs reviewers: name the reviewers who vote"));
     }
-    let most = reviewers.len() as u64;
+    let most = (reviewers.len() - usize::from(requested_by.is_some())) as u64;
     let approvals = match spec.approvals {
         Some(n) => n.as_u64().filter(|&a| a >= 1 && a <= most).ok_or_else(|| {
-            ConfigError::new(
-                "quorum.approvals",
-                format!("{n} must be a whole number from 1 to the number of reviewers ({most})"),
-            )
+            let voters = match requested_by {
+                Some(requester) => format!("the number of reviewers other than requestedBy `{requester}` ({most})"),
+                None => format!("the number of reviewers ({most})"),
+            };
+            ConfigError::new("quorum.approvals", format!("{n} must be a whole number from 1 to {voters}"))
         })? as u32,
         None => return Err(ConfigError::new("quorum.approvals", "is required")),
     };
@@ -437,7 +446,11 @@ impl NewIntervention {
                     "with reviewers each reviewer's link accepts one submission: leave maxUrlUses out",
                 ))
             }
-            None if !reviewers.is_empty() => reviewers.len() as u32,
+            // One use per reviewer who may answer (the requester may not).
+            None if !reviewers.is_empty() => {
+                let requester = spec.requested_by.as_ref().is_some_and(|r| reviewers.iter().any(|x| &x.id == r));
+                (reviewers.len() - usize::from(requester)) as u32
+            }
             Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).ok_or_else(|| {
                 ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
             })? as u32,
@@ -466,7 +479,24 @@ impl NewIntervention {
         if let Some(form) = &form {
             form.check_against(&context, &secret_keys)?;
         }
-        let quorum = spec.quorum.map(|q| parse_quorum(q, &reviewers, form.as_ref())).transpose()?;
+        let requested_by = match spec.requested_by {
+            None => None,
+            Some(_) if reviewers.is_empty() => {
+                return Err(ConfigError::new("requestedBy", "names a reviewer: it needs reviewers"))
+            }
+            Some(id) if !reviewers.iter().any(|r| r.id == id) => {
+                return Err(ConfigError::new("requestedBy", format!("`{id}` is not the id of one of the reviewers")))
+            }
+            Some(id) if reviewers.len() == 1 => {
+                return Err(ConfigError::new(
+                    "requestedBy",
+                    format!("`{id}` is the only reviewer: nobody else could answer"),
+                ))
+            }
+            Some(id) => Some(id),
+        };
+        let quorum =
+            spec.quorum.map(|q| parse_quorum(q, &reviewers, requested_by.as_deref(), form.as_ref())).transpose()?;
         let on_timeout = match spec.on_timeout {
             Some(t) => Some(OnTimeout {
                 rule_set_id: required_id(t.rule_set_id, "onTimeout.ruleSetId")?,
@@ -523,6 +553,7 @@ impl NewIntervention {
             fingerprint,
             reviewers,
             quorum,
+            requested_by,
         })
     }
 
@@ -579,6 +610,7 @@ impl Intervention {
             reviewers: new.reviewers,
             reviewed: Vec::new(),
             quorum: new.quorum,
+            requested_by: new.requested_by,
             tally: Tally::default(),
             decision: None::<Decision>,
             task: TaskStatus::None,

@@ -147,6 +147,9 @@ pub struct Intervention {
     /// never in the stored document.
     #[serde(skip)]
     pub reviewed: Vec<usize>,
+    /// The reviewer who requested the intervention, if named: their link is never issued (no self-approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
     /// The quorum, if the reviewers vote (requires reviewers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<Quorum>,
@@ -188,6 +191,17 @@ impl Intervention {
             Some(index) if self.reviewed.contains(&index) => Some(Rejection::UsedUp),
             _ => None,
         })
+    }
+
+    /// The reviewers who may answer: every named reviewer but the one who requested it.
+    pub fn voters(&self) -> u32 {
+        let requester = self.requested_by.as_deref().map_or(0, |r| usize::from(self.reviewer_index(r).is_some()));
+        (self.reviewers.len() - requester) as u32
+    }
+
+    /// Whether the reviewer at `index` is the one who requested the intervention (their link is not issued).
+    pub fn is_requester(&self, index: usize) -> bool {
+        self.requested_by.is_some() && self.reviewers.get(index).map(|r| &r.id) == self.requested_by.as_ref()
     }
 
     /// The index of the reviewer with this id.

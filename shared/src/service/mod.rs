@@ -322,6 +322,8 @@ impl Service {
                 .reviewers
                 .iter()
                 .enumerate()
+                // No self-approval: the requester's link is never issued.
+                .filter(|(index, _)| !intervention.is_requester(*index))
                 .map(|(index, reviewer)| {
                     let token = keys.sign_for_reviewer(id, expires_at, index as u8);
                     (reviewer.id.clone(), serde_json::Value::String(format!("{}/i/{token}", self.base_url)))
@@ -559,7 +561,7 @@ impl Service {
         let mut current = read;
         for _ in 0..VOTE_ATTEMPTS {
             let counted = current.tally.approvals + current.tally.rejections;
-            let decision = match quorum.decides(current.reviewers.len() as u32, current.tally, approve) {
+            let decision = match quorum.decides(current.voters(), current.tally, approve) {
                 Some(verdict) => {
                     // Read after the tally: if the tally still holds at commit, these are exactly its votes.
                     let mut votes = self.store.submissions(&current.id).await?;
@@ -778,11 +780,15 @@ const VOTE_ATTEMPTS: usize = 2 * crate::domain::creation::MAX_REVIEWERS + 2;
 /// The reviewer a verified link is for: `Some(None)` for the one link of an intervention without reviewers,
 /// `Some(Some(index))` for a named reviewer's link; `None` when the link and the intervention disagree (a
 /// reviewer's link to an intervention without reviewers, an index past its reviewers, or the one link to
-/// an intervention with reviewers): that link was never issued.
+/// an intervention with reviewers, the requester's own link): that link was never issued.
 fn link_reviewer(intervention: &Intervention, reviewer: Option<u8>) -> Option<Option<usize>> {
     match (intervention.reviewers.is_empty(), reviewer) {
         (true, None) => Some(None),
-        (false, Some(index)) if usize::from(index) < intervention.reviewers.len() => Some(Some(usize::from(index))),
+        (false, Some(index))
+            if usize::from(index) < intervention.reviewers.len() && !intervention.is_requester(usize::from(index)) =>
+        {
+            Some(Some(usize::from(index)))
+        }
         _ => None,
     }
 }

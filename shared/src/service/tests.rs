@@ -1172,3 +1172,28 @@ async fn concurrent_last_votes_decide_once_in_memory() {
         assert_eq!(f.store.submissions(&id_of(&created)).await.unwrap().len(), votes.len(), "round {round}");
     }
 }
+
+// No self-approval.
+
+#[tokio::test]
+async fn the_requesters_link_is_not_issued_and_a_signed_one_is_not_found() {
+    let f = fixture();
+    let mut input = quorum_input(&["ann", "bob", "cy"], 2);
+    input["requestedBy"] = json!("bob");
+    let (created, tokens) = f.reviewer_links(input).await;
+    assert_eq!(tokens.keys().collect::<Vec<_>>(), ["ann", "cy"], "the map omits the requester");
+    let id = id_of(&created);
+    let expires = Timestamp::parse_rfc3339(&created.expires_at).unwrap();
+    // Bob's index (1), signed with the right key, was never issued: Not found, and never a vote.
+    let bobs = test_keys().sign_for_reviewer(&id, expires, 1);
+    assert!(matches!(f.service.view(&bobs).await.unwrap(), View::Rejected(Rejection::NotFound)));
+    assert!(matches!(f.vote(&bobs, "approve", "b1").await, SubmitResult::Rejected(Rejection::NotFound)));
+    // Ann and Cy are the voters: 2 of 2, so one reject decides.
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    assert!(accepted(&f.vote(&tokens["cy"], "reject", "c1").await));
+    let continuations = f.store.continuations(&id).await.unwrap();
+    assert_eq!(continuations.len(), 1);
+    assert_eq!(continuations[0].outcome, Outcome::Rejected);
+    let record = f.service.record(&id).await.unwrap().unwrap();
+    assert_eq!((record.max_uses, record.state), (2, InterventionState::Completed));
+}

@@ -387,3 +387,45 @@ fn a_quorum_is_parsed_and_refused_naming_the_setting() {
         assert!(error.to_string().contains(words), "{error}");
     }
 }
+
+#[test]
+fn requested_by_names_a_reviewer_whose_link_is_not_issued_and_the_quorum_stays_reachable() {
+    let mut input = example();
+    with_quorum(&mut input, serde_json::json!(2));
+    input["requestedBy"] = serde_json::json!("a");
+    let new = parse(&input).unwrap();
+    assert_eq!(new.requested_by.as_deref(), Some("a"));
+    assert_eq!(new.max_uses, 2, "the two other reviewers");
+    let cases: Vec<(Edit, &str, &str)> = vec![
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(3));
+                v["requestedBy"] = serde_json::json!("a");
+            }),
+            "quorum.approvals",
+            "other than requestedBy `a` (2)",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a", "b"]);
+                v["requestedBy"] = serde_json::json!("z");
+            }),
+            "requestedBy",
+            "`z` is not the id of one of the reviewers",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a"]);
+                v["requestedBy"] = serde_json::json!("a");
+            }),
+            "requestedBy",
+            "the only reviewer",
+        ),
+        (Box::new(|v| v["requestedBy"] = serde_json::json!("a")), "requestedBy", "needs reviewers"),
+    ];
+    for (edit, field, words) in cases {
+        let error = refused(edit);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+}
