@@ -44,9 +44,9 @@ unit-test:
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
 	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks
 
-## The 1,000-submission race, 20 rounds, on dynoxide.
+## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws a_thousand -- --nocapture
+	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws -- --nocapture a_thousand concurrent_last_votes
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through

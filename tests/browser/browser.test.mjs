@@ -476,6 +476,56 @@ describe('rejection pages', () => {
     });
   });
 
+  test('a quorum: each page counts the approvals, the deciding vote queues one continuation, then "Already decided"', async () => {
+    const { maxUrlUses, ...base } = demoInput();
+    void maxUrlUses;
+    const input = {
+      ...base,
+      formDocument: {
+        title: 'Approve refund',
+        fields: [{ key: 'decision', label: 'Decision', type: 'choice', options: ['approve', 'reject'], required: true }],
+      },
+      reviewers: [
+        { id: 'ann@example.com', name: 'Ann' },
+        { id: 'bob@example.com', name: 'Bob' },
+        { id: 'cy@example.com', name: 'Cy' },
+      ],
+      quorum: { approvals: 2, field: 'decision', approve: 'approve', reject: 'reject' },
+    };
+    const response = await fetch(`${BASE_URL}/interventions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify(input),
+    });
+    assert.equal(response.status, 200);
+    const links = (await response.json()).context[LINK_KEY];
+    assert.deepEqual(Object.keys(links), ['ann@example.com', 'bob@example.com', 'cy@example.com']);
+    await withPage(async (page) => {
+      for (const [who, name, soFar] of [['ann@example.com', 'Ann', 0], ['bob@example.com', 'Bob', 1]]) {
+        assert.equal((await page.goto(links[who])).status(), 200);
+        await assertVisible(page.getByText(`Answering as ${name}.`, { exact: true }), `${name}'s name`);
+        await assertVisible(page.getByText(`${soFar} of 2 approvals so far.`, { exact: true }), `${soFar} of 2`);
+        assert.equal(await page.getByText(who).count(), 0, 'the page never shows the reviewer id');
+        await page.getByRole('group', { name: /^Decision/ }).getByLabel('approve', { exact: true }).check();
+        const posted = await submit(page);
+        assert.equal(posted.status(), 200);
+        await assertVisible(page.getByRole('heading', { name: SUCCESS_HEADING }));
+      }
+      const queued = await continuationsOf(input.correlationId);
+      await sleep(150);
+      assert.equal(queued.length, 1, 'one continuation for the quorum');
+      assert.equal(queued[0].outcome, 'approved');
+      assert.deepEqual(queued[0].votes.map((v) => v.reviewerId), ['ann@example.com', 'bob@example.com']);
+      const third = await page.goto(links['cy@example.com']);
+      assert.equal(third.status(), 410);
+      await assertVisible(page.getByRole('heading', { level: 1, name: 'Already decided', exact: true }));
+      await assertVisible(page.getByText('This request was already decided: approved.', { exact: true }));
+      assert.equal(await page.title(), 'Already decided');
+      assert.equal(await page.locator('form').count(), 0, 'no form once decided');
+      assert.equal((await continuationsOf(input.correlationId, { timeoutMs: 200 })).length, 1, 'nothing more queued');
+    });
+  });
+
   test('rejections keep the security headers', async () => {
     await withPage(async (page) => {
       const response = await page.goto(`${BASE_URL}/i/not-a-real-link`);

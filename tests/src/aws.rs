@@ -194,6 +194,24 @@ impl InterventionStore for FaultyStore {
             }
         }
     }
+    async fn accept_vote(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        approve: bool,
+        decision: Option<(human_intervention::domain::continuation::Verdict, &Continuation)>,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
+        match self.fault() {
+            StoreFault::None => self.inner.accept_vote(intervention, submission, approve, decision, now).await,
+            StoreFault::BeforeCommit => Err(StoreError::Unavailable("injected: throttled before commit".into())),
+            StoreFault::ResponseLost => {
+                let outcome = self.inner.accept_vote(intervention, submission, approve, decision, now).await?;
+                assert_eq!(outcome, Acceptance::Accepted, "the injected commit went through");
+                Err(StoreError::Unavailable("injected: the commit's response was lost".into()))
+            }
+        }
+    }
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
         self.inner.cancel(id, now).await
     }

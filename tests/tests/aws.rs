@@ -266,6 +266,160 @@ async fn each_reviewers_link_accepts_exactly_one_submission_on_dynamodb() {
     assert!(collect(&f, 0).await.is_empty(), "nothing more was queued");
 }
 
+fn quorum_input(reviewers: usize, approvals: usize) -> Value {
+    let mut input = example();
+    input.as_object_mut().expect("an object").remove("maxUrlUses");
+    input["reviewers"] = Value::Array(
+        (0..reviewers).map(|i| json!({"id": format!("r{i}@example.com"), "name": format!("Reviewer {i}")})).collect(),
+    );
+    input["quorum"] = json!({"approvals": approvals, "field": "decision", "approve": "approve", "reject": "reject"});
+    input
+}
+
+/// 2 of 3 on DynamoDB: the first approval queues nothing and the page counts it, the second queues the one
+/// `approved` continuation listing both votes, and the third link answers the decision (410
+/// `already_decided`), queueing nothing.
+#[tokio::test]
+async fn two_of_three_approvals_decide_once_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let (links, id) = t.create_for_reviewers(&quorum_input(3, 2)).await;
+    let link = |i: usize| links[&format!("r{i}@example.com")].clone();
+    assert_eq!(t.post_form(&link(0), "decision=approve&_submissionId=v0").await.status(), 200);
+    let page = t.client.get(link(1)).send().await.expect("get").text().await.expect("a page");
+    assert!(page.contains("1 of 2 approvals so far."), "{page}");
+    let live: Value = t
+        .client
+        .get(link(1))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(live["quorum"], json!({"approvalsSoFar": 1, "approvalsRequired": 2}));
+    assert!(collect(&f, 0).await.is_empty(), "a vote that does not decide queues nothing");
+    assert_eq!(t.post_form(&link(1), "decision=approve&_submissionId=v1").await.status(), 200);
+    let continuations = collect(&f, 1).await;
+    assert_eq!(continuations.len(), 1);
+    let message = serde_json::to_value(&continuations[0]).expect("json");
+    assert_eq!(message["outcome"], json!("approved"));
+    assert_eq!(message["id"], json!(format!("{id}:v1")));
+    let voters: Vec<&str> =
+        message["votes"].as_array().expect("votes").iter().filter_map(|v| v["reviewerId"].as_str()).collect();
+    assert_eq!(voters.len(), 2);
+    assert!(voters.contains(&"r0@example.com") && voters.contains(&"r1@example.com"), "{voters:?}");
+    let third = t.post_form(&link(2), "decision=reject&_submissionId=v2").await;
+    assert_eq!(third.status(), 410);
+    let html = third.text().await.expect("a page");
+    assert!(
+        html.contains("<h1>Already decided</h1>") && html.contains("This request was already decided: approved."),
+        "{html}"
+    );
+    let json_answer: Value = t
+        .client
+        .get(link(2))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        json_answer,
+        json!({"error": {"code": "already_decided", "message": "This request was already decided: approved."}})
+    );
+    assert!(collect(&f, 0).await.is_empty(), "the third link queued nothing");
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.expect("record").json().await.expect("json");
+    assert_eq!((record["state"].clone(), record["outcome"].clone()), (json!("completed"), json!("approved")));
+    assert_eq!(record["continuationIds"], json!([format!("{id}:v1")]));
+}
+
+/// No self-approval on DynamoDB: the requester's link is not issued, the other two decide 2 of 2.
+#[tokio::test]
+async fn the_requester_gets_no_link_and_the_others_decide_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut input = quorum_input(3, 2);
+    input["requestedBy"] = json!("r1@example.com");
+    let (links, id) = t.create_for_reviewers(&input).await;
+    assert_eq!(links.keys().collect::<Vec<_>>(), ["r0@example.com", "r2@example.com"]);
+    assert_eq!(t.post_form(&links["r0@example.com"], "decision=approve&_submissionId=v0").await.status(), 200);
+    assert_eq!(t.post_form(&links["r2@example.com"], "decision=approve&_submissionId=v2").await.status(), 200);
+    let continuations = collect(&f, 1).await;
+    assert_eq!(continuations.len(), 1);
+    assert_eq!(serde_json::to_value(continuations[0].outcome).expect("json"), json!("approved"));
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.expect("record").json().await.expect("json");
+    assert_eq!((record["maxUses"].clone(), record["state"].clone()), (json!(2), json!("completed")));
+}
+
+/// Every reviewer of a 3-of-5 quorum votes at the same instant, `10 × RACE_REPEATS` rounds (default 2, so
+/// 20 rounds in `make aws-test`; `make race` runs 200), with a mix of votes that varies by round: exactly one
+/// continuation per intervention, its outcome the one the recorded votes give.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_last_votes_decide_exactly_once_on_dynamodb() {
+    human_intervention::telemetry::init();
+    let rounds = 10 * std::env::var("RACE_REPEATS").ok().and_then(|r| r.parse().ok()).unwrap_or(2usize);
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut ids = Vec::new();
+    let mut outcomes = BTreeMap::new();
+    for round in 0..rounds {
+        let (links, id) = t.create_for_reviewers(&quorum_input(5, 3)).await;
+        let posts = links.values().enumerate().map(|(i, link)| {
+            let (client, link) = (t.client.clone(), link.clone());
+            let decision = if (i + round) % 2 == 0 { "approve" } else { "reject" };
+            let decision = if round % 5 == 0 { "approve" } else { decision };
+            tokio::spawn(async move {
+                let response = client
+                    .post(&link)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(format!("decision={decision}&_submissionId=v{i}"))
+                    .send()
+                    .await
+                    .expect("an answer");
+                let status = response.status().as_u16();
+                let body = response.text().await.expect("a body");
+                assert!(
+                    status == 200 || (status == 410 && body.contains("Already decided")),
+                    "round {round}: {status} {body}"
+                );
+                status
+            })
+        });
+        let statuses: Vec<u16> =
+            futures::future::join_all(posts).await.into_iter().map(|s| s.expect("a task")).collect();
+        let parsed = InterventionId::parse(&id).expect("an id");
+        let recorded = f.store.continuations(&parsed).await.expect("continuations");
+        assert_eq!(recorded.len(), 1, "round {round}: one continuation");
+        let votes = recorded[0].votes.clone().expect("votes");
+        let stored = f.store.submissions(&parsed).await.expect("submissions");
+        assert_eq!(votes.len(), stored.len(), "round {round}: the continuation lists every recorded vote");
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), stored.len(), "round {round}: accepted = recorded");
+        let approvals = votes.iter().filter(|v| v.decision == "approve").count();
+        let expected = if approvals == 3 { "approved" } else { "rejected" };
+        assert!(
+            approvals == 3 || votes.len() - approvals == 3,
+            "round {round}: decided exactly at the quorum: {votes:?}"
+        );
+        assert_eq!(serde_json::to_value(recorded[0].outcome).expect("json"), json!(expected), "round {round}");
+        *outcomes.entry(expected).or_insert(0) += 1;
+        ids.push(id);
+    }
+    let queued = collect(&f, rounds).await;
+    let per_intervention: BTreeMap<&str, usize> = queued.iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.intervention_id.as_str()).or_insert(0) += 1;
+        m
+    });
+    assert_eq!(per_intervention.len(), rounds, "every intervention queued");
+    assert!(per_intervention.values().all(|n| *n == 1), "exactly one continuation each: {per_intervention:?}");
+    eprintln!("{rounds} quorum rounds: {outcomes:?}, {} continuations", queued.len());
+}
+
 #[tokio::test]
 async fn an_expired_item_that_ttl_has_not_deleted_is_refused_as_expired() {
     let f = AwsFixture::new(false).await;

@@ -161,6 +161,16 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     let bob = links["bob@example.com"].as_str().unwrap();
     assert_eq!(t.post_form(bob, "decision=approve&_submissionId=bob-1").await.status(), 200);
 
+    // A quorum (docs/examples/quorum.json): two approvals of three queue the one `approved` continuation.
+    let (_, quorum_input, body) = created.iter().find(|(name, ..)| name == "quorum.json").unwrap();
+    clock.set(valid_at(quorum_input));
+    let quorum_id = body["interventionId"].as_str().unwrap().to_owned();
+    let links = body["context"]["approval.url"].as_object().expect("reviewer id → link");
+    for (who, sid) in [("ann@example.com", "q-1"), ("cy@example.com", "q-2")] {
+        let link = links[who].as_str().unwrap();
+        assert_eq!(t.post_form(link, &format!("decision=approve&_submissionId={sid}")).await.status(), 200);
+    }
+
     // A timeout: the design's example has onTimeout; let its link expire unanswered.
     let (_, timeout_id) = t.create(input).await;
     let now = valid_at(input).plus_millis(3_600_000);
@@ -175,7 +185,7 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
         .count();
 
     // `continuations()` checks each message against docs/schemas/continuation.schema.json.
-    let queued = t.wait_for_continuations(4 + expired_examples).await;
+    let queued = t.wait_for_continuations(5 + expired_examples).await;
     for continuation in &queued {
         assert_continuation_conforms(continuation);
     }
@@ -185,7 +195,10 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     assert_eq!(outcome(&timeout_id), Some(json!("timedOut")));
     let by_reviewer = queued.iter().find(|c| c["interventionId"] == json!(reviewer_id)).expect("Bob's continuation");
     assert_eq!(by_reviewer["reviewerId"], json!("bob@example.com"));
-    assert_eq!(queued.len(), 4 + expired_examples, "one continuation each, nothing more");
+    let decided = queued.iter().find(|c| c["interventionId"] == json!(quorum_id)).expect("the quorum's continuation");
+    assert_eq!(decided["outcome"], json!("approved"));
+    assert_eq!(decided["votes"].as_array().map(Vec::len), Some(2));
+    assert_eq!(queued.len(), 5 + expired_examples, "one continuation each, nothing more");
 }
 
 /// A validator for one of openapi.json's component schemas (its references to the input schema's `$defs`

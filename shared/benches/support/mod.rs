@@ -127,6 +127,7 @@ pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Ma
         expires_at: intervention.expires_at,
         has_errors: false,
         reviewer: None,
+        quorum: None,
     })
 }
 

@@ -156,6 +156,7 @@ mod tests {
             reviewer_id: None,
             counts_against_allowance: false,
             context,
+            votes: None,
         }
     }
 

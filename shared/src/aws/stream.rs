@@ -61,6 +61,8 @@ pub fn continuation_of(record: &StreamRecord) -> Option<Result<Continuation, Str
     }
     Some(match image_text(&record.new_image, "continuation") {
         Some(json) => serde_json::from_str(json).map_err(|e| format!("the continuation is not readable: {e}")),
+        // A quorum's vote that decided nothing: no continuation, by design.
+        None if image_text(&record.new_image, "vote").is_some() => return None,
         None => Err("the outbox item has no continuation".into()),
     })
 }
@@ -138,5 +140,19 @@ mod tests {
         let error = records_of(serde_json::json!({"Records": "nope"})).unwrap_err();
         assert_eq!(error.error_type(), "InvalidStreamEvent");
         assert!(records_of(serde_json::json!({"Records": []})).unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_vote_that_decided_nothing_carries_no_continuation_and_an_outbox_item_without_one_is_poison() {
+        let record = |image: Value| StreamRecord {
+            sequence_number: "1".into(),
+            event_name: "INSERT".into(),
+            new_image: image,
+            unreadable: None,
+        };
+        let vote = serde_json::json!({"sk": {"S": "S#v1"}, "doc": {"S": "{}"}, "vote": {"S": "counted"}});
+        assert_eq!(continuation_of(&record(vote)), None);
+        let broken = serde_json::json!({"sk": {"S": "S#v1"}, "doc": {"S": "{}"}, "outbox": {"S": "pending"}});
+        assert_eq!(continuation_of(&record(broken)), Some(Err("the outbox item has no continuation".into())));
     }
 }

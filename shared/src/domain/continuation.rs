@@ -3,9 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::context::Context;
+use crate::domain::context::{Context, ContextKey};
 use crate::domain::id::{InterventionId, SubmissionId, TIMEOUT_SUFFIX};
 use crate::domain::model::{Intervention, Submission};
+pub use crate::domain::verdict::Verdict;
 
 /// How the intervention ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -15,6 +16,24 @@ pub enum Outcome {
     Submitted,
     /// The link expired unanswered.
     TimedOut,
+    /// The quorum's approvals were reached.
+    Approved,
+    /// The quorum's approvals could no longer be reached.
+    Rejected,
+}
+
+/// One reviewer's vote, as the deciding continuation lists it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Vote {
+    /// The reviewer.
+    pub reviewer_id: String,
+    /// The value of the quorum's field (its `approve` or `reject` option).
+    pub decision: String,
+    /// When the vote was accepted (RFC 3339).
+    pub submitted_at: String,
+    /// The reviewer's input (the form's fields).
+    pub input: Context,
 }
 
 /// The SQS body (version 1); `id` is stable, so a redelivery is recognisable as the same continuation.
@@ -48,6 +67,9 @@ pub struct Continuation {
     pub counts_against_allowance: bool,
     /// The run's context merged with the reviewer's input, the input winning.
     pub context: Context,
+    /// A quorum's decision: every vote, oldest first.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub votes: Option<Vec<Vote>>,
 }
 
 impl Continuation {
@@ -66,7 +88,38 @@ impl Continuation {
             reviewer_id: submission.reviewer_id.clone(),
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&submission.input),
+            votes: None,
         }
+    }
+
+    /// The one continuation of a quorum, queued with the deciding vote `deciding`: its id and context are
+    /// the deciding submission's; `votes` are every vote counted (the deciding one included), oldest first.
+    pub fn for_decision(
+        intervention: &Intervention,
+        deciding: &Submission,
+        votes: &[Submission],
+        field: &ContextKey,
+        verdict: Verdict,
+    ) -> Self {
+        let mut continuation = Self::for_submission(intervention, deciding);
+        continuation.outcome = match verdict {
+            Verdict::Approved => Outcome::Approved,
+            Verdict::Rejected => Outcome::Rejected,
+        };
+        let mut votes: Vec<&Submission> = votes.iter().collect();
+        votes.sort_by(|a, b| (a.submitted_at, &a.submission_id).cmp(&(b.submitted_at, &b.submission_id)));
+        continuation.votes = Some(
+            votes
+                .into_iter()
+                .map(|vote| Vote {
+                    reviewer_id: vote.reviewer_id.clone().unwrap_or_default(),
+                    decision: vote.input.get(field).map(|v| v.display_parts().join(",")).unwrap_or_default(),
+                    submitted_at: vote.submitted_at.to_rfc3339(),
+                    input: vote.input.clone(),
+                })
+                .collect(),
+        );
+        continuation
     }
 
     /// The stable id of an intervention's timeout continuation.
@@ -90,6 +143,7 @@ impl Continuation {
             reviewer_id: None,
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&on_timeout.context),
+            votes: None,
         })
     }
 }
@@ -186,7 +240,7 @@ pub fn parse_id(id: &str) -> Option<(InterventionId, Origin)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::context::{ContextKey, ContextValue};
+    use crate::domain::context::ContextValue;
 
     fn continuation(text: &str) -> Continuation {
         let mut context = Context::default();
@@ -204,6 +258,7 @@ mod tests {
             reviewer_id: None,
             counts_against_allowance: false,
             context,
+            votes: None,
         }
     }
 

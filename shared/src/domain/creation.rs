@@ -6,9 +6,10 @@ use serde::Deserialize;
 use crate::domain::context::{Context, ContextKey};
 use crate::domain::continuation::{is_sendable, Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::error::ConfigError;
+use crate::domain::field::FieldKind;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
-use crate::domain::model::{Intervention, OnTimeout, Reviewer, Submission, Tier};
+use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Reviewer, Submission, Tally, Tier};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -47,6 +48,17 @@ struct CreationSpec {
     on_timeout: Option<OnTimeoutSpec>,
     idempotency_key: Option<String>,
     reviewers: Option<Vec<ReviewerSpec>>,
+    quorum: Option<QuorumSpec>,
+    requested_by: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QuorumSpec {
+    approvals: Option<serde_json::Number>,
+    field: Option<String>,
+    approve: Option<String>,
+    reject: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -96,6 +108,10 @@ pub struct NewIntervention {
     pub fingerprint: String,
     /// The named reviewers, each with a link of their own.
     pub reviewers: Vec<Reviewer>,
+    /// The reviewers' quorum, if they vote.
+    pub quorum: Option<Quorum>,
+    /// The reviewer who requested it, whose link is not issued.
+    pub requested_by: Option<String>,
 }
 
 /// A creation with an idempotency key, read before the input is checked: a retry finds what the first
@@ -242,6 +258,68 @@ fn parse_reviewers(specs: Vec<ReviewerSpec>) -> Result<Vec<Reviewer>, ConfigErro
     Ok(reviewers)
 }
 
+fn parse_quorum(
+    spec: QuorumSpec,
+    reviewers: &[Reviewer],
+    requested_by: Option<&str>,
+    form: Option<&FormDocument>,
+) -> Result<Quorum, ConfigError> {
+    if reviewers.is_empty() {
+        return Err(ConfigError::new("quorum", "needs reviewers: name the reviewers who vote"));
+    }
+    let most = (reviewers.len() - usize::from(requested_by.is_some())) as u64;
+    let approvals = match spec.approvals {
+        Some(n) => n.as_u64().filter(|&a| a >= 1 && a <= most).ok_or_else(|| {
+            let voters = match requested_by {
+                Some(requester) => format!("the number of reviewers other than requestedBy `{requester}` ({most})"),
+                None => format!("the number of reviewers ({most})"),
+            };
+            ConfigError::new("quorum.approvals", format!("{n} must be a whole number from 1 to {voters}"))
+        })? as u32,
+        None => return Err(ConfigError::new("quorum.approvals", "is required")),
+    };
+    let field = match spec.field {
+        Some(key) => {
+            ContextKey::parse(&key).map_err(|e| ConfigError::new("quorum.field", format!("context key {e}")))?
+        }
+        None => return Err(ConfigError::new("quorum.field", "is required")),
+    };
+    let approve = spec.approve.ok_or_else(|| ConfigError::new("quorum.approve", "is required"))?;
+    let reject = spec.reject.ok_or_else(|| ConfigError::new("quorum.reject", "is required"))?;
+    if approve == reject {
+        return Err(ConfigError::new("quorum.reject", format!("`{reject}` is also quorum.approve")));
+    }
+    let Some((i, found)) = form.and_then(|f| f.fields.iter().enumerate().find(|(_, f)| f.key == field)) else {
+        return Err(ConfigError::new("quorum.field", format!("`{field}` is not a field of formDocument")));
+    };
+    let options = match &found.kind {
+        FieldKind::Choice { options, multiple: false } if found.required => options,
+        _ => {
+            return Err(ConfigError::new(
+                "quorum.field",
+                format!("formDocument.fields[{i}] (`{field}`) must be a required single choice field"),
+            ))
+        }
+    };
+    for (setting, option) in [("quorum.approve", &approve), ("quorum.reject", &reject)] {
+        if !options.contains(option) {
+            return Err(ConfigError::new(
+                setting,
+                format!("`{option}` is not an option of formDocument.fields[{i}] (`{field}`)"),
+            ));
+        }
+    }
+    if options.len() != 2 {
+        return Err(ConfigError::new(
+            "quorum.field",
+            format!(
+                "formDocument.fields[{i}] (`{field}`) must have exactly the two options quorum.approve and quorum.reject, so that every vote is one of them"
+            ),
+        ));
+    }
+    Ok(Quorum { approvals, field, approve, reject })
+}
+
 fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigError> {
     Context::from_json(value).map_err(|(key, message)| {
         let at = if key.is_empty() { path.to_owned() } else { format!("{path}.{key}") };
@@ -368,7 +446,11 @@ impl NewIntervention {
                     "with reviewers each reviewer's link accepts one submission: leave maxUrlUses out",
                 ))
             }
-            None if !reviewers.is_empty() => reviewers.len() as u32,
+            // One use per reviewer who may answer (the requester may not).
+            None if !reviewers.is_empty() => {
+                let requester = spec.requested_by.as_ref().is_some_and(|r| reviewers.iter().any(|x| &x.id == r));
+                (reviewers.len() - usize::from(requester)) as u32
+            }
             Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).ok_or_else(|| {
                 ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
             })? as u32,
@@ -397,6 +479,24 @@ impl NewIntervention {
         if let Some(form) = &form {
             form.check_against(&context, &secret_keys)?;
         }
+        let requested_by = match spec.requested_by {
+            None => None,
+            Some(_) if reviewers.is_empty() => {
+                return Err(ConfigError::new("requestedBy", "names a reviewer: it needs reviewers"))
+            }
+            Some(id) if !reviewers.iter().any(|r| r.id == id) => {
+                return Err(ConfigError::new("requestedBy", format!("`{id}` is not the id of one of the reviewers")))
+            }
+            Some(id) if reviewers.len() == 1 => {
+                return Err(ConfigError::new(
+                    "requestedBy",
+                    format!("`{id}` is the only reviewer: nobody else could answer"),
+                ))
+            }
+            Some(id) => Some(id),
+        };
+        let quorum =
+            spec.quorum.map(|q| parse_quorum(q, &reviewers, requested_by.as_deref(), form.as_ref())).transpose()?;
         let on_timeout = match spec.on_timeout {
             Some(t) => Some(OnTimeout {
                 rule_set_id: required_id(t.rule_set_id, "onTimeout.ruleSetId")?,
@@ -452,6 +552,8 @@ impl NewIntervention {
             idempotency_key: spec.idempotency_key,
             fingerprint,
             reviewers,
+            quorum,
+            requested_by,
         })
     }
 
@@ -507,6 +609,10 @@ impl Intervention {
             creation_fingerprint: Some(new.fingerprint),
             reviewers: new.reviewers,
             reviewed: Vec::new(),
+            quorum: new.quorum,
+            requested_by: new.requested_by,
+            tally: Tally::default(),
+            decision: None::<Decision>,
             task: TaskStatus::None,
         }
     }

@@ -16,3 +16,4 @@ pub mod rejection;
 pub mod task;
 pub mod time;
 pub mod token;
+pub mod verdict;

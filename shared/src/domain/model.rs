@@ -8,6 +8,7 @@ use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
+use crate::domain::verdict::Verdict;
 
 /// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +47,56 @@ pub struct Reviewer {
     pub id: String,
     /// What their page shows.
     pub name: String,
+}
+
+/// A quorum of named reviewers: each submission is a vote, the intervention completes when `approvals`
+/// approved or that became impossible.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Quorum {
+    /// Approvals that decide.
+    pub approvals: u32,
+    /// The form's choice field that carries the vote.
+    pub field: ContextKey,
+    /// Its option that approves.
+    pub approve: String,
+    /// Its option that rejects.
+    pub reject: String,
+}
+
+/// The votes counted so far (live attributes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Approving votes.
+    pub approvals: u32,
+    /// Rejecting votes.
+    pub rejections: u32,
+}
+
+/// How and when a quorum decided (live attributes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// The outcome.
+    pub verdict: Verdict,
+    /// The deciding vote's submission id (its continuation is the one).
+    pub submission_id: SubmissionId,
+    /// When.
+    pub at: Timestamp,
+}
+
+impl Quorum {
+    /// What a vote (approving or not) decides on top of `tally`, with `reviewers` reviewers in all.
+    pub fn decides(&self, reviewers: u32, tally: Tally, approve: bool) -> Option<Verdict> {
+        let (approvals, rejections) =
+            if approve { (tally.approvals + 1, tally.rejections) } else { (tally.approvals, tally.rejections + 1) };
+        if approvals >= self.approvals {
+            Some(Verdict::Approved)
+        } else if approvals + reviewers.saturating_sub(approvals + rejections) < self.approvals {
+            Some(Verdict::Rejected)
+        } else {
+            None
+        }
+    }
 }
 
 /// A pending (or finished) intervention as stored.
@@ -96,6 +147,18 @@ pub struct Intervention {
     /// never in the stored document.
     #[serde(skip)]
     pub reviewed: Vec<usize>,
+    /// The reviewer who requested the intervention, if named: their link is never issued (no self-approval).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_by: Option<String>,
+    /// The quorum, if the reviewers vote (requires reviewers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quorum: Option<Quorum>,
+    /// The votes counted (live attributes).
+    #[serde(skip)]
+    pub tally: Tally,
+    /// The quorum's decision, once made (live attributes).
+    #[serde(skip)]
+    pub decision: Option<Decision>,
     /// Where the delivery to a waiting run stands: live attributes, never in the stored document.
     #[serde(skip)]
     pub task: TaskStatus,
@@ -121,10 +184,24 @@ impl Intervention {
     /// Why a submission through the link of reviewer `reviewer` (an index into `reviewers`; `None` for
     /// the one link of an intervention without reviewers) at `now` would be refused, if it would.
     pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
+        if let Some(decision) = &self.decision {
+            return Some(Rejection::Decided(decision.verdict));
+        }
         self.refusal_at(now).or_else(|| match reviewer {
             Some(index) if self.reviewed.contains(&index) => Some(Rejection::UsedUp),
             _ => None,
         })
+    }
+
+    /// The reviewers who may answer: every named reviewer but the one who requested it.
+    pub fn voters(&self) -> u32 {
+        let requester = self.requested_by.as_deref().map_or(0, |r| usize::from(self.reviewer_index(r).is_some()));
+        (self.reviewers.len() - requester) as u32
+    }
+
+    /// Whether the reviewer at `index` is the one who requested the intervention (their link is not issued).
+    pub fn is_requester(&self, index: usize) -> bool {
+        self.requested_by.is_some() && self.reviewers.get(index).map(|r| &r.id) == self.requested_by.as_ref()
     }
 
     /// The index of the reviewer with this id.
@@ -132,16 +209,28 @@ impl Intervention {
         self.reviewers.iter().position(|r| r.id == id)
     }
 
+    /// Whether a continuation was queued for an answer (a submission, or a quorum's decision): then a
+    /// cancel is too late and the timeout does nothing.
+    pub fn answered(&self) -> bool {
+        match self.quorum {
+            Some(_) => self.decision.is_some(),
+            None => self.uses > 0,
+        }
+    }
+
     /// The state an operator reads.
     pub fn state_at(&self, now: Timestamp) -> InterventionState {
-        // A gone run leaves no use to take: like a cancel, unless the link was used up or timed out.
+        // A gone run leaves no use to take: like a cancel, unless the link was used up, decided or timed out.
         if self.cancelled_at.is_some()
-            || (self.task.is_gone() && self.timed_out_at.is_none() && self.uses < self.max_uses)
+            || (self.task.is_gone()
+                && self.timed_out_at.is_none()
+                && self.decision.is_none()
+                && self.uses < self.max_uses)
         {
             InterventionState::Cancelled
         } else if self.timed_out_at.is_some() {
             InterventionState::TimedOut
-        } else if self.uses >= self.max_uses {
+        } else if self.decision.is_some() || self.uses >= self.max_uses {
             InterventionState::Completed
         } else if now >= self.expires_at || now >= self.run_available_until {
             InterventionState::Expired
@@ -221,7 +310,7 @@ impl Intervention {
             Some(TimeoutRefusal::AlreadyTimedOut)
         } else if self.cancelled_at.is_some() {
             Some(TimeoutRefusal::Cancelled)
-        } else if self.uses > 0 {
+        } else if self.answered() {
             Some(TimeoutRefusal::Answered)
         } else if now < self.expires_at {
             Some(TimeoutRefusal::NotDue)

@@ -1,5 +1,7 @@
 //! What a reviewer is told when a link cannot take them to the form.
 
+use crate::domain::verdict::Verdict;
+
 /// Why a link refuses the reviewer; each maps to one status and one exact text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rejection {
@@ -9,6 +11,8 @@ pub enum Rejection {
     Expired,
     /// The maximum number of accepted submissions is reached.
     UsedUp,
+    /// The quorum decided the request already (approved or rejected).
+    Decided(Verdict),
 }
 
 impl Rejection {
@@ -16,7 +20,7 @@ impl Rejection {
     pub fn status(self) -> u16 {
         match self {
             Self::NotFound => 404,
-            Self::Expired | Self::UsedUp => 410,
+            Self::Expired | Self::UsedUp | Self::Decided(_) => 410,
         }
     }
 
@@ -26,6 +30,15 @@ impl Rejection {
             Self::NotFound => "Not found",
             Self::Expired => "Link has expired",
             Self::UsedUp => "Already used the maximum number of times",
+            Self::Decided(_) => "Already decided",
+        }
+    }
+
+    /// The message of a JSON answer: the text, or for a decided request the sentence that says how.
+    pub fn message(self) -> String {
+        match self {
+            Self::Decided(verdict) => format!("This request was already decided: {}.", verdict.as_str()),
+            other => other.text().to_owned(),
         }
     }
 
@@ -35,6 +48,7 @@ impl Rejection {
             Self::NotFound => "not_found",
             Self::Expired => "link_expired",
             Self::UsedUp => "max_uses_reached",
+            Self::Decided(_) => "already_decided",
         }
     }
 }

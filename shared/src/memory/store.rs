@@ -9,9 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use tokio::sync::Notify;
 
-use crate::domain::continuation::Continuation;
+use crate::domain::continuation::{Continuation, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
+use crate::domain::model::{Decision, Intervention, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskStatus, TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
@@ -147,6 +147,53 @@ impl InterventionStore for MemoryStore {
         Ok(Acceptance::Accepted)
     }
 
+    async fn accept_vote(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        approve: bool,
+        decision: Option<(Verdict, &Continuation)>,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let id = submission.intervention_id;
+        if let Some(previous) =
+            tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission.submission_id))
+        {
+            return Ok(Acceptance::Repeat(previous.clone()));
+        }
+        let Some(stored) = tables.interventions.get_mut(&id) else {
+            return Ok(Acceptance::Refused(Rejection::NotFound));
+        };
+        let Some(reviewer) = submission.reviewer_id.as_deref().and_then(|r| stored.reviewer_index(r)) else {
+            return Ok(Acceptance::Refused(Rejection::NotFound));
+        };
+        if let Some(rejection) = stored.refusal_for(Some(reviewer), now) {
+            return Ok(Acceptance::Refused(rejection));
+        }
+        if stored.tally != intervention.tally {
+            return Ok(Acceptance::Stale);
+        }
+        stored.uses += 1;
+        stored.reviewed.push(reviewer);
+        if approve {
+            stored.tally.approvals += 1;
+        } else {
+            stored.tally.rejections += 1;
+        }
+        tables.submissions.entry(id).or_default().push(submission.clone());
+        let Some((verdict, continuation)) = decision else { return Ok(Acceptance::Accepted) };
+        stored.decision = Some(Decision { verdict, submission_id: submission.submission_id.clone(), at: now });
+        let stored = stored.clone();
+        tables.count_allowance(&stored, now);
+        tables.outbox.push((now, continuation.clone()));
+        tables.recorded.entry(id).or_default().push(continuation.clone());
+        drop(guard);
+        self.outbox_ready.notify_one();
+        Ok(Acceptance::Accepted)
+    }
+
     async fn time_out(
         &self,
         _: &Intervention,
@@ -180,7 +227,7 @@ impl InterventionStore for MemoryStore {
             None => CancelOutcome::NotFound,
             Some(intervention)
                 if intervention.cancelled_at.is_none()
-                    && (intervention.uses > 0 || intervention.timed_out_at.is_some()) =>
+                    && (intervention.answered() || intervention.timed_out_at.is_some()) =>
             {
                 CancelOutcome::TooLate(Box::new(intervention.clone()))
             }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::domain::continuation::Continuation;
+use crate::domain::continuation::{Continuation, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
@@ -45,6 +45,9 @@ pub enum Acceptance {
     Repeat(Submission),
     /// Refused; nothing changed.
     Refused(Rejection),
+    /// A quorum's vote only: the votes counted are no longer those of the copy the caller read (another
+    /// vote came first); nothing changed. Read again, decide again, try again.
+    Stale,
 }
 
 /// What the store did with a timeout.
@@ -141,6 +144,21 @@ pub trait InterventionStore: Send + Sync {
         intervention: &Intervention,
         submission: &Submission,
         continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError>;
+
+    /// A quorum's vote, in one atomic step, only if the intervention is live (as for [`Self::accept`]), not
+    /// decided, this reviewer has not voted, and the votes counted are exactly `intervention.tally` (the copy
+    /// the caller read; else [`Acceptance::Stale`]): counts the use and the vote (`approve` or not), records
+    /// the submission, and, when `decision` is given (the vote decides: its verdict and the one
+    /// continuation), records the decision with the continuation in the outbox and counts the allowance.
+    /// A vote that does not decide queues nothing. Of concurrent deciding votes exactly one is accepted.
+    async fn accept_vote(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        approve: bool,
+        decision: Option<(Verdict, &Continuation)>,
         now: Timestamp,
     ) -> Result<Acceptance, StoreError>;
 

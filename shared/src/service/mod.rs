@@ -322,6 +322,8 @@ impl Service {
                 .reviewers
                 .iter()
                 .enumerate()
+                // No self-approval: the requester's link is never issued.
+                .filter(|(index, _)| !intervention.is_requester(*index))
                 .map(|(index, reviewer)| {
                     let token = keys.sign_for_reviewer(id, expires_at, index as u8);
                     (reviewer.id.clone(), serde_json::Value::String(format!("{}/i/{token}", self.base_url)))
@@ -517,6 +519,9 @@ impl Service {
             tracing::info!(bytes, "submission refused: its continuation would be too large to queue");
             return Ok(SubmitResult::ContinuationTooLarge { bytes });
         }
+        if intervention.quorum.is_some() {
+            return self.vote(intervention, submission, now).await;
+        }
         match self.store.accept(&intervention, &submission, &continuation, now).await? {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
@@ -536,7 +541,82 @@ impl Service {
                 tracing::info!(reason = rejection.code(), "submission refused");
                 Ok(SubmitResult::Rejected(rejection))
             }
+            Acceptance::Stale => Err(StoreError::Corrupt("a submission's acceptance answered as a vote's".into())),
         }
+    }
+
+    /// A quorum's vote: decided on the tally read, and tried again on a newer tally until it is counted or
+    /// refused. The vote that decides records the decision and the one continuation in the same step.
+    async fn vote(
+        &self,
+        read: Intervention,
+        submission: Submission,
+        now: Timestamp,
+    ) -> Result<SubmitResult, StoreError> {
+        let Some(quorum) = read.quorum.clone() else {
+            return Err(StoreError::Corrupt("a vote on an intervention without a quorum".into()));
+        };
+        let approve =
+            submission.input.get(&quorum.field).map(|v| v.display_parts()) == Some(vec![quorum.approve.clone()]);
+        let mut current = read;
+        for _ in 0..VOTE_ATTEMPTS {
+            let counted = current.tally.approvals + current.tally.rejections;
+            let decision = match quorum.decides(current.voters(), current.tally, approve) {
+                Some(verdict) => {
+                    // Read after the tally: if the tally still holds at commit, these are exactly its votes.
+                    let mut votes = self.store.submissions(&current.id).await?;
+                    if votes.len() as u32 != counted {
+                        current = match self.load(&current.id).await? {
+                            Some(newer) => newer,
+                            None => return Ok(SubmitResult::Rejected(Rejection::NotFound)),
+                        };
+                        continue;
+                    }
+                    votes.push(submission.clone());
+                    let continuation =
+                        Continuation::for_decision(&current, &submission, &votes, &quorum.field, verdict);
+                    let bytes = continuation.message_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                    if bytes > MAX_MESSAGE_BYTES {
+                        tracing::info!(bytes, "vote refused: the decision's continuation would be too large to queue");
+                        return Ok(SubmitResult::ContinuationTooLarge { bytes });
+                    }
+                    Some((verdict, continuation))
+                }
+                None => None,
+            };
+            let deciding = decision.as_ref().map(|(verdict, continuation)| (*verdict, continuation));
+            match self.store.accept_vote(&current, &submission, approve, deciding, now).await? {
+                Acceptance::Accepted => {
+                    metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
+                    match &decision {
+                        Some((verdict, _)) => {
+                            tracing::info!(submission_id = %submission.submission_id, outcome = verdict.as_str(), "vote accepted: it decides");
+                            if current.on_timeout.is_some() {
+                                self.unschedule(&current.id).await;
+                            }
+                        }
+                        None => tracing::info!(submission_id = %submission.submission_id, "vote accepted"),
+                    }
+                    return Ok(SubmitResult::Accepted { intervention: Box::new(current), submission });
+                }
+                Acceptance::Repeat(previous) if previous.reviewer_id != submission.reviewer_id => {
+                    tracing::info!("vote refused: the submission id is another reviewer's");
+                    return Ok(SubmitResult::Conflict);
+                }
+                Acceptance::Repeat(previous) => return Ok(self.repeat(current, previous, &submission.fingerprint)),
+                Acceptance::Refused(rejection) => {
+                    tracing::info!(reason = rejection.code(), "vote refused");
+                    return Ok(SubmitResult::Rejected(rejection));
+                }
+                Acceptance::Stale => {
+                    current = match self.load(&current.id).await? {
+                        Some(newer) => newer,
+                        None => return Ok(SubmitResult::Rejected(Rejection::NotFound)),
+                    };
+                }
+            }
+        }
+        Err(StoreError::Unavailable("the vote kept meeting newer votes; nothing was recorded".into()))
     }
 
     /// A body that cannot be read: a dead link's outcome, else the body's refusal.
@@ -693,14 +773,22 @@ impl Service {
     }
 }
 
+/// How often a vote is decided again on a newer tally before giving up (each retry means another vote
+/// was counted, so at most one per reviewer is ever needed).
+const VOTE_ATTEMPTS: usize = 2 * crate::domain::creation::MAX_REVIEWERS + 2;
+
 /// The reviewer a verified link is for: `Some(None)` for the one link of an intervention without reviewers,
 /// `Some(Some(index))` for a named reviewer's link; `None` when the link and the intervention disagree (a
 /// reviewer's link to an intervention without reviewers, an index past its reviewers, or the one link to
-/// an intervention with reviewers): that link was never issued.
+/// an intervention with reviewers, the requester's own link): that link was never issued.
 fn link_reviewer(intervention: &Intervention, reviewer: Option<u8>) -> Option<Option<usize>> {
     match (intervention.reviewers.is_empty(), reviewer) {
         (true, None) => Some(None),
-        (false, Some(index)) if usize::from(index) < intervention.reviewers.len() => Some(Some(usize::from(index))),
+        (false, Some(index))
+            if usize::from(index) < intervention.reviewers.len() && !intervention.is_requester(usize::from(index)) =>
+        {
+            Some(Some(usize::from(index)))
+        }
         _ => None,
     }
 }

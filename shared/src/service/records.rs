@@ -30,6 +30,12 @@ pub struct InterventionRecord {
     pub submissions: Vec<SubmissionRecord>,
     /// The ids of the continuations queued for it.
     pub continuation_ids: Vec<String>,
+    /// A quorum's decision, once made: `approved` or `rejected`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<&'static str>,
+    /// When the quorum decided (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decided_at: Option<String>,
     /// The run waiting on it (Step Functions), if one attached its task: never the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskRecord>,
@@ -90,7 +96,12 @@ pub const SECRET_MASK: &str = "(secret)";
 
 impl InterventionRecord {
     pub(super) fn new(intervention: &Intervention, submissions: &[Submission], now: Timestamp) -> Self {
-        let mut continuation_ids: Vec<String> = submissions.iter().map(Submission::continuation_id).collect();
+        let mut continuation_ids: Vec<String> = match (&intervention.quorum, &intervention.decision) {
+            // A quorum's votes queue nothing but the deciding one's continuation.
+            (Some(_), Some(decision)) => vec![format!("{}:{}", intervention.id, decision.submission_id)],
+            (Some(_), None) => Vec::new(),
+            (None, _) => submissions.iter().map(Submission::continuation_id).collect(),
+        };
         if intervention.timed_out_at.is_some() {
             continuation_ids.push(Continuation::timeout_id(intervention));
         }
@@ -124,6 +135,8 @@ impl InterventionRecord {
             expires_at: intervention.expires_at.to_rfc3339(),
             submissions,
             continuation_ids,
+            outcome: intervention.decision.as_ref().map(|d| d.verdict.as_str()),
+            decided_at: intervention.decision.as_ref().map(|d| d.at.to_rfc3339()),
             task: TaskRecord::of(&intervention.task),
         }
     }

@@ -1015,3 +1015,185 @@ async fn concurrent_posts_on_one_reviewers_link_accept_exactly_one() {
     assert_eq!(f.store.continuations(&id_of(&created)).await.unwrap().len(), 1);
     assert!(matches!(f.service.view(&tokens["bob"]).await.unwrap(), View::Live(_)));
 }
+
+// A quorum.
+
+fn quorum_input(ids: &[&str], approvals: u32) -> Value {
+    let mut value = reviewers_input(ids);
+    value["quorum"] = json!({"approvals": approvals, "field": "decision", "approve": "approve", "reject": "reject"});
+    value
+}
+
+impl Fixture {
+    async fn vote(&self, token: &str, decision: &str, sid: &str) -> SubmitResult {
+        self.clock.advance(1_000);
+        self.post(token, &format!("decision={decision}&_submissionId={sid}")).await
+    }
+}
+
+#[tokio::test]
+async fn two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided() {
+    let f = fixture();
+    let (created, tokens) = f.reviewer_links(quorum_input(&["ann", "bob", "cy"], 2)).await;
+    let id = id_of(&created);
+    let View::Live(page) = f.service.view(&tokens["bob"]).await.unwrap() else { panic!("live") };
+    assert_eq!(page.intervention.tally.approvals, 0);
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    assert!(f.store.continuations(&id).await.unwrap().is_empty(), "a vote that does not decide queues nothing");
+    let View::Live(page) = f.service.view(&tokens["bob"]).await.unwrap() else { panic!("live") };
+    assert_eq!(page.intervention.tally.approvals, 1, "the page can say 1 of 2 approvals so far");
+    assert!(accepted(&f.vote(&tokens["bob"], "approve", "b1").await));
+    let continuations = f.store.continuations(&id).await.unwrap();
+    assert_eq!(continuations.len(), 1);
+    let message = serde_json::to_value(&continuations[0]).unwrap();
+    assert_eq!(message["outcome"], json!("approved"));
+    assert_eq!(message["id"], json!(format!("{id}:b1")));
+    assert_eq!(message["reviewerId"], json!("bob"));
+    assert_eq!(message["context"]["decision"], json!("approve"));
+    let votes = message["votes"].as_array().unwrap();
+    assert_eq!(
+        votes.iter().map(|v| (v["reviewerId"].clone(), v["decision"].clone())).collect::<Vec<_>>(),
+        [(json!("ann"), json!("approve")), (json!("bob"), json!("approve"))]
+    );
+    assert_eq!(votes[0]["submittedAt"], json!("2026-11-25T10:00:01.000Z"));
+    assert_eq!(votes[1]["input"]["decision"], json!("approve"));
+    // The third link answers the decision, and never accepts.
+    let decided = Rejection::Decided(crate::domain::continuation::Verdict::Approved);
+    assert!(matches!(f.service.view(&tokens["cy"]).await.unwrap(), View::Rejected(r) if r == decided));
+    let third = f.vote(&tokens["cy"], "reject", "c1").await;
+    assert!(matches!(third, SubmitResult::Rejected(r) if r == decided), "{third:?}");
+    assert!(matches!(f.vote(&tokens["ann"], "reject", "a2").await, SubmitResult::Rejected(r) if r == decided));
+    assert!(accepted(&f.post(&tokens["bob"], "decision=approve&_submissionId=b1").await), "a repeat, as the first");
+    assert_eq!(f.store.continuations(&id).await.unwrap().len(), 1, "nothing more was queued");
+    let record = serde_json::to_value(f.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["state"], json!("completed"));
+    assert_eq!(record["outcome"], json!("approved"));
+    assert_eq!(record["continuationIds"], json!([format!("{id}:b1")]));
+    assert_eq!(record["submissions"].as_array().unwrap().len(), 2);
+    // Decided: the cancel is too late, the timeout does nothing.
+    assert!(matches!(f.service.cancel(&id).await.unwrap(), Cancellation::TooLate { .. }));
+    f.clock.set(Timestamp::from_millis(EXPIRY));
+    assert_eq!(f.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::Answered));
+}
+
+#[tokio::test]
+async fn one_reject_and_two_approvals_in_every_order_give_the_right_outcome_once() {
+    use crate::domain::continuation::Outcome;
+    let orders: [[(&str, &str); 3]; 6] = [
+        [("ann", "approve"), ("bob", "approve"), ("cy", "reject")],
+        [("ann", "approve"), ("cy", "reject"), ("bob", "approve")],
+        [("cy", "reject"), ("ann", "approve"), ("bob", "approve")],
+        [("bob", "approve"), ("ann", "approve"), ("cy", "reject")],
+        [("bob", "approve"), ("cy", "reject"), ("ann", "approve")],
+        [("cy", "reject"), ("bob", "approve"), ("ann", "approve")],
+    ];
+    for (quorum, expected) in [(2, Outcome::Approved), (3, Outcome::Rejected)] {
+        for order in &orders {
+            let f = fixture();
+            let (created, tokens) = f.reviewer_links(quorum_input(&["ann", "bob", "cy"], quorum)).await;
+            let mut answers = Vec::new();
+            for (i, (who, decision)) in order.iter().enumerate() {
+                answers.push(match f.vote(&tokens[*who], decision, &format!("v{i}")).await {
+                    SubmitResult::Accepted { .. } => "accepted",
+                    SubmitResult::Rejected(Rejection::Decided(_)) => "decided",
+                    other => panic!("{other:?}"),
+                });
+            }
+            let continuations = f.store.continuations(&id_of(&created)).await.unwrap();
+            assert_eq!(continuations.len(), 1, "{quorum} of 3, {order:?}");
+            assert_eq!(continuations[0].outcome, expected, "{quorum} of 3, {order:?}");
+            let votes = continuations[0].votes.as_ref().unwrap();
+            let decided_at = answers.iter().filter(|a| **a == "accepted").count();
+            assert_eq!(votes.len(), decided_at, "every vote counted is listed: {answers:?}");
+            // 2 of 3: decided at the second approval; 3 of 3: at the reject.
+            let decider =
+                order.iter().position(|(who, _)| Some(who.to_string()) == continuations[0].reviewer_id).unwrap();
+            if quorum == 2 {
+                let second_approval = order.iter().enumerate().filter(|(_, (_, d))| *d == "approve").nth(1).unwrap().0;
+                assert_eq!(decider, second_approval, "{order:?}");
+            } else {
+                assert_eq!(order[decider].1, "reject", "{order:?}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_undecided_quorum_times_out_or_cancels_whatever_the_votes_so_far() {
+    let f = fixture();
+    let mut input = quorum_input(&["ann", "bob", "cy"], 2);
+    input["onTimeout"] = json!({"ruleSetId": "refund-timeout"});
+    let (created, tokens) = f.reviewer_links(input.clone()).await;
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    f.clock.set(Timestamp::from_millis(EXPIRY));
+    assert_eq!(f.service.fire_timeout(&id_of(&created)).await.unwrap(), TimeoutOutcome::Queued);
+    let continuations = f.store.continuations(&id_of(&created)).await.unwrap();
+    assert_eq!(continuations.iter().map(|c| c.outcome).collect::<Vec<_>>(), [Outcome::TimedOut]);
+
+    let f = fixture();
+    let (created, tokens) = f.reviewer_links(quorum_input(&["ann", "bob", "cy"], 2)).await;
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    assert_eq!(f.service.cancel(&id_of(&created)).await.unwrap(), Cancellation::Cancelled);
+    assert!(matches!(f.vote(&tokens["bob"], "approve", "b1").await, SubmitResult::Rejected(Rejection::Expired)));
+    assert!(f.store.continuations(&id_of(&created)).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_last_votes_decide_once_in_memory() {
+    for round in 0..50 {
+        let f = Arc::new(fixture());
+        let ids = ["r0", "r1", "r2", "r3", "r4"];
+        let (created, tokens) = f.reviewer_links(quorum_input(&ids, 3)).await;
+        let tasks: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, who)| {
+                let (f, token) = (f.clone(), tokens[*who].clone());
+                let decision = if (i + round) % 3 == 0 { "reject" } else { "approve" };
+                tokio::spawn(async move { f.post(&token, &format!("decision={decision}&_submissionId=s{i}")).await })
+            })
+            .collect();
+        for task in tasks {
+            let result = task.await.unwrap();
+            assert!(
+                matches!(result, SubmitResult::Accepted { .. } | SubmitResult::Rejected(Rejection::Decided(_))),
+                "{result:?}"
+            );
+        }
+        let continuations = f.store.continuations(&id_of(&created)).await.unwrap();
+        assert_eq!(continuations.len(), 1, "round {round}");
+        let votes = continuations[0].votes.as_ref().unwrap();
+        let approvals = votes.iter().filter(|v| v.decision == "approve").count();
+        match continuations[0].outcome {
+            Outcome::Approved => assert_eq!(approvals, 3, "round {round}"),
+            Outcome::Rejected => assert!(votes.len() - approvals == 3, "round {round}: {votes:?}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(f.store.submissions(&id_of(&created)).await.unwrap().len(), votes.len(), "round {round}");
+    }
+}
+
+// No self-approval.
+
+#[tokio::test]
+async fn the_requesters_link_is_not_issued_and_a_signed_one_is_not_found() {
+    let f = fixture();
+    let mut input = quorum_input(&["ann", "bob", "cy"], 2);
+    input["requestedBy"] = json!("bob");
+    let (created, tokens) = f.reviewer_links(input).await;
+    assert_eq!(tokens.keys().collect::<Vec<_>>(), ["ann", "cy"], "the map omits the requester");
+    let id = id_of(&created);
+    let expires = Timestamp::parse_rfc3339(&created.expires_at).unwrap();
+    // Bob's index (1), signed with the right key, was never issued: Not found, and never a vote.
+    let bobs = test_keys().sign_for_reviewer(&id, expires, 1);
+    assert!(matches!(f.service.view(&bobs).await.unwrap(), View::Rejected(Rejection::NotFound)));
+    assert!(matches!(f.vote(&bobs, "approve", "b1").await, SubmitResult::Rejected(Rejection::NotFound)));
+    // Ann and Cy are the voters: 2 of 2, so one reject decides.
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    assert!(accepted(&f.vote(&tokens["cy"], "reject", "c1").await));
+    let continuations = f.store.continuations(&id).await.unwrap();
+    assert_eq!(continuations.len(), 1);
+    assert_eq!(continuations[0].outcome, Outcome::Rejected);
+    let record = f.service.record(&id).await.unwrap().unwrap();
+    assert_eq!((record.max_uses, record.state), (2, InterventionState::Completed));
+}

@@ -127,7 +127,7 @@ impl HttpError {
     /// What the reader is told.
     pub fn message(&self) -> Cow<'static, str> {
         match self {
-            Self::Rejected(rejection) => rejection.text().into(),
+            Self::Rejected(rejection) => rejection.message().into(),
             Self::BadBody(error) => format!("Your response could not be read: {error}.").into(),
             Self::Conflict => {
                 "A response with the same submission id but different values was already received.".into()

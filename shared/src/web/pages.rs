@@ -42,6 +42,8 @@ pub struct FormPage<'a> {
     pub has_errors: bool,
     /// The name of the reviewer whose link it is (a named reviewer's link only).
     pub reviewer: Option<&'a str>,
+    /// With a quorum: (approvals so far, approvals required).
+    pub quorum: Option<(u32, u32)>,
 }
 
 /// One field as the reviewer sees it now.
@@ -65,6 +67,9 @@ pub fn form_page(page: &FormPage) -> Markup {
         h1 { (page.title) }
         @if let Some(name) = page.reviewer {
             p.reviewer { "Answering as " strong { (name) } "." }
+        }
+        @if let Some((so_far, required)) = page.quorum {
+            p.quorum { (so_far) " of " (required) " approvals so far." }
         }
         p.expiry { "This link expires " time datetime=(expires) { (page.expires_at.to_human()) } "." }
         @if let Some(prompt) = page.prompt {
@@ -102,11 +107,21 @@ pub fn rejection_page(rejection: Rejection) -> Markup {
             "This link has already been used as many times as it allows, so no further response can be sent with it. \
              If something needs to change, contact whoever sent you the link."
         }
+        Rejection::Decided(_) => {
+            "Enough reviewers have answered, so no further response is needed. You can close this page."
+        }
+    };
+    let decided = match rejection {
+        Rejection::Decided(_) => Some(rejection.message()),
+        _ => None,
     };
     layout(
         rejection.text(),
         html! {
             h1 { (rejection.text()) }
+            @if let Some(decided) = decided {
+                p.decided { (decided) }
+            }
             p { (advice) }
         },
     )
@@ -542,6 +557,7 @@ mod tests {
             expires_at: Timestamp::parse_rfc3339("2026-11-25T12:00:00Z").unwrap(),
             has_errors,
             reviewer: None,
+            quorum: None,
         }
     }
 

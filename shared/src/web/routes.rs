@@ -259,6 +259,7 @@ fn render_form(
         expires_at: intervention.expires_at,
         has_errors: errors.is_some_and(|e| !e.0.is_empty()),
         reviewer: reviewer.and_then(|i| intervention.reviewers.get(i)).map(|r| r.name.as_str()),
+        quorum: intervention.quorum.as_ref().map(|q| (intervention.tally.approvals, q.approvals)),
     })
 }
 
@@ -315,6 +316,12 @@ fn live_page(page: &LivePage, json: bool) -> Response {
         (page.reviewer.and_then(|i| intervention.reviewers.get(i)), body.as_object_mut())
     {
         object.insert("reviewerName".into(), json!(reviewer.name));
+    }
+    if let (Some(quorum), Some(object)) = (&intervention.quorum, body.as_object_mut()) {
+        object.insert(
+            "quorum".into(),
+            json!({"approvalsSoFar": intervention.tally.approvals, "approvalsRequired": quorum.approvals}),
+        );
     }
     Json(body).into_response()
 }

@@ -10,9 +10,14 @@
 //!   With named reviewers, `reviewer<index>` (the submission id) marks the reviewer at that index (in the
 //!   doc's `reviewers`) as having submitted: set in the acceptance's transaction, on the condition that it
 //!   is absent, so each reviewer's link accepts one submission.
+//!   With a quorum, `quorumApprovals` (the approvals that decide), the tally `approvals` and `rejections`
+//!   (every vote is conditioned on the exact tally it read), and once decided `decidedAt`, `outcome`
+//!   (`approved` or `rejected`) and `decidedBy` (the deciding vote's submission id).
 //! - `I#<id>`, `S#<submissionId>` — an accepted submission: `doc`, and `continuation` (the message the
 //!   publisher sends, so the stream record alone is enough); `outbox` and `outboxAt` while it is not
 //!   yet published; `parked` (SQS's reason) and `parkedAt` instead when SQS refused it for good.
+//!   A quorum's vote that decides nothing is an `S#` item with `vote` and no continuation, never in the
+//!   outbox; the deciding vote's item carries the one continuation.
 //! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
 //! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
 //!   [`ALLOWANCE_SHARDS`] shards summed on read (an unsharded `M#<YYYY-MM>`, written before, is summed too).
@@ -27,8 +32,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::id::{hex, InterventionId};
-use crate::domain::model::{Intervention, Submission};
+use crate::domain::continuation::Verdict;
+use crate::domain::id::{hex, InterventionId, SubmissionId};
+use crate::domain::model::{Decision, Intervention, Submission, Tally};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::store::StoreError;
@@ -87,6 +93,18 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
     intervention.task = task_status(item);
     intervention.reviewed =
         (0..intervention.reviewers.len()).filter(|i| item.contains_key(&reviewer_attribute(*i))).collect();
+    let count = |name| number(item, name).and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
+    intervention.tally = Tally { approvals: count("approvals"), rejections: count("rejections") };
+    intervention.decision = match (
+        text(item, "outcome").and_then(Verdict::parse),
+        text(item, "decidedBy").and_then(SubmissionId::parse),
+        number(item, "decidedAt"),
+    ) {
+        (Some(verdict), Some(submission_id), Some(at)) => {
+            Some(Decision { verdict, submission_id, at: Timestamp::from_millis(at) })
+        }
+        _ => None,
+    };
     Ok(intervention)
 }
 
@@ -121,6 +139,19 @@ pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {
 pub(super) fn request_token(submission: &Submission, now: Timestamp) -> String {
     let digest = Sha256::digest(format!(
         "{}\n{}\n{}\n{}",
+        submission.intervention_id,
+        submission.submission_id,
+        submission.fingerprint,
+        now.millis()
+    ));
+    hex(&digest[..18])
+}
+
+/// The ClientRequestToken of one vote attempt on the tally it read: the SDK's retries of it commit once;
+/// an attempt on another tally (after a stale read) is a new request.
+pub(super) fn vote_token(submission: &Submission, now: Timestamp, approvals: u32, rejections: u32) -> String {
+    let digest = Sha256::digest(format!(
+        "{}\n{}\n{}\n{}\nvote {approvals} {rejections}",
         submission.intervention_id,
         submission.submission_id,
         submission.fingerprint,

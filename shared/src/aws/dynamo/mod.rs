@@ -7,9 +7,9 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use crate::domain::continuation::{self, Continuation, Origin};
+use crate::domain::continuation::{self, Continuation, Origin, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
+use crate::domain::model::{Intervention, Submission, Tally, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
@@ -19,7 +19,7 @@ use crate::ports::store::{
 };
 use items::{
     allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
-    intervention_pk, n, number, request_token, reviewer_attribute, s, text, timeout_token, ttl, TIMEOUT_SK,
+    intervention_pk, n, number, request_token, reviewer_attribute, s, text, timeout_token, ttl, vote_token, TIMEOUT_SK,
 };
 use transact::{reason_code, transact, Settle};
 
@@ -220,7 +220,7 @@ impl DynamoStore {
 impl InterventionStore for DynamoStore {
     async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
         let doc = serde_json::to_string(intervention).map_err(unavailable)?;
-        let result = self
+        let mut put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -235,10 +235,12 @@ impl InterventionStore for DynamoStore {
             .item("runAvailableUntil", n(intervention.run_available_until.millis()))
             .item("maxUses", n(intervention.max_uses))
             .item("uses", n(0))
-            .item("ttl", n(ttl(intervention)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
+            .item("ttl", n(ttl(intervention)));
+        if let Some(quorum) = &intervention.quorum {
+            // The tally every vote's condition reads, on the same item as the uses.
+            put = put.item("quorumApprovals", n(quorum.approvals)).item("approvals", n(0)).item("rejections", n(0));
+        }
+        let result = put.condition_expression("attribute_not_exists(pk)").send().await;
         match result {
             Ok(_) => Ok(()),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
@@ -290,6 +292,98 @@ impl InterventionStore for DynamoStore {
         }
     }
 
+    async fn accept_vote(
+        &self,
+        intervention: &Intervention,
+        submission: &Submission,
+        approve: bool,
+        decision: Option<(Verdict, &Continuation)>,
+        now: Timestamp,
+    ) -> Result<Acceptance, StoreError> {
+        let Some(index) = reviewer_index(intervention, submission)? else {
+            return Err(StoreError::Corrupt("a vote without a reviewer".into()));
+        };
+        let pk = intervention_pk(&submission.intervention_id);
+        let tally = intervention.tally;
+        let mut set = "SET #uses = #uses + :one, #reviewer = :sid, #counted = :counted".to_owned();
+        let counted = if approve { ("approvals", tally.approvals + 1) } else { ("rejections", tally.rejections + 1) };
+        let mut count_vote = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("I"))
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(cancelledAt) AND attribute_not_exists(timedOutAt) \
+                 AND attribute_not_exists(taskGoneAt) AND expiresAt > :now AND runAvailableUntil > :now \
+                 AND #uses < maxUses AND attribute_not_exists(#reviewer) AND attribute_not_exists(decidedAt) \
+                 AND approvals = :approvals AND rejections = :rejections",
+            )
+            .expression_attribute_names("#uses", "uses")
+            .expression_attribute_names("#reviewer", reviewer_attribute(index))
+            .expression_attribute_names("#counted", counted.0)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.millis()))
+            .expression_attribute_values(":sid", s(submission.submission_id.as_str()))
+            .expression_attribute_values(":counted", n(counted.1))
+            .expression_attribute_values(":approvals", n(tally.approvals))
+            .expression_attribute_values(":rejections", n(tally.rejections))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some((verdict, _)) = decision {
+            set.push_str(", decidedAt = :now, outcome = :outcome, decidedBy = :sid");
+            count_vote = count_vote.expression_attribute_values(":outcome", s(verdict.as_str()));
+        }
+        let count_vote = count_vote.update_expression(set).build().map_err(unavailable)?;
+        let doc = s(serde_json::to_string(submission).map_err(unavailable)?);
+        let record = match decision {
+            Some((_, continuation)) => self
+                .outbox_record(
+                    &pk,
+                    &Origin::Submission(submission.submission_id.clone()),
+                    intervention,
+                    continuation,
+                    now,
+                )?
+                .item("doc", doc),
+            // A vote that decides nothing: the submission alone (`vote`), no continuation, never in the outbox.
+            None => Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(&pk))
+                .item("sk", s(format!("S#{}", submission.submission_id)))
+                .item("doc", doc)
+                .item("vote", s("counted"))
+                .item("ttl", n(ttl(intervention)))
+                .condition_expression("attribute_not_exists(pk)"),
+        };
+        let record = record
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(count_vote).build(),
+            TransactWriteItem::builder().put(record).build(),
+        ];
+        if let Some((_, continuation)) = decision {
+            items.extend(self.allowance_item(intervention, now, &continuation.id)?);
+        }
+        // The token differs with the tally read, so a retry after a stale read is a new request.
+        let token = vote_token(submission, now, tally.approvals, tally.rejections);
+        let transaction = transact::Transaction {
+            client: &self.client,
+            items,
+            request_token: Some(token),
+            exhausted: "the vote kept conflicting with concurrent ones",
+        };
+        let settler = SettleVote { store: self, submission, tally, now };
+        match transact(transaction, Acceptance::Accepted, &settler).await {
+            Err(StoreError::Unconfirmed(why)) => {
+                match self.find_submission(&submission.intervention_id, &submission.submission_id).await {
+                    Ok(Some(recorded)) => Ok(Acceptance::Repeat(recorded)),
+                    Ok(None) | Err(_) => Err(StoreError::Unconfirmed(why)),
+                }
+            }
+            other => other,
+        }
+    }
+
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
         let result = self
             .client
@@ -300,7 +394,8 @@ impl InterventionStore for DynamoStore {
             .update_expression("SET cancelledAt = if_not_exists(cancelledAt, :now)")
             // Cancelled before stays cancelled; otherwise only while nothing was accepted or timed out.
             .condition_expression(
-                "attribute_exists(pk) AND (attribute_exists(cancelledAt) OR (#uses = :zero AND attribute_not_exists(timedOutAt)))",
+                "attribute_exists(pk) AND (attribute_exists(cancelledAt) OR ((#uses = :zero OR attribute_exists(quorumApprovals)) \
+                 AND attribute_not_exists(decidedAt) AND attribute_not_exists(timedOutAt)))",
             )
             .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":now", n(now.millis()))
@@ -584,7 +679,8 @@ impl InterventionStore for DynamoStore {
             .update_expression("SET timedOutAt = :now")
             .condition_expression(
                 "attribute_exists(pk) AND attribute_not_exists(timedOutAt) AND attribute_not_exists(cancelledAt) \
-                 AND #uses = :zero AND expiresAt <= :now AND runAvailableUntil > :now",
+                 AND (#uses = :zero OR attribute_exists(quorumApprovals)) AND attribute_not_exists(decidedAt) \
+                 AND expiresAt <= :now AND runAvailableUntil > :now",
             )
             .expression_attribute_names("#uses", "uses")
             .expression_attribute_values(":zero", n(0))
@@ -729,6 +825,76 @@ impl Settle for SettleAcceptance<'_> {
             Some(previous) => Acceptance::Repeat(previous),
             None => Acceptance::Refused(rejection),
         }))
+    }
+}
+
+/// Settles a cancelled vote: a repeat, a refusal the stored item gives, a stale tally, or a conflict.
+struct SettleVote<'a> {
+    store: &'a DynamoStore,
+    submission: &'a Submission,
+    tally: Tally,
+    now: Timestamp,
+}
+
+impl SettleVote<'_> {
+    /// The outcome the intervention as stored now gives, if it gives one.
+    fn judge(&self, current: &Intervention) -> Option<Acceptance> {
+        let reviewer = self.submission.reviewer_id.as_deref().and_then(|r| current.reviewer_index(r));
+        if let Some(rejection) = current.refusal_for(reviewer, self.now) {
+            return Some(Acceptance::Refused(rejection));
+        }
+        (current.tally != self.tally).then_some(Acceptance::Stale)
+    }
+}
+
+#[async_trait]
+impl Settle for SettleVote<'_> {
+    type Outcome = Acceptance;
+
+    async fn settle(&self, reasons: &[CancellationReason]) -> Result<Option<Acceptance>, StoreError> {
+        let (store, submission) = (self.store, self.submission);
+        if reason_code(reasons, 1) == "ConditionalCheckFailed" {
+            let previous = match reasons.get(1).and_then(|r| r.item()) {
+                Some(item) => decode_submission(item)?,
+                None => match store.find_submission(&submission.intervention_id, &submission.submission_id).await? {
+                    Some(previous) => previous,
+                    None => return Ok(None),
+                },
+            };
+            return Ok(Some(Acceptance::Repeat(previous)));
+        }
+        if reason_code(reasons, 0) != "ConditionalCheckFailed" {
+            return Ok(None);
+        }
+        let current = match reasons.first().and_then(|r| r.item()) {
+            Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
+            _ => store.get(&submission.intervention_id).await?,
+        };
+        Ok(Some(match current {
+            None => Acceptance::Refused(Rejection::NotFound),
+            // The condition failed, so one of its clauses held.
+            Some(current) => self.judge(&current).unwrap_or(Acceptance::Stale),
+        }))
+    }
+
+    async fn after_conflict(&self) -> Result<Option<Acceptance>, StoreError> {
+        // The winner of the conflict may have counted a vote: then this one is stale, or refused.
+        let Some(current) = self.store.get(&self.submission.intervention_id).await? else {
+            return Ok(Some(Acceptance::Refused(Rejection::NotFound)));
+        };
+        Ok(match self.judge(&current) {
+            Some(Acceptance::Refused(rejection)) => Some(
+                match self
+                    .store
+                    .find_submission(&self.submission.intervention_id, &self.submission.submission_id)
+                    .await?
+                {
+                    Some(previous) => Acceptance::Repeat(previous),
+                    None => Acceptance::Refused(rejection),
+                },
+            ),
+            other => other,
+        })
     }
 }
 

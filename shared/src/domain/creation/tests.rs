@@ -287,3 +287,145 @@ fn bad_reviewers_are_refused_naming_the_setting() {
     input["reviewers"][0]["name"] = serde_json::json!("y".repeat(254));
     parse(&input).unwrap();
 }
+
+fn with_quorum(input: &mut Value, approvals: Value) {
+    with_reviewers(input, &["a", "b", "c"]);
+    input["quorum"] =
+        serde_json::json!({"approvals": approvals, "field": "decision", "approve": "approve", "reject": "reject"});
+}
+
+#[test]
+fn a_quorum_is_parsed_and_refused_naming_the_setting() {
+    let mut input = example();
+    with_quorum(&mut input, serde_json::json!(2));
+    let quorum = parse(&input).unwrap().quorum.unwrap();
+    assert_eq!((quorum.approvals, quorum.field.as_str(), quorum.approve.as_str()), (2, "decision", "approve"));
+    let cases: Vec<(Edit, &str, &str)> = vec![
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v.as_object_mut().unwrap().remove("reviewers");
+            }),
+            "quorum",
+            "needs reviewers",
+        ),
+        (
+            Box::new(|v| with_quorum(v, serde_json::json!(4))),
+            "quorum.approvals",
+            "from 1 to the number of reviewers (3)",
+        ),
+        (Box::new(|v| with_quorum(v, serde_json::json!(0))), "quorum.approvals", "from 1"),
+        (Box::new(|v| with_quorum(v, serde_json::json!(1.5))), "quorum.approvals", "whole number"),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"]["field"] = serde_json::json!("note");
+            }),
+            "quorum.field",
+            "required single choice field",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"]["field"] = serde_json::json!("missing");
+            }),
+            "quorum.field",
+            "not a field of formDocument",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["formDocument"]["fields"][0]["required"] = serde_json::json!(false);
+            }),
+            "quorum.field",
+            "required single choice",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["formDocument"]["fields"][0]["options"] = serde_json::json!(["approve", "reject", "maybe"]);
+            }),
+            "quorum.field",
+            "exactly the two options",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"]["approve"] = serde_json::json!("yes");
+            }),
+            "quorum.approve",
+            "`yes` is not an option",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"]["reject"] = serde_json::json!("approve");
+            }),
+            "quorum.reject",
+            "also quorum.approve",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"].as_object_mut().unwrap().remove("reject");
+            }),
+            "quorum.reject",
+            "is required",
+        ),
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(2));
+                v["quorum"]["of"] = serde_json::json!(3);
+            }),
+            "quorum.of",
+            "unknown field",
+        ),
+    ];
+    for (edit, field, words) in cases {
+        let error = refused(edit);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+}
+
+#[test]
+fn requested_by_names_a_reviewer_whose_link_is_not_issued_and_the_quorum_stays_reachable() {
+    let mut input = example();
+    with_quorum(&mut input, serde_json::json!(2));
+    input["requestedBy"] = serde_json::json!("a");
+    let new = parse(&input).unwrap();
+    assert_eq!(new.requested_by.as_deref(), Some("a"));
+    assert_eq!(new.max_uses, 2, "the two other reviewers");
+    let cases: Vec<(Edit, &str, &str)> = vec![
+        (
+            Box::new(|v| {
+                with_quorum(v, serde_json::json!(3));
+                v["requestedBy"] = serde_json::json!("a");
+            }),
+            "quorum.approvals",
+            "other than requestedBy `a` (2)",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a", "b"]);
+                v["requestedBy"] = serde_json::json!("z");
+            }),
+            "requestedBy",
+            "`z` is not the id of one of the reviewers",
+        ),
+        (
+            Box::new(|v| {
+                with_reviewers(v, &["a"]);
+                v["requestedBy"] = serde_json::json!("a");
+            }),
+            "requestedBy",
+            "the only reviewer",
+        ),
+        (Box::new(|v| v["requestedBy"] = serde_json::json!("a")), "requestedBy", "needs reviewers"),
+    ];
+    for (edit, field, words) in cases {
+        let error = refused(edit);
+        assert_eq!(error.field, field, "{error}");
+        assert!(error.to_string().contains(words), "{error}");
+    }
+}
