@@ -199,6 +199,8 @@ pub mod metric {
     pub const REJECTIONS: &str = "Rejections";
     /// Timeout continuations recorded (links that expired unanswered).
     pub const TIMEOUTS_QUEUED: &str = "TimeoutsQueued";
+    /// Reminders recorded (interventions still pending at their reminder time).
+    pub const REMINDERS_QUEUED: &str = "RemindersQueued";
     /// Continuations put on the queue.
     pub const CONTINUATIONS_PUBLISHED: &str = "ContinuationsPublished";
     /// Continuations the queue refused for good, parked in the store (alarmed).

@@ -158,8 +158,8 @@ use human_intervention::domain::model::{Intervention, Submission};
 use human_intervention::domain::task::TaskToken;
 use human_intervention::domain::time::Timestamp;
 use human_intervention::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
-    TimeoutOutcome,
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
+    TaskSettlement, TimeoutOutcome,
 };
 
 #[async_trait::async_trait]
@@ -253,6 +253,14 @@ impl InterventionStore for FaultyStore {
         now: Timestamp,
     ) -> Result<TimeoutOutcome, StoreError> {
         self.inner.time_out(intervention, continuation, now).await
+    }
+    async fn remind(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<ReminderOutcome, StoreError> {
+        self.inner.remind(intervention, continuation, now).await
     }
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
         self.inner.submissions(id).await

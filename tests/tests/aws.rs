@@ -1021,3 +1021,238 @@ async fn the_https_client_trusts_its_roots_and_the_named_bundle_only() {
     assert!(trusted.expect("the bundle's root is trusted").item.is_none());
     std::fs::remove_file(&root).unwrap();
 }
+
+// Reminders.
+
+use human_intervention::domain::model::ReminderRefusal;
+use human_intervention::ports::store::ReminderOutcome;
+
+/// 50 % of the example's hour.
+const REMIND_AFTER_MILLIS: i64 = 1_800_000;
+
+fn remind_input(reviewers: usize, approvals: usize, to: &[usize]) -> Value {
+    let mut input = quorum_input(reviewers, approvals);
+    input["runAvailableUntil"] = json!("2026-11-26T10:00:00Z");
+    let to: Vec<String> = to.iter().map(|i| format!("r{i}@example.com")).collect();
+    input["remind"] = json!({"after": 0.5, "to": to, "ruleSetId": "refund-remind"});
+    input
+}
+
+/// Through the local server on DynamoDB and SQS: its timer fires the reminder at half the expiry, and
+/// the queue gets one `reminder` listing the reminded reviewer who has not voted, with their link; a
+/// second firing queues nothing, and the decision is queued after it as before.
+#[tokio::test]
+async fn a_pending_quorum_is_reminded_once_at_half_its_expiry_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let (t, clock) = manual_server(&f, start()).await;
+    let (links, id) = t.create_for_reviewers(&remind_input(3, 2, &[0, 1])).await;
+    assert_eq!(t.post_form(&links["r0@example.com"], "decision=approve&_submissionId=v0").await.status(), 200);
+    clock.set(start().plus_millis(REMIND_AFTER_MILLIS));
+    let reminders = collect(&f, 1).await;
+    assert_eq!(reminders.len(), 1, "the in-process timer fired the reminder");
+    let message = serde_json::to_value(&reminders[0]).expect("json");
+    assert_eq!(message["id"], json!(format!("{id}:reminder")));
+    assert_eq!(message["outcome"], json!("reminder"));
+    assert_eq!(message["ruleSetId"], json!("refund-remind"));
+    assert_eq!(
+        message["pendingReviewers"],
+        json!([{"reviewerId": "r1@example.com", "name": "Reviewer 1", "link": links["r1@example.com"]}])
+    );
+    let service = Service::without_links(f.store.clone(), clock.clone());
+    let parsed = InterventionId::parse(&id).expect("an id");
+    assert_eq!(
+        service.fire_reminder(&parsed).await.expect("fired"),
+        ReminderOutcome::Refused(ReminderRefusal::AlreadyReminded),
+        "a second firing queues nothing"
+    );
+    assert_eq!(t.post_form(&links["r1@example.com"], "decision=approve&_submissionId=v1").await.status(), 200);
+    let decided = collect(&f, 1).await;
+    assert_eq!(decided.len(), 1, "{decided:?}");
+    assert_eq!(serde_json::to_value(decided[0].outcome).expect("json"), json!("approved"));
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.expect("record").json().await.expect("json");
+    let mut ids: Vec<String> = serde_json::from_value(record["continuationIds"].clone()).expect("ids");
+    ids.sort();
+    assert_eq!(ids, [format!("{id}:reminder"), format!("{id}:v1")]);
+}
+
+/// A service on DynamoDB with in-memory timers and a manual clock, and a helper to post a form to a link.
+fn reminder_service(f: &AwsFixture, clock: Arc<ManualClock>) -> Service {
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).expect("keys");
+    Service::new(f.store.clone(), Arc::new(keys), clock, "http://l.example")
+        .with_scheduler(Arc::new(human_intervention::memory::MemoryScheduler::new()))
+}
+
+async fn post_to(service: &Service, link: &str, body: &str) -> SubmitResult {
+    let token = link.rsplit('/').next().expect("a token");
+    let request = SubmitRequest {
+        content_type: Some("application/x-www-form-urlencoded"),
+        idempotency_key: None,
+        body: body.as_bytes(),
+    };
+    service.submit(token, request).await.expect("an answer")
+}
+
+async fn create_links(service: &Service, input: &Value) -> (BTreeMap<String, String>, InterventionId) {
+    let created = service.create(input.to_string().as_bytes()).await.expect("created");
+    let links = created.context[input["generatedUrlContextKey"].as_str().expect("key")]
+        .as_object()
+        .expect("links")
+        .iter()
+        .map(|(id, link)| (id.clone(), link.as_str().expect("a link").to_owned()))
+        .collect();
+    (links, InterventionId::parse(&created.intervention_id).expect("an id"))
+}
+
+#[tokio::test]
+async fn a_reminder_never_fires_for_a_decided_answered_cancelled_or_expired_intervention_on_dynamodb() {
+    let f = AwsFixture::new(false).await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let service = reminder_service(&f, clock.clone());
+    let (links, decided) = create_links(&service, &remind_input(3, 2, &[2])).await;
+    assert!(matches!(
+        post_to(&service, &links["r0@example.com"], "decision=approve").await,
+        SubmitResult::Accepted { .. }
+    ));
+    assert!(matches!(
+        post_to(&service, &links["r1@example.com"], "decision=approve").await,
+        SubmitResult::Accepted { .. }
+    ));
+    let mut single = remind_input(1, 1, &[0]);
+    single.as_object_mut().expect("an object").remove("quorum");
+    let (links, answered) = create_links(&service, &single).await;
+    assert!(matches!(
+        post_to(&service, &links["r0@example.com"], "decision=approve").await,
+        SubmitResult::Accepted { .. }
+    ));
+    let (_, cancelled) = create_links(&service, &remind_input(3, 2, &[0])).await;
+    service.cancel(&cancelled).await.expect("cancelled");
+    let (_, expired) = create_links(&service, &remind_input(3, 2, &[0])).await;
+    clock.set(start().plus_millis(REMIND_AFTER_MILLIS));
+    for (id, refusal) in [
+        (decided, ReminderRefusal::Completed),
+        (answered, ReminderRefusal::Completed),
+        (cancelled, ReminderRefusal::Cancelled),
+    ] {
+        assert_eq!(service.fire_reminder(&id).await.expect("fired"), ReminderOutcome::Refused(refusal), "{refusal:?}");
+    }
+    clock.set(start().plus_millis(3_600_000));
+    assert_eq!(
+        service.fire_reminder(&expired).await.expect("fired"),
+        ReminderOutcome::Refused(ReminderRefusal::Expired)
+    );
+    for id in [decided, answered, cancelled, expired] {
+        let continuations = f.store.continuations(&id).await.expect("continuations");
+        assert!(continuations.iter().all(|c| !c.id.ends_with(":reminder")), "{continuations:?}");
+    }
+}
+
+/// The reminder fired at the instant the last answer comes (a 2-of-2 quorum's second vote, or a single
+/// reviewer's one use), `5 × RACE_REPEATS` rounds: the reminder is recorded before the completion (listing
+/// the reviewer who then answered) or refused as completed; never after it, never both claiming the end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion_on_dynamodb() {
+    let rounds = 5 * std::env::var("RACE_REPEATS").ok().and_then(|r| r.parse().ok()).unwrap_or(2usize);
+    let f = AwsFixture::new(false).await;
+    let clock = Arc::new(ManualClock::new(start()));
+    let service = reminder_service(&f, clock.clone());
+    let timer = Service::without_links(f.store.clone(), clock.clone());
+    let (mut reminded, mut completed) = (0, 0);
+    for round in 0..rounds {
+        clock.set(start());
+        let quorum = round % 2 == 0;
+        let mut input = remind_input(2, 2, &[0, 1]);
+        if !quorum {
+            input = remind_input(1, 1, &[0]);
+            input.as_object_mut().expect("an object").remove("quorum");
+        }
+        let (links, id) = create_links(&service, &input).await;
+        let last = if quorum {
+            assert!(matches!(
+                post_to(&service, &links["r0@example.com"], "decision=approve&_submissionId=v0").await,
+                SubmitResult::Accepted { .. }
+            ));
+            "r1@example.com"
+        } else {
+            "r0@example.com"
+        };
+        clock.set(start().plus_millis(REMIND_AFTER_MILLIS));
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (s, link, b) = (service.clone(), links[last].clone(), barrier.clone());
+        let answer = tokio::spawn(async move {
+            b.wait().await;
+            post_to(&s, &link, "decision=approve&_submissionId=last").await
+        });
+        let (s, b) = (timer.clone(), barrier.clone());
+        let remind = tokio::spawn(async move {
+            b.wait().await;
+            s.fire_reminder(&id).await.expect("fired")
+        });
+        assert!(matches!(answer.await.expect("a task"), SubmitResult::Accepted { .. }), "round {round}");
+        let outcome = remind.await.expect("a task");
+        let recorded = f.store.continuations(&id).await.expect("continuations");
+        let completion = if quorum { "approved" } else { "submitted" };
+        let ends: Vec<_> = recorded.iter().filter(|c| !c.id.ends_with(":reminder")).collect();
+        assert_eq!(ends.len(), 1, "round {round}: one completion");
+        assert_eq!(serde_json::to_value(ends[0].outcome).expect("json"), json!(completion), "round {round}");
+        let reminder: Vec<_> = recorded.iter().filter(|c| c.id.ends_with(":reminder")).collect();
+        match outcome {
+            ReminderOutcome::Queued => {
+                reminded += 1;
+                assert_eq!(reminder.len(), 1, "round {round}");
+                // Recorded on the condition that the uses were those before the last answer.
+                let pending = reminder[0].pending_reviewers.as_ref().expect("pending reviewers");
+                let who: Vec<&str> = pending.iter().map(|p| p.reviewer_id.as_str()).collect();
+                assert_eq!(who, [last], "round {round}");
+            }
+            ReminderOutcome::Refused(ReminderRefusal::Completed) => {
+                completed += 1;
+                assert!(reminder.is_empty(), "round {round}: no reminder after the completion");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+        let stored = f.store.get(&id).await.expect("get").expect("stored");
+        assert_eq!(stored.reminded_at.is_some(), reminder.len() == 1, "round {round}");
+    }
+    eprintln!("{rounds} reminder rounds: reminder first {reminded}, completion first {completed}");
+}
+
+#[tokio::test]
+async fn the_reminder_is_a_second_eventbridge_schedule_removed_by_the_decision() {
+    use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
+    let f = AwsFixture::new(false).await;
+    let client = aws_sdk_scheduler::Client::new(&f.config);
+    let group = format!("{}-timeouts", f.store.table());
+    client.create_schedule_group().name(&group).send().await.expect("a schedule group");
+    let scheduler = EventBridgeScheduler::new(
+        client.clone(),
+        SchedulerTarget {
+            group: group.clone(),
+            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:timeout".into(),
+            role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+            dead_letter_arn: None,
+        },
+    );
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
+    let service = Service::new(f.store.clone(), Arc::new(keys), Arc::new(SystemClock), "http://l.example")
+        .with_scheduler(Arc::new(scheduler));
+    let mut input = remind_input(3, 2, &[0, 1]);
+    input["runAvailableUntil"] = example()["runAvailableUntil"].clone();
+    let (links, id) = create_links(&service, &input).await;
+    let name = format!("{id}-reminder");
+    let schedule = client.get_schedule().name(&name).group_name(&group).send().await.expect("the reminder schedule");
+    assert!(schedule.schedule_expression().unwrap().starts_with("at("), "{:?}", schedule.schedule_expression());
+    let target = schedule.target().unwrap();
+    assert_eq!(target.arn(), "arn:aws:lambda:eu-west-1:123456789012:function:timeout");
+    assert_eq!(
+        target.input().map(|i| serde_json::from_str::<Value>(i).unwrap()),
+        Some(json!({"interventionId": id.to_string(), "reminder": true}))
+    );
+    assert!(client.get_schedule().name(id.to_string()).group_name(&group).send().await.is_ok(), "and the timeout's");
+    for (who, sid) in [("r0@example.com", "v0"), ("r1@example.com", "v1")] {
+        let result = post_to(&service, &links[who], &format!("decision=approve&_submissionId={sid}")).await;
+        assert!(matches!(result, SubmitResult::Accepted { .. }), "{result:?}");
+    }
+    let gone = client.get_schedule().name(&name).group_name(&group).send().await;
+    assert!(gone.is_err(), "the decision deletes the reminder schedule");
+}

@@ -173,6 +173,24 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
 
     // A timeout: the design's example has onTimeout; let its link expire unanswered.
     let (_, timeout_id) = t.create(input).await;
+    // A reminder (docs/examples/reminder.json): unanswered at half its hour, one `reminder` listing both
+    // reminded reviewers with their links.
+    let (_, reminder_input, body) = created.iter().find(|(name, ..)| name == "reminder.json").unwrap();
+    let reminder_id = body["interventionId"].as_str().unwrap().to_owned();
+    let reminder_links = body["context"]["approval.url"].clone();
+    clock.set(valid_at(reminder_input).plus_millis(1_800_000));
+    let so_far = t.wait_for_continuations(5).await;
+    let reminder = so_far.iter().find(|c| c["interventionId"] == json!(reminder_id)).expect("the reminder");
+    assert_eq!(reminder["outcome"], json!("reminder"));
+    assert_eq!(reminder["id"], json!(format!("{reminder_id}:reminder")));
+    assert_eq!(
+        reminder["pendingReviewers"],
+        json!([
+            {"reviewerId": "ann@example.com", "name": "Ann Example", "link": reminder_links["ann@example.com"]},
+            {"reviewerId": "cy@example.com", "name": "Cy Example", "link": reminder_links["cy@example.com"]},
+        ])
+    );
+
     let now = valid_at(input).plus_millis(3_600_000);
     clock.set(now);
     // The examples themselves, unanswered, time out too when they have onTimeout and have expired by now.
@@ -185,7 +203,7 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
         .count();
 
     // `continuations()` checks each message against docs/schemas/continuation.schema.json.
-    let queued = t.wait_for_continuations(5 + expired_examples).await;
+    let queued = t.wait_for_continuations(6 + expired_examples).await;
     for continuation in &queued {
         assert_continuation_conforms(continuation);
     }
@@ -198,7 +216,7 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
     let decided = queued.iter().find(|c| c["interventionId"] == json!(quorum_id)).expect("the quorum's continuation");
     assert_eq!(decided["outcome"], json!("approved"));
     assert_eq!(decided["votes"].as_array().map(Vec::len), Some(2));
-    assert_eq!(queued.len(), 5 + expired_examples, "one continuation each, nothing more");
+    assert_eq!(queued.len(), 6 + expired_examples, "one continuation each (and one reminder), nothing more");
 }
 
 /// A validator for one of openapi.json's component schemas (its references to the input schema's `$defs`

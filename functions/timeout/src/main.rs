@@ -1,15 +1,17 @@
 //! The timeout: invoked (asynchronously) by an intervention's one-time schedule with
 //! `{"interventionId": …}`. It queues the timeout continuation once (a repeated invocation does
 //! nothing); a timer that fired before the link expired fails, so Lambda retries the event later (then
-//! sends it to the timeout dead-letter queue), and the link keeps working meanwhile.
+//! sends it to the timeout dead-letter queue), and the link keeps working meanwhile. The reminder's
+//! schedule invokes it with `{"interventionId": …, "reminder": true}`: it queues the one reminder if the
+//! intervention is still pending (its links were signed at creation: this function has no keys).
 
 use std::sync::Arc;
 
 use human_intervention::aws::lambda::InvocationError;
 use human_intervention::domain::id::InterventionId;
-use human_intervention::domain::model::TimeoutRefusal;
+use human_intervention::domain::model::{ReminderRefusal, TimeoutRefusal};
 use human_intervention::domain::time::SystemClock;
-use human_intervention::ports::store::TimeoutOutcome;
+use human_intervention::ports::store::{ReminderOutcome, TimeoutOutcome};
 use human_intervention::service::Service;
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde::Deserialize;
@@ -19,6 +21,8 @@ use serde_json::{json, Value};
 #[serde(rename_all = "camelCase")]
 struct TimerFired {
     intervention_id: String,
+    #[serde(default)]
+    reminder: bool,
 }
 
 #[tokio::main]
@@ -43,6 +47,16 @@ async fn fire(service: &Service, payload: Value) -> Result<Value, InvocationErro
     let Some(id) = InterventionId::parse(&fired.intervention_id) else {
         return Err(InvocationError::InvalidTimeoutEvent("interventionId is not an intervention id".into()));
     };
+    if fired.reminder {
+        return match service.fire_reminder(&id).await? {
+            ReminderOutcome::Queued => Ok(json!({ "interventionId": fired.intervention_id, "outcome": "reminded" })),
+            ReminderOutcome::Refused(ReminderRefusal::NotDue) => Err(InvocationError::ReminderNotDue),
+            ReminderOutcome::Refused(refusal) => {
+                Ok(json!({ "interventionId": fired.intervention_id, "outcome": "nothing", "reason": refusal.reason() }))
+            }
+            ReminderOutcome::Stale => Err(InvocationError::ReminderNotDue),
+        };
+    }
     match service.fire_timeout(&id).await? {
         TimeoutOutcome::Queued => Ok(json!({ "interventionId": fired.intervention_id, "outcome": "queued" })),
         TimeoutOutcome::Refused(TimeoutRefusal::NotDue) => Err(InvocationError::TimeoutNotDue),

@@ -34,6 +34,9 @@ pub enum InvocationError {
     /// The timer fired before the link expired: Lambda retries the event later.
     #[error("the link has not expired yet; retry later")]
     TimeoutNotDue,
+    /// The reminder's timer fired before its time: Lambda retries the event later.
+    #[error("the reminder is not due yet; retry later")]
+    ReminderNotDue,
     /// The function's answer could not be written.
     #[error("{0}")]
     InvalidResponse(String),
@@ -58,6 +61,7 @@ impl InvocationError {
             Self::InvalidStreamEvent(_) => "InvalidStreamEvent",
             Self::InvalidTimeoutEvent(_) => "InvalidTimeoutEvent",
             Self::TimeoutNotDue => "TimeoutNotDue",
+            Self::ReminderNotDue => "ReminderNotDue",
             Self::InvalidResponse(_) => "InvalidResponse",
         }
     }
@@ -97,6 +101,7 @@ mod tests {
                 "the intervention store is unavailable: throttled",
             ),
             (InvocationError::TimeoutNotDue, "TimeoutNotDue", "the link has not expired yet; retry later"),
+            (InvocationError::ReminderNotDue, "ReminderNotDue", "the reminder is not due yet; retry later"),
         ];
         for (error, error_type, message) in cases {
             let diagnostic = Diagnostic::from(error);

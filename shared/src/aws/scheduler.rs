@@ -50,10 +50,35 @@ impl EventBridgeScheduler {
     }
 }
 
+/// The name of an intervention's reminder schedule (beside the timeout's, named by the id alone).
+pub fn reminder_schedule_name(id: &InterventionId) -> String {
+    format!("{id}-reminder")
+}
+
 #[async_trait]
 impl TimeoutScheduler for EventBridgeScheduler {
     async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
-        let input = serde_json::json!({ "interventionId": id.to_string() }).to_string();
+        let input = serde_json::json!({ "interventionId": id.to_string() });
+        self.create(id.to_string(), input, at).await
+    }
+
+    async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError> {
+        self.delete(id.to_string()).await
+    }
+
+    async fn schedule_reminder(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
+        let input = serde_json::json!({ "interventionId": id.to_string(), "reminder": true });
+        self.create(reminder_schedule_name(id), input, at).await
+    }
+
+    async fn unschedule_reminder(&self, id: &InterventionId) -> Result<(), ScheduleError> {
+        self.delete(reminder_schedule_name(id)).await
+    }
+}
+
+impl EventBridgeScheduler {
+    async fn create(&self, name: String, input: serde_json::Value, at: Timestamp) -> Result<(), ScheduleError> {
+        let input = input.to_string();
         let mut target =
             Target::builder().arn(&self.target.function_arn).role_arn(&self.target.role_arn).input(input).retry_policy(
                 RetryPolicy::builder().maximum_retry_attempts(185).maximum_event_age_in_seconds(86_400).build(),
@@ -66,7 +91,7 @@ impl TimeoutScheduler for EventBridgeScheduler {
         let created = self
             .client
             .create_schedule()
-            .name(id.to_string())
+            .name(&name)
             .group_name(&self.target.group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
@@ -82,7 +107,7 @@ impl TimeoutScheduler for EventBridgeScheduler {
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => {
                 self.client
                     .update_schedule()
-                    .name(id.to_string())
+                    .name(&name)
                     .group_name(&self.target.group)
                     .schedule_expression(at_expression(at))
                     .schedule_expression_timezone("UTC")
@@ -98,8 +123,8 @@ impl TimeoutScheduler for EventBridgeScheduler {
         }
     }
 
-    async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError> {
-        let result = self.client.delete_schedule().name(id.to_string()).group_name(&self.target.group).send().await;
+    async fn delete(&self, name: String) -> Result<(), ScheduleError> {
+        let result = self.client.delete_schedule().name(name).group_name(&self.target.group).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),

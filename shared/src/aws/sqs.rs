@@ -157,6 +157,7 @@ mod tests {
             counts_against_allowance: false,
             context,
             votes: None,
+            pending_reviewers: None,
         }
     }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::context::{Context, ContextKey};
-use crate::domain::id::{InterventionId, SubmissionId, TIMEOUT_SUFFIX};
+use crate::domain::id::{InterventionId, SubmissionId, REMINDER_SUFFIX, TIMEOUT_SUFFIX};
 use crate::domain::model::{Intervention, Submission};
 pub use crate::domain::verdict::Verdict;
 
@@ -20,6 +20,20 @@ pub enum Outcome {
     Approved,
     /// The quorum's approvals could no longer be reached.
     Rejected,
+    /// Not an end: the intervention is still pending at its reminder time (`pendingReviewers` say who).
+    Reminder,
+}
+
+/// A reminded reviewer who has not answered yet, as a reminder lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingReviewer {
+    /// The reviewer's id.
+    pub reviewer_id: String,
+    /// Their name.
+    pub name: String,
+    /// Their own link (the one the creation output gave them).
+    pub link: String,
 }
 
 /// One reviewer's vote, as the deciding continuation lists it.
@@ -70,6 +84,9 @@ pub struct Continuation {
     /// A quorum's decision: every vote, oldest first.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub votes: Option<Vec<Vote>>,
+    /// A reminder's reminded reviewers who have not answered yet, with their links.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub pending_reviewers: Option<Vec<PendingReviewer>>,
 }
 
 impl Continuation {
@@ -89,6 +106,7 @@ impl Continuation {
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&submission.input),
             votes: None,
+            pending_reviewers: None,
         }
     }
 
@@ -144,6 +162,43 @@ impl Continuation {
             counts_against_allowance: intervention.tier.counts_against_allowance(),
             context: intervention.context.merged(&on_timeout.context),
             votes: None,
+            pending_reviewers: None,
+        })
+    }
+
+    /// The stable id of an intervention's reminder.
+    pub fn reminder_id(intervention: &Intervention) -> String {
+        format!("{}:{REMINDER_SUFFIX}", intervention.id)
+    }
+
+    /// The reminder message of an intervention as it stands (its reminded reviewers who have not answered),
+    /// or `None` without `remind`. The run's context as it was; never counted against the allowance.
+    pub fn for_reminder(intervention: &Intervention) -> Option<Self> {
+        let remind = intervention.remind.as_ref()?;
+        let pending = intervention
+            .pending_reminded()
+            .into_iter()
+            .map(|(index, link)| PendingReviewer {
+                reviewer_id: intervention.reviewers[index].id.clone(),
+                name: intervention.reviewers[index].name.clone(),
+                link: link.to_owned(),
+            })
+            .collect();
+        Some(Self {
+            version: 1,
+            id: Self::reminder_id(intervention),
+            outcome: Outcome::Reminder,
+            environment_id: intervention.environment_id.clone(),
+            correlation_id: intervention.correlation_id.clone(),
+            rule_set_id: remind.rule_set_id.clone(),
+            intervention_id: intervention.id.to_string(),
+            submission_id: None,
+            submitted_at: None,
+            reviewer_id: None,
+            counts_against_allowance: false,
+            context: intervention.context.clone(),
+            votes: None,
+            pending_reviewers: Some(pending),
         })
     }
 }
@@ -227,13 +282,19 @@ pub enum Origin {
     Submission(SubmissionId),
     /// The intervention's timeout.
     Timeout,
+    /// The intervention's reminder.
+    Reminder,
 }
 
-/// Reads a continuation id (`<interventionId>:<submissionId>` or `<interventionId>:timeout`); `None` for
-/// anything else.
+/// Reads a continuation id (`<interventionId>:<submissionId>`, `<interventionId>:timeout` or
+/// `<interventionId>:reminder`); `None` for anything else.
 pub fn parse_id(id: &str) -> Option<(InterventionId, Origin)> {
     let (intervention, rest) = id.split_once(':')?;
-    let origin = if rest == TIMEOUT_SUFFIX { Origin::Timeout } else { Origin::Submission(SubmissionId::parse(rest)?) };
+    let origin = match rest {
+        TIMEOUT_SUFFIX => Origin::Timeout,
+        REMINDER_SUFFIX => Origin::Reminder,
+        _ => Origin::Submission(SubmissionId::parse(rest)?),
+    };
     Some((InterventionId::parse(intervention)?, origin))
 }
 
@@ -259,6 +320,7 @@ mod tests {
             counts_against_allowance: false,
             context,
             votes: None,
+            pending_reviewers: None,
         }
     }
 

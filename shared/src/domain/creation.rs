@@ -9,7 +9,7 @@ use crate::domain::error::ConfigError;
 use crate::domain::field::FieldKind;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
-use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Reviewer, Submission, Tally, Tier};
+use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Remind, Reviewer, Submission, Tally, Tier};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -50,6 +50,15 @@ struct CreationSpec {
     reviewers: Option<Vec<ReviewerSpec>>,
     quorum: Option<QuorumSpec>,
     requested_by: Option<String>,
+    remind: Option<RemindSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RemindSpec {
+    after: Option<serde_json::Number>,
+    to: Option<Vec<String>>,
+    rule_set_id: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -112,6 +121,8 @@ pub struct NewIntervention {
     pub quorum: Option<Quorum>,
     /// The reviewer who requested it, whose link is not issued.
     pub requested_by: Option<String>,
+    /// The reminder, if asked for (its links are signed by whoever holds the keys: empty here).
+    pub remind: Option<Remind>,
 }
 
 /// A creation with an idempotency key, read before the input is checked: a retry finds what the first
@@ -320,6 +331,59 @@ fn parse_quorum(
     Ok(Quorum { approvals, field, approve, reject })
 }
 
+fn parse_remind(
+    spec: RemindSpec,
+    reviewers: &[Reviewer],
+    requested_by: Option<&str>,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<Remind, ConfigError> {
+    if reviewers.is_empty() {
+        return Err(ConfigError::new("remind", "needs reviewers: name the reviewers to remind"));
+    }
+    let hours = match spec.after {
+        Some(n) => n
+            .as_f64()
+            .filter(|h| h.is_finite())
+            .ok_or_else(|| ConfigError::new("remind.after", format!("{n} is not a number of hours")))?,
+        None => return Err(ConfigError::new("remind.after", "is required")),
+    };
+    if hours <= 0.0 {
+        return Err(ConfigError::new("remind.after", format!("{hours} must be more than 0")));
+    }
+    let at = now.plus_millis((hours * 3_600_000.0).round() as i64);
+    if at <= now {
+        return Err(ConfigError::new("remind.after", format!("{hours} is less than a millisecond")));
+    }
+    if at >= expires_at {
+        return Err(ConfigError::new(
+            "remind.after",
+            format!(
+                "{hours} hours is not before the link expires at {}: the reminder would come too late",
+                expires_at.to_rfc3339()
+            ),
+        ));
+    }
+    let to = spec.to.ok_or_else(|| ConfigError::new("remind.to", "is required"))?;
+    if to.is_empty() {
+        return Err(ConfigError::new("remind.to", "must name at least one reviewer"));
+    }
+    for (i, id) in to.iter().enumerate() {
+        let at = format!("remind.to[{i}]");
+        if !reviewers.iter().any(|r| &r.id == id) {
+            return Err(ConfigError::new(at, format!("`{id}` is not the id of one of the reviewers")));
+        }
+        if requested_by == Some(id.as_str()) {
+            return Err(ConfigError::new(at, format!("`{id}` is requestedBy: their link is not issued")));
+        }
+        if to[..i].contains(id) {
+            return Err(ConfigError::new(at, format!("`{id}` is named twice")));
+        }
+    }
+    let rule_set_id = required_id(spec.rule_set_id, "remind.ruleSetId")?;
+    Ok(Remind { at, to, rule_set_id, links: Vec::new() })
+}
+
 fn context_at(value: &serde_json::Value, path: &str) -> Result<Context, ConfigError> {
     Context::from_json(value).map_err(|(key, message)| {
         let at = if key.is_empty() { path.to_owned() } else { format!("{path}.{key}") };
@@ -497,6 +561,8 @@ impl NewIntervention {
         };
         let quorum =
             spec.quorum.map(|q| parse_quorum(q, &reviewers, requested_by.as_deref(), form.as_ref())).transpose()?;
+        let remind =
+            spec.remind.map(|r| parse_remind(r, &reviewers, requested_by.as_deref(), now, expires_at)).transpose()?;
         let on_timeout = match spec.on_timeout {
             Some(t) => Some(OnTimeout {
                 rule_set_id: required_id(t.rule_set_id, "onTimeout.ruleSetId")?,
@@ -554,6 +620,7 @@ impl NewIntervention {
             reviewers,
             quorum,
             requested_by,
+            remind,
         })
     }
 
@@ -571,7 +638,11 @@ impl NewIntervention {
 pub fn check_sendable(intervention: &Intervention) -> Result<(), ConfigError> {
     let mut probe = Submission::probe(intervention.id);
     probe.reviewer_id = intervention.reviewers.iter().map(|r| r.id.clone()).max_by_key(String::len);
-    let probes = [Some(Continuation::for_submission(intervention, &probe)), Continuation::for_timeout(intervention)];
+    let probes = [
+        Some(Continuation::for_submission(intervention, &probe)),
+        Continuation::for_timeout(intervention),
+        Continuation::for_reminder(intervention),
+    ];
     for probe in probes.into_iter().flatten() {
         let bytes = probe.message_bytes().map_err(|e| ConfigError::new("context", e.to_string()))?;
         if bytes > MAX_MESSAGE_BYTES {
@@ -614,6 +685,8 @@ impl Intervention {
             tally: Tally::default(),
             decision: None::<Decision>,
             task: TaskStatus::None,
+            remind: new.remind,
+            reminded_at: None,
         }
     }
 }

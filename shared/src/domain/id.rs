@@ -87,11 +87,14 @@ pub fn random_id(bytes: usize) -> Result<String, getrandom::Error> {
 /// The last part of a timeout continuation's id (`<interventionId>:timeout`); never a submission id.
 pub const TIMEOUT_SUFFIX: &str = "timeout";
 
+/// The last part of a reminder's id (`<interventionId>:reminder`); never a submission id.
+pub const REMINDER_SUFFIX: &str = "reminder";
+
 /// Longest submission id.
 pub const MAX_SUBMISSION_ID_CHARS: usize = 64;
 
 /// The id that makes a repeated post the same submission: 1 to 64 characters of `A-Z a-z 0-9 _ -`, and
-/// never `timeout`, so a submission's continuation id is never a timeout's.
+/// never `timeout` or `reminder`, so a submission's continuation id is never a timeout's or a reminder's.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct SubmissionId(String);
@@ -101,6 +104,7 @@ impl SubmissionId {
     pub fn parse(text: &str) -> Option<Self> {
         let ok = !text.is_empty()
             && text != TIMEOUT_SUFFIX
+            && text != REMINDER_SUFFIX
             && text.len() <= MAX_SUBMISSION_ID_CHARS
             && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
         ok.then(|| Self(text.to_owned()))

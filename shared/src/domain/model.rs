@@ -39,6 +39,20 @@ pub struct OnTimeout {
     pub context: Context,
 }
 
+/// A reminder before the link runs out: queued once, at `at`, if the intervention is still pending then.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Remind {
+    /// When it is due (createdAt + `remind.after` hours; before the link's expiry).
+    pub at: Timestamp,
+    /// The reviewers reminded (ids of `reviewers`, never the requester), in the input's order.
+    pub to: Vec<String>,
+    /// The rule set the reminder is queued with.
+    pub rule_set_id: String,
+    /// Each reminded reviewer's link, signed at creation (the timeout function has no keys).
+    pub links: Vec<String>,
+}
+
 /// One named reviewer: their own link, at most one accepted submission.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reviewer {
@@ -162,6 +176,12 @@ pub struct Intervention {
     /// Where the delivery to a waiting run stands: live attributes, never in the stored document.
     #[serde(skip)]
     pub task: TaskStatus,
+    /// The reminder, if one was asked for (requires reviewers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remind: Option<Remind>,
+    /// When the reminder was queued, if it was (live attributes).
+    #[serde(skip)]
+    pub reminded_at: Option<Timestamp>,
 }
 
 impl Intervention {
@@ -318,6 +338,90 @@ impl Intervention {
             Some(TimeoutRefusal::RunUnavailable)
         } else {
             None
+        }
+    }
+}
+
+impl Intervention {
+    /// Whether nothing more can be accepted: a quorum decided, or every use was taken.
+    pub fn completed(&self) -> bool {
+        self.decision.is_some() || self.uses >= self.max_uses
+    }
+
+    /// The reminded reviewers who have not answered yet, with their links: (index into `reviewers`, link).
+    pub fn pending_reminded(&self) -> Vec<(usize, &str)> {
+        let Some(remind) = &self.remind else { return Vec::new() };
+        remind
+            .to
+            .iter()
+            .zip(&remind.links)
+            .filter_map(|(id, link)| self.reviewer_index(id).map(|index| (index, link.as_str())))
+            .filter(|(index, _)| !self.reviewed.contains(index))
+            .collect()
+    }
+
+    /// Why the reminder may not be queued at `now`, if it may not; `None` means it is queued.
+    pub fn reminder_refusal_at(&self, now: Timestamp) -> Option<ReminderRefusal> {
+        let remind = match &self.remind {
+            None => return Some(ReminderRefusal::NoReminder),
+            Some(remind) => remind,
+        };
+        if self.reminded_at.is_some() {
+            Some(ReminderRefusal::AlreadyReminded)
+        } else if self.cancelled_at.is_some() || self.task.is_gone() {
+            Some(ReminderRefusal::Cancelled)
+        } else if self.timed_out_at.is_some() {
+            Some(ReminderRefusal::TimedOut)
+        } else if self.completed() {
+            Some(ReminderRefusal::Completed)
+        } else if now >= self.expires_at || now >= self.run_available_until {
+            Some(ReminderRefusal::Expired)
+        } else if now < remind.at {
+            Some(ReminderRefusal::NotDue)
+        } else if self.pending_reminded().is_empty() {
+            Some(ReminderRefusal::NobodyPending)
+        } else {
+            None
+        }
+    }
+}
+
+/// Why a reminder did not queue a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderRefusal {
+    /// No intervention with this id was ever stored.
+    NotStored,
+    /// The intervention has no `remind`.
+    NoReminder,
+    /// The reminder was queued already (a repeated invocation).
+    AlreadyReminded,
+    /// The run was cancelled (or is gone).
+    Cancelled,
+    /// The timeout continuation was queued.
+    TimedOut,
+    /// The intervention completed (a quorum decided, or every use was taken).
+    Completed,
+    /// The link expired.
+    Expired,
+    /// The reminder is not due yet (the timer fired early).
+    NotDue,
+    /// Every reminded reviewer answered already.
+    NobodyPending,
+}
+
+impl ReminderRefusal {
+    /// A short reason for logs and answers.
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::NotStored => "the intervention was never stored",
+            Self::NoReminder => "the intervention has no remind",
+            Self::AlreadyReminded => "the reminder was queued already",
+            Self::Cancelled => "the run was cancelled",
+            Self::TimedOut => "the intervention timed out",
+            Self::Completed => "the intervention completed",
+            Self::Expired => "the link has expired",
+            Self::NotDue => "the reminder is not due yet",
+            Self::NobodyPending => "every reminded reviewer answered",
         }
     }
 }

@@ -11,13 +11,13 @@ use tokio::sync::Notify;
 
 use crate::domain::continuation::{Continuation, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Decision, Intervention, Submission, TimeoutRefusal};
+use crate::domain::model::{Decision, Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskStatus, TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
 use crate::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
-    TimeoutOutcome,
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
+    TaskSettlement, TimeoutOutcome,
 };
 
 #[derive(Default)]
@@ -219,6 +219,31 @@ impl InterventionStore for MemoryStore {
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
+    }
+
+    async fn remind(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<ReminderOutcome, StoreError> {
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        let Some(stored) = tables.interventions.get_mut(&intervention.id) else {
+            return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored));
+        };
+        if let Some(refusal) = stored.reminder_refusal_at(now) {
+            return Ok(ReminderOutcome::Refused(refusal));
+        }
+        if stored.uses != intervention.uses {
+            return Ok(ReminderOutcome::Stale);
+        }
+        stored.reminded_at = Some(now);
+        tables.outbox.push((now, continuation.clone()));
+        tables.recorded.entry(intervention.id).or_default().push(continuation.clone());
+        drop(guard);
+        self.outbox_ready.notify_one();
+        Ok(ReminderOutcome::Queued)
     }
 
     async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {

@@ -1,6 +1,7 @@
 //! The timeout timer port: one timer per intervention with an `onTimeout`, set before the intervention is
 //! stored and removed when it is answered or cancelled. A timer that fires for nothing (never stored,
-//! answered, cancelled) is harmless: the timeout's own conditional write decides.
+//! answered, cancelled) is harmless: the timeout's own conditional write decides. An intervention with a
+//! `remind` has a second timer, the reminder's, kept the same way.
 
 use async_trait::async_trait;
 
@@ -20,4 +21,10 @@ pub trait TimeoutScheduler: Send + Sync {
 
     /// Removes the timer of `id`, if there is one.
     async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError>;
+
+    /// Fires the reminder of `id` at (or soon after) `at`: a second timer, beside the timeout's.
+    async fn schedule_reminder(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError>;
+
+    /// Removes the reminder timer of `id`, if there is one.
+    async fn unschedule_reminder(&self, id: &InterventionId) -> Result<(), ScheduleError>;
 }

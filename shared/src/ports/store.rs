@@ -5,7 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::continuation::{Continuation, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Intervention, InterventionState, Submission, TimeoutRefusal};
+use crate::domain::model::{Intervention, InterventionState, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskToken;
 use crate::domain::time::Timestamp;
@@ -57,6 +57,18 @@ pub enum TimeoutOutcome {
     Queued,
     /// Nothing changed, for this reason.
     Refused(TimeoutRefusal),
+}
+
+/// What the store did with a reminder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderOutcome {
+    /// Marked reminded and the reminder recorded in the outbox, in one atomic step.
+    Queued,
+    /// Nothing changed, for this reason.
+    Refused(ReminderRefusal),
+    /// A submission was accepted since the caller's copy was read (its pending reviewers changed):
+    /// nothing changed. Read again and try again.
+    Stale,
 }
 
 /// What a cancel did.
@@ -171,6 +183,18 @@ pub trait InterventionStore: Send + Sync {
         continuation: &Continuation,
         now: Timestamp,
     ) -> Result<TimeoutOutcome, StoreError>;
+
+    /// In one atomic step, only if the intervention is not reminded, not cancelled, not timed out, not
+    /// completed (decided, or every use taken), not expired at `now`, and its uses are exactly
+    /// `intervention.uses` (the copy `continuation` was made from; else [`ReminderOutcome::Stale`]): marks it
+    /// reminded and records `continuation` in the outbox. Never counted against the allowance. A reminder
+    /// and a completion exclude each other's order: a completion recorded first leaves no reminder.
+    async fn remind(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<ReminderOutcome, StoreError>;
 
     /// In one atomic step, only while no submission was accepted and the timeout was not: marks the run
     /// cancelled (its link answers "Link has expired" from now on). Cancelling again is `Cancelled`.

@@ -7,20 +7,20 @@ use serde::Serialize;
 use tracing::Instrument;
 
 use crate::domain::context::ContextKey;
-use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
+use crate::domain::continuation::{Continuation, Outcome, MAX_MESSAGE_BYTES};
 use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
 use crate::domain::model::{Intervention, Submission};
-use crate::domain::model::{InterventionState, TimeoutRefusal};
+use crate::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskAttachment;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::token::{token_digest, LinkKeys};
 use crate::ports::schedule::TimeoutScheduler;
 use crate::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, StoreError, TimeoutOutcome,
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, ReminderOutcome, StoreError, TimeoutOutcome,
 };
 use crate::ports::tasks::{TaskError, TaskNotifier};
 use crate::telemetry::{self, metric};
@@ -231,6 +231,15 @@ impl Service {
         }
     }
 
+    /// Removes the intervention's reminder timer (best effort, like the timeout's).
+    async fn unschedule_reminder(&self, id: &InterventionId) {
+        if let Some(scheduler) = &self.scheduler {
+            if let Err(error) = scheduler.unschedule_reminder(id).await {
+                tracing::warn!(error = %error, "removing the reminder timer failed; it will find nothing to do");
+            }
+        }
+    }
+
     /// The store behind this service.
     pub fn store(&self) -> &Arc<dyn InterventionStore> {
         &self.store
@@ -269,8 +278,9 @@ impl Service {
         let id = new.id().map_err(|e| CreateError::Random(e.to_string()))?;
         let link_key = new.link_context_key.clone();
         let fingerprint = new.fingerprint.clone();
-        let intervention = Intervention::new(id, new, now);
+        let mut intervention = Intervention::new(id, new, now);
         telemetry::record_intervention(&intervention);
+        self.sign_reminder_links(keys, &mut intervention);
         check_sendable(&intervention)?;
         if intervention.on_timeout.is_some() {
             // The timer comes first: a timer whose intervention was never stored finds nothing and says so,
@@ -279,6 +289,12 @@ impl Service {
                 return Err(ConfigError::new("onTimeout", "this deployment has no timeout scheduler").into());
             };
             scheduler.schedule(&id, intervention.expires_at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
+        }
+        if let Some(remind) = &intervention.remind {
+            let Some(scheduler) = &self.scheduler else {
+                return Err(ConfigError::new("remind", "this deployment has no timeout scheduler").into());
+            };
+            scheduler.schedule_reminder(&id, remind.at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
         }
         match self.store.create(&intervention).await {
             Ok(()) => {}
@@ -312,12 +328,32 @@ impl Service {
         Ok(self.created_link(keys, &existing, link_key))
     }
 
+    /// The reviewer's link at `index` (the one the creation output gives them).
+    fn reviewer_link(&self, keys: &LinkKeys, intervention: &Intervention, index: usize) -> String {
+        // At most MAX_REVIEWERS (20) reviewers: every index fits the token's one byte.
+        let token = keys.sign_for_reviewer(&intervention.id, intervention.expires_at, index as u8);
+        format!("{}/i/{token}", self.base_url)
+    }
+
+    /// Signs the links of the reminded reviewers into the reminder, so the timeout function needs no keys.
+    fn sign_reminder_links(&self, keys: &LinkKeys, intervention: &mut Intervention) {
+        let Some(remind) = &intervention.remind else { return };
+        let links = remind
+            .to
+            .iter()
+            .filter_map(|id| intervention.reviewer_index(id))
+            .map(|index| self.reviewer_link(keys, intervention, index))
+            .collect();
+        if let Some(remind) = &mut intervention.remind {
+            remind.links = links;
+        }
+    }
+
     fn created_link(&self, keys: &LinkKeys, intervention: &Intervention, link_key: ContextKey) -> CreatedLink {
         let (id, expires_at) = (&intervention.id, intervention.expires_at);
         let links = if intervention.reviewers.is_empty() {
             serde_json::Value::String(format!("{}/i/{}", self.base_url, keys.sign(id, expires_at)))
         } else {
-            // At most MAX_REVIEWERS (20) reviewers: every index fits the token's one byte.
             let map = intervention
                 .reviewers
                 .iter()
@@ -325,8 +361,7 @@ impl Service {
                 // No self-approval: the requester's link is never issued.
                 .filter(|(index, _)| !intervention.is_requester(*index))
                 .map(|(index, reviewer)| {
-                    let token = keys.sign_for_reviewer(id, expires_at, index as u8);
-                    (reviewer.id.clone(), serde_json::Value::String(format!("{}/i/{token}", self.base_url)))
+                    (reviewer.id.clone(), serde_json::Value::String(self.reviewer_link(keys, intervention, index)))
                 })
                 .collect();
             serde_json::Value::Object(map)
@@ -529,6 +564,10 @@ impl Service {
                 if intervention.uses == 0 && intervention.on_timeout.is_some() {
                     self.unschedule(&intervention.id).await;
                 }
+                // The last use taken: nothing is pending, the reminder has nothing to do.
+                if intervention.remind.is_some() && intervention.uses + 1 >= intervention.max_uses {
+                    self.unschedule_reminder(&intervention.id).await;
+                }
                 Ok(SubmitResult::Accepted { intervention: Box::new(intervention), submission })
             }
             Acceptance::Repeat(previous) if previous.reviewer_id != submission.reviewer_id => {
@@ -594,6 +633,9 @@ impl Service {
                             if current.on_timeout.is_some() {
                                 self.unschedule(&current.id).await;
                             }
+                            if current.remind.is_some() {
+                                self.unschedule_reminder(&current.id).await;
+                            }
                         }
                         None => tracing::info!(submission_id = %submission.submission_id, "vote accepted"),
                     }
@@ -657,6 +699,7 @@ impl Service {
                 tracing::info!("run cancelled");
                 metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
                 self.unschedule(id).await;
+                self.unschedule_reminder(id).await;
                 Ok(Cancellation::Cancelled)
             }
             CancelOutcome::TooLate(intervention) => {
@@ -705,7 +748,9 @@ impl Service {
         }
         tracing::info!("a run waits on the intervention");
         // A decision recorded before the token came is delivered now, by the publisher's own routine.
-        let Some(first) = self.store.continuations(&id).await.map_err(unavailable)?.into_iter().next() else {
+        // A reminder is no decision: never delivered to the run.
+        let continuations = self.store.continuations(&id).await.map_err(unavailable)?;
+        let Some(first) = continuations.into_iter().find(|c| c.outcome != Outcome::Reminder) else {
             return Ok(Attached::Waiting);
         };
         match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
@@ -744,6 +789,40 @@ impl Service {
             TimeoutOutcome::Refused(refusal) => tracing::info!(reason = refusal.reason(), "timeout does nothing"),
         }
         Ok(outcome)
+    }
+
+    /// The reminder's timer fired: queues the one reminder if the intervention is still pending (its
+    /// reminded reviewers who have not answered, with their links); otherwise does nothing and says why.
+    pub async fn fire_reminder(&self, id: &InterventionId) -> Result<ReminderOutcome, StoreError> {
+        let result = self.fire_reminder_inner(id).instrument(telemetry::intervention_span("reminder")).await;
+        if let Ok(ReminderOutcome::Queued) = result {
+            metrics::counter!(metric::REMINDERS_QUEUED).increment(1);
+        }
+        result
+    }
+
+    async fn fire_reminder_inner(&self, id: &InterventionId) -> Result<ReminderOutcome, StoreError> {
+        let now = self.clock.now();
+        telemetry::record_intervention_id(id);
+        // Each stale attempt means a submission was accepted since the read: at most one per use.
+        for _ in 0..VOTE_ATTEMPTS {
+            let Some(intervention) = self.load(id).await? else {
+                tracing::warn!("reminder fired for an intervention that was never stored; nothing to do");
+                return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored));
+            };
+            let outcome = match (intervention.reminder_refusal_at(now), Continuation::for_reminder(&intervention)) {
+                (None, Some(continuation)) => self.store.remind(&intervention, &continuation, now).await?,
+                (Some(refusal), _) => ReminderOutcome::Refused(refusal),
+                (None, None) => ReminderOutcome::Refused(ReminderRefusal::NoReminder),
+            };
+            match outcome {
+                ReminderOutcome::Queued => tracing::info!("still pending: reminder recorded"),
+                ReminderOutcome::Refused(refusal) => tracing::info!(reason = refusal.reason(), "reminder does nothing"),
+                ReminderOutcome::Stale => continue,
+            }
+            return Ok(outcome);
+        }
+        Err(StoreError::Unavailable("the reminder kept meeting newer submissions; nothing was recorded".into()))
     }
 
     /// The intervention's record for an operator: state, uses, submissions and continuation ids; secret

@@ -140,6 +140,10 @@ pub async fn deliver_task(
     continuation: &Continuation,
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
+    // A reminder is no decision: the run waits on.
+    if continuation.outcome == crate::domain::continuation::Outcome::Reminder {
+        return Ok(Delivery::NotWaiting);
+    }
     let Some(id) = InterventionId::parse(&continuation.intervention_id) else { return Ok(Delivery::NotWaiting) };
     // A read first: most interventions have no waiting run, and a read costs a fraction of the failed
     // conditional write a claim would be. A token attached after this read finds the continuation

@@ -28,8 +28,11 @@ pub struct InterventionRecord {
     pub expires_at: String,
     /// The accepted submissions, oldest first.
     pub submissions: Vec<SubmissionRecord>,
-    /// The ids of the continuations queued for it.
+    /// The ids of the continuations queued for it (a reminder's too).
     pub continuation_ids: Vec<String>,
+    /// When the reminder was queued, if it was (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reminded_at: Option<String>,
     /// A quorum's decision, once made: `approved` or `rejected`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<&'static str>,
@@ -102,6 +105,9 @@ impl InterventionRecord {
             (Some(_), None) => Vec::new(),
             (None, _) => submissions.iter().map(Submission::continuation_id).collect(),
         };
+        if intervention.reminded_at.is_some() {
+            continuation_ids.push(Continuation::reminder_id(intervention));
+        }
         if intervention.timed_out_at.is_some() {
             continuation_ids.push(Continuation::timeout_id(intervention));
         }
@@ -135,6 +141,7 @@ impl InterventionRecord {
             expires_at: intervention.expires_at.to_rfc3339(),
             submissions,
             continuation_ids,
+            reminded_at: intervention.reminded_at.map(|at| at.to_rfc3339()),
             outcome: intervention.decision.as_ref().map(|d| d.verdict.as_str()),
             decided_at: intervention.decision.as_ref().map(|d| d.at.to_rfc3339()),
             task: TaskRecord::of(&intervention.task),

@@ -16,15 +16,17 @@ struct Fixture {
     service: Service,
     store: Arc<MemoryStore>,
     clock: Arc<ManualClock>,
+    scheduler: Arc<crate::memory::MemoryScheduler>,
 }
 
 fn fixture() -> Fixture {
     let store = Arc::new(MemoryStore::new());
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
     let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).unwrap(), vec![]).unwrap());
+    let scheduler = Arc::new(crate::memory::MemoryScheduler::new());
     let service = Service::new(store.clone(), keys, clock.clone(), "https://links.example.com/")
-        .with_scheduler(Arc::new(crate::memory::MemoryScheduler::new()));
-    Fixture { service, store, clock }
+        .with_scheduler(scheduler.clone());
+    Fixture { service, store, clock, scheduler }
 }
 
 fn input(max_uses: u32) -> Value {
@@ -713,7 +715,11 @@ fn waiting() -> Waiting {
     let f = fixture();
     let tasks = Arc::new(crate::memory::MemoryTasks::new());
     let service = f.service.clone().with_tasks(tasks.clone());
-    Waiting { f: Fixture { service, store: f.store, clock: f.clock }, tasks, queue: MemoryQueue::new() }
+    Waiting {
+        f: Fixture { service, store: f.store, clock: f.clock, scheduler: f.scheduler },
+        tasks,
+        queue: MemoryQueue::new(),
+    }
 }
 
 impl Waiting {
@@ -1196,4 +1202,223 @@ async fn the_requesters_link_is_not_issued_and_a_signed_one_is_not_found() {
     assert_eq!(continuations[0].outcome, Outcome::Rejected);
     let record = f.service.record(&id).await.unwrap().unwrap();
     assert_eq!((record.max_uses, record.state), (2, InterventionState::Completed));
+}
+
+// Reminders.
+
+use crate::domain::model::ReminderRefusal;
+use crate::ports::store::ReminderOutcome;
+
+/// Half the example's hour: the reminder at 50 % of the expiry.
+const REMIND_AT: i64 = START + 1_800_000;
+
+fn remind_input(mut value: Value, to: &[&str]) -> Value {
+    value["remind"] = json!({"after": 0.5, "to": to, "ruleSetId": "refund-remind"});
+    value
+}
+
+#[tokio::test]
+async fn a_reminder_at_half_the_expiry_is_queued_once_for_a_pending_intervention_with_the_pending_links() {
+    let f = fixture();
+    let (created, tokens) =
+        f.reviewer_links(remind_input(quorum_input(&["ann", "bob", "cy"], 2), &["ann", "bob"])).await;
+    let id = id_of(&created);
+    assert_eq!(f.scheduler.reminder_at(&id), Some(Timestamp::from_millis(REMIND_AT)), "a second timer");
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    f.clock.set(Timestamp::from_millis(REMIND_AT - 1));
+    assert_eq!(f.service.fire_reminder(&id).await.unwrap(), ReminderOutcome::Refused(ReminderRefusal::NotDue));
+    f.clock.set(Timestamp::from_millis(REMIND_AT));
+    assert_eq!(f.service.fire_reminder(&id).await.unwrap(), ReminderOutcome::Queued);
+    assert_eq!(
+        f.service.fire_reminder(&id).await.unwrap(),
+        ReminderOutcome::Refused(ReminderRefusal::AlreadyReminded),
+        "a second firing queues nothing"
+    );
+    let queue = MemoryQueue::new();
+    let outlets = Outlets { queue: &queue, tasks: None };
+    assert_eq!(publish_outbox(f.store.as_ref(), outlets, f.clock.now(), f.clock.now()).await.unwrap(), 1);
+    let message = serde_json::to_value(&queue.messages()[0]).unwrap();
+    assert_eq!(message["id"], json!(format!("{id}:reminder")));
+    assert_eq!(message["outcome"], json!("reminder"));
+    assert_eq!(message["ruleSetId"], json!("refund-remind"));
+    assert_eq!(message["countsAgainstAllowance"], json!(false));
+    assert!(message.get("submissionId").is_none() && message.get("votes").is_none());
+    let bobs_link = created.context["approval.url"]["bob"].clone();
+    assert_eq!(
+        message["pendingReviewers"],
+        json!([{"reviewerId": "bob", "name": "Name bob", "link": bobs_link}]),
+        "only the reminded reviewers who have not answered, with their own links"
+    );
+    assert_eq!(message["context"]["order.id"], json!("A-1001"));
+    assert_eq!(f.store.allowance_used("prod-eu", "2026-11").await.unwrap(), 0, "a reminder is not a resumed run");
+    // The link still works, and the decision is queued as before.
+    assert!(accepted(&f.vote(&tokens["bob"], "approve", "b1").await));
+    let outcomes: Vec<_> = f.store.continuations(&id).await.unwrap().into_iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Reminder, Outcome::Approved]);
+    assert_eq!(f.service.record(&id).await.unwrap().unwrap().state, InterventionState::Completed);
+}
+
+#[tokio::test]
+async fn a_reminder_never_fires_for_a_completed_cancelled_expired_or_timed_out_intervention() {
+    let f = fixture();
+    // A quorum decided.
+    let (decided, tokens) = f.reviewer_links(remind_input(quorum_input(&["ann", "bob", "cy"], 2), &["cy"])).await;
+    assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+    assert!(accepted(&f.vote(&tokens["bob"], "approve", "b1").await));
+    assert_eq!(f.scheduler.reminder_at(&id_of(&decided)), None, "the decision removes the reminder's timer");
+    // A single reviewer's one use answered.
+    let (answered, tokens) = f.reviewer_links(remind_input(reviewers_input(&["ann"]), &["ann"])).await;
+    assert!(accepted(&f.post(&tokens["ann"], "decision=approve").await));
+    assert_eq!(f.scheduler.reminder_at(&id_of(&answered)), None, "the last use removes it");
+    // Every reminded reviewer answered, the others have not.
+    let (nobody, tokens) = f.reviewer_links(remind_input(reviewers_input(&["ann", "bob"]), &["ann"])).await;
+    assert!(accepted(&f.post(&tokens["ann"], "decision=approve").await));
+    // Cancelled.
+    let (cancelled, _) = f.reviewer_links(remind_input(reviewers_input(&["ann", "bob"]), &["bob"])).await;
+    assert_eq!(f.service.cancel(&id_of(&cancelled)).await.unwrap(), Cancellation::Cancelled);
+    assert_eq!(f.scheduler.reminder_at(&id_of(&cancelled)), None, "the cancel removes it");
+    // Expired (the timer fires late), and timed out.
+    let (expired, _) = f.reviewer_links(remind_input(reviewers_input(&["ann", "bob"]), &["bob"])).await;
+    let (timed_out, _) = f.reviewer_links(remind_input(reviewers_input(&["ann", "bob"]), &["bob"])).await;
+    // Without remind.
+    let (unset, _) = f.reviewer_links(reviewers_input(&["ann", "bob"])).await;
+    // Every reminder is due (the votes above moved the clock on a few seconds).
+    f.clock.set(Timestamp::from_millis(REMIND_AT + 60_000));
+    let fire = |created: &CreatedLink| {
+        let (service, id) = (f.service.clone(), id_of(created));
+        async move { service.fire_reminder(&id).await.unwrap() }
+    };
+    assert_eq!(fire(&decided).await, ReminderOutcome::Refused(ReminderRefusal::Completed));
+    assert_eq!(fire(&answered).await, ReminderOutcome::Refused(ReminderRefusal::Completed));
+    assert_eq!(fire(&nobody).await, ReminderOutcome::Refused(ReminderRefusal::NobodyPending));
+    assert_eq!(fire(&cancelled).await, ReminderOutcome::Refused(ReminderRefusal::Cancelled));
+    assert_eq!(fire(&unset).await, ReminderOutcome::Refused(ReminderRefusal::NoReminder));
+    f.clock.set(Timestamp::from_millis(EXPIRY + 60_000));
+    assert_eq!(f.service.fire_timeout(&id_of(&timed_out)).await.unwrap(), TimeoutOutcome::Queued);
+    assert_eq!(fire(&expired).await, ReminderOutcome::Refused(ReminderRefusal::Expired));
+    assert_eq!(fire(&timed_out).await, ReminderOutcome::Refused(ReminderRefusal::TimedOut));
+    let ghost = InterventionId::random().unwrap();
+    assert_eq!(f.service.fire_reminder(&ghost).await.unwrap(), ReminderOutcome::Refused(ReminderRefusal::NotStored));
+    let outbox = f.store.unpublished(100, f.clock.now()).await.unwrap();
+    assert!(outbox.iter().all(|c| c.outcome != Outcome::Reminder), "{outbox:?}");
+}
+
+#[tokio::test]
+async fn a_reminder_is_refused_by_name_without_reviewers_for_others_or_not_before_the_expiry() {
+    let f = fixture();
+    let cases = [
+        (remind_input(input(1), &["ann"]), "remind"),
+        (remind_input(reviewers_input(&["ann"]), &["eve"]), "remind.to[0]"),
+        (remind_input(reviewers_input(&["ann", "bob"]), &["ann", "ann"]), "remind.to[1]"),
+        (remind_input(reviewers_input(&["ann", "bob"]), &[]), "remind.to"),
+    ];
+    for (value, field) in cases {
+        let error = f.service.create(value.to_string().as_bytes()).await.unwrap_err();
+        assert!(matches!(error, CreateError::Invalid(ref e) if e.field == field), "{field}: {error}");
+    }
+    let mut requester = remind_input(reviewers_input(&["ann", "bob"]), &["bob"]);
+    requester["requestedBy"] = json!("bob");
+    let error = f.service.create(requester.to_string().as_bytes()).await.unwrap_err();
+    assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "remind.to[0]"), "{error}");
+    for (after, field) in [(json!(1), "remind.after"), (json!(0), "remind.after"), (json!("soon"), "remind.after")] {
+        let mut value = remind_input(reviewers_input(&["ann"]), &["ann"]);
+        value["remind"]["after"] = after;
+        let error = f.service.create(value.to_string().as_bytes()).await.unwrap_err();
+        assert!(matches!(error, CreateError::Invalid(ref e) if e.field == field), "{error}");
+    }
+    let mut value = remind_input(reviewers_input(&["ann"]), &["ann"]);
+    value["remind"].as_object_mut().unwrap().remove("ruleSetId");
+    let error = f.service.create(value.to_string().as_bytes()).await.unwrap_err();
+    assert!(matches!(error, CreateError::Invalid(ref e) if e.field == "remind.ruleSetId"), "{error}");
+    assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_reminder_is_never_delivered_to_a_waiting_run() {
+    let w = waiting();
+    // One run waits before the reminder, one attaches after it was recorded.
+    let (before, before_tokens) = w.f.reviewer_links(remind_input(reviewers_input(&["ann"]), &["ann"])).await;
+    let (after, after_tokens) = w.f.reviewer_links(remind_input(reviewers_input(&["ann"]), &["ann"])).await;
+    assert_eq!(w.attach(id_of(&before), "task-1").await.unwrap(), Attached::Waiting);
+    w.f.clock.set(Timestamp::from_millis(REMIND_AT));
+    for created in [&before, &after] {
+        assert_eq!(w.f.service.fire_reminder(&id_of(created)).await.unwrap(), ReminderOutcome::Queued);
+    }
+    assert_eq!(w.publish().await, 2, "the reminders go to the queue");
+    assert_eq!(w.attach(id_of(&after), "task-2").await.unwrap(), Attached::Waiting, "a reminder is no decision");
+    assert_eq!(w.tasks.succeed_calls(), 0, "and never to a run");
+    assert!(accepted(&w.f.post(&before_tokens["ann"], "decision=approve&_submissionId=s1").await));
+    assert!(accepted(&w.f.post(&after_tokens["ann"], "decision=approve&_submissionId=s2").await));
+    assert_eq!(w.publish().await, 2);
+    for task in ["task-1", "task-2"] {
+        let output: Value = serde_json::from_str(&w.tasks.output(task).expect("answered")).unwrap();
+        assert_eq!(output["outcome"], json!("submitted"), "{task}");
+    }
+    assert_eq!(w.tasks.succeed_calls(), 2);
+}
+
+/// The reminder fired at the instant the last answer comes, many rounds: either the reminder is recorded
+/// first (and lists the reviewer who then answered) or not at all; never after the completion.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion() {
+    let (mut reminded, mut not) = (0, 0);
+    for round in 0..200 {
+        let f = Arc::new(fixture());
+        let quorum = round % 2 == 0;
+        let value = if quorum {
+            remind_input(quorum_input(&["ann", "bob"], 2), &["ann", "bob"])
+        } else {
+            remind_input(reviewers_input(&["bob"]), &["bob"])
+        };
+        let (created, tokens) = f.reviewer_links(value).await;
+        let id = id_of(&created);
+        if quorum {
+            assert!(accepted(&f.vote(&tokens["ann"], "approve", "a1").await));
+        }
+        f.clock.set(Timestamp::from_millis(REMIND_AT));
+        // Both start at once, behind a barrier, spawned in either order.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (g, token, b) = (f.clone(), tokens["bob"].clone(), barrier.clone());
+        let answer = async move {
+            b.wait().await;
+            g.post(&token, "decision=approve&_submissionId=b1").await
+        };
+        let (g, b) = (f.clone(), barrier.clone());
+        let remind = async move {
+            b.wait().await;
+            g.service.fire_reminder(&id).await.unwrap()
+        };
+        let (last, reminder) = if round % 4 < 2 {
+            let last = tokio::spawn(answer);
+            (last, tokio::spawn(remind))
+        } else {
+            let reminder = tokio::spawn(remind);
+            (tokio::spawn(answer), reminder)
+        };
+        assert!(accepted(&last.await.unwrap()));
+        let outcome = reminder.await.unwrap();
+        let continuations = f.store.continuations(&id).await.unwrap();
+        let completion = if quorum { Outcome::Approved } else { Outcome::Submitted };
+        match outcome {
+            ReminderOutcome::Queued => {
+                reminded += 1;
+                let outcomes: Vec<_> = continuations.iter().map(|c| c.outcome).collect();
+                assert_eq!(outcomes, [Outcome::Reminder, completion], "round {round}");
+                let pending = continuations[0].pending_reviewers.as_ref().unwrap();
+                assert_eq!(
+                    pending.iter().map(|p| p.reviewer_id.as_str()).collect::<Vec<_>>(),
+                    ["bob"],
+                    "round {round}"
+                );
+            }
+            ReminderOutcome::Refused(ReminderRefusal::Completed) => {
+                not += 1;
+                assert_eq!(continuations.len(), 1, "round {round}");
+                assert_eq!(continuations[0].outcome, completion, "round {round}");
+            }
+            other => panic!("round {round}: {other:?}"),
+        }
+    }
+    assert_eq!(reminded + not, 200);
+    println!("reminder first in {reminded} rounds, completion first in {not}");
 }

@@ -16,13 +16,13 @@ use serde_json::json;
 
 use crate::domain::error::ConfigError;
 use crate::domain::id::InterventionId;
-use crate::domain::model::TimeoutRefusal;
+use crate::domain::model::{ReminderRefusal, TimeoutRefusal};
 use crate::domain::time::{Clock, SystemClock, Timestamp};
 use crate::domain::token::{LinkKey, LinkKeys};
 use crate::memory::{MemoryQueue, MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
 use crate::ports::schedule::TimeoutScheduler;
-use crate::ports::store::{InterventionStore, TimeoutOutcome};
+use crate::ports::store::{InterventionStore, ReminderOutcome, TimeoutOutcome};
 use crate::service::{publish_outbox, Cancellation, CreateError, Outlets, Service};
 use crate::web::error::HttpError;
 use crate::web::routes::{public_router, read_body, record_router, with_security_headers};
@@ -186,6 +186,15 @@ async fn run_timer(service: Service, scheduler: Arc<MemoryScheduler>) {
                 Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotDue)) | Err(_) => {
                     let retry_at = service.now().plus_millis(1_000);
                     let _ = scheduler.schedule(&id, retry_at).await;
+                }
+                Ok(_) => {}
+            }
+        }
+        for id in scheduler.take_due_reminders(service.now()) {
+            match service.fire_reminder(&id).await {
+                Ok(ReminderOutcome::Refused(ReminderRefusal::NotDue)) | Err(_) => {
+                    let retry_at = service.now().plus_millis(1_000);
+                    let _ = scheduler.schedule_reminder(&id, retry_at).await;
                 }
                 Ok(_) => {}
             }

@@ -19,6 +19,9 @@
 //!   A quorum's vote that decides nothing is an `S#` item with `vote` and no continuation, never in the
 //!   outbox; the deciding vote's item carries the one continuation.
 //! - `I#<id>`, `T#timeout` — the timeout continuation, recorded with `timedOutAt` on the intervention.
+//! - `I#<id>`, `T#reminder` — the reminder, recorded with `remindedAt` on the intervention, on the
+//!   condition that its `uses` are those the reminder was made from (and it is undecided, not cancelled,
+//!   not timed out, not reminded, not expired).
 //! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
 //!   [`ALLOWANCE_SHARDS`] shards summed on read (an unsharded `M#<YYYY-MM>`, written before, is summed too).
 //!
@@ -49,6 +52,8 @@ pub const ENVIRONMENT_INDEX: &str = "byEnvironment";
 pub const CORRELATION_INDEX: &str = "byCorrelation";
 /// The sort key of an intervention's timeout continuation record.
 pub(super) const TIMEOUT_SK: &str = "T#timeout";
+/// The sort key of the reminder's outbox item.
+pub(super) const REMINDER_SK: &str = "T#reminder";
 
 /// An item as the SDK reads and writes it.
 pub type Item = HashMap<String, AttributeValue>;
@@ -81,6 +86,7 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
     intervention.uses = number(item, "uses").and_then(|u| u32::try_from(u).ok()).unwrap_or(0);
     intervention.cancelled_at = number(item, "cancelledAt").map(Timestamp::from_millis);
     intervention.timed_out_at = number(item, "timedOutAt").map(Timestamp::from_millis);
+    intervention.reminded_at = number(item, "remindedAt").map(Timestamp::from_millis);
     if let Some(expires_at) = number(item, "expiresAt") {
         intervention.expires_at = Timestamp::from_millis(expires_at);
     }
@@ -164,6 +170,11 @@ pub(super) fn vote_token(submission: &Submission, now: Timestamp, approvals: u32
 /// (its `now` differs) is a new request, told apart by the timeout item's own condition.
 pub(super) fn timeout_token(intervention: &Intervention, now: Timestamp) -> String {
     hex(&Sha256::digest(format!("{}\ntimeout\n{}", intervention.id, now.millis()))[..18])
+}
+
+/// The ClientRequestToken of one reminder attempt (as [`timeout_token`]).
+pub(super) fn reminder_token(intervention: &Intervention, now: Timestamp) -> String {
+    hex(&Sha256::digest(format!("{}\nreminder\n{}\n{}", intervention.id, now.millis(), intervention.uses))[..18])
 }
 
 /// Shards of an environment's monthly allowance counter: acceptances on different links of one

@@ -9,17 +9,18 @@ use aws_sdk_dynamodb::Client;
 
 use crate::domain::continuation::{self, Continuation, Origin, Verdict};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Intervention, Submission, Tally, TimeoutRefusal};
+use crate::domain::model::{Intervention, ReminderRefusal, Submission, Tally, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use crate::domain::time::Timestamp;
 use crate::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, StoreError, TaskSettlement,
-    TimeoutOutcome,
+    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
+    TaskSettlement, TimeoutOutcome,
 };
 use items::{
     allowance_key, allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token,
-    intervention_pk, n, number, request_token, reviewer_attribute, s, text, timeout_token, ttl, vote_token, TIMEOUT_SK,
+    intervention_pk, n, number, reminder_token, request_token, reviewer_attribute, s, text, timeout_token, ttl,
+    vote_token, REMINDER_SK, TIMEOUT_SK,
 };
 use transact::{reason_code, transact, Settle};
 
@@ -33,6 +34,7 @@ pub use items::{item_json, Item, CORRELATION_INDEX, ENVIRONMENT_INDEX, OUTBOX_IN
 fn outbox_sk(origin: &Origin) -> String {
     match origin {
         Origin::Timeout => TIMEOUT_SK.to_owned(),
+        Origin::Reminder => REMINDER_SK.to_owned(),
         Origin::Submission(submission_id) => format!("S#{submission_id}"),
     }
 }
@@ -711,6 +713,51 @@ impl InterventionStore for DynamoStore {
         }
     }
 
+    async fn remind(
+        &self,
+        intervention: &Intervention,
+        continuation: &Continuation,
+        now: Timestamp,
+    ) -> Result<ReminderOutcome, StoreError> {
+        let pk = intervention_pk(&intervention.id);
+        let mark = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(&pk))
+            .key("sk", s("I"))
+            .update_expression("SET remindedAt = :now")
+            .condition_expression(
+                "attribute_exists(pk) AND attribute_not_exists(remindedAt) AND attribute_not_exists(timedOutAt) \
+                 AND attribute_not_exists(cancelledAt) AND attribute_not_exists(decidedAt) AND #uses = :uses \
+                 AND #uses < maxUses AND expiresAt > :now AND runAvailableUntil > :now",
+            )
+            .expression_attribute_names("#uses", "uses")
+            .expression_attribute_values(":uses", n(intervention.uses))
+            .expression_attribute_values(":now", n(now.millis()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)?;
+        let record = self
+            .outbox_record(&pk, &Origin::Reminder, intervention, continuation, now)?
+            .build()
+            .map_err(unavailable)?;
+        let items =
+            vec![TransactWriteItem::builder().update(mark).build(), TransactWriteItem::builder().put(record).build()];
+        let transaction = transact::Transaction {
+            client: &self.client,
+            items,
+            request_token: Some(reminder_token(intervention, now)),
+            exhausted: "the reminder kept conflicting with concurrent submissions",
+        };
+        match transact(transaction, ReminderOutcome::Queued, &SettleReminder { store: self, intervention, now }).await {
+            // No answer came back: the intervention says whether the reminder was recorded.
+            Err(StoreError::Unconfirmed(why)) => match self.get(&intervention.id).await {
+                Ok(Some(current)) if current.reminded_at.is_some() => Ok(ReminderOutcome::Queued),
+                _ => Err(StoreError::Unconfirmed(why)),
+            },
+            other => other,
+        }
+    }
+
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
         let mut submissions = Vec::new();
         let mut start = None;
@@ -926,5 +973,38 @@ impl Settle for SettleTimeout<'_> {
             Some(current) => current.timeout_refusal_at(self.now).unwrap_or(TimeoutRefusal::Answered),
         };
         Ok(Some(TimeoutOutcome::Refused(refusal)))
+    }
+}
+
+/// Settles a cancelled reminder: reminded already, refused for the reason the stored item gives, stale
+/// (a submission came since the read), or a conflict to retry.
+struct SettleReminder<'a> {
+    store: &'a DynamoStore,
+    intervention: &'a Intervention,
+    now: Timestamp,
+}
+
+#[async_trait]
+impl Settle for SettleReminder<'_> {
+    type Outcome = ReminderOutcome;
+
+    async fn settle(&self, reasons: &[CancellationReason]) -> Result<Option<ReminderOutcome>, StoreError> {
+        if reason_code(reasons, 1) == "ConditionalCheckFailed" {
+            return Ok(Some(ReminderOutcome::Refused(ReminderRefusal::AlreadyReminded)));
+        }
+        if reason_code(reasons, 0) != "ConditionalCheckFailed" {
+            return Ok(None);
+        }
+        let current = match reasons.first().and_then(|r| r.item()) {
+            Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
+            _ => self.store.get(&self.intervention.id).await?,
+        };
+        Ok(Some(match current {
+            None => ReminderOutcome::Refused(ReminderRefusal::NotStored),
+            Some(current) => match current.reminder_refusal_at(self.now) {
+                Some(refusal) => ReminderOutcome::Refused(refusal),
+                None => ReminderOutcome::Stale,
+            },
+        }))
     }
 }
