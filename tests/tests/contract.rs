@@ -190,6 +190,11 @@ async fn every_example_is_accepted_and_every_continuation_conforms() {
             {"reviewerId": "cy@example.com", "name": "Cy Example", "link": reminder_links["cy@example.com"]},
         ])
     );
+    let record: Value =
+        t.client.get(format!("{}/interventions/{reminder_id}", t.url)).send().await.unwrap().json().await.unwrap();
+    assert_conforms("InterventionRecord", &record);
+    assert_eq!(record["continuationIds"], json!([format!("{reminder_id}:reminder")]));
+    assert_eq!(record["remindedAt"], json!("2026-11-25T10:30:00.000Z"));
 
     let now = valid_at(input).plus_millis(3_600_000);
     clock.set(now);
