@@ -79,7 +79,10 @@ pub async fn settle_sent(
         // A run waits for the first continuation of its intervention only: one try per intervention.
         let mut tried: Vec<&str> = Vec::new();
         for continuation in batch {
-            if tried.contains(&continuation.intervention_id.as_str()) {
+            // A reminder is no decision: it never takes the intervention's one try.
+            if continuation.outcome == crate::domain::continuation::Outcome::Reminder
+                || tried.contains(&continuation.intervention_id.as_str())
+            {
                 continue;
             }
             tried.push(&continuation.intervention_id);

@@ -1422,3 +1422,21 @@ async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion() {
     assert_eq!(reminded + not, 200);
     println!("reminder first in {reminded} rounds, completion first in {not}");
 }
+
+#[tokio::test]
+async fn a_reminder_ahead_of_the_decision_in_one_batch_does_not_take_the_runs_one_try() {
+    let w = waiting();
+    let (created, token) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    w.attach(id, "task-r").await.unwrap();
+    assert!(accepted(&w.f.post(&token, "decision=approve&_submissionId=d1").await));
+    let decision = w.f.store.continuations(&id).await.unwrap().remove(0);
+    let mut reminder = decision.clone();
+    reminder.outcome = Outcome::Reminder;
+    reminder.id = format!("{id}:reminder");
+    let batch = [reminder, decision];
+    settle_sent(w.f.store.as_ref(), Some(w.tasks.as_ref()), &batch, &[], w.f.clock.now()).await.unwrap();
+    let output: Value = serde_json::from_str(&w.tasks.output("task-r").expect("the decision reached the run")).unwrap();
+    assert_eq!(output["outcome"], json!("submitted"));
+    assert_eq!(w.tasks.succeed_calls(), 1);
+}
