@@ -91,6 +91,19 @@ impl DynamoStore {
         Ok(output.item)
     }
 
+    /// The intervention as a cancelled transaction's first action found it: from the reasons when DynamoDB
+    /// returned the item, else read again.
+    async fn intervention_as_failed(
+        &self,
+        reasons: &[CancellationReason],
+        id: &InterventionId,
+    ) -> Result<Option<Intervention>, StoreError> {
+        match reasons.first().and_then(|r| r.item()) {
+            Some(item) if !item.is_empty() => Ok(Some(decode_intervention(item)?)),
+            _ => self.get(id).await,
+        }
+    }
+
     fn accept_items(
         &self,
         intervention: &Intervention,
@@ -200,10 +213,7 @@ impl DynamoStore {
             return Ok(Some(Acceptance::Repeat(previous)));
         }
         if reason_code(reasons, 0) == "ConditionalCheckFailed" {
-            let intervention = match reasons.first().and_then(|r| r.item()) {
-                Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
-                _ => self.get(&submission.intervention_id).await?,
-            };
+            let intervention = self.intervention_as_failed(reasons, &submission.intervention_id).await?;
             return Ok(match intervention {
                 None => Some(Acceptance::Refused(Rejection::NotFound)),
                 // The condition failed, so one of its clauses held; decide which from the same `now`.
@@ -913,10 +923,7 @@ impl Settle for SettleVote<'_> {
         if reason_code(reasons, 0) != "ConditionalCheckFailed" {
             return Ok(None);
         }
-        let current = match reasons.first().and_then(|r| r.item()) {
-            Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
-            _ => store.get(&submission.intervention_id).await?,
-        };
+        let current = store.intervention_as_failed(reasons, &submission.intervention_id).await?;
         Ok(Some(match current {
             None => Acceptance::Refused(Rejection::NotFound),
             // The condition failed, so one of its clauses held.
@@ -964,10 +971,7 @@ impl Settle for SettleTimeout<'_> {
         if reason_code(reasons, 0) != "ConditionalCheckFailed" {
             return Ok(None);
         }
-        let current = match reasons.first().and_then(|r| r.item()) {
-            Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
-            _ => self.store.get(&self.intervention.id).await?,
-        };
+        let current = self.store.intervention_as_failed(reasons, &self.intervention.id).await?;
         let refusal = match current {
             None => TimeoutRefusal::NotStored,
             Some(current) => current.timeout_refusal_at(self.now).unwrap_or(TimeoutRefusal::Answered),
@@ -995,10 +999,7 @@ impl Settle for SettleReminder<'_> {
         if reason_code(reasons, 0) != "ConditionalCheckFailed" {
             return Ok(None);
         }
-        let current = match reasons.first().and_then(|r| r.item()) {
-            Some(item) if !item.is_empty() => Some(decode_intervention(item)?),
-            _ => self.store.get(&self.intervention.id).await?,
-        };
+        let current = self.store.intervention_as_failed(reasons, &self.intervention.id).await?;
         Ok(Some(match current {
             None => ReminderOutcome::Refused(ReminderRefusal::NotStored),
             Some(current) => match current.reminder_refusal_at(self.now) {
