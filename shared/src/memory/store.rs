@@ -36,6 +36,17 @@ struct Tables {
 }
 
 impl Tables {
+    /// The submission recorded under this id, if any.
+    fn submission(&self, id: &InterventionId, submission_id: &SubmissionId) -> Option<&Submission> {
+        self.submissions.get(id).and_then(|all| all.iter().find(|s| &s.submission_id == submission_id))
+    }
+
+    /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
+    fn record_continuation(&mut self, id: InterventionId, continuation: &Continuation, now: Timestamp) {
+        self.outbox.push((now, continuation.clone()));
+        self.recorded.entry(id).or_default().push(continuation.clone());
+    }
+
     fn count_allowance(&mut self, intervention: &Intervention, now: Timestamp) {
         if intervention.tier.counts_against_allowance() {
             *self.allowance.entry((intervention.environment_id.clone(), now.year_month())).or_default() += 1;
@@ -103,8 +114,7 @@ impl InterventionStore for MemoryStore {
         id: &InterventionId,
         submission_id: &SubmissionId,
     ) -> Result<Option<Submission>, StoreError> {
-        let tables = self.lock()?;
-        Ok(tables.submissions.get(id).and_then(|all| all.iter().find(|s| &s.submission_id == submission_id).cloned()))
+        Ok(self.lock()?.submission(id, submission_id).cloned())
     }
 
     async fn accept(
@@ -117,9 +127,7 @@ impl InterventionStore for MemoryStore {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
         let id = submission.intervention_id;
-        if let Some(previous) =
-            tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission.submission_id))
-        {
+        if let Some(previous) = tables.submission(&id, &submission.submission_id) {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
         let Some(stored) = tables.interventions.get_mut(&id) else {
@@ -140,8 +148,7 @@ impl InterventionStore for MemoryStore {
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
-        tables.outbox.push((now, continuation.clone()));
-        tables.recorded.entry(id).or_default().push(continuation.clone());
+        tables.record_continuation(id, continuation, now);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
@@ -158,9 +165,7 @@ impl InterventionStore for MemoryStore {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
         let id = submission.intervention_id;
-        if let Some(previous) =
-            tables.submissions.get(&id).and_then(|all| all.iter().find(|s| s.submission_id == submission.submission_id))
-        {
+        if let Some(previous) = tables.submission(&id, &submission.submission_id) {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
         let Some(stored) = tables.interventions.get_mut(&id) else {
@@ -187,8 +192,7 @@ impl InterventionStore for MemoryStore {
         stored.decision = Some(Decision { verdict, submission_id: submission.submission_id.clone(), at: now });
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
-        tables.outbox.push((now, continuation.clone()));
-        tables.recorded.entry(id).or_default().push(continuation.clone());
+        tables.record_continuation(id, continuation, now);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
@@ -214,8 +218,7 @@ impl InterventionStore for MemoryStore {
         stored.timed_out_at = Some(now);
         let stored = stored.clone();
         tables.count_allowance(&stored, now);
-        tables.outbox.push((now, continuation.clone()));
-        tables.recorded.entry(id).or_default().push(continuation.clone());
+        tables.record_continuation(id, continuation, now);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
@@ -239,8 +242,7 @@ impl InterventionStore for MemoryStore {
             return Ok(ReminderOutcome::Stale);
         }
         stored.reminded_at = Some(now);
-        tables.outbox.push((now, continuation.clone()));
-        tables.recorded.entry(intervention.id).or_default().push(continuation.clone());
+        tables.record_continuation(intervention.id, continuation, now);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(ReminderOutcome::Queued)
