@@ -83,6 +83,25 @@ impl AwsFixture {
         Self { config, store: Arc::new(store), queue: Arc::new(queue), sqs, dynamodb }
     }
 
+    /// A timeouts schedule group of this fixture's own on moto's EventBridge Scheduler, and the product's
+    /// scheduler on it (targets as the template sets them; `dead_letter_arn` optional, as there).
+    pub async fn timeouts(
+        &self,
+        dead_letter_arn: Option<&str>,
+    ) -> (aws_sdk_scheduler::Client, String, human_intervention::aws::scheduler::EventBridgeScheduler) {
+        use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
+        let client = aws_sdk_scheduler::Client::new(&self.config);
+        let group = format!("{}-timeouts", self.store.table());
+        client.create_schedule_group().name(&group).send().await.expect("a schedule group");
+        let target = SchedulerTarget {
+            group: group.clone(),
+            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:timeout".into(),
+            role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
+            dead_letter_arn: dead_letter_arn.map(str::to_owned),
+        };
+        (client.clone(), group, EventBridgeScheduler::new(client, target))
+    }
+
     /// Every message on the queue (received and deleted), as continuations with their attributes.
     pub async fn drain(&self) -> Vec<(Continuation, std::collections::HashMap<String, String>)> {
         let mut all = Vec::new();

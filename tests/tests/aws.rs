@@ -933,20 +933,8 @@ async fn every_state_is_reported_and_the_pending_list_pages_without_secrets() {
 
 #[tokio::test]
 async fn eventbridge_schedules_are_made_before_storing_and_removed_on_cancel() {
-    use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
     let f = AwsFixture::new(false).await;
-    let client = aws_sdk_scheduler::Client::new(&f.config);
-    let group = format!("{}-timeouts", f.store.table());
-    client.create_schedule_group().name(&group).send().await.expect("a schedule group");
-    let scheduler = EventBridgeScheduler::new(
-        client.clone(),
-        SchedulerTarget {
-            group: group.clone(),
-            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:timeout".into(),
-            role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
-            dead_letter_arn: Some("arn:aws:sqs:eu-west-1:123456789012:timeouts-dlq".into()),
-        },
-    );
+    let (client, group, scheduler) = f.timeouts(Some("arn:aws:sqs:eu-west-1:123456789012:timeouts-dlq")).await;
     let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
     let service = Service::new(f.store.clone(), Arc::new(keys), Arc::new(SystemClock), "http://l.example")
         .with_scheduler(Arc::new(scheduler));
@@ -1219,20 +1207,8 @@ async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion_on_d
 
 #[tokio::test]
 async fn the_reminder_is_a_second_eventbridge_schedule_removed_by_the_decision() {
-    use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
     let f = AwsFixture::new(false).await;
-    let client = aws_sdk_scheduler::Client::new(&f.config);
-    let group = format!("{}-timeouts", f.store.table());
-    client.create_schedule_group().name(&group).send().await.expect("a schedule group");
-    let scheduler = EventBridgeScheduler::new(
-        client.clone(),
-        SchedulerTarget {
-            group: group.clone(),
-            function_arn: "arn:aws:lambda:eu-west-1:123456789012:function:timeout".into(),
-            role_arn: "arn:aws:iam::123456789012:role/scheduler".into(),
-            dead_letter_arn: None,
-        },
-    );
+    let (client, group, scheduler) = f.timeouts(None).await;
     let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
     let service = Service::new(f.store.clone(), Arc::new(keys), Arc::new(SystemClock), "http://l.example")
         .with_scheduler(Arc::new(scheduler));
