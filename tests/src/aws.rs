@@ -248,13 +248,8 @@ impl InterventionStore for FaultyStore {
     ) -> Result<AttachOutcome, StoreError> {
         self.inner.attach_task(id, token, now).await
     }
-    async fn claim_task(
-        &self,
-        id: &InterventionId,
-        continuation_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<TaskToken>, StoreError> {
-        self.inner.claim_task(id, continuation_id, now).await
+    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.claim_task(id, now).await
     }
     async fn settle_task(
         &self,

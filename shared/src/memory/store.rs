@@ -294,12 +294,7 @@ impl InterventionStore for MemoryStore {
         Ok(AttachOutcome::Attached(Box::new(intervention.clone())))
     }
 
-    async fn claim_task(
-        &self,
-        id: &InterventionId,
-        _continuation_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<TaskToken>, StoreError> {
+    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
         let waiting = tables.interventions.get(id).is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));

@@ -214,17 +214,12 @@ pub trait InterventionStore: Send + Sync {
         now: Timestamp,
     ) -> Result<AttachOutcome, StoreError>;
 
-    /// Claims the delivery of `continuation_id` to the waiting run: the token, if one is attached, nothing
+    /// Claims the delivery of a continuation to the waiting run: the token, if one is attached, nothing
     /// was delivered and no live claim (younger than [`TASK_CLAIM_MILLIS`]) holds it; else `None`. One
     /// claimant at a time, so the task is answered once.
     ///
     /// [`TASK_CLAIM_MILLIS`]: crate::domain::task::TASK_CLAIM_MILLIS
-    async fn claim_task(
-        &self,
-        id: &InterventionId,
-        continuation_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<TaskToken>, StoreError>;
+    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError>;
 
     /// Records how a claimed delivery to `token` ended. A refusal or a release is recorded only while
     /// `token` is still the one attached (a later attempt of the step may have replaced it).

@@ -155,7 +155,7 @@ pub async fn deliver_task(
     if !waiting {
         return Ok(Delivery::NotWaiting);
     }
-    let Some(token) = store.claim_task(&id, &continuation.id, now).await? else { return Ok(Delivery::NotWaiting) };
+    let Some(token) = store.claim_task(&id, now).await? else { return Ok(Delivery::NotWaiting) };
     let output = continuation.message_body().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     match tasks.succeed(&token, &output).await {
         Ok(()) => {

@@ -531,12 +531,7 @@ impl InterventionStore for DynamoStore {
         }
     }
 
-    async fn claim_task(
-        &self,
-        id: &InterventionId,
-        _continuation_id: &str,
-        now: Timestamp,
-    ) -> Result<Option<TaskToken>, StoreError> {
+    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
         let result = self
             .client
             .update_item()
