@@ -173,12 +173,14 @@ impl FaultyStore {
 }
 
 use human_intervention::domain::id::{InterventionId, SubmissionId};
+use human_intervention::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use human_intervention::domain::model::TimeoutRefusal;
 use human_intervention::domain::model::{Intervention, Submission};
 use human_intervention::domain::task::TaskToken;
 use human_intervention::domain::time::Timestamp;
 use human_intervention::ports::store::{
     Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
-    TaskSettlement, TimeoutOutcome,
+    TimeoutOutcome,
 };
 
 #[async_trait::async_trait]
@@ -200,39 +202,21 @@ impl InterventionStore for FaultyStore {
         &self,
         intervention: &Intervention,
         submission: &Submission,
-        continuation: &Continuation,
-        now: Timestamp,
+        continuation: Option<&Continuation>,
+        change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
         match self.fault() {
-            StoreFault::None => self.inner.accept(intervention, submission, continuation, now).await,
+            StoreFault::None => self.inner.accept(intervention, submission, continuation, change).await,
             StoreFault::BeforeCommit => Err(StoreError::Unavailable("injected: throttled before commit".into())),
             StoreFault::ResponseLost => {
-                let outcome = self.inner.accept(intervention, submission, continuation, now).await?;
+                let outcome = self.inner.accept(intervention, submission, continuation, change).await?;
                 assert_eq!(outcome, Acceptance::Accepted, "the injected commit went through");
                 Err(StoreError::Unavailable("injected: the commit's response was lost".into()))
             }
         }
     }
-    async fn accept_vote(
-        &self,
-        intervention: &Intervention,
-        submission: &Submission,
-        approve: bool,
-        decision: Option<(human_intervention::domain::continuation::Verdict, &Continuation)>,
-        now: Timestamp,
-    ) -> Result<Acceptance, StoreError> {
-        match self.fault() {
-            StoreFault::None => self.inner.accept_vote(intervention, submission, approve, decision, now).await,
-            StoreFault::BeforeCommit => Err(StoreError::Unavailable("injected: throttled before commit".into())),
-            StoreFault::ResponseLost => {
-                let outcome = self.inner.accept_vote(intervention, submission, approve, decision, now).await?;
-                assert_eq!(outcome, Acceptance::Accepted, "the injected commit went through");
-                Err(StoreError::Unavailable("injected: the commit's response was lost".into()))
-            }
-        }
-    }
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
-        self.inner.cancel(id, now).await
+    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError> {
+        self.inner.cancel(id, change).await
     }
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
         self.inner.by_correlation(correlation_id).await
@@ -243,38 +227,35 @@ impl InterventionStore for FaultyStore {
     async fn attach_task(
         &self,
         id: &InterventionId,
-        token: &TaskToken,
-        now: Timestamp,
+        change: &Change<TaskRefusal>,
     ) -> Result<AttachOutcome, StoreError> {
-        self.inner.attach_task(id, token, now).await
+        self.inner.attach_task(id, change).await
     }
-    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
-        self.inner.claim_task(id, now).await
-    }
-    async fn settle_task(
+    async fn claim_task(
         &self,
         id: &InterventionId,
-        token: &TaskToken,
-        settlement: &TaskSettlement,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        self.inner.settle_task(id, token, settlement, now).await
+        change: &Change<TaskRefusal>,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        self.inner.claim_task(id, change).await
+    }
+    async fn settle_task(&self, id: &InterventionId, change: &Change<TaskRefusal>) -> Result<(), StoreError> {
+        self.inner.settle_task(id, change).await
     }
     async fn time_out(
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<TimeoutRefusal>,
     ) -> Result<TimeoutOutcome, StoreError> {
-        self.inner.time_out(intervention, continuation, now).await
+        self.inner.time_out(intervention, continuation, change).await
     }
     async fn remind(
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
-        self.inner.remind(intervention, continuation, now).await
+        self.inner.remind(intervention, continuation, change).await
     }
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
         self.inner.submissions(id).await

@@ -298,6 +298,20 @@ pub fn parse_id(id: &str) -> Option<(InterventionId, Origin)> {
     Some((InterventionId::parse(intervention)?, origin))
 }
 
+/// Puts an intervention's continuations in the one order every store answers with: the answers first
+/// (submissions by when they were accepted, then the timeout, which excludes them), the reminder (no
+/// answer) last.
+pub fn recorded_order(continuations: &mut [Continuation]) {
+    continuations.sort_by(|a, b| {
+        let rank = |c: &Continuation| match c.outcome {
+            Outcome::Reminder => 2,
+            Outcome::TimedOut => 1,
+            _ => 0,
+        };
+        (rank(a), &a.submitted_at, &a.id).cmp(&(rank(b), &b.submitted_at, &b.id))
+    });
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

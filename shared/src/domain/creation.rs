@@ -687,6 +687,7 @@ impl Intervention {
             task: TaskStatus::None,
             remind: new.remind,
             reminded_at: None,
+            first_answer: None,
         }
     }
 }

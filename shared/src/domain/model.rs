@@ -182,35 +182,18 @@ pub struct Intervention {
     /// When the reminder was queued, if it was (live attributes).
     #[serde(skip)]
     pub reminded_at: Option<Timestamp>,
+    /// The id of the first answer's continuation (a submission's, the quorum's decision, or the timeout):
+    /// the one a waiting run gets (live attributes; absent on items written before it was kept).
+    #[serde(skip)]
+    pub first_answer: Option<String>,
 }
 
 impl Intervention {
-    /// Why a submission at `now` would be refused, if it would: the one rule every adapter applies.
-    pub fn refusal_at(&self, now: Timestamp) -> Option<Rejection> {
-        if self.cancelled_at.is_some()
-            || self.timed_out_at.is_some()
-            || self.task.is_gone()
-            || now >= self.expires_at
-            || now >= self.run_available_until
-        {
-            Some(Rejection::Expired)
-        } else if self.uses >= self.max_uses {
-            Some(Rejection::UsedUp)
-        } else {
-            None
-        }
-    }
-
     /// Why a submission through the link of reviewer `reviewer` (an index into `reviewers`; `None` for
-    /// the one link of an intervention without reviewers) at `now` would be refused, if it would.
+    /// the one link of an intervention without reviewers) at `now` would be refused, if it would: the
+    /// acceptance's guards (`lifecycle`) on this copy.
     pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
-        if let Some(decision) = &self.decision {
-            return Some(Rejection::Decided(decision.verdict));
-        }
-        self.refusal_at(now).or_else(|| match reviewer {
-            Some(index) if self.reviewed.contains(&index) => Some(Rejection::UsedUp),
-            _ => None,
-        })
+        crate::domain::lifecycle::submission_refusal(self, reviewer, now)
     }
 
     /// The reviewers who may answer: every named reviewer but the one who requested it.
@@ -324,21 +307,7 @@ impl InterventionState {
 impl Intervention {
     /// Why the timeout may not fire at `now`, if it may not; `None` means it fires.
     pub fn timeout_refusal_at(&self, now: Timestamp) -> Option<TimeoutRefusal> {
-        if self.on_timeout.is_none() {
-            Some(TimeoutRefusal::NoTimeoutContinuation)
-        } else if self.timed_out_at.is_some() {
-            Some(TimeoutRefusal::AlreadyTimedOut)
-        } else if self.cancelled_at.is_some() {
-            Some(TimeoutRefusal::Cancelled)
-        } else if self.answered() {
-            Some(TimeoutRefusal::Answered)
-        } else if now < self.expires_at {
-            Some(TimeoutRefusal::NotDue)
-        } else if now >= self.run_available_until {
-            Some(TimeoutRefusal::RunUnavailable)
-        } else {
-            None
-        }
+        crate::domain::lifecycle::timeout_refusal(self, now)
     }
 }
 
@@ -362,27 +331,7 @@ impl Intervention {
 
     /// Why the reminder may not be queued at `now`, if it may not; `None` means it is queued.
     pub fn reminder_refusal_at(&self, now: Timestamp) -> Option<ReminderRefusal> {
-        let remind = match &self.remind {
-            None => return Some(ReminderRefusal::NoReminder),
-            Some(remind) => remind,
-        };
-        if self.reminded_at.is_some() {
-            Some(ReminderRefusal::AlreadyReminded)
-        } else if self.cancelled_at.is_some() || self.task.is_gone() {
-            Some(ReminderRefusal::Cancelled)
-        } else if self.timed_out_at.is_some() {
-            Some(ReminderRefusal::TimedOut)
-        } else if self.completed() {
-            Some(ReminderRefusal::Completed)
-        } else if now >= self.expires_at || now >= self.run_available_until {
-            Some(ReminderRefusal::Expired)
-        } else if now < remind.at {
-            Some(ReminderRefusal::NotDue)
-        } else if self.pending_reminded().is_empty() {
-            Some(ReminderRefusal::NobodyPending)
-        } else {
-            None
-        }
+        crate::domain::lifecycle::reminder_refusal(self, now)
     }
 }
 

@@ -83,6 +83,10 @@ pub enum TaskStatus {
     Waiting {
         /// When its token was attached.
         attached_at: Timestamp,
+        /// The token (a secret: `Debug` shows its length only; never in a record).
+        token: TaskToken,
+        /// When a publisher claimed the delivery, if one holds a claim.
+        claimed_at: Option<Timestamp>,
     },
     /// The decision went to the run.
     Delivered {

@@ -9,15 +9,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use tokio::sync::Notify;
 
-use crate::domain::continuation::{Continuation, Verdict};
+use crate::domain::continuation::{self, Continuation};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::model::{Decision, Intervention, ReminderRefusal, Submission, TimeoutRefusal};
+use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::model::{Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
-use crate::domain::task::{TaskStatus, TaskToken, TASK_CLAIM_MILLIS};
+use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
 use crate::ports::store::{
     Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
-    TaskSettlement, TimeoutOutcome,
+    TimeoutOutcome,
 };
 
 #[derive(Default)]
@@ -29,10 +30,8 @@ struct Tables {
     /// Continuations the queue refused for good, with the reason.
     parked: Vec<(Continuation, String, Timestamp)>,
     allowance: HashMap<(String, String), u64>,
-    /// Every continuation recorded, by intervention, oldest first (the outbox forgets published ones).
+    /// Every continuation recorded, by intervention (the outbox forgets published ones).
     recorded: HashMap<InterventionId, Vec<Continuation>>,
-    /// Waiting runs' tokens, with the live delivery claim (continuation id, when) if any.
-    tasks: HashMap<InterventionId, (TaskToken, Option<Timestamp>)>,
 }
 
 impl Tables {
@@ -45,6 +44,13 @@ impl Tables {
     fn record_continuation(&mut self, id: InterventionId, continuation: &Continuation, now: Timestamp) {
         self.outbox.push((now, continuation.clone()));
         self.recorded.entry(id).or_default().push(continuation.clone());
+    }
+
+    /// Applies `change` to the stored intervention if its guards hold: the intervention after it, or the
+    /// refusal the change gives on the intervention as stored (`None`: no such intervention).
+    fn apply<R>(&mut self, id: &InterventionId, change: &Change<R>) -> Option<Result<Intervention, R>> {
+        let stored = self.interventions.get_mut(id)?;
+        Some(change.apply(stored).map(|()| stored.clone()))
     }
 
     fn count_allowance(&mut self, intervention: &Intervention, now: Timestamp) {
@@ -121,8 +127,8 @@ impl InterventionStore for MemoryStore {
         &self,
         _: &Intervention,
         submission: &Submission,
-        continuation: &Continuation,
-        now: Timestamp,
+        continuation: Option<&Continuation>,
+        change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
@@ -130,95 +136,36 @@ impl InterventionStore for MemoryStore {
         if let Some(previous) = tables.submission(&id, &submission.submission_id) {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
-        let Some(stored) = tables.interventions.get_mut(&id) else {
-            return Ok(Acceptance::Refused(Rejection::NotFound));
+        let stored = match tables.apply(&id, change) {
+            None => return Ok(Acceptance::Refused(Rejection::NotFound)),
+            Some(Err(refusal)) => return Ok(refusal.into()),
+            Some(Ok(stored)) => stored,
         };
-        let reviewer = match &submission.reviewer_id {
-            Some(reviewer_id) => match stored.reviewer_index(reviewer_id) {
-                Some(index) => Some(index),
-                None => return Ok(Acceptance::Refused(Rejection::NotFound)),
-            },
-            None => None,
-        };
-        if let Some(rejection) = stored.refusal_for(reviewer, now) {
-            return Ok(Acceptance::Refused(rejection));
-        }
-        stored.uses += 1;
-        stored.reviewed.extend(reviewer);
-        let stored = stored.clone();
-        tables.count_allowance(&stored, now);
         tables.submissions.entry(id).or_default().push(submission.clone());
-        tables.record_continuation(id, continuation, now);
-        drop(guard);
-        self.outbox_ready.notify_one();
-        Ok(Acceptance::Accepted)
-    }
-
-    async fn accept_vote(
-        &self,
-        intervention: &Intervention,
-        submission: &Submission,
-        approve: bool,
-        decision: Option<(Verdict, &Continuation)>,
-        now: Timestamp,
-    ) -> Result<Acceptance, StoreError> {
-        let mut guard = self.lock()?;
-        let tables = &mut *guard;
-        let id = submission.intervention_id;
-        if let Some(previous) = tables.submission(&id, &submission.submission_id) {
-            return Ok(Acceptance::Repeat(previous.clone()));
+        if let Some(continuation) = continuation {
+            tables.count_allowance(&stored, change.at);
+            tables.record_continuation(id, continuation, change.at);
+            drop(guard);
+            self.outbox_ready.notify_one();
         }
-        let Some(stored) = tables.interventions.get_mut(&id) else {
-            return Ok(Acceptance::Refused(Rejection::NotFound));
-        };
-        let Some(reviewer) = submission.reviewer_id.as_deref().and_then(|r| stored.reviewer_index(r)) else {
-            return Ok(Acceptance::Refused(Rejection::NotFound));
-        };
-        if let Some(rejection) = stored.refusal_for(Some(reviewer), now) {
-            return Ok(Acceptance::Refused(rejection));
-        }
-        if stored.tally != intervention.tally {
-            return Ok(Acceptance::Stale);
-        }
-        stored.uses += 1;
-        stored.reviewed.push(reviewer);
-        if approve {
-            stored.tally.approvals += 1;
-        } else {
-            stored.tally.rejections += 1;
-        }
-        tables.submissions.entry(id).or_default().push(submission.clone());
-        let Some((verdict, continuation)) = decision else { return Ok(Acceptance::Accepted) };
-        stored.decision = Some(Decision { verdict, submission_id: submission.submission_id.clone(), at: now });
-        let stored = stored.clone();
-        tables.count_allowance(&stored, now);
-        tables.record_continuation(id, continuation, now);
-        drop(guard);
-        self.outbox_ready.notify_one();
         Ok(Acceptance::Accepted)
     }
 
     async fn time_out(
         &self,
-        _: &Intervention,
+        intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<TimeoutRefusal>,
     ) -> Result<TimeoutOutcome, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
-        let Some(id) = InterventionId::parse(&continuation.intervention_id) else {
-            return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+        let stored = match tables.apply(&intervention.id, change) {
+            None => return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored)),
+            Some(Err(refusal)) => return Ok(TimeoutOutcome::Refused(refusal)),
+            Some(Ok(stored)) => stored,
         };
-        let Some(stored) = tables.interventions.get_mut(&id) else {
-            return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
-        };
-        if let Some(refusal) = stored.timeout_refusal_at(now) {
-            return Ok(TimeoutOutcome::Refused(refusal));
-        }
-        stored.timed_out_at = Some(now);
-        let stored = stored.clone();
-        tables.count_allowance(&stored, now);
-        tables.record_continuation(id, continuation, now);
+        tables.count_allowance(&stored, change.at);
+        tables.record_continuation(intervention.id, continuation, change.at);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
@@ -228,40 +175,30 @@ impl InterventionStore for MemoryStore {
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
-        let Some(stored) = tables.interventions.get_mut(&intervention.id) else {
-            return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored));
-        };
-        if let Some(refusal) = stored.reminder_refusal_at(now) {
-            return Ok(ReminderOutcome::Refused(refusal));
+        match tables.apply(&intervention.id, change) {
+            None => return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored)),
+            Some(Err(block)) => return Ok(block.into()),
+            Some(Ok(_)) => {}
         }
-        if stored.uses != intervention.uses {
-            return Ok(ReminderOutcome::Stale);
-        }
-        stored.reminded_at = Some(now);
-        tables.record_continuation(intervention.id, continuation, now);
+        tables.record_continuation(intervention.id, continuation, change.at);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(ReminderOutcome::Queued)
     }
 
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError> {
+    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError> {
         let mut tables = self.lock()?;
-        Ok(match tables.interventions.get_mut(id) {
+        Ok(match tables.apply(id, change) {
             None => CancelOutcome::NotFound,
-            Some(intervention)
-                if intervention.cancelled_at.is_none()
-                    && (intervention.answered() || intervention.timed_out_at.is_some()) =>
-            {
-                CancelOutcome::TooLate(Box::new(intervention.clone()))
-            }
-            Some(intervention) => {
-                intervention.cancelled_at.get_or_insert(now);
-                CancelOutcome::Cancelled
-            }
+            Some(Ok(_)) | Some(Err(CancelRefusal::AlreadyCancelled)) => CancelOutcome::Cancelled,
+            Some(Err(CancelRefusal::TooLate)) => match tables.interventions.get(id) {
+                Some(stored) => CancelOutcome::TooLate(Box::new(stored.clone())),
+                None => CancelOutcome::NotFound,
+            },
         })
     }
 
@@ -274,67 +211,37 @@ impl InterventionStore for MemoryStore {
     }
 
     async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
-        Ok(self.lock()?.recorded.get(id).cloned().unwrap_or_default())
+        let mut recorded = self.lock()?.recorded.get(id).cloned().unwrap_or_default();
+        continuation::recorded_order(&mut recorded);
+        Ok(recorded)
     }
 
     async fn attach_task(
         &self,
         id: &InterventionId,
-        token: &TaskToken,
-        now: Timestamp,
+        change: &Change<TaskRefusal>,
     ) -> Result<AttachOutcome, StoreError> {
-        let mut guard = self.lock()?;
-        let tables = &mut *guard;
-        let Some(intervention) = tables.interventions.get_mut(id) else { return Ok(AttachOutcome::NotFound) };
-        if matches!(intervention.task, TaskStatus::Delivered { .. }) {
-            return Ok(AttachOutcome::AlreadyDelivered);
-        }
-        intervention.task = TaskStatus::Waiting { attached_at: now };
-        tables.tasks.insert(*id, (token.clone(), None));
-        Ok(AttachOutcome::Attached(Box::new(intervention.clone())))
+        Ok(match self.lock()?.apply(id, change) {
+            None => AttachOutcome::NotFound,
+            Some(Ok(stored)) => AttachOutcome::Attached(Box::new(stored)),
+            Some(Err(_)) => AttachOutcome::AlreadyDelivered,
+        })
     }
 
-    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
-        let mut guard = self.lock()?;
-        let tables = &mut *guard;
-        let waiting = tables.interventions.get(id).is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));
-        let Some((token, claim)) = tables.tasks.get_mut(id) else { return Ok(None) };
-        if !waiting || claim.is_some_and(|at| now < at.plus_millis(TASK_CLAIM_MILLIS)) {
-            return Ok(None);
-        }
-        *claim = Some(now);
-        Ok(Some(token.clone()))
-    }
-
-    async fn settle_task(
+    async fn claim_task(
         &self,
         id: &InterventionId,
-        token: &TaskToken,
-        settlement: &TaskSettlement,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let mut guard = self.lock()?;
-        let tables = &mut *guard;
-        let current = tables.tasks.get(id).is_some_and(|(t, _)| t == token);
-        if !current && !matches!(settlement, TaskSettlement::Delivered(_)) {
-            return Ok(());
-        }
-        if let Some((_, claim)) = tables.tasks.get_mut(id) {
-            *claim = None;
-        }
-        if let Some(intervention) = tables.interventions.get_mut(id) {
-            match settlement {
-                TaskSettlement::Delivered(continuation_id) => {
-                    intervention.task = TaskStatus::Delivered { continuation_id: continuation_id.clone(), at: now };
-                    tables.tasks.remove(id);
-                }
-                TaskSettlement::Gone(reason) => {
-                    intervention.task = TaskStatus::Gone { reason: reason.clone(), at: now };
-                    tables.tasks.remove(id);
-                }
-                TaskSettlement::Released => {}
-            }
-        }
+        change: &Change<TaskRefusal>,
+    ) -> Result<Option<TaskToken>, StoreError> {
+        Ok(match self.lock()?.apply(id, change) {
+            Some(Ok(Intervention { task: TaskStatus::Waiting { token, .. }, .. })) => Some(token),
+            _ => None,
+        })
+    }
+
+    async fn settle_task(&self, id: &InterventionId, change: &Change<TaskRefusal>) -> Result<(), StoreError> {
+        // A refused settlement (another token attached meanwhile) changes nothing, as on DynamoDB.
+        let _ = self.lock()?.apply(id, change);
         Ok(())
     }
 

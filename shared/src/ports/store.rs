@@ -3,12 +3,15 @@
 
 use async_trait::async_trait;
 
-use crate::domain::continuation::{Continuation, Verdict};
+use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::model::{Intervention, InterventionState, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskToken;
 use crate::domain::time::Timestamp;
+
+pub use crate::domain::lifecycle::Settlement as TaskSettlement;
 
 /// A storage failure. Nothing was changed unless the error says otherwise; retrying is safe (and, but
 /// for [`StoreError::Refused`], may succeed).
@@ -50,6 +53,15 @@ pub enum Acceptance {
     Stale,
 }
 
+impl From<SubmissionRefusal> for Acceptance {
+    fn from(refusal: SubmissionRefusal) -> Self {
+        match refusal {
+            SubmissionRefusal::Rejected(rejection) => Self::Refused(rejection),
+            SubmissionRefusal::Stale => Self::Stale,
+        }
+    }
+}
+
 /// What the store did with a timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutOutcome {
@@ -69,6 +81,21 @@ pub enum ReminderOutcome {
     /// A submission was accepted since the caller's copy was read (its pending reviewers changed):
     /// nothing changed. Read again and try again.
     Stale,
+}
+
+impl From<TimeoutRefusal> for TimeoutOutcome {
+    fn from(refusal: TimeoutRefusal) -> Self {
+        Self::Refused(refusal)
+    }
+}
+
+impl From<ReminderBlock> for ReminderOutcome {
+    fn from(block: ReminderBlock) -> Self {
+        match block {
+            ReminderBlock::Refused(refusal) => Self::Refused(refusal),
+            ReminderBlock::Stale => Self::Stale,
+        }
+    }
 }
 
 /// What a cancel did.
@@ -92,17 +119,6 @@ pub enum AttachOutcome {
     AlreadyDelivered,
     /// No intervention with this id.
     NotFound,
-}
-
-/// How a delivery to a waiting run ended.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TaskSettlement {
-    /// Step Functions took this continuation.
-    Delivered(String),
-    /// Step Functions refused the token for good (its error code): the run is gone.
-    Gone(String),
-    /// The attempt failed and may be tried again: the claim is let go.
-    Released,
 }
 
 /// One page of a listing of interventions, newest first.
@@ -145,91 +161,66 @@ pub trait InterventionStore: Send + Sync {
         submission_id: &SubmissionId,
     ) -> Result<Option<Submission>, StoreError>;
 
-    /// In one atomic step, only if the intervention is not cancelled, `now` is before its expiry and the
-    /// run's availability, and uses < max uses: counts the use, records the submission with `continuation`
-    /// in the outbox, and, for a tier that counts, adds one to the environment's run allowance for the
-    /// month. Of N concurrent calls with distinct submission ids exactly min(N, remaining uses) are
-    /// accepted. `intervention` is the copy the caller read (for its tier and retention); the conditions
-    /// are checked against the stored item, never against this copy.
+    /// A submission (or a quorum's vote), in one atomic step, only if every guard of `change` (decided by
+    /// `lifecycle::accept` or `lifecycle::vote` from the copy the caller read) holds on the stored
+    /// intervention: applies its effects, records the submission, and, with a `continuation` (a submission's,
+    /// or the deciding vote's), records it in the outbox and, for a tier that counts, adds one to the
+    /// environment's run allowance for the month. A vote that decides nothing has no continuation. A
+    /// submission id recorded before is a [`Acceptance::Repeat`]; a failed guard is explained by the change.
+    /// Of N concurrent calls with distinct submission ids exactly min(N, remaining uses) are accepted.
     async fn accept(
         &self,
         intervention: &Intervention,
         submission: &Submission,
-        continuation: &Continuation,
-        now: Timestamp,
+        continuation: Option<&Continuation>,
+        change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError>;
 
-    /// A quorum's vote, in one atomic step, only if the intervention is live (as for [`Self::accept`]), not
-    /// decided, this reviewer has not voted, and the votes counted are exactly `intervention.tally` (the copy
-    /// the caller read; else [`Acceptance::Stale`]): counts the use and the vote (`approve` or not), records
-    /// the submission, and, when `decision` is given (the vote decides: its verdict and the one
-    /// continuation), records the decision with the continuation in the outbox and counts the allowance.
-    /// A vote that does not decide queues nothing. Of concurrent deciding votes exactly one is accepted.
-    async fn accept_vote(
-        &self,
-        intervention: &Intervention,
-        submission: &Submission,
-        approve: bool,
-        decision: Option<(Verdict, &Continuation)>,
-        now: Timestamp,
-    ) -> Result<Acceptance, StoreError>;
-
-    /// In one atomic step, only if the intervention is not cancelled, not timed out, has no accepted
-    /// submission and its expiry is at or before `now`: marks it timed out, records `continuation` in the
-    /// outbox and counts the allowance like a submission. A submission and a timeout exclude each other.
+    /// The timeout, in one atomic step, only if the guards of `change` (`lifecycle::time_out`) hold: marks
+    /// it timed out, records `continuation` in the outbox and counts the allowance like a submission.
     async fn time_out(
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<TimeoutRefusal>,
     ) -> Result<TimeoutOutcome, StoreError>;
 
-    /// In one atomic step, only if the intervention is not reminded, not cancelled, not timed out, not
-    /// completed (decided, or every use taken), not expired at `now`, and its uses are exactly
-    /// `intervention.uses` (the copy `continuation` was made from; else [`ReminderOutcome::Stale`]): marks it
-    /// reminded and records `continuation` in the outbox. Never counted against the allowance. A reminder
-    /// and a completion exclude each other's order: a completion recorded first leaves no reminder.
+    /// The reminder, in one atomic step, only if the guards of `change` (`lifecycle::remind`) hold: marks
+    /// it reminded and records `continuation` in the outbox. Never counted against the allowance.
     async fn remind(
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
-        now: Timestamp,
+        change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError>;
 
-    /// In one atomic step, only while no submission was accepted and the timeout was not: marks the run
-    /// cancelled (its link answers "Link has expired" from now on). Cancelling again is `Cancelled`.
-    async fn cancel(&self, id: &InterventionId, now: Timestamp) -> Result<CancelOutcome, StoreError>;
+    /// A cancel, in one atomic step, only if the guards of `change` (`lifecycle::cancel`) hold on the
+    /// stored item (no read before). Cancelled before is `Cancelled`.
+    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError>;
 
     /// The ids of the interventions of a run, by its correlation id (from an index, never a scan).
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError>;
 
-    /// The continuations recorded for an intervention (submissions' and the timeout's), oldest first.
+    /// The continuations recorded for an intervention, in `continuation::recorded_order`: the submissions'
+    /// by when they were accepted, then the timeout's, then the reminder.
     async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError>;
 
-    /// Stores a waiting run's task token on the intervention, unless a decision was delivered already.
-    async fn attach_task(
+    /// Stores a waiting run's task token on the intervention (`lifecycle::attach`), unless a decision
+    /// was delivered already.
+    async fn attach_task(&self, id: &InterventionId, change: &Change<TaskRefusal>)
+        -> Result<AttachOutcome, StoreError>;
+
+    /// Claims the delivery to the waiting run (`lifecycle::claim`): the attached token if the guards
+    /// hold, else `None`. One claimant at a time, so the task is answered once.
+    async fn claim_task(
         &self,
         id: &InterventionId,
-        token: &TaskToken,
-        now: Timestamp,
-    ) -> Result<AttachOutcome, StoreError>;
+        change: &Change<TaskRefusal>,
+    ) -> Result<Option<TaskToken>, StoreError>;
 
-    /// Claims the delivery of a continuation to the waiting run: the token, if one is attached, nothing
-    /// was delivered and no live claim (younger than [`TASK_CLAIM_MILLIS`]) holds it; else `None`. One
-    /// claimant at a time, so the task is answered once.
-    ///
-    /// [`TASK_CLAIM_MILLIS`]: crate::domain::task::TASK_CLAIM_MILLIS
-    async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError>;
-
-    /// Records how a claimed delivery to `token` ended. A refusal or a release is recorded only while
-    /// `token` is still the one attached (a later attempt of the step may have replaced it).
-    async fn settle_task(
-        &self,
-        id: &InterventionId,
-        token: &TaskToken,
-        settlement: &TaskSettlement,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
+    /// Records how a claimed delivery ended (`lifecycle::settle`); a change whose guards fail (another
+    /// token attached meanwhile) changes nothing.
+    async fn settle_task(&self, id: &InterventionId, change: &Change<TaskRefusal>) -> Result<(), StoreError>;
 
     /// The accepted submissions of an intervention, oldest first.
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError>;

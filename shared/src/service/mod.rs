@@ -12,6 +12,7 @@ use crate::domain::creation::{check_sendable, IdempotentCreation, NewInterventio
 use crate::domain::error::ConfigError;
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
+use crate::domain::lifecycle;
 use crate::domain::model::{Intervention, Submission};
 use crate::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
@@ -557,7 +558,12 @@ impl Service {
         if intervention.quorum.is_some() {
             return self.vote(intervention, submission, now).await;
         }
-        match self.store.accept(&intervention, &submission, &continuation, now).await? {
+        let change = match lifecycle::accept(&intervention, reviewer, &submission.submission_id, &continuation.id, now)
+        {
+            Ok(change) => change,
+            Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
+        };
+        match self.store.accept(&intervention, &submission, Some(&continuation), &change).await? {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
@@ -623,8 +629,16 @@ impl Service {
                 }
                 None => None,
             };
-            let deciding = decision.as_ref().map(|(verdict, continuation)| (*verdict, continuation));
-            match self.store.accept_vote(&current, &submission, approve, deciding, now).await? {
+            let Some(reviewer) = submission.reviewer_id.as_deref().and_then(|r| current.reviewer_index(r)) else {
+                return Ok(SubmitResult::Rejected(Rejection::NotFound));
+            };
+            let deciding = decision.as_ref().map(|(verdict, continuation)| (*verdict, continuation.id.as_str()));
+            let change = match lifecycle::vote(&current, reviewer, &submission.submission_id, approve, deciding, now) {
+                Ok(change) => change,
+                Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
+            };
+            let continuation = decision.as_ref().map(|(_, continuation)| continuation);
+            match self.store.accept(&current, &submission, continuation, &change).await? {
                 Acceptance::Accepted => {
                     metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                     match &decision {
@@ -694,7 +708,7 @@ impl Service {
     async fn cancel_inner(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
         telemetry::record_intervention_id(id);
         let now = self.clock.now();
-        match self.store.cancel(id, now).await? {
+        match self.store.cancel(id, &lifecycle::cancel(now)).await? {
             CancelOutcome::Cancelled => {
                 tracing::info!("run cancelled");
                 metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
@@ -741,7 +755,8 @@ impl Service {
             Err(TaskError::Unavailable(reason)) => return Err(AttachError::Unavailable(reason)),
         }
         let now = self.clock.now();
-        match self.store.attach_task(&id, &attachment.token, now).await.map_err(unavailable)? {
+        let change = lifecycle::attach(&attachment.token, now);
+        match self.store.attach_task(&id, &change).await.map_err(unavailable)? {
             AttachOutcome::Attached(_) => {}
             AttachOutcome::AlreadyDelivered => return Err(AttachError::AlreadyDelivered),
             AttachOutcome::NotFound => return Err(AttachError::NotFound),
@@ -753,6 +768,7 @@ impl Service {
         let Some(first) = continuations.into_iter().find(|c| c.outcome != Outcome::Reminder) else {
             return Ok(Attached::Waiting);
         };
+        // `deliver_task` sends the intervention's first answer, whichever answer it is handed.
         match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
             Ok(Delivery::Delivered) => Ok(Attached::Delivered),
             Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
@@ -779,10 +795,12 @@ impl Service {
             tracing::warn!("timeout fired for an intervention that was never stored; nothing to do");
             return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
         };
-        let outcome = match (intervention.timeout_refusal_at(now), Continuation::for_timeout(&intervention)) {
-            (None, Some(continuation)) => self.store.time_out(&intervention, &continuation, now).await?,
-            (Some(refusal), _) => TimeoutOutcome::Refused(refusal),
-            (None, None) => TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation),
+        let outcome = match Continuation::for_timeout(&intervention) {
+            None => TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation),
+            Some(continuation) => match lifecycle::time_out(&intervention, &continuation.id, now) {
+                Ok(change) => self.store.time_out(&intervention, &continuation, &change).await?,
+                Err(refusal) => TimeoutOutcome::Refused(refusal),
+            },
         };
         match outcome {
             TimeoutOutcome::Queued => tracing::info!("link expired unanswered: timeout continuation recorded"),
@@ -810,10 +828,10 @@ impl Service {
                 tracing::warn!("reminder fired for an intervention that was never stored; nothing to do");
                 return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored));
             };
-            let outcome = match (intervention.reminder_refusal_at(now), Continuation::for_reminder(&intervention)) {
-                (None, Some(continuation)) => self.store.remind(&intervention, &continuation, now).await?,
-                (Some(refusal), _) => ReminderOutcome::Refused(refusal),
-                (None, None) => ReminderOutcome::Refused(ReminderRefusal::NoReminder),
+            let outcome = match (lifecycle::remind(&intervention, now), Continuation::for_reminder(&intervention)) {
+                (Ok(change), Some(continuation)) => self.store.remind(&intervention, &continuation, &change).await?,
+                (Err(refusal), _) => ReminderOutcome::Refused(refusal),
+                (Ok(_), None) => ReminderOutcome::Refused(ReminderRefusal::NoReminder),
             };
             match outcome {
                 ReminderOutcome::Queued => tracing::info!("still pending: reminder recorded"),

@@ -3,12 +3,14 @@
 //! two send each continuation once when nothing fails. A run that waits on the intervention (a Step
 //! Functions task token) gets the first continuation from here too, once.
 
-use crate::domain::continuation::Continuation;
+use crate::domain::continuation::{Continuation, Outcome};
 use crate::domain::id::InterventionId;
+use crate::domain::lifecycle::{self, Settlement};
+use crate::domain::model::Intervention;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
-use crate::ports::store::{InterventionStore, StoreError, TaskSettlement};
+use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::{TaskError, TaskNotifier};
 use crate::telemetry::{self, metric};
 
@@ -80,9 +82,7 @@ pub async fn settle_sent(
         let mut tried: Vec<&str> = Vec::new();
         for continuation in batch {
             // A reminder is no decision: it never takes the intervention's one try.
-            if continuation.outcome == crate::domain::continuation::Outcome::Reminder
-                || tried.contains(&continuation.intervention_id.as_str())
-            {
+            if continuation.outcome == Outcome::Reminder || tried.contains(&continuation.intervention_id.as_str()) {
                 continue;
             }
             tried.push(&continuation.intervention_id);
@@ -131,7 +131,8 @@ pub enum DeliveryError {
     Unavailable(String),
 }
 
-/// Answers the run waiting on `continuation`'s intervention with it, exactly once: the store's claim lets
+/// Answers the run waiting on `continuation`'s intervention with the intervention's FIRST answer (this
+/// continuation, or the one recorded first if this is a later one), exactly once: the store's claim lets
 /// one publisher at a time send, and a delivered (or gone) task is never answered again. Only a claimant
 /// that dies between sending and settling makes a second call, after [`TASK_CLAIM_MILLIS`], which Step
 /// Functions refuses as already answered (recorded as gone: the run had its answer).
@@ -144,35 +145,56 @@ pub async fn deliver_task(
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
     // A reminder is no decision: the run waits on.
-    if continuation.outcome == crate::domain::continuation::Outcome::Reminder {
+    if continuation.outcome == Outcome::Reminder {
         return Ok(Delivery::NotWaiting);
     }
     let Some(id) = InterventionId::parse(&continuation.intervention_id) else { return Ok(Delivery::NotWaiting) };
     // A read first: most interventions have no waiting run, and a read costs a fraction of the failed
     // conditional write a claim would be. A token attached after this read finds the continuation
     // recorded (it was, before the publisher saw it) and is answered by the attach itself.
-    let waiting = store.get(&id).await?.is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));
-    if !waiting {
+    let Some(intervention) = store.get(&id).await? else { return Ok(Delivery::NotWaiting) };
+    if !matches!(intervention.task, TaskStatus::Waiting { .. }) {
         return Ok(Delivery::NotWaiting);
     }
-    let Some(token) = store.claim_task(&id, now).await? else { return Ok(Delivery::NotWaiting) };
-    let output = continuation.message_body().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some(first) = first_answer(store, &intervention, continuation).await? else {
+        return Ok(Delivery::NotWaiting);
+    };
+    let Some(token) = store.claim_task(&id, &lifecycle::claim(now)).await? else { return Ok(Delivery::NotWaiting) };
+    let output = first.message_body().map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let settled = |settlement: Settlement| lifecycle::settle(&token, &settlement, now);
     match tasks.succeed(&token, &output).await {
         Ok(()) => {
-            store.settle_task(&id, &token, &TaskSettlement::Delivered(continuation.id.clone()), now).await?;
+            store.settle_task(&id, &settled(Settlement::Delivered(first.id.clone()))).await?;
             metrics::counter!(metric::TASKS_ANSWERED).increment(1);
-            tracing::info!(continuation_id = %continuation.id, "waiting run answered");
+            tracing::info!(continuation_id = %first.id, "waiting run answered");
             Ok(Delivery::Delivered)
         }
         Err(TaskError::Gone(gone)) => {
-            store.settle_task(&id, &token, &TaskSettlement::Gone(gone.code().to_owned()), now).await?;
+            store.settle_task(&id, &settled(Settlement::Gone(gone.code().to_owned()))).await?;
             metrics::counter!(metric::TASKS_GONE).increment(1);
-            tracing::warn!(continuation_id = %continuation.id, reason = gone.code(), "the waiting run is gone; its link now answers Link has expired");
+            tracing::warn!(continuation_id = %first.id, reason = gone.code(), "the waiting run is gone; its link now answers Link has expired");
             Ok(Delivery::Gone(gone.code()))
         }
         Err(TaskError::Unavailable(reason)) => {
-            store.settle_task(&id, &token, &TaskSettlement::Released, now).await?;
+            store.settle_task(&id, &settled(Settlement::Released)).await?;
             Err(DeliveryError::Unavailable(reason))
         }
     }
+}
+
+/// The intervention's first answer, the one a waiting run gets: `held` when it is that one, else read
+/// back (items written before the first answer was kept: the first answer in the recorded order).
+async fn first_answer(
+    store: &dyn InterventionStore,
+    intervention: &Intervention,
+    held: &Continuation,
+) -> Result<Option<Continuation>, StoreError> {
+    if intervention.first_answer.as_deref() == Some(held.id.as_str()) {
+        return Ok(Some(held.clone()));
+    }
+    let recorded = store.continuations(&intervention.id).await?;
+    Ok(match &intervention.first_answer {
+        Some(first) => recorded.into_iter().find(|c| &c.id == first),
+        None => recorded.into_iter().find(|c| c.outcome != Outcome::Reminder),
+    })
 }

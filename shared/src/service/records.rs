@@ -70,7 +70,7 @@ impl TaskRecord {
         };
         match status {
             TaskStatus::None => None,
-            TaskStatus::Waiting { attached_at } => Some(record("waiting", *attached_at, None, None)),
+            TaskStatus::Waiting { attached_at, .. } => Some(record("waiting", *attached_at, None, None)),
             TaskStatus::Delivered { continuation_id, at } => {
                 Some(record("delivered", *at, Some(continuation_id), None))
             }

@@ -1254,7 +1254,7 @@ async fn a_reminder_at_half_the_expiry_is_queued_once_for_a_pending_intervention
     // The link still works, and the decision is queued as before.
     assert!(accepted(&f.vote(&tokens["bob"], "approve", "b1").await));
     let outcomes: Vec<_> = f.store.continuations(&id).await.unwrap().into_iter().map(|c| c.outcome).collect();
-    assert_eq!(outcomes, [Outcome::Reminder, Outcome::Approved]);
+    assert_eq!(outcomes, [Outcome::Approved, Outcome::Reminder], "answers first, the reminder last (both stores)");
     assert_eq!(f.service.record(&id).await.unwrap().unwrap().state, InterventionState::Completed);
 }
 
@@ -1403,8 +1403,8 @@ async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion() {
             ReminderOutcome::Queued => {
                 reminded += 1;
                 let outcomes: Vec<_> = continuations.iter().map(|c| c.outcome).collect();
-                assert_eq!(outcomes, [Outcome::Reminder, completion], "round {round}");
-                let pending = continuations[0].pending_reviewers.as_ref().unwrap();
+                assert_eq!(outcomes, [completion, Outcome::Reminder], "round {round}");
+                let pending = continuations[1].pending_reviewers.as_ref().unwrap();
                 assert_eq!(
                     pending.iter().map(|p| p.reviewer_id.as_str()).collect::<Vec<_>>(),
                     ["bob"],

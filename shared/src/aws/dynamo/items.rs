@@ -35,10 +35,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use crate::domain::continuation::Verdict;
+use crate::domain::continuation::{Origin, Verdict};
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::model::{Decision, Intervention, Submission, Tally};
-use crate::domain::task::TaskStatus;
+use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
 use crate::ports::store::StoreError;
 
@@ -64,6 +64,15 @@ pub(super) fn s(value: impl Into<String>) -> AttributeValue {
 
 pub(super) fn n(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
+}
+
+/// The sort key of the item that carries a continuation of this origin.
+pub(super) fn outbox_sk(origin: &Origin) -> String {
+    match origin {
+        Origin::Timeout => TIMEOUT_SK.to_owned(),
+        Origin::Reminder => REMINDER_SK.to_owned(),
+        Origin::Submission(submission_id) => format!("S#{submission_id}"),
+    }
 }
 
 pub(super) fn intervention_pk(id: &InterventionId) -> String {
@@ -96,7 +105,8 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
     if let Some(max) = number(item, "maxUses").and_then(|m| u32::try_from(m).ok()) {
         intervention.max_uses = max;
     }
-    intervention.task = task_status(item);
+    intervention.task = task_status(item)?;
+    intervention.first_answer = text(item, "firstAnswer").map(str::to_owned);
     intervention.reviewed =
         (0..intervention.reviewers.len()).filter(|i| item.contains_key(&reviewer_attribute(*i))).collect();
     let count = |name| number(item, name).and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
@@ -120,16 +130,20 @@ pub(super) fn reviewer_attribute(index: usize) -> String {
 }
 
 /// Where the delivery to a waiting run stands, from the intervention item's `task…` attributes.
-pub(super) fn task_status(item: &Item) -> TaskStatus {
-    if let (Some(reason), Some(at)) = (text(item, "taskGone"), number(item, "taskGoneAt")) {
+pub(super) fn task_status(item: &Item) -> Result<TaskStatus, StoreError> {
+    Ok(if let (Some(reason), Some(at)) = (text(item, "taskGone"), number(item, "taskGoneAt")) {
         TaskStatus::Gone { reason: reason.to_owned(), at: Timestamp::from_millis(at) }
     } else if let (Some(id), Some(at)) = (text(item, "taskDelivered"), number(item, "taskDeliveredAt")) {
         TaskStatus::Delivered { continuation_id: id.to_owned(), at: Timestamp::from_millis(at) }
-    } else if let (Some(_), Some(at)) = (text(item, "taskToken"), number(item, "taskAttachedAt")) {
-        TaskStatus::Waiting { attached_at: Timestamp::from_millis(at) }
+    } else if let (Some(token), Some(at)) = (text(item, "taskToken"), number(item, "taskAttachedAt")) {
+        TaskStatus::Waiting {
+            attached_at: Timestamp::from_millis(at),
+            token: TaskToken::parse(token).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            claimed_at: number(item, "taskClaimedAt").map(Timestamp::from_millis),
+        }
     } else {
         TaskStatus::None
-    }
+    })
 }
 
 pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {

@@ -1,0 +1,405 @@
+//! The intervention's lifecycle, decided once: each change (accept a submission, count a vote, time out,
+//! remind, cancel, attach a token, claim and settle a delivery) is decided here from the intervention as
+//! read, and handed to the store as a value — the [`Guard`]s under which it may apply, its [`Effect`]s on
+//! the intervention, and how a failed guard is explained. A store checks the guards atomically with the
+//! effects (the memory store under its lock, DynamoDB as one condition), and explains a refusal with
+//! [`Change::refusal`] on the item as it found it: no adapter decides or guesses.
+
+mod guard;
+
+pub use guard::Guard;
+
+use crate::domain::id::SubmissionId;
+use crate::domain::model::{Decision, Intervention, ReminderRefusal, Tally, TimeoutRefusal};
+use crate::domain::rejection::Rejection;
+use crate::domain::task::{TaskStatus, TaskToken};
+use crate::domain::time::Timestamp;
+use crate::domain::verdict::Verdict;
+
+/// What a change does to the intervention when its guards hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// One more accepted submission.
+    CountUse,
+    /// The reviewer at `index` has submitted (under `submission_id`).
+    MarkReviewer {
+        /// Index into the reviewers.
+        index: usize,
+        /// The submission's id.
+        submission_id: SubmissionId,
+    },
+    /// The votes counted become `tally` (one vote more than the tally guarded).
+    CountVote {
+        /// Whether the vote approves.
+        approve: bool,
+        /// The tally after the vote.
+        tally: Tally,
+    },
+    /// The quorum decided.
+    Decide(Decision),
+    /// The first answer (the continuation a waiting run gets), unless one was recorded before.
+    Answer(String),
+    /// The timeout continuation was queued.
+    TimeOut(Timestamp),
+    /// The reminder was queued.
+    Remind(Timestamp),
+    /// The run was cancelled (the first instant stays).
+    Cancel(Timestamp),
+    /// A waiting run's token, replacing an earlier one and any claim or refusal.
+    Attach {
+        /// The token.
+        token: TaskToken,
+        /// When.
+        at: Timestamp,
+    },
+    /// A publisher claims the delivery.
+    Claim(Timestamp),
+    /// The run took this continuation; the token is dropped.
+    Delivered {
+        /// The continuation delivered.
+        continuation_id: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// Step Functions refused the token for good; the token is dropped.
+    Gone {
+        /// Its error code.
+        reason: String,
+        /// When.
+        at: Timestamp,
+    },
+    /// The claim is let go (the delivery may be tried again).
+    Release,
+}
+
+impl Effect {
+    /// Applies the effect to an intervention in memory (the memory store's write, and the model's).
+    pub fn apply(&self, i: &mut Intervention) {
+        match self {
+            Self::CountUse => i.uses += 1,
+            Self::MarkReviewer { index, .. } => i.reviewed.push(*index),
+            Self::CountVote { tally, .. } => i.tally = *tally,
+            Self::Decide(decision) => i.decision = Some(decision.clone()),
+            Self::Answer(id) => {
+                i.first_answer.get_or_insert_with(|| id.clone());
+            }
+            Self::TimeOut(at) => i.timed_out_at = Some(*at),
+            Self::Remind(at) => i.reminded_at = Some(*at),
+            Self::Cancel(at) => {
+                i.cancelled_at.get_or_insert(*at);
+            }
+            Self::Attach { token, at } => {
+                i.task = TaskStatus::Waiting { attached_at: *at, token: token.clone(), claimed_at: None }
+            }
+            Self::Claim(at) => {
+                if let TaskStatus::Waiting { claimed_at, .. } = &mut i.task {
+                    *claimed_at = Some(*at);
+                }
+            }
+            Self::Release => {
+                if let TaskStatus::Waiting { claimed_at, .. } = &mut i.task {
+                    *claimed_at = None;
+                }
+            }
+            Self::Delivered { continuation_id, at } => {
+                i.task = TaskStatus::Delivered { continuation_id: continuation_id.clone(), at: *at }
+            }
+            Self::Gone { reason, at } => i.task = TaskStatus::Gone { reason: reason.clone(), at: *at },
+        }
+    }
+}
+
+/// A change decided from the intervention as read: apply `effects` only if every guard holds on the
+/// intervention as stored; otherwise the first guard that fails says why (`R`).
+#[derive(Debug, Clone)]
+pub struct Change<R> {
+    /// The conditions, in the order their failures are reported.
+    pub guards: Vec<Guard>,
+    /// What the change does.
+    pub effects: Vec<Effect>,
+    /// The instant it was decided at (the guards' and effects' `now`).
+    pub at: Timestamp,
+    explain: fn(&Guard, &Intervention) -> R,
+}
+
+impl<R> Change<R> {
+    /// The refusal the first failing guard gives on `current` (the intervention as the store found it);
+    /// `None` when every guard holds.
+    pub fn refusal(&self, current: &Intervention) -> Option<R> {
+        self.guards.iter().find(|g| !g.holds(current)).map(|g| (self.explain)(g, current))
+    }
+
+    /// Checks the guards on `stored` and applies the effects if they hold (the memory store's write).
+    pub fn apply(&self, stored: &mut Intervention) -> Result<(), R> {
+        if let Some(refusal) = self.refusal(stored) {
+            return Err(refusal);
+        }
+        for effect in &self.effects {
+            effect.apply(stored);
+        }
+        Ok(())
+    }
+}
+
+/// Why a submission or a vote was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmissionRefusal {
+    /// The link refuses (the reviewer is told this).
+    Rejected(Rejection),
+    /// A quorum's vote only: the votes counted are no longer those read; decide again on a fresh read.
+    Stale,
+}
+
+/// Why a cancel changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CancelRefusal {
+    /// It was cancelled already: the cancel holds.
+    AlreadyCancelled,
+    /// A continuation was queued for it (an answer, or the timeout).
+    TooLate,
+}
+
+/// Why a reminder changed nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReminderBlock {
+    /// Refused, for this reason.
+    Refused(ReminderRefusal),
+    /// A submission was accepted since the read: make the reminder again from a fresh read.
+    Stale,
+}
+
+fn explain_submission(guard: &Guard, current: &Intervention) -> SubmissionRefusal {
+    match guard {
+        Guard::Undecided => match &current.decision {
+            Some(decision) => SubmissionRefusal::Rejected(Rejection::Decided(decision.verdict)),
+            None => SubmissionRefusal::Stale,
+        },
+        Guard::UsesLeft | Guard::ReviewerAbsent(_) => SubmissionRefusal::Rejected(Rejection::UsedUp),
+        Guard::TallyIs(_) => SubmissionRefusal::Stale,
+        _ => SubmissionRefusal::Rejected(Rejection::Expired),
+    }
+}
+
+/// Why a submission through `reviewer`'s link (an index into the reviewers; `None` for the one link) at
+/// `now` is refused, if it is: the guards of the acceptance on `i` as read.
+pub fn submission_refusal(i: &Intervention, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
+    let change = Change {
+        guards: Guard::for_submission(i, reviewer, now),
+        effects: Vec::new(),
+        at: now,
+        explain: explain_submission,
+    };
+    match change.refusal(i) {
+        Some(SubmissionRefusal::Rejected(rejection)) => Some(rejection),
+        Some(SubmissionRefusal::Stale) | None => None,
+    }
+}
+
+/// Accepting a submission (no quorum) through `reviewer`'s link at `now`: one use, the reviewer marked,
+/// its continuation the first answer if none was before.
+pub fn accept(
+    read: &Intervention,
+    reviewer: Option<usize>,
+    submission_id: &SubmissionId,
+    continuation_id: &str,
+    now: Timestamp,
+) -> Result<Change<SubmissionRefusal>, Rejection> {
+    let mut effects = vec![Effect::CountUse];
+    effects.extend(reviewer.map(|index| Effect::MarkReviewer { index, submission_id: submission_id.clone() }));
+    effects.push(Effect::Answer(continuation_id.to_owned()));
+    let guards = Guard::for_submission(read, reviewer, now);
+    decided(Change { guards, effects, at: now, explain: explain_submission }, read)
+}
+
+/// Counting a quorum's vote from the reviewer at `reviewer` on the tally read; `decision` when the vote
+/// decides (its verdict, and the deciding continuation's id).
+pub fn vote(
+    read: &Intervention,
+    reviewer: usize,
+    submission_id: &SubmissionId,
+    approve: bool,
+    decision: Option<(Verdict, &str)>,
+    now: Timestamp,
+) -> Result<Change<SubmissionRefusal>, Rejection> {
+    let mut tally = read.tally;
+    if approve {
+        tally.approvals += 1;
+    } else {
+        tally.rejections += 1;
+    }
+    let mut effects = vec![
+        Effect::CountUse,
+        Effect::MarkReviewer { index: reviewer, submission_id: submission_id.clone() },
+        Effect::CountVote { approve, tally },
+    ];
+    if let Some((verdict, continuation_id)) = decision {
+        effects.push(Effect::Decide(Decision { verdict, submission_id: submission_id.clone(), at: now }));
+        effects.push(Effect::Answer(continuation_id.to_owned()));
+    }
+    let guards = Guard::for_submission(read, Some(reviewer), now);
+    decided(Change { guards, effects, at: now, explain: explain_submission }, read)
+}
+
+/// The change if its guards hold on the copy read; else the refusal the reviewer gets without a write.
+fn decided(change: Change<SubmissionRefusal>, read: &Intervention) -> Result<Change<SubmissionRefusal>, Rejection> {
+    match change.refusal(read) {
+        Some(SubmissionRefusal::Rejected(rejection)) => Err(rejection),
+        Some(SubmissionRefusal::Stale) | None => Ok(change),
+    }
+}
+
+fn explain_timeout(guard: &Guard, _: &Intervention) -> TimeoutRefusal {
+    match guard {
+        Guard::NotTimedOut => TimeoutRefusal::AlreadyTimedOut,
+        Guard::NotCancelled => TimeoutRefusal::Cancelled,
+        Guard::LinkExpiredAt(_) => TimeoutRefusal::NotDue,
+        Guard::RunAvailableAt(_) => TimeoutRefusal::RunUnavailable,
+        _ => TimeoutRefusal::Answered,
+    }
+}
+
+/// Queuing the timeout continuation (id `continuation_id`) at `now`: only if the link expired unanswered,
+/// not cancelled, and the run is still available.
+pub fn time_out(
+    read: &Intervention,
+    continuation_id: &str,
+    now: Timestamp,
+) -> Result<Change<TimeoutRefusal>, TimeoutRefusal> {
+    if read.on_timeout.is_none() {
+        return Err(TimeoutRefusal::NoTimeoutContinuation);
+    }
+    let guards = vec![
+        Guard::NotTimedOut,
+        Guard::NotCancelled,
+        Guard::Unanswered,
+        Guard::LinkExpiredAt(now),
+        Guard::RunAvailableAt(now),
+    ];
+    let effects = vec![Effect::TimeOut(now), Effect::Answer(continuation_id.to_owned())];
+    let change = Change { guards, effects, at: now, explain: explain_timeout };
+    match change.refusal(read) {
+        Some(refusal) => Err(refusal),
+        None => Ok(change),
+    }
+}
+
+/// Why the timeout may not fire at `now` on `i` as read, if it may not.
+pub fn timeout_refusal(i: &Intervention, now: Timestamp) -> Option<TimeoutRefusal> {
+    time_out(i, "", now).err()
+}
+
+fn explain_reminder(guard: &Guard, _: &Intervention) -> ReminderBlock {
+    ReminderBlock::Refused(match guard {
+        Guard::NotReminded => ReminderRefusal::AlreadyReminded,
+        Guard::NotCancelled | Guard::RunNotGone => ReminderRefusal::Cancelled,
+        Guard::NotTimedOut => ReminderRefusal::TimedOut,
+        Guard::Undecided | Guard::UsesLeft => ReminderRefusal::Completed,
+        Guard::LinkLiveAt(_) | Guard::RunAvailableAt(_) => ReminderRefusal::Expired,
+        _ => return ReminderBlock::Stale,
+    })
+}
+
+/// Queuing the reminder at `now`: only while pending, and on exactly the uses read (its pending reviewers
+/// were made from them).
+pub fn remind(read: &Intervention, now: Timestamp) -> Result<Change<ReminderBlock>, ReminderRefusal> {
+    let Some(remind) = &read.remind else { return Err(ReminderRefusal::NoReminder) };
+    let guards = vec![
+        Guard::NotReminded,
+        Guard::NotCancelled,
+        Guard::RunNotGone,
+        Guard::NotTimedOut,
+        Guard::Undecided,
+        Guard::UsesLeft,
+        Guard::LinkLiveAt(now),
+        Guard::RunAvailableAt(now),
+        Guard::UsesAre(read.uses),
+    ];
+    let change = Change { guards, effects: vec![Effect::Remind(now)], at: now, explain: explain_reminder };
+    match change.refusal(read) {
+        Some(ReminderBlock::Refused(refusal)) => Err(refusal),
+        _ if now < remind.at => Err(ReminderRefusal::NotDue),
+        _ if read.pending_reminded().is_empty() => Err(ReminderRefusal::NobodyPending),
+        _ => Ok(change),
+    }
+}
+
+/// Why the reminder may not be queued at `now` on `i` as read, if it may not.
+pub fn reminder_refusal(i: &Intervention, now: Timestamp) -> Option<ReminderRefusal> {
+    remind(i, now).err()
+}
+
+fn explain_cancel(guard: &Guard, _: &Intervention) -> CancelRefusal {
+    match guard {
+        Guard::NotCancelled => CancelRefusal::AlreadyCancelled,
+        _ => CancelRefusal::TooLate,
+    }
+}
+
+/// Cancelling the run at `now`: only while nothing answered it and the timeout was not queued (decided
+/// on the item as stored: no read before).
+pub fn cancel(now: Timestamp) -> Change<CancelRefusal> {
+    let guards = vec![Guard::NotCancelled, Guard::NotTimedOut, Guard::Unanswered];
+    Change { guards, effects: vec![Effect::Cancel(now)], at: now, explain: explain_cancel }
+}
+
+/// Why a task change did nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskRefusal {
+    /// A decision was delivered to a run already.
+    AlreadyDelivered,
+    /// No run waits, or another publisher holds the claim: nothing to do.
+    NotClaimable,
+    /// Another token is attached now (a later attempt of the step): this one's fate no longer matters.
+    Replaced,
+}
+
+fn explain_task(guard: &Guard, _: &Intervention) -> TaskRefusal {
+    match guard {
+        Guard::NotDelivered => TaskRefusal::AlreadyDelivered,
+        Guard::TokenIs(_) => TaskRefusal::Replaced,
+        _ => TaskRefusal::NotClaimable,
+    }
+}
+
+/// Attaching a waiting run's token at `now` (replacing an earlier attempt's), unless a decision was
+/// delivered already.
+pub fn attach(token: &TaskToken, now: Timestamp) -> Change<TaskRefusal> {
+    let effects = vec![Effect::Attach { token: token.clone(), at: now }];
+    Change { guards: vec![Guard::NotDelivered], effects, at: now, explain: explain_task }
+}
+
+/// Claiming the delivery to the waiting run at `now`: a token attached, nothing delivered, the run not
+/// gone, and no claim younger than the claim's hold.
+pub fn claim(now: Timestamp) -> Change<TaskRefusal> {
+    let guards = vec![Guard::TaskWaiting, Guard::ClaimFreeAt(now)];
+    Change { guards, effects: vec![Effect::Claim(now)], at: now, explain: explain_task }
+}
+
+/// How a claimed delivery ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settlement {
+    /// The run took this continuation.
+    Delivered(String),
+    /// Step Functions refused the token for good (its error code).
+    Gone(String),
+    /// The attempt failed and may be tried again.
+    Released,
+}
+
+/// Recording how the delivery to `token` ended at `now`: a delivery whatever token is attached now (the
+/// run had its answer); a refusal or a release only while `token` is still the one attached.
+pub fn settle(token: &TaskToken, settlement: &Settlement, now: Timestamp) -> Change<TaskRefusal> {
+    let (guards, effect) = match settlement {
+        Settlement::Delivered(continuation_id) => {
+            (Vec::new(), Effect::Delivered { continuation_id: continuation_id.clone(), at: now })
+        }
+        Settlement::Gone(reason) => {
+            (vec![Guard::TokenIs(token.clone())], Effect::Gone { reason: reason.clone(), at: now })
+        }
+        Settlement::Released => (vec![Guard::TokenIs(token.clone())], Effect::Release),
+    };
+    Change { guards, effects: vec![effect], at: now, explain: explain_task }
+}
+
+#[cfg(test)]
+mod tests;

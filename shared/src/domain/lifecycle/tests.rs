@@ -1,0 +1,113 @@
+use super::*;
+use crate::domain::creation::NewIntervention;
+use crate::domain::id::InterventionId;
+use crate::domain::model::Quorum;
+use crate::domain::task::TASK_CLAIM_MILLIS;
+
+fn now() -> Timestamp {
+    Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap()
+}
+
+fn intervention(edit: impl FnOnce(&mut serde_json::Value)) -> Intervention {
+    let mut input = crate::domain::creation::tests::example();
+    edit(&mut input);
+    let new = NewIntervention::parse(input.to_string().as_bytes(), now()).expect("valid input");
+    Intervention::new(InterventionId::random().unwrap(), new, now())
+}
+
+fn sid(text: &str) -> SubmissionId {
+    SubmissionId::parse(text).expect("a submission id")
+}
+
+#[test]
+fn a_change_is_refused_by_its_first_failing_guard_and_applied_only_when_all_hold() {
+    let mut i = intervention(|_| {});
+    let change = accept(&i, None, &sid("s1"), "c1", now()).expect("live");
+    assert_eq!(change.refusal(&i), None);
+    i.cancelled_at = Some(now());
+    assert_eq!(change.refusal(&i), Some(SubmissionRefusal::Rejected(Rejection::Expired)));
+    assert_eq!(change.apply(&mut i), Err(SubmissionRefusal::Rejected(Rejection::Expired)));
+    assert_eq!(i.uses, 0, "nothing applied");
+    i.cancelled_at = None;
+    change.apply(&mut i).unwrap();
+    assert_eq!((i.uses, i.first_answer.as_deref()), (1, Some("c1")));
+    // The first answer stays the first.
+    i.max_uses = 2;
+    accept(&i, None, &sid("s2"), "c2", now()).unwrap().apply(&mut i).unwrap();
+    assert_eq!((i.uses, i.first_answer.as_deref()), (2, Some("c1")));
+    assert_eq!(accept(&i, None, &sid("s3"), "c3", now()).unwrap_err(), Rejection::UsedUp);
+}
+
+#[test]
+fn a_vote_on_an_old_tally_is_stale_and_a_decided_quorum_says_how() {
+    let mut i = intervention(|_| {});
+    i.reviewers =
+        (0..3).map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}") }).collect();
+    i.max_uses = 3;
+    i.quorum = Some(Quorum {
+        approvals: 2,
+        field: crate::domain::context::ContextKey::parse("decision").unwrap(),
+        approve: "approve".into(),
+        reject: "reject".into(),
+    });
+    let read = i.clone();
+    let first = vote(&read, 0, &sid("s0"), true, None, now()).unwrap();
+    let second = vote(&read, 1, &sid("s1"), true, None, now()).unwrap();
+    first.apply(&mut i).unwrap();
+    assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
+    let deciding = vote(&i, 1, &sid("s1"), true, Some((Verdict::Approved, "c1")), now()).unwrap();
+    deciding.apply(&mut i).unwrap();
+    assert_eq!(i.tally, Tally { approvals: 2, rejections: 0 });
+    assert_eq!(i.refusal_for(Some(2), now()), Some(Rejection::Decided(Verdict::Approved)));
+    assert_eq!(i.first_answer.as_deref(), Some("c1"));
+    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::TooLate));
+}
+
+#[test]
+fn timeout_reminder_and_cancel_exclude_each_other_by_their_guards() {
+    let mut i = intervention(|_| {});
+    let expired = i.expires_at;
+    assert_eq!(time_out(&i, "t", now()).unwrap_err(), TimeoutRefusal::NotDue);
+    let change = time_out(&i, "t", expired).expect("due");
+    cancel(now()).apply(&mut i).unwrap();
+    assert_eq!(change.refusal(&i), Some(TimeoutRefusal::Cancelled));
+    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
+    let mut j = intervention(|_| {});
+    change.apply(&mut j).unwrap();
+    assert_eq!(cancel(now()).refusal(&j), Some(CancelRefusal::TooLate));
+    assert_eq!(j.first_answer.as_deref(), Some("t"));
+}
+
+#[test]
+fn a_claim_is_free_again_exactly_when_its_hold_ends() {
+    let token = TaskToken::parse("token-1").unwrap();
+    let mut i = intervention(|_| {});
+    assert_eq!(claim(now()).refusal(&i), Some(TaskRefusal::NotClaimable), "no run waits");
+    attach(&token, now()).apply(&mut i).unwrap();
+    claim(now()).apply(&mut i).unwrap();
+    let just_before = now().plus_millis(TASK_CLAIM_MILLIS - 1);
+    assert_eq!(claim(just_before).refusal(&i), Some(TaskRefusal::NotClaimable));
+    claim(now().plus_millis(TASK_CLAIM_MILLIS)).apply(&mut i).expect("free at exactly the hold");
+    let other = TaskToken::parse("token-2").unwrap();
+    assert_eq!(settle(&other, &Settlement::Released, now()).refusal(&i), Some(TaskRefusal::Replaced));
+    settle(&token, &Settlement::Gone("TaskTimedOut".into()), now()).apply(&mut i).unwrap();
+    assert!(i.task.is_gone());
+    assert_eq!(i.refusal_for(None, now()), Some(Rejection::Expired));
+}
+
+#[test]
+fn a_reminder_is_refused_once_the_waiting_run_is_gone() {
+    let token = TaskToken::parse("token-1").unwrap();
+    let mut i = intervention(|_| {});
+    i.reviewers = vec![crate::domain::model::Reviewer { id: "r0".into(), name: "R0".into() }];
+    i.remind = Some(crate::domain::model::Remind {
+        at: now(),
+        to: vec!["r0".into()],
+        rule_set_id: "remind".into(),
+        links: vec!["https://x/i/t".into()],
+    });
+    attach(&token, now()).apply(&mut i).unwrap();
+    let change = remind(&i, now()).expect("due");
+    settle(&token, &Settlement::Gone("TaskDoesNotExist".into()), now()).apply(&mut i).unwrap();
+    assert_eq!(change.refusal(&i), Some(ReminderBlock::Refused(ReminderRefusal::Cancelled)));
+}
