@@ -7,6 +7,8 @@
 //!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
 //!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`.
 //!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
+//!   `firstAnswer` is the id of the first answer's continuation (a submission's, the quorum's decision or
+//!   the timeout), set with that answer only if absent: the one a waiting run gets.
 //!   With named reviewers, `reviewer<index>` (the submission id) marks the reviewer at that index (in the
 //!   doc's `reviewers`) as having submitted: set in the acceptance's transaction, on the condition that it
 //!   is absent, so each reviewer's link accepts one submission.
