@@ -5,6 +5,8 @@
 pub mod aws;
 #[cfg(feature = "aws")]
 pub mod faults;
+#[cfg(feature = "aws")]
+pub mod suite;
 
 use std::sync::Arc;
 
