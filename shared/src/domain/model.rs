@@ -5,10 +5,12 @@ use serde::{Deserialize, Serialize};
 use crate::domain::context::{Context, ContextKey};
 use crate::domain::form::FormDocument;
 use crate::domain::id::{InterventionId, SubmissionId};
+pub use crate::domain::lifecycle::refusals::{ReminderRefusal, TimeoutRefusal};
+pub use crate::domain::quorum::{Decision, Quorum, Tally};
 use crate::domain::rejection::Rejection;
+pub use crate::domain::reviewers::Reviewer;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
-use crate::domain::verdict::Verdict;
 
 /// Where the run's usage is counted: Shared and Free count resumed runs against a monthly allowance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,66 +53,6 @@ pub struct Remind {
     pub rule_set_id: String,
     /// Each reminded reviewer's link, signed at creation (the timeout function has no keys).
     pub links: Vec<String>,
-}
-
-/// One named reviewer: their own link, at most one accepted submission.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reviewer {
-    /// The caller's id for them (an email address, say): in the output map and the record, never on the page
-    /// unless it is also the name.
-    pub id: String,
-    /// What their page shows.
-    pub name: String,
-}
-
-/// A quorum of named reviewers: each submission is a vote, the intervention completes when `approvals`
-/// approved or that became impossible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Quorum {
-    /// Approvals that decide.
-    pub approvals: u32,
-    /// The form's choice field that carries the vote.
-    pub field: ContextKey,
-    /// Its option that approves.
-    pub approve: String,
-    /// Its option that rejects.
-    pub reject: String,
-}
-
-/// The votes counted so far (live attributes).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Tally {
-    /// Approving votes.
-    pub approvals: u32,
-    /// Rejecting votes.
-    pub rejections: u32,
-}
-
-/// How and when a quorum decided (live attributes).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Decision {
-    /// The outcome.
-    pub verdict: Verdict,
-    /// The deciding vote's submission id (its continuation is the one).
-    pub submission_id: SubmissionId,
-    /// When.
-    pub at: Timestamp,
-}
-
-impl Quorum {
-    /// What a vote (approving or not) decides on top of `tally`, with `reviewers` reviewers in all.
-    pub fn decides(&self, reviewers: u32, tally: Tally, approve: bool) -> Option<Verdict> {
-        let (approvals, rejections) =
-            if approve { (tally.approvals + 1, tally.rejections) } else { (tally.approvals, tally.rejections + 1) };
-        if approvals >= self.approvals {
-            Some(Verdict::Approved)
-        } else if approvals + reviewers.saturating_sub(approvals + rejections) < self.approvals {
-            Some(Verdict::Rejected)
-        } else {
-            None
-        }
-    }
 }
 
 /// A pending (or finished) intervention as stored.
@@ -194,22 +136,6 @@ impl Intervention {
     /// acceptance's guards (`lifecycle`) on this copy.
     pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
         crate::domain::lifecycle::submission_refusal(self, reviewer, now)
-    }
-
-    /// The reviewers who may answer: every named reviewer but the one who requested it.
-    pub fn voters(&self) -> u32 {
-        let requester = self.requested_by.as_deref().map_or(0, |r| usize::from(self.reviewer_index(r).is_some()));
-        (self.reviewers.len() - requester) as u32
-    }
-
-    /// Whether the reviewer at `index` is the one who requested the intervention (their link is not issued).
-    pub fn is_requester(&self, index: usize) -> bool {
-        self.requested_by.is_some() && self.reviewers.get(index).map(|r| &r.id) == self.requested_by.as_ref()
-    }
-
-    /// The index of the reviewer with this id.
-    pub fn reviewer_index(&self, id: &str) -> Option<usize> {
-        self.reviewers.iter().position(|r| r.id == id)
     }
 
     /// Whether a continuation was queued for an answer (a submission, or a quorum's decision): then a
@@ -332,79 +258,5 @@ impl Intervention {
     /// Why the reminder may not be queued at `now`, if it may not; `None` means it is queued.
     pub fn reminder_refusal_at(&self, now: Timestamp) -> Option<ReminderRefusal> {
         crate::domain::lifecycle::reminder_refusal(self, now)
-    }
-}
-
-/// Why a reminder did not queue a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReminderRefusal {
-    /// No intervention with this id was ever stored.
-    NotStored,
-    /// The intervention has no `remind`.
-    NoReminder,
-    /// The reminder was queued already (a repeated invocation).
-    AlreadyReminded,
-    /// The run was cancelled (or is gone).
-    Cancelled,
-    /// The timeout continuation was queued.
-    TimedOut,
-    /// The intervention completed (a quorum decided, or every use was taken).
-    Completed,
-    /// The link expired.
-    Expired,
-    /// The reminder is not due yet (the timer fired early).
-    NotDue,
-    /// Every reminded reviewer answered already.
-    NobodyPending,
-}
-
-impl ReminderRefusal {
-    /// A short reason for logs and answers.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::NotStored => "the intervention was never stored",
-            Self::NoReminder => "the intervention has no remind",
-            Self::AlreadyReminded => "the reminder was queued already",
-            Self::Cancelled => "the run was cancelled",
-            Self::TimedOut => "the intervention timed out",
-            Self::Completed => "the intervention completed",
-            Self::Expired => "the link has expired",
-            Self::NotDue => "the reminder is not due yet",
-            Self::NobodyPending => "every reminded reviewer answered",
-        }
-    }
-}
-
-/// Why a timeout did not queue a continuation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeoutRefusal {
-    /// No intervention with this id was ever stored (its creation failed after the schedule was made).
-    NotStored,
-    /// The intervention has no `onTimeout`: it just expires.
-    NoTimeoutContinuation,
-    /// The timeout continuation was queued already (a repeated invocation).
-    AlreadyTimedOut,
-    /// The run was cancelled: nothing is queued.
-    Cancelled,
-    /// A submission was accepted: the reviewer answered in time.
-    Answered,
-    /// The link has not expired yet (the timer fired early, e.g. clock skew): the link keeps working.
-    NotDue,
-    /// The run can no longer be resumed.
-    RunUnavailable,
-}
-
-impl TimeoutRefusal {
-    /// A short reason for logs and answers.
-    pub fn reason(self) -> &'static str {
-        match self {
-            Self::NotStored => "the intervention was never stored",
-            Self::NoTimeoutContinuation => "the intervention has no onTimeout",
-            Self::AlreadyTimedOut => "the timeout continuation was queued already",
-            Self::Cancelled => "the run was cancelled",
-            Self::Answered => "a submission was accepted",
-            Self::NotDue => "the link has not expired yet",
-            Self::RunUnavailable => "the run is no longer available",
-        }
     }
 }

@@ -6,6 +6,7 @@
 //! [`Change::refusal`] on the item as it found it: no adapter decides or guesses.
 
 mod guard;
+pub mod refusals;
 
 pub use guard::Guard;
 
