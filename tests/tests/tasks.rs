@@ -272,6 +272,42 @@ async fn a_task_that_timed_out_marks_the_run_gone_its_link_expired_and_is_never_
 }
 
 #[tokio::test]
+async fn an_answer_taken_but_its_reply_lost_then_refused_on_the_next_try_is_unconfirmed_never_gone() {
+    let w = World::new().await;
+    w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskTaken.always());
+    // Step Functions applies the first answer and its reply is lost; the next is refused as answered.
+    w.sfn.script(
+        Operation::SendTaskSuccess,
+        vec![Fault::DropResponse.times(1), Fault::TaskRefused("TaskTimedOut").always()],
+    );
+    let created = w.service.create(input(None, 2).to_string().as_bytes()).await.unwrap();
+    w.attach(&created, "token-of-the-wait-step").await.unwrap();
+    assert!(accepted(&w.submit(&created, "approve", "a").await));
+    assert_eq!(w.publish().await, 0, "an unconfirmed answer stays in the outbox for another try");
+    assert_eq!(w.task_answers(), 1, "one attempt: the SDK does not retry the answer");
+    let record = serde_json::to_value(w.service.record(&id(&created)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], json!("unconfirmed"), "{record}");
+    // The sweep's try (its claim is free: the first was let go) meets the refusal.
+    assert_eq!(w.publish().await, 1);
+    assert_eq!(w.publish().await, 0);
+    assert_eq!(w.task_answers(), 2, "exactly two SendTaskSuccess on the wire");
+    let record = serde_json::to_value(w.service.record(&id(&created)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], json!("unconfirmed"), "never gone: {record}");
+    assert_eq!(record["task"]["continuationId"], json!(format!("{}:a", id(&created))));
+    assert!(record["task"].get("reason").is_none(), "{record}");
+    // The links do not close: the second use is still there, and answering it asks nothing more of the run.
+    assert!(matches!(w.service.view(&token(&created)).await.unwrap(), View::Live(_)));
+    assert!(accepted(&w.submit(&created, "approve", "b").await));
+    assert!(matches!(w.submit(&created, "approve", "c").await, SubmitResult::Rejected(Rejection::UsedUp)));
+    assert_eq!(w.publish().await, 1);
+    assert_eq!(w.task_answers(), 2, "the ended delivery is not tried again");
+    let items = intervention_tests::aws::items_of(&w.dynamodb, &w.table, &id(&created).to_string(), "I").await;
+    let intervention =
+        items.iter().find(|i| i.get("sk").and_then(|s| s.as_s().ok()).is_some_and(|s| s == "I")).unwrap();
+    assert!(!intervention.contains_key("taskToken"), "the secret is removed once the delivery ended");
+}
+
+#[tokio::test]
 async fn cancel_tells_the_truth_on_dynamodb_and_an_ended_execution_cancels_only_its_pending_links() {
     let w = World::new().await;
     let run = format!("arn:aws:states:eu-west-1:123456789012:execution:refund:{}", random_id(6).unwrap());

@@ -91,6 +91,14 @@ pub enum TaskStatus {
         /// When Step Functions took it.
         at: Timestamp,
     },
+    /// The decision was sent to the run, and Step Functions never confirmed it (a reply was lost; another
+    /// attempt may follow, or was refused): the run may have it, so this is never read as gone.
+    Unconfirmed {
+        /// The continuation sent.
+        continuation_id: String,
+        /// When the last attempt ended.
+        at: Timestamp,
+    },
     /// Step Functions refused the token: the run is gone; the link answers Link has expired.
     Gone {
         /// Step Functions' error code (`TaskTimedOut`, `TaskDoesNotExist`, `InvalidToken`).

@@ -297,7 +297,10 @@ impl InterventionStore for MemoryStore {
     async fn claim_task(&self, id: &InterventionId, now: Timestamp) -> Result<Option<TaskToken>, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
-        let waiting = tables.interventions.get(id).is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));
+        let waiting = tables
+            .interventions
+            .get(id)
+            .is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. } | TaskStatus::Unconfirmed { .. }));
         let Some((token, claim)) = tables.tasks.get_mut(id) else { return Ok(None) };
         if !waiting || claim.is_some_and(|at| now < at.plus_millis(TASK_CLAIM_MILLIS)) {
             return Ok(None);
@@ -333,6 +336,12 @@ impl InterventionStore for MemoryStore {
                     tables.tasks.remove(id);
                 }
                 TaskSettlement::Released => {}
+                TaskSettlement::Unconfirmed { continuation_id, retry } => {
+                    intervention.task = TaskStatus::Unconfirmed { continuation_id: continuation_id.clone(), at: now };
+                    if !retry {
+                        tables.tasks.remove(id);
+                    }
+                }
             }
         }
         Ok(())

@@ -103,6 +103,15 @@ pub enum TaskSettlement {
     Gone(String),
     /// The attempt failed and may be tried again: the claim is let go.
     Released,
+    /// Step Functions may have taken this continuation (the id) but never said so. `retry`: a reply was
+    /// lost; the claim is let go and the token kept for another attempt. Otherwise a refusal came after
+    /// such an attempt and the delivery ends. Never the run gone: the links stay as they are.
+    Unconfirmed {
+        /// The continuation sent.
+        continuation_id: String,
+        /// Whether another attempt may be made (the token is kept).
+        retry: bool,
+    },
 }
 
 /// One page of a listing of interventions, newest first.

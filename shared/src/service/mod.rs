@@ -738,7 +738,9 @@ impl Service {
         match tasks.heartbeat(&attachment.token).await {
             Ok(()) => {}
             Err(TaskError::Gone(gone)) => return Err(AttachError::TokenRefused(gone.code())),
-            Err(TaskError::Unavailable(reason)) => return Err(AttachError::Unavailable(reason)),
+            Err(TaskError::Unavailable(reason) | TaskError::Unconfirmed(reason)) => {
+                return Err(AttachError::Unavailable(reason))
+            }
         }
         let now = self.clock.now();
         match self.store.attach_task(&id, &attachment.token, now).await.map_err(unavailable)? {
@@ -754,7 +756,7 @@ impl Service {
             return Ok(Attached::Waiting);
         };
         match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
-            Ok(Delivery::Delivered) => Ok(Attached::Delivered),
+            Ok(Delivery::Delivered | Delivery::Unconfirmed) => Ok(Attached::Delivered),
             Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
             // Another publisher holds the claim: it delivers.
             Ok(Delivery::NotWaiting) => Ok(Attached::Waiting),

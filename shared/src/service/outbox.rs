@@ -116,6 +116,9 @@ pub enum Delivery {
     NotWaiting,
     /// Step Functions took it.
     Delivered,
+    /// Step Functions refused it after an earlier attempt whose reply was lost: the run may have that one,
+    /// so it is recorded as unconfirmed, never gone.
+    Unconfirmed,
     /// Step Functions refused the token for good (its code): the run is gone, and the intervention says so.
     Gone(&'static str),
 }
@@ -129,12 +132,17 @@ pub enum DeliveryError {
     /// Step Functions could not be reached; the claim was let go.
     #[error("{0}")]
     Unavailable(String),
+    /// The answer left and its reply was lost: the claim was let go and the fact recorded.
+    #[error("{0}")]
+    Unconfirmed(String),
 }
 
 /// Answers the run waiting on `continuation`'s intervention with it, exactly once: the store's claim lets
-/// one publisher at a time send, and a delivered (or gone) task is never answered again. Only a claimant
-/// that dies between sending and settling makes a second call, after [`TASK_CLAIM_MILLIS`], which Step
-/// Functions refuses as already answered (recorded as gone: the run had its answer).
+/// one publisher at a time send (one attempt per claim: the SDK does not retry it), and a delivered (or
+/// gone) task is never answered again. An attempt whose reply was lost is recorded as unconfirmed and tried
+/// again; a refusal after it is recorded as unconfirmed too, never gone (the run may have the first). Only a
+/// claimant that dies between sending and settling makes a second call, after [`TASK_CLAIM_MILLIS`], whose
+/// refusal is recorded as gone.
 ///
 /// [`TASK_CLAIM_MILLIS`]: crate::domain::task::TASK_CLAIM_MILLIS
 pub async fn deliver_task(
@@ -151,7 +159,7 @@ pub async fn deliver_task(
     // A read first: most interventions have no waiting run, and a read costs a fraction of the failed
     // conditional write a claim would be. A token attached after this read finds the continuation
     // recorded (it was, before the publisher saw it) and is answered by the attach itself.
-    let waiting = store.get(&id).await?.is_some_and(|i| matches!(i.task, TaskStatus::Waiting { .. }));
+    let waiting = store.get(&id).await?.is_some_and(|i| is_waiting(&i.task));
     if !waiting {
         return Ok(Delivery::NotWaiting);
     }
@@ -164,6 +172,12 @@ pub async fn deliver_task(
             tracing::info!(continuation_id = %continuation.id, "waiting run answered");
             Ok(Delivery::Delivered)
         }
+        Err(TaskError::Gone(gone)) if unconfirmed_before(store, &id).await? => {
+            let settlement = TaskSettlement::Unconfirmed { continuation_id: continuation.id.clone(), retry: false };
+            store.settle_task(&id, &token, &settlement, now).await?;
+            tracing::warn!(continuation_id = %continuation.id, reason = gone.code(), "refused after an unconfirmed answer: recorded as unconfirmed, not gone");
+            Ok(Delivery::Unconfirmed)
+        }
         Err(TaskError::Gone(gone)) => {
             store.settle_task(&id, &token, &TaskSettlement::Gone(gone.code().to_owned()), now).await?;
             metrics::counter!(metric::TASKS_GONE).increment(1);
@@ -174,5 +188,22 @@ pub async fn deliver_task(
             store.settle_task(&id, &token, &TaskSettlement::Released, now).await?;
             Err(DeliveryError::Unavailable(reason))
         }
+        Err(TaskError::Unconfirmed(reason)) => {
+            let settlement = TaskSettlement::Unconfirmed { continuation_id: continuation.id.clone(), retry: true };
+            store.settle_task(&id, &token, &settlement, now).await?;
+            tracing::warn!(continuation_id = %continuation.id, "the answer's reply was lost; recorded as unconfirmed, the sweep tries again");
+            Err(DeliveryError::Unconfirmed(reason))
+        }
     }
+}
+
+/// Whether a run still waits for an answer (the claim decides who sends it).
+fn is_waiting(task: &TaskStatus) -> bool {
+    matches!(task, TaskStatus::Waiting { .. } | TaskStatus::Unconfirmed { .. })
+}
+
+/// Whether an earlier answer's reply was lost: read after the claim (a strongly consistent read), so an
+/// earlier claimant's settlement is seen.
+async fn unconfirmed_before(store: &dyn InterventionStore, id: &InterventionId) -> Result<bool, StoreError> {
+    Ok(store.get(id).await?.is_some_and(|i| matches!(i.task, TaskStatus::Unconfirmed { .. })))
 }

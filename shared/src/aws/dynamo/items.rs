@@ -5,7 +5,8 @@
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
 //!   A run waiting on it (Step Functions) adds `taskToken` (a secret, removed once answered) and
 //!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
-//!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`.
+//!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`;
+//!   `taskUnconfirmed` (the continuation id) and `taskUnconfirmedAt` once an answer's reply was lost.
 //!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
 //!   With named reviewers, `reviewer<index>` (the submission id) marks the reviewer at that index (in the
 //!   doc's `reviewers`) as having submitted: set in the acceptance's transaction, on the condition that it
@@ -125,6 +126,8 @@ pub(super) fn task_status(item: &Item) -> TaskStatus {
         TaskStatus::Gone { reason: reason.to_owned(), at: Timestamp::from_millis(at) }
     } else if let (Some(id), Some(at)) = (text(item, "taskDelivered"), number(item, "taskDeliveredAt")) {
         TaskStatus::Delivered { continuation_id: id.to_owned(), at: Timestamp::from_millis(at) }
+    } else if let (Some(id), Some(at)) = (text(item, "taskUnconfirmed"), number(item, "taskUnconfirmedAt")) {
+        TaskStatus::Unconfirmed { continuation_id: id.to_owned(), at: Timestamp::from_millis(at) }
     } else if let (Some(_), Some(at)) = (text(item, "taskToken"), number(item, "taskAttachedAt")) {
         TaskStatus::Waiting { attached_at: Timestamp::from_millis(at) }
     } else {

@@ -505,7 +505,7 @@ impl InterventionStore for DynamoStore {
             .key("pk", s(intervention_pk(id)))
             .key("sk", s("I"))
             // A later attempt of the step replaces the earlier token, and any claim on it.
-            .update_expression("SET taskToken = :t, taskAttachedAt = :now REMOVE taskClaimedAt, taskGone, taskGoneAt")
+            .update_expression("SET taskToken = :t, taskAttachedAt = :now REMOVE taskClaimedAt, taskGone, taskGoneAt, taskUnconfirmed, taskUnconfirmedAt")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(taskDeliveredAt)")
             .expression_attribute_values(":t", s(token.expose()))
             .expression_attribute_values(":now", n(now.millis()))
@@ -586,6 +586,16 @@ impl InterventionStore for DynamoStore {
                 .update_expression("REMOVE taskClaimedAt")
                 .condition_expression("taskToken = :t")
                 .expression_attribute_values(":t", s(token.expose())),
+            TaskSettlement::Unconfirmed { continuation_id, retry } => request
+                .update_expression(if *retry {
+                    "SET taskUnconfirmed = :c, taskUnconfirmedAt = :now REMOVE taskClaimedAt"
+                } else {
+                    "SET taskUnconfirmed = :c, taskUnconfirmedAt = :now REMOVE taskToken, taskClaimedAt"
+                })
+                .condition_expression("taskToken = :t")
+                .expression_attribute_values(":c", s(continuation_id))
+                .expression_attribute_values(":t", s(token.expose()))
+                .expression_attribute_values(":now", n(now.millis())),
         };
         match request.send().await {
             Ok(_) => Ok(()),
