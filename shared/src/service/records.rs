@@ -3,10 +3,13 @@
 
 use serde::Serialize;
 
+use super::Service;
 use crate::domain::continuation::Continuation;
+use crate::domain::id::InterventionId;
 use crate::domain::model::{Intervention, InterventionState, Submission};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
+use crate::ports::store::{ListQuery, StoreError};
 
 /// An intervention's record, as the operator routes answer it.
 #[derive(Debug, Clone, Serialize)]
@@ -195,4 +198,32 @@ pub struct InterventionList {
     /// Where the next page starts (pass it back as `nextToken`); absent on the last page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_token: Option<String>,
+}
+
+impl Service {
+    /// The intervention's record for an operator: state, uses, submissions and continuation ids; secret
+    /// context values never appear.
+    pub async fn record(&self, id: &InterventionId) -> Result<Option<InterventionRecord>, StoreError> {
+        let now = self.clock.now();
+        let Some(intervention) = self.store.get(id).await? else { return Ok(None) };
+        let submissions = self.store.submissions(id).await?;
+        Ok(Some(InterventionRecord::new(&intervention, &submissions, now)))
+    }
+
+    /// A page of an environment's interventions, newest first.
+    pub async fn list(
+        &self,
+        environment_id: &str,
+        state: Option<InterventionState>,
+        limit: usize,
+        next_token: Option<String>,
+    ) -> Result<InterventionList, StoreError> {
+        let now = self.clock.now();
+        let query = ListQuery { environment_id: environment_id.to_owned(), state, limit, next_token, now };
+        let page = self.store.list(&query).await?;
+        Ok(InterventionList {
+            interventions: page.interventions.iter().map(|i| InterventionSummary::new(i, now)).collect(),
+            next_token: page.next_token,
+        })
+    }
 }

@@ -3,10 +3,18 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::domain::continuation::Outcome;
+use crate::domain::continuation::{Continuation, Outcome};
+use crate::domain::creation::NewIntervention;
+use crate::domain::id::InterventionId;
+use crate::domain::input::BodyError;
+use crate::domain::model::Submission;
+use crate::domain::rejection::Rejection;
+use crate::domain::task::TaskAttachment;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::ManualClock;
+use crate::domain::time::Timestamp;
 use crate::domain::token::LinkKey;
+use crate::domain::token::LinkKeys;
 use crate::memory::{MemoryQueue, MemoryStore};
 use crate::service::publish_outbox;
 

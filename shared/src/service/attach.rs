@@ -1,0 +1,81 @@
+//! A waiting run (a `.waitForTaskToken` step) attaches its task token to an intervention.
+
+use super::{deliver_task, traced, Delivery, Service};
+use crate::domain::continuation::Outcome;
+use crate::domain::task::TaskAttachment;
+use crate::ports::store::{AttachOutcome, StoreError};
+use crate::ports::tasks::TaskError;
+use crate::telemetry;
+
+/// What attaching a waiting run's task token answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attached {
+    /// The run waits; the decision is delivered when it is recorded.
+    Waiting,
+    /// A decision was recorded before: it was delivered now.
+    Delivered,
+}
+
+/// Why a task token was not attached.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// No intervention with this id.
+    #[error("interventionId: no intervention with this id")]
+    NotFound,
+    /// Step Functions refused the token: the step's attempt is gone.
+    #[error("taskToken: Step Functions refused the token ({0})")]
+    TokenRefused(&'static str),
+    /// The decision went to another token already.
+    #[error("interventionId: its decision was delivered to another task already")]
+    AlreadyDelivered,
+    /// This deployment cannot answer Step Functions tasks.
+    #[error("this deployment has no Step Functions client")]
+    NoTasks,
+    /// Storage or Step Functions failed; retrying is safe.
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+impl Service {
+    /// A `.waitForTaskToken` step attaches its token: the decision goes to that run when it is recorded,
+    /// or now if it was recorded before. The token is proved with a heartbeat before it is stored.
+    pub async fn attach_task(&self, attachment: &TaskAttachment) -> Result<Attached, AttachError> {
+        traced("attach", |_| {}, async {
+            let id = attachment.intervention_id;
+            telemetry::record_intervention_id(&id);
+            let Some(tasks) = &self.tasks else { return Err(AttachError::NoTasks) };
+            let unavailable = |e: StoreError| AttachError::Unavailable(e.to_string());
+            if self.store.get(&id).await.map_err(unavailable)?.is_none() {
+                return Err(AttachError::NotFound);
+            }
+            match tasks.heartbeat(&attachment.token).await {
+                Ok(()) => {}
+                Err(TaskError::Gone(gone)) => return Err(AttachError::TokenRefused(gone.code())),
+                Err(TaskError::Unavailable(reason) | TaskError::Unconfirmed(reason)) => {
+                    return Err(AttachError::Unavailable(reason))
+                }
+            }
+            let now = self.clock.now();
+            match self.store.attach_task(&id, &attachment.token, now).await.map_err(unavailable)? {
+                AttachOutcome::Attached(_) => {}
+                AttachOutcome::AlreadyDelivered => return Err(AttachError::AlreadyDelivered),
+                AttachOutcome::NotFound => return Err(AttachError::NotFound),
+            }
+            tracing::info!("a run waits on the intervention");
+            // A decision recorded before the token came is delivered now, by the publisher's own routine.
+            // A reminder is no decision: never delivered to the run.
+            let continuations = self.store.continuations(&id).await.map_err(unavailable)?;
+            let Some(first) = continuations.into_iter().find(|c| c.outcome != Outcome::Reminder) else {
+                return Ok(Attached::Waiting);
+            };
+            match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
+                Ok(Delivery::Delivered | Delivery::Unconfirmed) => Ok(Attached::Delivered),
+                Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
+                // Another publisher holds the claim: it delivers.
+                Ok(Delivery::NotWaiting) => Ok(Attached::Waiting),
+                Err(error) => Err(AttachError::Unavailable(error.to_string())),
+            }
+        })
+        .await
+    }
+}

@@ -1,0 +1,40 @@
+//! The link's timer fired: the timeout continuation, queued exactly once if nothing answered in time.
+
+use super::{traced, Service};
+use crate::domain::continuation::Continuation;
+use crate::domain::id::InterventionId;
+use crate::domain::model::TimeoutRefusal;
+use crate::ports::store::{StoreError, TimeoutOutcome};
+use crate::telemetry::{self, metric};
+
+fn count(result: &Result<TimeoutOutcome, StoreError>) {
+    if let Ok(TimeoutOutcome::Queued) = result {
+        metrics::counter!(metric::TIMEOUTS_QUEUED).increment(1);
+    }
+}
+
+impl Service {
+    /// The link's timer fired: queues the timeout continuation exactly once if the link expired unanswered
+    /// (and the run was not cancelled); otherwise does nothing and says why.
+    pub async fn fire_timeout(&self, id: &InterventionId) -> Result<TimeoutOutcome, StoreError> {
+        traced("timeout", count, async {
+            let now = self.clock.now();
+            telemetry::record_intervention_id(id);
+            let Some(intervention) = self.load(id).await? else {
+                tracing::warn!("timeout fired for an intervention that was never stored; nothing to do");
+                return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored));
+            };
+            let outcome = match (intervention.timeout_refusal_at(now), Continuation::for_timeout(&intervention)) {
+                (None, Some(continuation)) => self.store.time_out(&intervention, &continuation, now).await?,
+                (Some(refusal), _) => TimeoutOutcome::Refused(refusal),
+                (None, None) => TimeoutOutcome::Refused(TimeoutRefusal::NoTimeoutContinuation),
+            };
+            match outcome {
+                TimeoutOutcome::Queued => tracing::info!("link expired unanswered: timeout continuation recorded"),
+                TimeoutOutcome::Refused(refusal) => tracing::info!(reason = refusal.reason(), "timeout does nothing"),
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+}
