@@ -203,6 +203,49 @@ async fn a_creation_retried_after_a_lost_reply_is_one_intervention_one_timer_one
 }
 
 #[tokio::test]
+async fn a_keyed_creation_racing_another_input_under_its_key_leaves_the_winners_timer_alone() {
+    let w = World::new().await;
+    let key = "arn:aws:states:eu-west-1:123456789012:execution:refund:run-2/CreateApprovalLink";
+    let first = input(Some(key), 1).to_string();
+    let mut other = input(Some(key), 1);
+    other["urlExpirationHours"] = json!(2);
+    let other = other.to_string();
+    // The first creation's write lands first, the other's after it; the other read the key as unused.
+    w.dynamo.script(
+        Operation::PutItem,
+        vec![Fault::Latency(Duration::from_millis(500)).times(1), Fault::Latency(Duration::from_millis(1500)).times(1)],
+    );
+    let winner = w.service.create(first.as_bytes());
+    let loser = async {
+        while w.dynamo.counts(&Operation::PutItem).received == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.service.create(other.as_bytes()).await
+    };
+    let (winner, loser) = tokio::join!(winner, loser);
+    let winner = winner.expect("the first creation wins");
+    assert!(matches!(loser, Err(CreateError::KeyReused)), "{loser:?}");
+    assert_eq!(w.dynamo.counts(&Operation::PutItem).received, 2, "both tried to store");
+    w.dynamo.settled(Duration::from_secs(30)).await;
+    let schedule = w
+        .scheduler
+        .get_schedule()
+        .group_name(&w.group)
+        .name(id(&winner).to_string())
+        .send()
+        .await
+        .expect("the winner's timer");
+    let expires_at = human_intervention::domain::time::Timestamp::parse_rfc3339(&winner.expires_at).unwrap();
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some(human_intervention::aws::scheduler::at_expression(expires_at).as_str()),
+        "the timer fires at the winner's expiry"
+    );
+    assert_eq!(w.timers().await, 1);
+    assert_eq!(w.store.get(&id(&winner)).await.unwrap().unwrap().expires_at, expires_at);
+}
+
+#[tokio::test]
 async fn a_waiting_run_is_answered_once_whatever_publishes_again_at_the_same_time() {
     let w = World::new().await;
     w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskTaken.always());
