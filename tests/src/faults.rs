@@ -187,6 +187,8 @@ impl Counts {
 #[derive(Default)]
 struct State {
     rules: BTreeMap<Operation, Rule>,
+    /// The rules that follow each operation's rule once it is used up, in order.
+    scripts: BTreeMap<Operation, std::collections::VecDeque<Rule>>,
     counts: BTreeMap<Operation, Counts>,
     /// The JSON bodies of the forwarded requests, by operation (what reached the endpoint).
     bodies: BTreeMap<Operation, Vec<Value>>,
@@ -246,7 +248,18 @@ impl FaultProxy {
             "{} is a DynamoDB error; SQS never answers it",
             rule.fault.kind()
         );
-        self.shared.state.lock().expect("lock").rules.insert(operation, rule);
+        let mut state = self.shared.state.lock().expect("lock");
+        state.scripts.remove(&operation);
+        state.rules.insert(operation, rule);
+    }
+
+    /// Injects `rules` into `operation` one after another, each once the one before is used up (bounded
+    /// rules, `Fault::times`): e.g. the first answer's reply dropped, then the second refused.
+    pub fn script(&self, operation: Operation, rules: Vec<Rule>) {
+        let mut rules: std::collections::VecDeque<Rule> = rules.into();
+        let Some(first) = rules.pop_front() else { return self.clear(&operation) };
+        self.set(operation.clone(), first);
+        self.shared.state.lock().expect("lock").scripts.insert(operation, rules);
     }
 
     /// Stops injecting into `operation`.
@@ -341,6 +354,11 @@ async fn handle(
     let decision = {
         let mut state = shared.state.lock().expect("lock");
         state.counts.entry(operation.clone()).or_default().received += 1;
+        if state.rules.get(&operation).is_some_and(|r| r.remaining == Some(0)) {
+            if let Some(next) = state.scripts.get_mut(&operation).and_then(|s| s.pop_front()) {
+                state.rules.insert(operation.clone(), next);
+            }
+        }
         let decision = match state.rules.get_mut(&operation) {
             Some(rule) if rule.remaining != Some(0) && shared.rng.lock().expect("lock").f64() < rule.rate => {
                 if let Some(remaining) = rule.remaining.as_mut() {

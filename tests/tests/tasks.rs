@@ -203,6 +203,49 @@ async fn a_creation_retried_after_a_lost_reply_is_one_intervention_one_timer_one
 }
 
 #[tokio::test]
+async fn a_keyed_creation_racing_another_input_under_its_key_leaves_the_winners_timer_alone() {
+    let w = World::new().await;
+    let key = "arn:aws:states:eu-west-1:123456789012:execution:refund:run-2/CreateApprovalLink";
+    let first = input(Some(key), 1).to_string();
+    let mut other = input(Some(key), 1);
+    other["urlExpirationHours"] = json!(2);
+    let other = other.to_string();
+    // The first creation's write lands first, the other's after it; the other read the key as unused.
+    w.dynamo.script(
+        Operation::PutItem,
+        vec![Fault::Latency(Duration::from_millis(500)).times(1), Fault::Latency(Duration::from_millis(1500)).times(1)],
+    );
+    let winner = w.service.create(first.as_bytes());
+    let loser = async {
+        while w.dynamo.counts(&Operation::PutItem).received == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        w.service.create(other.as_bytes()).await
+    };
+    let (winner, loser) = tokio::join!(winner, loser);
+    let winner = winner.expect("the first creation wins");
+    assert!(matches!(loser, Err(CreateError::KeyReused)), "{loser:?}");
+    assert_eq!(w.dynamo.counts(&Operation::PutItem).received, 2, "both tried to store");
+    w.dynamo.settled(Duration::from_secs(30)).await;
+    let schedule = w
+        .scheduler
+        .get_schedule()
+        .group_name(&w.group)
+        .name(id(&winner).to_string())
+        .send()
+        .await
+        .expect("the winner's timer");
+    let expires_at = human_intervention::domain::time::Timestamp::parse_rfc3339(&winner.expires_at).unwrap();
+    assert_eq!(
+        schedule.schedule_expression(),
+        Some(human_intervention::aws::scheduler::at_expression(expires_at).as_str()),
+        "the timer fires at the winner's expiry"
+    );
+    assert_eq!(w.timers().await, 1);
+    assert_eq!(w.store.get(&id(&winner)).await.unwrap().unwrap().expires_at, expires_at);
+}
+
+#[tokio::test]
 async fn a_waiting_run_is_answered_once_whatever_publishes_again_at_the_same_time() {
     let w = World::new().await;
     w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskTaken.always());
@@ -269,6 +312,42 @@ async fn a_task_that_timed_out_marks_the_run_gone_its_link_expired_and_is_never_
     w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskRefused("InvalidToken").always());
     assert!(matches!(w.attach(&fresh, "made-up").await, Err(AttachError::TokenRefused("InvalidToken"))));
     assert_eq!(w.store.get(&id(&fresh)).await.unwrap().unwrap().task, TaskStatus::None);
+}
+
+#[tokio::test]
+async fn an_answer_taken_but_its_reply_lost_then_refused_on_the_next_try_is_unconfirmed_never_gone() {
+    let w = World::new().await;
+    w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskTaken.always());
+    // Step Functions applies the first answer and its reply is lost; the next is refused as answered.
+    w.sfn.script(
+        Operation::SendTaskSuccess,
+        vec![Fault::DropResponse.times(1), Fault::TaskRefused("TaskTimedOut").always()],
+    );
+    let created = w.service.create(input(None, 2).to_string().as_bytes()).await.unwrap();
+    w.attach(&created, "token-of-the-wait-step").await.unwrap();
+    assert!(accepted(&w.submit(&created, "approve", "a").await));
+    assert_eq!(w.publish().await, 0, "an unconfirmed answer stays in the outbox for another try");
+    assert_eq!(w.task_answers(), 1, "one attempt: the SDK does not retry the answer");
+    let record = serde_json::to_value(w.service.record(&id(&created)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], json!("unconfirmed"), "{record}");
+    // The sweep's try (its claim is free: the first was let go) meets the refusal.
+    assert_eq!(w.publish().await, 1);
+    assert_eq!(w.publish().await, 0);
+    assert_eq!(w.task_answers(), 2, "exactly two SendTaskSuccess on the wire");
+    let record = serde_json::to_value(w.service.record(&id(&created)).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], json!("unconfirmed"), "never gone: {record}");
+    assert_eq!(record["task"]["continuationId"], json!(format!("{}:a", id(&created))));
+    assert!(record["task"].get("reason").is_none(), "{record}");
+    // The links do not close: the second use is still there, and answering it asks nothing more of the run.
+    assert!(matches!(w.service.view(&token(&created)).await.unwrap(), View::Live(_)));
+    assert!(accepted(&w.submit(&created, "approve", "b").await));
+    assert!(matches!(w.submit(&created, "approve", "c").await, SubmitResult::Rejected(Rejection::UsedUp)));
+    assert_eq!(w.publish().await, 1);
+    assert_eq!(w.task_answers(), 2, "the ended delivery is not tried again");
+    let items = intervention_tests::aws::items_of(&w.dynamodb, &w.table, &id(&created).to_string(), "I").await;
+    let intervention =
+        items.iter().find(|i| i.get("sk").and_then(|s| s.as_s().ok()).is_some_and(|s| s == "I")).unwrap();
+    assert!(!intervention.contains_key("taskToken"), "the secret is removed once the delivery ended");
 }
 
 #[tokio::test]

@@ -1,8 +1,10 @@
 //! Step Functions: answering the task a waiting run's `.waitForTaskToken` step holds.
 
 use async_trait::async_trait;
+use aws_sdk_sfn::config::retry::RetryConfig;
 use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::Client;
+use aws_smithy_runtime_api::http::Response as HttpResponse;
 
 use crate::domain::task::{TaskGone, TaskToken};
 use crate::ports::tasks::{TaskError, TaskNotifier};
@@ -35,6 +37,17 @@ fn task_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt
     TaskError::Unavailable(reason)
 }
 
+/// An answer that may have been taken is unconfirmed: it left and no reply came (a timeout, a dropped
+/// connection, an unreadable reply), or a 5xx, after which AWS does not say whether it was applied.
+fn answer_error<E: ProvideErrorMetadata + std::error::Error + 'static>(error: SdkError<E, HttpResponse>) -> TaskError {
+    let server_error = error.raw_response().is_some_and(|r| r.status().is_server_error());
+    let lost = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_));
+    if lost || server_error {
+        return TaskError::Unconfirmed(aws_sdk_sfn::error::DisplayErrorContext(&error).to_string());
+    }
+    task_error(error)
+}
+
 #[async_trait]
 impl TaskNotifier for StepFunctionsTasks {
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), TaskError> {
@@ -43,7 +56,19 @@ impl TaskNotifier for StepFunctionsTasks {
     }
 
     async fn succeed(&self, token: &TaskToken, output: &str) -> Result<(), TaskError> {
-        self.client.send_task_success().task_token(token.expose()).output(output).send().await.map_err(task_error)?;
+        // One attempt: a retry after a lost reply would be refused as already answered, which reads as
+        // the run gone. The publisher tries again under a new claim, knowing the first was unconfirmed.
+        let once = aws_sdk_sfn::config::Builder::default().retry_config(RetryConfig::disabled());
+        let sent = self
+            .client
+            .send_task_success()
+            .task_token(token.expose())
+            .output(output)
+            .customize()
+            .config_override(once)
+            .send()
+            .await;
+        sent.map_err(answer_error)?;
         Ok(())
     }
 }

@@ -11,6 +11,13 @@ pub const MAX_PATTERN_CHARS: usize = 500;
 pub const MAX_TEXT_CHARS: usize = 10_000;
 /// Largest integer accepted (2^53 − 1: every JSON consumer reads it exactly).
 pub const MAX_SAFE_INTEGER: i64 = 9_007_199_254_740_991;
+/// Longest email address accepted, in bytes.
+pub const MAX_EMAIL_BYTES: usize = 254;
+/// Longest URL accepted, in bytes.
+pub const MAX_URL_BYTES: usize = 2048;
+/// A character a text field accepts that JSON writes at its longest: a control character is escaped to
+/// the 6 bytes `\u0001` (a 4-byte UTF-8 character stays 4; U+FFFF is escaped to 6 for SQS, no more).
+pub const LARGEST_JSON_CHAR: char = '\u{1}';
 
 /// A text pattern, compiled once; matched against the whole value.
 #[derive(Debug, Clone)]
@@ -113,6 +120,54 @@ impl FieldKind {
     /// Whether the field takes several values.
     pub fn is_multiple(&self) -> bool {
         matches!(self, Self::Choice { multiple: true, .. })
+    }
+}
+
+impl Field {
+    /// Most characters a text field takes: its `maxLength`, else [`MAX_TEXT_CHARS`]; `None` for other kinds.
+    pub fn max_chars(&self) -> Option<usize> {
+        match &self.kind {
+            FieldKind::Text { max_length, .. } => Some(max_length.map_or(MAX_TEXT_CHARS, |m| m as usize)),
+            _ => None,
+        }
+    }
+
+    /// A value at least as large as JSON as any value this field accepts (a text field's taken as
+    /// `text_chars` characters long): what sizes a quorum's worst-case continuation at creation.
+    pub fn largest_value(&self, text_chars: usize) -> ContextValue {
+        let longest = |candidates: &[Scalar]| {
+            let size = |s: &Scalar| serde_json::to_string(s).map_or(usize::MAX, |j| j.len());
+            candidates.iter().max_by_key(|s| size(s)).cloned().unwrap_or(Scalar::Bool(false))
+        };
+        // Every byte of an email or a URL is counted as a control character: an upper bound.
+        let bytes = |n: usize| Scalar::String(LARGEST_JSON_CHAR.to_string().repeat(n));
+        let scalar = match &self.kind {
+            FieldKind::Text { .. } => bytes(text_chars),
+            FieldKind::Integer { min, max } => {
+                let low = min.unwrap_or(-MAX_SAFE_INTEGER).max(-MAX_SAFE_INTEGER);
+                let high = max.unwrap_or(MAX_SAFE_INTEGER).min(MAX_SAFE_INTEGER);
+                longest(&[Scalar::Integer(low), Scalar::Integer(high)])
+            }
+            // 15 significant digits at the exponents where JSON writes them longest (21 integer digits
+            // and `.0`; or an exponent), whatever `min` and `max` allow: an upper bound.
+            FieldKind::Decimal { .. } => longest(&[
+                Scalar::Number(-1.234_567_890_123_45e20),
+                Scalar::Number(-1.234_567_890_123_45e-300),
+                Scalar::Number(-1.234_567_890_123_45e-5),
+            ]),
+            FieldKind::Boolean => Scalar::Bool(false),
+            FieldKind::Choice { options, multiple: true } => {
+                return ContextValue::Array(options.iter().cloned().map(Scalar::String).collect())
+            }
+            FieldKind::Choice { options, multiple: false } => {
+                longest(&options.iter().cloned().map(Scalar::String).collect::<Vec<_>>())
+            }
+            FieldKind::Date => Scalar::String("0001-01-01".into()),
+            FieldKind::DateTime => Scalar::String("0001-01-01T00:00:00Z".into()),
+            FieldKind::Email => bytes(MAX_EMAIL_BYTES),
+            FieldKind::Url => bytes(MAX_URL_BYTES),
+        };
+        ContextValue::Scalar(scalar)
     }
 }
 
@@ -243,7 +298,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
         FieldKind::Date => Scalar::String(parse_date(value)?),
         FieldKind::DateTime => Scalar::String(parse_datetime(value)?),
         FieldKind::Email => {
-            let ok = value.len() <= 254
+            let ok = value.len() <= MAX_EMAIL_BYTES
                 && value.parse::<email_address::EmailAddress>().is_ok_and(|e| e.domain().contains('.'));
             if !ok {
                 return Err("Enter an email address, like name@example.com.".into());
@@ -251,7 +306,7 @@ pub fn check_field(field: &Field, values: &[String]) -> Result<Option<ContextVal
             Scalar::String(value.to_owned())
         }
         FieldKind::Url => {
-            let ok = value.len() <= 2048
+            let ok = value.len() <= MAX_URL_BYTES
                 && url::Url::parse(value).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some());
             if !ok {
                 return Err("Enter a web address starting with https:// or http://.".into());

@@ -87,12 +87,22 @@ pub enum TaskStatus {
         token: TaskToken,
         /// When a publisher claimed the delivery, if one holds a claim.
         claimed_at: Option<Timestamp>,
+        /// An earlier answer left and its reply was lost (the continuation, when): the run may have it.
+        lost: Option<(String, Timestamp)>,
     },
     /// The decision went to the run.
     Delivered {
         /// The continuation delivered.
         continuation_id: String,
         /// When Step Functions took it.
+        at: Timestamp,
+    },
+    /// The decision was sent to the run, its reply was lost, and the next attempt was refused: the run
+    /// may have it, so this is never read as gone. The token is dropped.
+    Unconfirmed {
+        /// The continuation sent.
+        continuation_id: String,
+        /// When the last attempt ended.
         at: Timestamp,
     },
     /// Step Functions refused the token: the run is gone; the link answers Link has expired.

@@ -1,5 +1,5 @@
 //! The timeout timer port: one timer per intervention with an `onTimeout`, set before the intervention is
-//! stored and removed when it is answered or cancelled. A timer that fires for nothing (never stored,
+//! stored (after it, by the creation whose write won, when the id comes from an idempotency key) and removed when it is answered or cancelled. A timer that fires for nothing (never stored,
 //! answered, cancelled) is harmless: the timeout's own conditional write decides. An intervention with a
 //! `remind` has a second timer, the reminder's, kept the same way.
 

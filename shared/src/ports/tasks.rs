@@ -13,6 +13,10 @@ pub enum TaskError {
     /// Step Functions could not be reached or throttled; nothing is known to have been taken; try again.
     #[error("Step Functions is unavailable: {0}")]
     Unavailable(String),
+    /// The answer may have been taken (it left, and its reply was lost: a timeout, a dropped connection, a
+    /// 5xx), so a refusal of the next attempt may only mean the run has this one.
+    #[error("Step Functions did not confirm the answer: {0}")]
+    Unconfirmed(String),
 }
 
 /// Where a waiting run is answered.

@@ -52,7 +52,9 @@ impl Service {
             match tasks.heartbeat(&attachment.token).await {
                 Ok(()) => {}
                 Err(TaskError::Gone(gone)) => return Err(AttachError::TokenRefused(gone.code())),
-                Err(TaskError::Unavailable(reason)) => return Err(AttachError::Unavailable(reason)),
+                Err(TaskError::Unavailable(reason) | TaskError::Unconfirmed(reason)) => {
+                    return Err(AttachError::Unavailable(reason))
+                }
             }
             let now = self.clock.now();
             let change = lifecycle::attach(&attachment.token, now);
@@ -70,7 +72,7 @@ impl Service {
             };
             // `deliver_task` sends the intervention's first answer, whichever answer it is handed.
             match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
-                Ok(Delivery::Delivered) => Ok(Attached::Delivered),
+                Ok(Delivery::Delivered | Delivery::Unconfirmed) => Ok(Attached::Delivered),
                 Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
                 // Another publisher holds the claim: it delivers.
                 Ok(Delivery::NotWaiting) => Ok(Attached::Waiting),

@@ -7,7 +7,8 @@ use super::{traced, Service};
 use crate::domain::context::ContextKey;
 use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
-use crate::domain::model::Intervention;
+use crate::domain::model::{Intervention, InterventionState};
+use crate::domain::time::Timestamp;
 use crate::domain::token::LinkKeys;
 use crate::ports::store::StoreError;
 use crate::telemetry::{self, metric};
@@ -66,18 +67,24 @@ impl Service {
             // this later instant.
             if let Some(creation) = IdempotentCreation::peek(input) {
                 if let Some(existing) = self.store.get(&creation.id).await? {
-                    return self.created_before(keys, existing, &creation.fingerprint, creation.link_context_key);
+                    return self.repeated(keys, existing, &creation.fingerprint, creation.link_context_key, now).await;
                 }
             }
             let new = NewIntervention::parse(input, now)?;
             let id = new.id().map_err(|e| CreateError::Random(e.to_string()))?;
             let link_key = new.link_context_key.clone();
             let fingerprint = new.fingerprint.clone();
+            let keyed = new.idempotency_key.is_some();
             let mut intervention = Intervention::new(id, new, now);
             telemetry::record_intervention(&intervention);
             self.sign_reminder_links(keys, &mut intervention);
             check_sendable(&intervention)?;
-            self.schedule_timers(&intervention).await?;
+            // A keyed id may be another creation's (the same key, another input, at the same time): only
+            // the creation whose write wins sets the timers, after it, so a loser never moves the winner's.
+            // A fresh id is no one else's: its timers come first.
+            if !keyed {
+                self.schedule_timers(&intervention).await?;
+            }
             match self.store.create(&intervention).await {
                 Ok(()) => {}
                 // Our own write whose answer was lost (the SDK retried it), or a concurrent retry with the key.
@@ -85,9 +92,15 @@ impl Service {
                     let Some(existing) = self.store.get(&id).await? else {
                         return Err(StoreError::Unavailable("the intervention's write was not confirmed".into()).into());
                     };
-                    return self.created_before(keys, existing, &fingerprint, link_key);
+                    if !keyed {
+                        return self.created_before(keys, existing, &fingerprint, link_key);
+                    }
+                    return self.repeated(keys, existing, &fingerprint, link_key, now).await;
                 }
                 Err(error) => return Err(error.into()),
+            }
+            if keyed {
+                self.schedule_timers(&intervention).await?;
             }
             tracing::info!(expires_at = %intervention.expires_at.to_rfc3339(), max_uses = intervention.max_uses, "intervention created");
             Ok(self.created_link(keys, &intervention, link_key))
@@ -113,6 +126,29 @@ impl Service {
             scheduler.schedule_reminder(id, remind.at).await.map_err(|e| CreateError::Schedule(e.to_string()))?;
         }
         Ok(())
+    }
+
+    /// A keyed creation stored before: its output, with its timers set again while it is pending (the
+    /// same times: a creation that stored it and failed before its timers were set is made whole by its
+    /// retry). Another input under the key touches nothing.
+    async fn repeated(
+        &self,
+        keys: &LinkKeys,
+        existing: Intervention,
+        fingerprint: &str,
+        link_key: ContextKey,
+        now: Timestamp,
+    ) -> Result<CreatedLink, CreateError> {
+        let pending = existing.state_at(now) == InterventionState::Pending;
+        let mut timers = existing.clone();
+        if timers.remind.as_ref().is_some_and(|r| r.at <= now) || timers.reminded_at.is_some() {
+            timers.remind = None;
+        }
+        let created = self.created_before(keys, existing, fingerprint, link_key)?;
+        if pending {
+            self.schedule_timers(&timers).await?;
+        }
+        Ok(created)
     }
 
     /// The output of a creation stored before under this id: the same link, if the input was the same.

@@ -116,6 +116,9 @@ pub enum Delivery {
     NotWaiting,
     /// Step Functions took it.
     Delivered,
+    /// Step Functions refused it after an earlier attempt whose reply was lost: the run may have that one,
+    /// so it is recorded as unconfirmed, never gone.
+    Unconfirmed,
     /// Step Functions refused the token for good (its code): the run is gone, and the intervention says so.
     Gone(&'static str),
 }
@@ -129,6 +132,9 @@ pub enum DeliveryError {
     /// Step Functions could not be reached; the claim was let go.
     #[error("{0}")]
     Unavailable(String),
+    /// The answer left and its reply was lost: the claim was let go and the fact recorded.
+    #[error("{0}")]
+    Unconfirmed(String),
 }
 
 /// Answers the run waiting on `continuation`'s intervention with the intervention's FIRST answer (this
@@ -169,6 +175,12 @@ pub async fn deliver_task(
             tracing::info!(continuation_id = %first.id, "waiting run answered");
             Ok(Delivery::Delivered)
         }
+        Err(TaskError::Gone(gone)) if unconfirmed_before(store, &id).await? => {
+            let settlement = Settlement::Unconfirmed { continuation_id: first.id.clone(), retry: false };
+            store.settle_task(&id, &settled(settlement)).await?;
+            tracing::warn!(continuation_id = %first.id, reason = gone.code(), "refused after an unconfirmed answer: recorded as unconfirmed, not gone");
+            Ok(Delivery::Unconfirmed)
+        }
         Err(TaskError::Gone(gone)) => {
             store.settle_task(&id, &settled(Settlement::Gone(gone.code().to_owned()))).await?;
             metrics::counter!(metric::TASKS_GONE).increment(1);
@@ -178,6 +190,12 @@ pub async fn deliver_task(
         Err(TaskError::Unavailable(reason)) => {
             store.settle_task(&id, &settled(Settlement::Released)).await?;
             Err(DeliveryError::Unavailable(reason))
+        }
+        Err(TaskError::Unconfirmed(reason)) => {
+            let settlement = Settlement::Unconfirmed { continuation_id: first.id.clone(), retry: true };
+            store.settle_task(&id, &settled(settlement)).await?;
+            tracing::warn!(continuation_id = %first.id, "the answer's reply was lost; recorded as unconfirmed, the sweep tries again");
+            Err(DeliveryError::Unconfirmed(reason))
         }
     }
 }
@@ -197,4 +215,10 @@ async fn first_answer(
         Some(first) => recorded.into_iter().find(|c| &c.id == first),
         None => recorded.into_iter().find(|c| c.outcome != Outcome::Reminder),
     })
+}
+
+/// Whether an earlier answer's reply was lost: read after the claim (a strongly consistent read), so an
+/// earlier claimant's settlement is seen.
+async fn unconfirmed_before(store: &dyn InterventionStore, id: &InterventionId) -> Result<bool, StoreError> {
+    Ok(store.get(id).await?.is_some_and(|i| matches!(i.task, TaskStatus::Waiting { lost: Some(_), .. })))
 }

@@ -51,11 +51,11 @@ pub struct InterventionRecord {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TaskRecord {
-    /// `waiting`, `delivered` or `gone`.
+    /// `waiting`, `delivered`, `unconfirmed` or `gone`.
     pub state: &'static str,
     /// When it came to that (RFC 3339).
     pub at: String,
-    /// The continuation delivered (`delivered`).
+    /// The continuation delivered (`delivered`), or sent without confirmation (`unconfirmed`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub continuation_id: Option<String>,
     /// Step Functions' refusal (`gone`): `TaskTimedOut`, `TaskDoesNotExist` or `InvalidToken`.
@@ -73,9 +73,15 @@ impl TaskRecord {
         };
         match status {
             TaskStatus::None => None,
+            TaskStatus::Waiting { lost: Some((continuation_id, at)), .. } => {
+                Some(record("unconfirmed", *at, Some(continuation_id), None))
+            }
             TaskStatus::Waiting { attached_at, .. } => Some(record("waiting", *attached_at, None, None)),
             TaskStatus::Delivered { continuation_id, at } => {
                 Some(record("delivered", *at, Some(continuation_id), None))
+            }
+            TaskStatus::Unconfirmed { continuation_id, at } => {
+                Some(record("unconfirmed", *at, Some(continuation_id), None))
             }
             TaskStatus::Gone { reason, at } => Some(record("gone", *at, None, Some(reason))),
         }

@@ -1187,6 +1187,99 @@ async fn concurrent_last_votes_decide_once_in_memory() {
     }
 }
 
+/// A quorum of `ids` (all must approve) whose form has one more field, `comment`: text of `max_length`.
+fn commented_quorum(ids: &[&str], max_length: Option<u32>) -> Value {
+    let mut value = quorum_input(ids, ids.len() as u32);
+    let mut comment = json!({"key": "comment", "label": "Comment", "type": "text", "multiline": true});
+    if let Some(max) = max_length {
+        comment["maxLength"] = json!(max);
+    }
+    value["formDocument"]["fields"].as_array_mut().unwrap().push(comment);
+    value
+}
+
+async fn refusal(f: &Fixture, input: &Value) -> crate::domain::error::ConfigError {
+    match f.service.create(input.to_string().as_bytes()).await {
+        Err(CreateError::Invalid(error)) => error,
+        other => panic!("should be refused: {:?}", other.map(|c| c.intervention_id)),
+    }
+}
+
+/// The largest maxLength a refusal at `formDocument.fields[3].maxLength` says fits.
+fn suggested_max_length(error: &crate::domain::error::ConfigError) -> u32 {
+    assert_eq!(error.field, "formDocument.fields[3].maxLength", "{error}");
+    let (_, tail) = error.message.rsplit_once("set maxLength to at most ").expect("the largest that fits");
+    tail.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn a_quorum_whose_deciding_continuation_could_outgrow_a_message_is_refused_at_creation_by_name() {
+    let f = fixture();
+    // Four reviewers who may each write 10,000 characters (60 KB and more as JSON).
+    let four = commented_quorum(&["ann", "bob", "cy", "dee"], None);
+    let error = refusal(&f, &four).await;
+    assert!(error.message.contains("could be") && error.message.contains("at most 262144"), "{error}");
+    assert!(error.message.contains("no maxLength, so 10000"), "{error}");
+    // The maxLength it names fits, and one more does not.
+    let most = suggested_max_length(&error);
+    let mut fits = commented_quorum(&["ann", "bob", "cy", "dee"], Some(most));
+    f.service.create(fits.to_string().as_bytes()).await.expect("the maxLength named fits");
+    fits["formDocument"]["fields"][3]["maxLength"] = json!(most + 1);
+    assert_eq!(suggested_max_length(&refusal(&f, &fits).await), most);
+    // A 225,000-character context and two reviewers with 10,000-character comments.
+    let mut context = commented_quorum(&["ann", "bob"], Some(10_000));
+    context["context"]["order.notes"] = json!("n".repeat(225_000));
+    let error = refusal(&f, &context).await;
+    assert!(suggested_max_length(&error) < 10_000, "{error}");
+    // No comment at all fits beside a context that leaves too little room for 20 reviewers' votes.
+    context["reviewers"] = reviewers_input(
+        &(0..20).map(|i| format!("r{i}")).collect::<Vec<_>>().iter().map(String::as_str).collect::<Vec<_>>(),
+    )["reviewers"]
+        .clone();
+    context["quorum"]["approvals"] = json!(20);
+    context["context"]["order.notes"] = json!("n".repeat(250_000));
+    let error = refusal(&f, &context).await;
+    assert_eq!(error.field, "quorum", "{error}");
+    // Twenty reviewers with 5,000-character comments (CJK: 15 KB each).
+    let ids: Vec<String> = (0..20).map(|i| format!("reviewer-{i}@example.com")).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let error = refusal(&f, &commented_quorum(&ids, Some(5_000))).await;
+    assert!(suggested_max_length(&error) < 5_000, "{error}");
+}
+
+#[tokio::test]
+async fn a_quorum_of_20_reviewers_each_answering_with_the_largest_input_the_form_allows_decides() {
+    use crate::domain::continuation::MAX_MESSAGE_BYTES;
+    // Long reviewer ids (their names, `Name <id>`, at the longest), and a comment as long as creation
+    // allows for them.
+    let ids: Vec<String> = (0..20).map(|i| format!("{i:02}{}", "r".repeat(247))).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let most = suggested_max_length(&refusal(&fixture(), &commented_quorum(&ids, None)).await);
+    for (name, character) in [("4-byte characters", '\u{1D11E}'), ("control characters", '\u{1}')] {
+        let f = fixture();
+        let (created, tokens) = f.reviewer_links(commented_quorum(&ids, Some(most))).await;
+        let id = id_of(&created);
+        let comment = percent_encode(&character.to_string().repeat(most as usize));
+        let note = percent_encode(&character.to_string().repeat(500));
+        for (i, reviewer) in ids.iter().enumerate() {
+            f.clock.advance(1_000);
+            let sid = format!("{i:02}{}", "s".repeat(62));
+            let body = format!(
+                "decision=approve&refund.amount=0.000123456789012&note={note}&comment={comment}&_submissionId={sid}"
+            );
+            let result = f.post(&tokens[*reviewer], &body).await;
+            assert!(accepted(&result), "{name}: vote {i}: {}", outcome_name(&result));
+        }
+        let continuations = f.store.continuations(&id).await.unwrap();
+        assert_eq!(continuations.len(), 1, "{name}: the last vote decides");
+        assert_eq!(continuations[0].outcome, Outcome::Approved);
+        assert_eq!(continuations[0].votes.as_ref().unwrap().len(), 20);
+        let bytes = continuations[0].message_bytes().unwrap();
+        assert!(bytes <= MAX_MESSAGE_BYTES, "{name}: {bytes}");
+        println!("{name}: maxLength {most}, deciding continuation {bytes} bytes");
+    }
+}
+
 // No self-approval.
 
 #[tokio::test]

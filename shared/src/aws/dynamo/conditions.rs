@@ -138,7 +138,7 @@ pub fn update(effects: &[Effect]) -> Expression {
             Effect::Attach { token, at } => {
                 set.push(format!("taskToken = {}", e.value(v("k"), s(token.expose()))));
                 set.push(format!("taskAttachedAt = {}", e.value(v("t"), n(at.millis()))));
-                remove.extend(["taskClaimedAt", "taskGone", "taskGoneAt"]);
+                remove.extend(["taskClaimedAt", "taskGone", "taskGoneAt", "taskUnconfirmed", "taskUnconfirmedAt"]);
             }
             Effect::Claim(at) => set.push(format!("taskClaimedAt = {}", e.value(v(""), n(at.millis())))),
             Effect::Delivered { continuation_id, at } => {
@@ -152,6 +152,14 @@ pub fn update(effects: &[Effect]) -> Expression {
                 remove.extend(["taskToken", "taskClaimedAt"]);
             }
             Effect::Release => remove.push("taskClaimedAt"),
+            Effect::Unconfirmed { continuation_id, at, retry } => {
+                set.push(format!("taskUnconfirmed = {}", e.value(v("c"), s(continuation_id))));
+                set.push(format!("taskUnconfirmedAt = {}", e.value(v("t"), n(at.millis()))));
+                remove.push("taskClaimedAt");
+                if !retry {
+                    remove.push("taskToken");
+                }
+            }
         }
     }
     let mut text = Vec::new();

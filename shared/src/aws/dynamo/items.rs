@@ -5,7 +5,8 @@
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
 //!   A run waiting on it (Step Functions) adds `taskToken` (a secret, removed once answered) and
 //!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
-//!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`.
+//!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`;
+//!   `taskUnconfirmed` (the continuation id) and `taskUnconfirmedAt` once an answer's reply was lost.
 //!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
 //!   `firstAnswer` is the id of the first answer's continuation (a submission's, the quorum's decision or
 //!   the timeout), set with that answer only if absent: the one a waiting run gets.
@@ -142,10 +143,19 @@ pub(super) fn task_status(item: &Item) -> Result<TaskStatus, StoreError> {
             attached_at: Timestamp::from_millis(at),
             token: TaskToken::parse(token).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             claimed_at: number(item, "taskClaimedAt").map(Timestamp::from_millis),
+            lost: lost(item),
         }
+    } else if let Some((continuation_id, at)) = lost(item) {
+        TaskStatus::Unconfirmed { continuation_id, at }
     } else {
         TaskStatus::None
     })
+}
+
+/// An answer whose reply was lost, from `taskUnconfirmed` and `taskUnconfirmedAt`.
+fn lost(item: &Item) -> Option<(String, Timestamp)> {
+    let (id, at) = (text(item, "taskUnconfirmed")?, number(item, "taskUnconfirmedAt")?);
+    Some((id.to_owned(), Timestamp::from_millis(at)))
 }
 
 pub(super) fn decode_submission(item: &Item) -> Result<Submission, StoreError> {

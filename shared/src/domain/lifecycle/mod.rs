@@ -71,6 +71,16 @@ pub enum Effect {
     },
     /// The claim is let go (the delivery may be tried again).
     Release,
+    /// An answer left and its reply was lost: `retry` keeps the token for another attempt (the claim let
+    /// go); otherwise a refusal came after such an attempt and the delivery ends, the token dropped.
+    Unconfirmed {
+        /// The continuation sent.
+        continuation_id: String,
+        /// When.
+        at: Timestamp,
+        /// Whether another attempt may be made.
+        retry: bool,
+    },
 }
 
 impl Effect {
@@ -90,7 +100,7 @@ impl Effect {
                 i.cancelled_at.get_or_insert(*at);
             }
             Self::Attach { token, at } => {
-                i.task = TaskStatus::Waiting { attached_at: *at, token: token.clone(), claimed_at: None }
+                i.task = TaskStatus::Waiting { attached_at: *at, token: token.clone(), claimed_at: None, lost: None }
             }
             Self::Claim(at) => {
                 if let TaskStatus::Waiting { claimed_at, .. } = &mut i.task {
@@ -106,6 +116,15 @@ impl Effect {
                 i.task = TaskStatus::Delivered { continuation_id: continuation_id.clone(), at: *at }
             }
             Self::Gone { reason, at } => i.task = TaskStatus::Gone { reason: reason.clone(), at: *at },
+            Self::Unconfirmed { continuation_id, at, retry: true } => {
+                if let TaskStatus::Waiting { claimed_at, lost, .. } = &mut i.task {
+                    *claimed_at = None;
+                    *lost = Some((continuation_id.clone(), *at));
+                }
+            }
+            Self::Unconfirmed { continuation_id, at, retry: false } => {
+                i.task = TaskStatus::Unconfirmed { continuation_id: continuation_id.clone(), at: *at }
+            }
         }
     }
 }
@@ -385,6 +404,14 @@ pub enum Settlement {
     Gone(String),
     /// The attempt failed and may be tried again.
     Released,
+    /// Step Functions may have taken this continuation but never said so: `retry` after a lost reply,
+    /// not after a refusal that followed one. Never the run gone: the links stay as they are.
+    Unconfirmed {
+        /// The continuation sent.
+        continuation_id: String,
+        /// Whether another attempt may be made (the token is kept).
+        retry: bool,
+    },
 }
 
 /// Recording how the delivery to `token` ended at `now`: a delivery whatever token is attached now (the
@@ -398,6 +425,10 @@ pub fn settle(token: &TaskToken, settlement: &Settlement, now: Timestamp) -> Cha
             (vec![Guard::TokenIs(token.clone())], Effect::Gone { reason: reason.clone(), at: now })
         }
         Settlement::Released => (vec![Guard::TokenIs(token.clone())], Effect::Release),
+        Settlement::Unconfirmed { continuation_id, retry } => (
+            vec![Guard::TokenIs(token.clone())],
+            Effect::Unconfirmed { continuation_id: continuation_id.clone(), at: now, retry: *retry },
+        ),
     };
     Change { guards, effects: vec![effect], at: now, explain: explain_task }
 }
