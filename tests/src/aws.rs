@@ -89,8 +89,16 @@ impl AwsFixture {
         &self,
         dead_letter_arn: Option<&str>,
     ) -> (aws_sdk_scheduler::Client, String, human_intervention::aws::scheduler::EventBridgeScheduler) {
+        self.timeouts_on(aws_sdk_scheduler::Client::new(&self.config), dead_letter_arn).await
+    }
+
+    /// [`AwsFixture::timeouts`] with the product's scheduler on `client` (one a [`CallCounter`] counts).
+    pub async fn timeouts_on(
+        &self,
+        client: aws_sdk_scheduler::Client,
+        dead_letter_arn: Option<&str>,
+    ) -> (aws_sdk_scheduler::Client, String, human_intervention::aws::scheduler::EventBridgeScheduler) {
         use human_intervention::aws::scheduler::{EventBridgeScheduler, SchedulerTarget};
-        let client = aws_sdk_scheduler::Client::new(&self.config);
         let group = format!("{}-timeouts", self.store.table());
         client.create_schedule_group().name(&group).send().await.expect("a schedule group");
         let target = SchedulerTarget {

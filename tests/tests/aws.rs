@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::InterventionId;
@@ -14,7 +15,7 @@ use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestam
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
 use human_intervention::web::local::{Backend, LocalConfig};
-use intervention_tests::aws::{AwsFixture, FaultyStore, FlakyQueue, StoreFault};
+use intervention_tests::aws::{AwsFixture, CallCounter, FaultyStore, FlakyQueue, StoreFault};
 use intervention_tests::{example, submission_id_in, TestServer};
 use serde_json::{json, Value};
 
@@ -690,7 +691,7 @@ async fn a_json_client_reads_the_page_from_dynamodb() {
 
 use human_intervention::domain::model::{InterventionState, TimeoutRefusal};
 use human_intervention::ports::store::TimeoutOutcome;
-use human_intervention::service::{Outlets, Service, SubmitRequest, SubmitResult};
+use human_intervention::service::{Cancellation, Outlets, Service, SubmitRequest, SubmitResult};
 
 async fn manual_server(f: &AwsFixture, start: Timestamp) -> (TestServer, Arc<ManualClock>) {
     let clock = Arc::new(ManualClock::new(start));
@@ -952,6 +953,82 @@ async fn eventbridge_schedules_are_made_before_storing_and_removed_on_cancel() {
     assert!(gone.is_err(), "the schedule is deleted when the run is cancelled");
     let state = service.record(&id).await.unwrap().unwrap().state;
     assert_eq!(state, InterventionState::Cancelled);
+}
+
+/// How many interventions one run holds in the scale test of its cancel.
+const RUN_INTERVENTIONS: usize = 500;
+
+/// The schedules left in a group (every page).
+async fn schedules_in(client: &aws_sdk_scheduler::Client, group: &str) -> usize {
+    let mut count = 0;
+    let mut next = None;
+    loop {
+        let page = client.list_schedules().group_name(group).set_next_token(next).send().await.expect("schedules");
+        count += page.schedules().len();
+        match page.next_token {
+            Some(token) => next = Some(token),
+            None => return count,
+        }
+    }
+}
+
+/// An ended run's cancel on DynamoDB and moto's Scheduler: every one of its 500 interventions is
+/// cancelled and its timer deleted, a few at a time; a retry (Lambda's, after a timeout) reads each once
+/// and writes nothing. The durations and the calls are printed (`-- --nocapture`), never asserted.
+#[tokio::test]
+async fn an_ended_run_of_500_interventions_is_cancelled_whole_and_a_retry_only_reads() {
+    let f = AwsFixture::new(false).await;
+    let counter = CallCounter::new();
+    let (client, group, scheduler) = f.timeouts_on(counter.scheduler(&f.config), None).await;
+    let store = Arc::new(DynamoStore::new(counter.dynamodb(&f.config), f.store.table()));
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).unwrap();
+    let service = Service::new(store, Arc::new(keys), Arc::new(SystemClock), "http://l.example")
+        .with_scheduler(Arc::new(scheduler));
+    let run = format!("arn:aws:states:eu-west-1:123456789012:execution:refund:{}", f.store.table());
+    let mut input = example();
+    input["correlationId"] = json!(run);
+    assert!(input.get("onTimeout").is_some(), "each intervention has a timer to delete");
+    let input = input.to_string();
+    let created: Vec<_> = futures::stream::iter(0..RUN_INTERVENTIONS)
+        .map(|_| service.create(input.as_bytes()))
+        .buffer_unordered(16)
+        .collect()
+        .await;
+    assert!(created.iter().all(Result::is_ok), "all created");
+    assert_eq!(schedules_in(&client, &group).await, RUN_INTERVENTIONS);
+    counter.take();
+
+    let started = std::time::Instant::now();
+    let answers = service.cancel_run(&run).await.expect("the run's cancel");
+    let (calls, requests) = counter.take();
+    println!(
+        "CANCEL_RUN {RUN_INTERVENTIONS} interventions: {:?}; calls {calls:?}, requests {requests}",
+        started.elapsed()
+    );
+    assert_eq!(answers.len(), RUN_INTERVENTIONS);
+    assert!(answers.iter().all(|(_, answer)| *answer == Cancellation::Cancelled), "{answers:?}");
+    let ids: BTreeSet<InterventionId> = answers.iter().map(|(id, _)| *id).collect();
+    assert_eq!(ids.len(), RUN_INTERVENTIONS, "each once");
+    let mut live = 0;
+    for id in &ids {
+        live += usize::from(f.store.get(id).await.unwrap().unwrap().cancelled_at.is_none());
+    }
+    assert_eq!(live, 0, "none left live");
+    assert_eq!(schedules_in(&client, &group).await, 0, "every timer deleted");
+    // One timer each (no reminder): its deletion only.
+    assert_eq!(calls.get("Scheduler.DeleteSchedule"), Some(&RUN_INTERVENTIONS), "{calls:?}");
+
+    counter.take();
+    let started = std::time::Instant::now();
+    let again = service.cancel_run(&run).await.expect("the retry");
+    let (calls, requests) = counter.take();
+    println!("CANCEL_RUN retry: {:?}; calls {calls:?}, requests {requests}", started.elapsed());
+    assert_eq!(again.len(), RUN_INTERVENTIONS);
+    assert!(again.iter().all(|(_, answer)| *answer == Cancellation::Cancelled), "{again:?}");
+    let writes: usize =
+        calls.iter().filter(|(name, _)| !name.ends_with("GetItem") && !name.ends_with("Query")).map(|(_, n)| n).sum();
+    assert_eq!(writes, 0, "a retry writes nothing and deletes no timer: {calls:?}");
+    assert_eq!(calls.get("DynamoDB.GetItem"), Some(&RUN_INTERVENTIONS), "one read each: {calls:?}");
 }
 
 /// The functions' HTTPS client verifies certificates against its own trust store: an endpoint whose

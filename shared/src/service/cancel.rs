@@ -1,12 +1,40 @@
 //! Cancelling: one intervention (its link answers Link has expired from then on), or every one of a run
 //! that ended.
 
+use std::collections::BTreeSet;
+use std::future::Future;
+use std::time::Duration;
+
+use futures_util::stream::{self, StreamExt};
+
 use super::{traced, Service};
 use crate::domain::id::InterventionId;
 use crate::domain::lifecycle;
 use crate::domain::model::InterventionState;
+use crate::domain::time::Timestamp;
 use crate::ports::store::{CancelOutcome, StoreError};
 use crate::telemetry::{self, metric};
+
+/// How many interventions of an ended run are cancelled at once: 500 take seconds, not minutes, and stay
+/// far below DynamoDB's and the Scheduler's request rates (the SDK retries a throttled call).
+const RUN_CONCURRENCY: usize = 16;
+
+/// How many times a run's cancel reads its interventions from the `byCorrelation` index, which is
+/// eventually consistent: a link created just before the run ended may not be in it yet.
+pub const INDEX_LOOKS: usize = 3;
+
+/// The wait before each look after the first.
+pub const INDEX_WAIT: Duration = Duration::from_secs(1);
+
+/// An intervention of the run created this recently means its siblings may not be in the index yet.
+const INDEX_LAG_MILLIS: i64 = 10_000;
+
+/// Which of an intervention's timers a cancel removes.
+#[derive(Debug, Clone, Copy)]
+struct Timers {
+    timeout: bool,
+    reminder: bool,
+}
 
 /// What a cancel answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,33 +58,121 @@ impl Service {
     pub async fn cancel(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
         traced("cancel", |_| {}, async {
             telemetry::record_intervention_id(id);
-            let now = self.clock.now();
-            match self.store.cancel(id, &lifecycle::cancel(now)).await? {
-                CancelOutcome::Cancelled => {
-                    tracing::info!("run cancelled");
-                    metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
-                    self.unschedule(id).await;
-                    self.unschedule_reminder(id).await;
-                    Ok(Cancellation::Cancelled)
-                }
-                CancelOutcome::TooLate(intervention) => {
-                    let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
-                    tracing::info!("cancel refused: a continuation is already queued");
-                    Ok(Cancellation::TooLate { state: intervention.state_at(now), continuation_ids })
-                }
-                CancelOutcome::NotFound => Ok(Cancellation::NotFound),
-            }
+            // Not read first: either timer may exist, so both are removed.
+            self.cancel_stored(id, Timers { timeout: true, reminder: true }).await
         })
         .await
     }
 
+    /// The store's cancel; when it cancels, the named timers are removed.
+    async fn cancel_stored(&self, id: &InterventionId, timers: Timers) -> Result<Cancellation, StoreError> {
+        let now = self.clock.now();
+        match self.store.cancel(id, &lifecycle::cancel(now)).await? {
+            CancelOutcome::Cancelled => {
+                tracing::info!("run cancelled");
+                metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
+                if timers.timeout {
+                    self.unschedule(id).await;
+                }
+                if timers.reminder {
+                    self.unschedule_reminder(id).await;
+                }
+                Ok(Cancellation::Cancelled)
+            }
+            CancelOutcome::TooLate(intervention) => {
+                let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
+                tracing::info!("cancel refused: a continuation is already queued");
+                Ok(Cancellation::TooLate { state: intervention.state_at(now), continuation_ids })
+            }
+            CancelOutcome::NotFound => Ok(Cancellation::NotFound),
+        }
+    }
+
     /// The run with this correlation id ended (stopped, failed, timed out): cancels each of its
-    /// interventions that nothing answered yet; returns each id with what its cancel answered.
+    /// interventions that nothing answered yet, [`RUN_CONCURRENCY`] at a time; returns each id with what
+    /// its cancel answered. The index is read again after [`INDEX_WAIT`] (at most [`INDEX_LOOKS`] reads)
+    /// while it showed nothing, or showed an intervention created in the last ten seconds.
     pub async fn cancel_run(&self, correlation_id: &str) -> Result<Vec<(InterventionId, Cancellation)>, StoreError> {
+        self.cancel_run_pausing(correlation_id, tokio::time::sleep).await
+    }
+
+    /// [`Service::cancel_run`] with the wait between two looks given (a test's pause sleeps not at all).
+    pub(super) async fn cancel_run_pausing<P, F>(
+        &self,
+        correlation_id: &str,
+        mut pause: P,
+    ) -> Result<Vec<(InterventionId, Cancellation)>, StoreError>
+    where
+        P: FnMut(Duration) -> F,
+        F: Future<Output = ()>,
+    {
         let mut answers = Vec::new();
-        for id in self.store.by_correlation(correlation_id).await? {
-            answers.push((id, self.cancel(&id).await?));
+        let mut seen = BTreeSet::new();
+        for look in 1..=INDEX_LOOKS {
+            if look > 1 {
+                pause(INDEX_WAIT).await;
+            }
+            let found = self.store.by_correlation(correlation_id).await?;
+            let new: Vec<InterventionId> = found.into_iter().filter(|id| seen.insert(*id)).collect();
+            let newest = self.cancel_each(&new, &mut answers).await?;
+            let recent = newest.is_some_and(|at| self.clock.now().millis() - at.millis() < INDEX_LAG_MILLIS);
+            if !(seen.is_empty() || recent) {
+                break;
+            }
+            tracing::info!(look, found = seen.len(), "the run's index may not show all its interventions yet");
         }
         Ok(answers)
+    }
+
+    /// Cancels these interventions, [`RUN_CONCURRENCY`] at a time, and answers the newest creation time
+    /// among them. Each is tried even when another fails, so that a retry finds it final.
+    async fn cancel_each(
+        &self,
+        ids: &[InterventionId],
+        answers: &mut Vec<(InterventionId, Cancellation)>,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        let mut results = stream::iter(ids)
+            .map(|id| async move { (*id, self.cancel_ended(id).await) })
+            .buffer_unordered(RUN_CONCURRENCY);
+        let (mut newest, mut failure) = (None, None);
+        while let Some((id, result)) = results.next().await {
+            match result {
+                Ok((answer, created_at)) => {
+                    newest = newest.max(created_at);
+                    answers.push((id, answer));
+                }
+                Err(error) => {
+                    failure.get_or_insert(error);
+                }
+            }
+        }
+        failure.map_or(Ok(newest), Err)
+    }
+
+    /// One intervention of an ended run, with its creation time: one read answers one cancelled before
+    /// (a retry's case); otherwise the store's cancel, removing only the timers it has.
+    async fn cancel_ended(&self, id: &InterventionId) -> Result<(Cancellation, Option<Timestamp>), StoreError> {
+        traced("cancel", |_| {}, async {
+            telemetry::record_intervention_id(id);
+            let Some(intervention) = self.load(id).await? else { return Ok((Cancellation::NotFound, None)) };
+            let created_at = Some(intervention.created_at);
+            // The cancel's own guards on the copy read: a final one costs no write (a retry's case).
+            match lifecycle::cancel(self.clock.now()).refusal(&intervention) {
+                Some(lifecycle::CancelRefusal::AlreadyCancelled) => {
+                    tracing::info!("run cancelled before");
+                    return Ok((Cancellation::Cancelled, created_at));
+                }
+                Some(lifecycle::CancelRefusal::TooLate) => {
+                    let now = self.clock.now();
+                    let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
+                    let answer = Cancellation::TooLate { state: intervention.state_at(now), continuation_ids };
+                    return Ok((answer, created_at));
+                }
+                None => {}
+            }
+            let timers = Timers { timeout: intervention.on_timeout.is_some(), reminder: intervention.remind.is_some() };
+            Ok((self.cancel_stored(id, timers).await?, created_at))
+        })
+        .await
     }
 }

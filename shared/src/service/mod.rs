@@ -28,7 +28,7 @@ mod view;
 mod vote;
 
 pub use attach::{AttachError, Attached};
-pub use cancel::Cancellation;
+pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use outbox::{
     deliver_task, publish_outbox, settle_sent, Delivery, DeliveryError, Outlets, PublishError, SWEEP_AFTER_MILLIS,

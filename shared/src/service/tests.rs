@@ -871,7 +871,8 @@ async fn the_end_of_a_run_cancels_its_pending_interventions_only() {
     let (b, token_b) = f.link(value).await;
     let (other, _) = f.link(input(1)).await;
     assert!(accepted(&f.post(&token_b, "decision=approve&_submissionId=b1").await));
-    let mut answers = f.service.cancel_run(run).await.unwrap();
+    // Links made just now: the index may be behind, so it is read again (after no pause here).
+    let mut answers = f.service.cancel_run_pausing(run, |_| async {}).await.unwrap();
     answers.sort_by_key(|(id, _)| id.to_string());
     let mut expected = vec![
         (id_of(&a), Cancellation::Cancelled),
@@ -886,6 +887,60 @@ async fn the_end_of_a_run_cancels_its_pending_interventions_only() {
     expected.sort_by_key(|(id, _)| id.to_string());
     assert_eq!(answers, expected);
     assert!(f.store.get(&id_of(&other)).await.unwrap().unwrap().cancelled_at.is_none());
+}
+
+#[tokio::test]
+async fn a_run_whose_index_shows_nothing_yet_is_read_again_after_a_pause() {
+    let f = fixture();
+    let run = "arn:aws:states:us-east-1:123456789012:execution:refund:run-late";
+    let mut value = input(1);
+    value["correlationId"] = json!(run);
+    let pauses = std::sync::Mutex::new(Vec::new());
+    let late = std::sync::Mutex::new(None);
+    // The index catches up during the first pause: the link was made just before the run ended.
+    let pause = |wait: std::time::Duration| {
+        let (f, value, pauses, late) = (&f, &value, &pauses, &late);
+        async move {
+            f.clock.advance(wait.as_millis() as i64);
+            let first = {
+                let mut pauses = pauses.lock().unwrap();
+                pauses.push(wait);
+                pauses.len() == 1
+            };
+            if first {
+                *late.lock().unwrap() = Some(id_of(&f.link(value.clone()).await.0));
+            }
+        }
+    };
+    let answers = f.service.cancel_run_pausing(run, pause).await.unwrap();
+    let late = late.lock().unwrap().expect("made during the first pause");
+    assert_eq!(answers, vec![(late, Cancellation::Cancelled)]);
+    assert!(f.store.get(&late).await.unwrap().unwrap().cancelled_at.is_some());
+    assert!(!f.scheduler.take_due(Timestamp::from_millis(i64::MAX)).contains(&late), "its timer is removed");
+    // Found recent, so read once more; never more than INDEX_LOOKS reads.
+    assert_eq!(*pauses.lock().unwrap(), vec![INDEX_WAIT; INDEX_LOOKS - 1]);
+}
+
+#[tokio::test]
+async fn a_run_whose_links_are_older_than_the_index_lag_is_read_once_and_a_retry_changes_nothing() {
+    let f = fixture();
+    let run = "arn:aws:states:us-east-1:123456789012:execution:refund:run-old";
+    let mut value = input(1);
+    value["correlationId"] = json!(run);
+    let (a, _) = f.link(value.clone()).await;
+    let (b, _) = f.link(value).await;
+    f.clock.advance(60_000);
+    let never = |_| async { panic!("no pause: the links are older than the index's lag") };
+    let first = f.service.cancel_run_pausing(run, never).await.unwrap();
+    let cancelled_at = f.store.get(&id_of(&a)).await.unwrap().unwrap().cancelled_at;
+    f.clock.advance(1_000);
+    let mut again = f.service.cancel_run_pausing(run, never).await.unwrap();
+    again.sort_by_key(|(id, _)| id.to_string());
+    let mut expected = vec![(id_of(&a), Cancellation::Cancelled), (id_of(&b), Cancellation::Cancelled)];
+    expected.sort_by_key(|(id, _)| id.to_string());
+    assert_eq!(again, expected);
+    assert_eq!(first.len(), 2);
+    assert_eq!(f.store.get(&id_of(&a)).await.unwrap().unwrap().cancelled_at, cancelled_at, "the first time stays");
 }
 
 // Named reviewers.
