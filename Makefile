@@ -46,7 +46,7 @@ aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
 
 ## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws -- --nocapture a_thousand concurrent_last_votes
+	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test store_suite -- --nocapture a_thousand concurrent_last_votes
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through

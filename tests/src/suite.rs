@@ -1,8 +1,9 @@
 //! The store suite's bench: one Service (manual clock, memory scheduler, memory Step Functions, memory
 //! queue) on either store, so each behaviour of the store port is one test body run on both.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use human_intervention::domain::continuation::Continuation;
 use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::task::{TaskAttachment, TaskToken};
 use human_intervention::domain::time::{Clock, ManualClock, Timestamp};
@@ -10,7 +11,7 @@ use human_intervention::domain::token::{LinkKey, LinkKeys};
 use human_intervention::memory::{MemoryQueue, MemoryScheduler, MemoryStore, MemoryTasks};
 use human_intervention::ports::store::InterventionStore;
 use human_intervention::service::{
-    publish_outbox, AttachError, Attached, Outlets, Service, SubmitRequest, SubmitResult,
+    publish_outbox, AttachError, Attached, Outlets, Service, SubmitRequest, SubmitResult, View,
 };
 use serde_json::Value;
 
@@ -31,6 +32,24 @@ pub struct Bench {
     pub tasks: Arc<MemoryTasks>,
     /// The queue.
     pub queue: MemoryQueue,
+    /// The timers (the timeout's and the reminder's), in memory.
+    pub scheduler: Arc<MemoryScheduler>,
+    /// The link keys, to sign a token that was never issued.
+    pub keys: Arc<LinkKeys>,
+    /// How many of the queue's messages [`Bench::collect`] has handed out.
+    collected: Mutex<usize>,
+}
+
+/// A created intervention.
+pub struct Created {
+    /// Its id.
+    pub id: InterventionId,
+    /// Its link's token, or reviewer id → token.
+    pub tokens: Value,
+    /// Its link, or reviewer id → link (the context's `approval.url`).
+    pub links: Value,
+    /// When its links expire.
+    pub expires: Timestamp,
 }
 
 impl Bench {
@@ -49,16 +68,25 @@ impl Bench {
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
         let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).expect("key"), vec![]).expect("keys"));
         let tasks = Arc::new(MemoryTasks::new());
-        let service = Service::new(store.clone(), keys, clock.clone(), "https://links.example.com/")
-            .with_scheduler(Arc::new(MemoryScheduler::new()))
+        let scheduler = Arc::new(MemoryScheduler::new());
+        let service = Service::new(store.clone(), keys.clone(), clock.clone(), "https://links.example.com/")
+            .with_scheduler(scheduler.clone())
             .with_tasks(tasks.clone());
-        Self { name, store, service, clock, tasks, queue: MemoryQueue::new() }
+        let queue = MemoryQueue::new();
+        Self { name, store, service, clock, tasks, queue, scheduler, keys, collected: Mutex::new(0) }
     }
 
     /// Creates an intervention: its id and its link's token(s) (the one link, or reviewer id → token).
     pub async fn create(&self, input: &Value) -> (InterventionId, Value) {
+        let created = self.created(input).await;
+        (created.id, created.tokens)
+    }
+
+    /// Creates an intervention: its id, token(s), link(s) and expiry.
+    pub async fn created(&self, input: &Value) -> Created {
         let created = self.service.create(input.to_string().as_bytes()).await.expect("created");
         let id = InterventionId::parse(&created.intervention_id).expect("an id");
+        let expires = Timestamp::parse_rfc3339(&created.expires_at).expect("an expiry");
         let context = serde_json::to_value(&created.context).expect("json");
         let links = context["approval.url"].clone();
         let token = |link: &Value| Value::String(link.as_str().expect("a link").rsplit('/').next().unwrap().to_owned());
@@ -66,7 +94,24 @@ impl Bench {
             Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), token(v))).collect()),
             link => token(link),
         };
-        (id, tokens)
+        Created { id, tokens, links, expires }
+    }
+
+    /// A vote a second after the last one: `decision=<decision>&_submissionId=<sid>`.
+    pub async fn vote(&self, token: &Value, decision: &str, sid: &str) -> SubmitResult {
+        self.clock.advance(1_000);
+        self.post(token, &format!("decision={decision}&_submissionId={sid}")).await
+    }
+
+    /// Publishes the outbox and hands out what reached the queue since the last call, oldest first (the
+    /// queue keeps a continuation id once, as a FIFO queue does).
+    pub async fn collect(&self) -> Vec<Continuation> {
+        self.publish().await;
+        let messages = self.queue.messages();
+        let mut collected = self.collected.lock().expect("not poisoned");
+        let new = messages[*collected..].to_vec();
+        *collected = messages.len();
+        new
     }
 
     /// Posts a form body to a token.
@@ -77,6 +122,11 @@ impl Bench {
             body: body.as_bytes(),
         };
         self.service.submit(token.as_str().expect("a token"), request).await.expect("submitted")
+    }
+
+    /// A reviewer's GET of a token.
+    pub async fn view(&self, token: &Value) -> View {
+        self.service.view(token.as_str().expect("a token")).await.expect("viewed")
     }
 
     /// Attaches a waiting run's token (issued by the memory Step Functions first).
@@ -99,21 +149,34 @@ pub fn accepted(result: &SubmitResult) -> bool {
     matches!(result, SubmitResult::Accepted { .. })
 }
 
-/// Runs each named `async fn(Bench)` on both stores: `memory::<name>` and `dynamodb::<name>`.
+/// `RACE_REPEATS` (default 2): how much longer the races on DynamoDB run (`make race` sets it).
+pub fn race_repeats() -> usize {
+    std::env::var("RACE_REPEATS").ok().and_then(|r| r.parse().ok()).unwrap_or(2)
+}
+
+/// Runs each named `async fn(Bench)` on both stores: `memory::<name>` and `dynamodb::<name>`. A name may
+/// carry its own test attribute (a race: `#[tokio::test(flavor = "multi_thread", worker_threads = 4)]`);
+/// the others run on `#[tokio::test]`.
 #[macro_export]
 macro_rules! on_both_stores {
-    ($($name:ident),* $(,)?) => {
+    (@test [] $name:ident $bench:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            super::$name($bench).await
+        }
+    };
+    (@test [$attr:meta] $name:ident $bench:expr) => {
+        #[$attr]
+        async fn $name() {
+            super::$name($bench).await
+        }
+    };
+    ($($(#[$attr:meta])? $name:ident),* $(,)?) => {
         mod memory {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name($crate::suite::Bench::memory()).await
-            })*
+            $($crate::on_both_stores!(@test [$($attr)?] $name $crate::suite::Bench::memory());)*
         }
         mod dynamodb {
-            $(#[tokio::test]
-            async fn $name() {
-                super::$name($crate::suite::Bench::dynamodb().await).await
-            })*
+            $($crate::on_both_stores!(@test [$($attr)?] $name $crate::suite::Bench::dynamodb().await);)*
         }
     };
 }

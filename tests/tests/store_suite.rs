@@ -2,16 +2,27 @@
 //! embedded default) and on DynamoDB (dynoxide): `memory::<name>` and `dynamodb::<name>`. The lifecycle
 //! decides each change (`domain::lifecycle`); these check that both stores hold it the same way.
 
-use human_intervention::domain::continuation::{Continuation, Outcome};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+use human_intervention::domain::continuation::{Continuation, Outcome, Verdict};
+use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::lifecycle::{self, Settlement};
-use human_intervention::domain::model::ReminderRefusal;
+use human_intervention::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
+use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
-use human_intervention::domain::time::Clock;
-use human_intervention::ports::store::ReminderOutcome;
-use human_intervention::service::deliver_task;
-use intervention_tests::suite::{accepted, Bench};
+use human_intervention::domain::time::{Clock, Timestamp};
+use human_intervention::ports::store::{ReminderOutcome, TimeoutOutcome};
+use human_intervention::service::{deliver_task, Cancellation, SubmitResult, View};
+use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
 use serde_json::{json, Value};
+
+/// The example's hour: its links expire then.
+const EXPIRY: i64 = START + 3_600_000;
+
+/// Half the example's hour: the reminder at 50 % of the expiry.
+const REMIND_AT: i64 = START + 1_800_000;
 
 fn input() -> Value {
     design_example("2026-11-26T10:00:00Z")
@@ -28,12 +39,50 @@ fn reviewers_input(reviewers: usize, remind_to: &[usize]) -> Value {
     input
 }
 
+/// The example with the named reviewers `ids` (each named `Name <id>`), one use each.
+fn named(ids: &[&str]) -> Value {
+    let mut value = input();
+    value.as_object_mut().expect("an object").remove("maxUrlUses");
+    value["reviewers"] = Value::Array(ids.iter().map(|id| json!({"id": id, "name": format!("Name {id}")})).collect());
+    value
+}
+
+/// [`named`] reviewers deciding by `approvals` approvals.
+fn quorum(ids: &[&str], approvals: u32) -> Value {
+    let mut value = named(ids);
+    value["quorum"] = json!({"approvals": approvals, "field": "decision", "approve": "approve", "reject": "reject"});
+    value
+}
+
+/// `value` reminding `to` at half the expiry.
+fn remind(mut value: Value, to: &[&str]) -> Value {
+    value["remind"] = json!({"after": 0.5, "to": to, "ruleSetId": "refund-remind"});
+    value
+}
+
+fn at(millis: i64) -> Timestamp {
+    Timestamp::from_millis(millis)
+}
+
 on_both_stores!(
     a_reminder_decided_before_the_waiting_run_went_is_refused_after,
     a_delivery_claim_is_free_again_at_exactly_its_hold,
     continuations_list_the_answers_first_and_the_reminder_last,
     a_waiting_run_gets_the_first_answer_whichever_continuation_the_publisher_holds,
     a_cancel_decided_on_the_stored_item_is_too_late_after_an_answer,
+    two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided,
+    the_requesters_link_is_not_issued_and_a_signed_one_is_not_found,
+    an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults,
+    a_reminder_never_fires_for_a_completed_cancelled_expired_or_timed_out_intervention,
+    a_reminder_at_half_the_expiry_is_queued_once_for_a_pending_intervention_with_the_pending_links,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    a_reminder_racing_the_last_answer_never_comes_after_the_completion,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    a_reviewers_link_accepts_one_submission_from_that_reviewer_and_never_counts_as_another,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    concurrent_last_votes_decide_exactly_once,
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    a_submission_and_the_timeout_never_both_win_and_never_neither,
 );
 
 /// Drift (memory refused, DynamoDB queued): the reminder is decided on a read where a run waits; the run
@@ -114,4 +163,562 @@ async fn a_cancel_decided_on_the_stored_item_is_too_late_after_an_answer(b: Benc
     let (pending, _) = b.create(&input()).await;
     assert_eq!(b.service.cancel(&pending).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
     assert_eq!(b.service.cancel(&pending).await.unwrap(), Cancellation::Cancelled, "{}: again", b.name);
+}
+
+/// 2 of 3: the first approval queues nothing and the page counts it, the second queues the one `approved`
+/// continuation listing both votes, and the third link answers the decision, queueing nothing; decided,
+/// the cancel is too late and the timeout does nothing.
+async fn two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided(b: Bench) {
+    let (id, tokens) = b.create(&quorum(&["ann", "bob", "cy"], 2)).await;
+    let View::Live(page) = b.view(&tokens["bob"]).await else { panic!("{}: live", b.name) };
+    assert_eq!(page.intervention.tally.approvals, 0, "{}", b.name);
+    assert!(accepted(&b.vote(&tokens["ann"], "approve", "a1").await), "{}", b.name);
+    assert!(
+        b.store.continuations(&id).await.unwrap().is_empty(),
+        "{}: a vote that does not decide queues nothing",
+        b.name
+    );
+    assert!(b.collect().await.is_empty(), "{}: nothing reaches the queue", b.name);
+    let View::Live(page) = b.view(&tokens["bob"]).await else { panic!("{}: live", b.name) };
+    assert_eq!(page.intervention.tally.approvals, 1, "{}: the page can say 1 of 2 approvals so far", b.name);
+    assert_eq!(page.intervention.quorum.as_ref().map(|q| q.approvals), Some(2), "{}", b.name);
+    assert!(accepted(&b.vote(&tokens["bob"], "approve", "b1").await), "{}", b.name);
+    let continuations = b.store.continuations(&id).await.unwrap();
+    assert_eq!(continuations.len(), 1, "{}", b.name);
+    let queued = b.collect().await;
+    assert_eq!(queued.len(), 1, "{}: one continuation reaches the queue", b.name);
+    assert_eq!(queued[0].id, continuations[0].id, "{}", b.name);
+    let message = serde_json::to_value(&queued[0]).unwrap();
+    assert_eq!(message["outcome"], json!("approved"), "{}", b.name);
+    assert_eq!(message["id"], json!(format!("{id}:b1")), "{}", b.name);
+    assert_eq!(message["reviewerId"], json!("bob"), "{}", b.name);
+    assert_eq!(message["context"]["decision"], json!("approve"), "{}", b.name);
+    let votes = message["votes"].as_array().unwrap();
+    assert_eq!(
+        votes.iter().map(|v| (v["reviewerId"].clone(), v["decision"].clone())).collect::<Vec<_>>(),
+        [(json!("ann"), json!("approve")), (json!("bob"), json!("approve"))],
+        "{}",
+        b.name
+    );
+    assert_eq!(votes[0]["submittedAt"], json!("2026-11-25T10:00:01.000Z"), "{}", b.name);
+    assert_eq!(votes[1]["input"]["decision"], json!("approve"), "{}", b.name);
+    // The third link answers the decision (410 already_decided over HTTP), and never accepts.
+    let decided = Rejection::Decided(Verdict::Approved);
+    assert_eq!((decided.status(), decided.code()), (410, "already_decided"));
+    assert_eq!(decided.message(), "This request was already decided: approved.");
+    assert!(matches!(b.view(&tokens["cy"]).await, View::Rejected(r) if r == decided), "{}", b.name);
+    let third = b.vote(&tokens["cy"], "reject", "c1").await;
+    assert!(matches!(third, SubmitResult::Rejected(r) if r == decided), "{}: {third:?}", b.name);
+    let again = b.vote(&tokens["ann"], "reject", "a2").await;
+    assert!(matches!(again, SubmitResult::Rejected(r) if r == decided), "{}: {again:?}", b.name);
+    let repeat = b.post(&tokens["bob"], "decision=approve&_submissionId=b1").await;
+    assert!(accepted(&repeat), "{}: a repeat, as the first", b.name);
+    assert_eq!(b.store.continuations(&id).await.unwrap().len(), 1, "{}: nothing more was queued", b.name);
+    assert!(b.collect().await.is_empty(), "{}: the third link queued nothing", b.name);
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["state"], json!("completed"), "{}", b.name);
+    assert_eq!(record["outcome"], json!("approved"), "{}", b.name);
+    assert_eq!(record["continuationIds"], json!([format!("{id}:b1")]), "{}", b.name);
+    assert_eq!(record["submissions"].as_array().unwrap().len(), 2, "{}", b.name);
+    // Decided: the cancel is too late, the timeout does nothing.
+    assert!(matches!(b.service.cancel(&id).await.unwrap(), Cancellation::TooLate { .. }), "{}", b.name);
+    b.clock.set(at(EXPIRY));
+    let timeout = b.service.fire_timeout(&id).await.unwrap();
+    assert_eq!(timeout, TimeoutOutcome::Refused(TimeoutRefusal::Answered), "{}", b.name);
+}
+
+/// No self-approval: the requester's link is not issued and one signed for them is not found (never a
+/// vote); the other two decide 2 of 2, a reject deciding `rejected` and two approvals `approved`.
+async fn the_requesters_link_is_not_issued_and_a_signed_one_is_not_found(b: Bench) {
+    for (cys, outcome) in [("reject", Outcome::Rejected), ("approve", Outcome::Approved)] {
+        let mut input = quorum(&["ann", "bob", "cy"], 2);
+        input["requestedBy"] = json!("bob");
+        let created = b.created(&input).await;
+        let (id, tokens) = (created.id, &created.tokens);
+        let keys: Vec<&String> = tokens.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["ann", "cy"], "{}: the map omits the requester", b.name);
+        // Bob's index (1), signed with the right key, was never issued: Not found, and never a vote.
+        let bobs = Value::String(b.keys.sign_for_reviewer(&id, created.expires, 1));
+        let view = b.view(&bobs).await;
+        assert!(matches!(view, View::Rejected(Rejection::NotFound)), "{}", b.name);
+        let vote = b.vote(&bobs, "approve", "b1").await;
+        assert!(matches!(vote, SubmitResult::Rejected(Rejection::NotFound)), "{}: {vote:?}", b.name);
+        // Ann and Cy are the voters: 2 of 2.
+        assert!(accepted(&b.vote(&tokens["ann"], "approve", "a1").await), "{}", b.name);
+        assert!(accepted(&b.vote(&tokens["cy"], cys, "c1").await), "{}", b.name);
+        let continuations = b.store.continuations(&id).await.unwrap();
+        assert_eq!(continuations.len(), 1, "{}", b.name);
+        assert_eq!(continuations[0].outcome, outcome, "{}", b.name);
+        let queued = b.collect().await;
+        assert_eq!(queued.iter().map(|c| c.outcome).collect::<Vec<_>>(), [outcome], "{}", b.name);
+        let record = b.service.record(&id).await.unwrap().unwrap();
+        assert_eq!((record.max_uses, record.state), (2, InterventionState::Completed), "{}", b.name);
+    }
+}
+
+/// An unanswered link times out at its expiry (not a millisecond before), once, with the defaults: the
+/// queue gets one `timedOut` continuation, counted like a submission, and the link is expired.
+async fn an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults(b: Bench) {
+    let (id, token) = b.create(&input()).await;
+    b.clock.set(at(EXPIRY - 1));
+    assert_eq!(
+        b.service.fire_timeout(&id).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::NotDue),
+        "{}",
+        b.name
+    );
+    let early = b.view(&token).await;
+    assert!(matches!(early, View::Live(_)), "{}: an early timer leaves the link working", b.name);
+    b.clock.set(at(EXPIRY));
+    assert_eq!(b.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Queued, "{}", b.name);
+    assert_eq!(
+        b.service.fire_timeout(&id).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut),
+        "{}: a second invocation queues nothing",
+        b.name
+    );
+    let queued = b.collect().await;
+    assert_eq!(queued.len(), 1, "{}", b.name);
+    let message = serde_json::to_value(&queued[0]).unwrap();
+    assert_eq!(message["id"], json!(format!("{id}:timeout")), "{}", b.name);
+    assert_eq!(message["outcome"], json!("timedOut"), "{}", b.name);
+    assert_eq!(message["ruleSetId"], json!("refund-timeout"), "{}", b.name);
+    assert_eq!(message["correlationId"], json!("0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10"), "{}", b.name);
+    assert_eq!(message["environmentId"], json!("prod-eu"), "{}", b.name);
+    assert!(message.get("submissionId").is_none(), "{}", b.name);
+    assert_eq!(message["countsAgainstAllowance"], json!(true), "{}", b.name);
+    assert_eq!(message["context"]["decision"], json!("reject"), "{}", b.name);
+    assert_eq!(message["context"]["order.id"], json!("A-1001"), "{}", b.name);
+    let used = b.store.allowance_used("prod-eu", "2026-11").await.unwrap();
+    assert_eq!(used, 1, "{}: counted like a submission", b.name);
+    let view = b.view(&token).await;
+    assert!(matches!(view, View::Rejected(Rejection::Expired)), "{}: the link has expired", b.name);
+    let late = b.post(&token, "decision=approve&_submissionId=late").await;
+    assert!(matches!(late, SubmitResult::Rejected(Rejection::Expired)), "{}: {late:?}", b.name);
+    let record = b.service.record(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, InterventionState::TimedOut, "{}", b.name);
+    assert_eq!(record.continuation_ids, vec![format!("{id}:timeout")], "{}", b.name);
+    assert_eq!(
+        b.service.fire_timeout(&id).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut),
+        "{}: the timeout function invoked again queues nothing",
+        b.name
+    );
+    assert!(b.collect().await.is_empty(), "{}: no second continuation", b.name);
+}
+
+/// A reminder is refused by name for an intervention decided, answered, with nobody reminded pending,
+/// cancelled, expired (at its expiry and after), timed out, without `remind`, or never stored; the
+/// decision, the last use and the cancel remove its timer; no reminder is ever recorded.
+async fn a_reminder_never_fires_for_a_completed_cancelled_expired_or_timed_out_intervention(b: Bench) {
+    // A quorum decided.
+    let (decided, tokens) = b.create(&remind(quorum(&["ann", "bob", "cy"], 2), &["cy"])).await;
+    assert!(accepted(&b.vote(&tokens["ann"], "approve", "a1").await), "{}", b.name);
+    assert!(accepted(&b.vote(&tokens["bob"], "approve", "b1").await), "{}", b.name);
+    assert_eq!(b.scheduler.reminder_at(&decided), None, "{}: the decision removes the reminder's timer", b.name);
+    // A single reviewer's one use answered.
+    let (answered, tokens) = b.create(&remind(named(&["ann"]), &["ann"])).await;
+    assert!(accepted(&b.post(&tokens["ann"], "decision=approve").await), "{}", b.name);
+    assert_eq!(b.scheduler.reminder_at(&answered), None, "{}: the last use removes it", b.name);
+    // Every reminded reviewer answered, the others have not.
+    let (nobody, tokens) = b.create(&remind(named(&["ann", "bob"]), &["ann"])).await;
+    assert!(accepted(&b.post(&tokens["ann"], "decision=approve").await), "{}", b.name);
+    // Cancelled.
+    let (cancelled, _) = b.create(&remind(named(&["ann", "bob"]), &["bob"])).await;
+    assert_eq!(b.service.cancel(&cancelled).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(b.scheduler.reminder_at(&cancelled), None, "{}: the cancel removes it", b.name);
+    // Expired (the timer fires late), and timed out.
+    let expired = b.created(&remind(named(&["ann", "bob"]), &["bob"])).await;
+    let (expired, expires) = (expired.id, expired.expires);
+    let (timed_out, _) = b.create(&remind(named(&["ann", "bob"]), &["bob"])).await;
+    // Without remind.
+    let (unset, _) = b.create(&named(&["ann", "bob"])).await;
+    let fire = |id: InterventionId| {
+        let service = b.service.clone();
+        async move { service.fire_reminder(&id).await.unwrap() }
+    };
+    let refused = ReminderOutcome::Refused;
+    // Due at exactly half the expiry.
+    b.clock.set(at(REMIND_AT));
+    assert_eq!(fire(decided).await, refused(ReminderRefusal::Completed), "{}", b.name);
+    assert_eq!(fire(answered).await, refused(ReminderRefusal::Completed), "{}", b.name);
+    assert_eq!(fire(cancelled).await, refused(ReminderRefusal::Cancelled), "{}", b.name);
+    // Every reminder is due (the votes above moved the clock on a few seconds).
+    b.clock.set(at(REMIND_AT + 60_000));
+    assert_eq!(fire(decided).await, refused(ReminderRefusal::Completed), "{}", b.name);
+    assert_eq!(fire(answered).await, refused(ReminderRefusal::Completed), "{}", b.name);
+    assert_eq!(fire(nobody).await, refused(ReminderRefusal::NobodyPending), "{}", b.name);
+    assert_eq!(fire(cancelled).await, refused(ReminderRefusal::Cancelled), "{}", b.name);
+    assert_eq!(fire(unset).await, refused(ReminderRefusal::NoReminder), "{}", b.name);
+    b.clock.set(expires);
+    assert_eq!(fire(expired).await, refused(ReminderRefusal::Expired), "{}: at its expiry", b.name);
+    b.clock.set(at(EXPIRY + 60_000));
+    assert_eq!(b.service.fire_timeout(&timed_out).await.unwrap(), TimeoutOutcome::Queued, "{}", b.name);
+    assert_eq!(fire(expired).await, refused(ReminderRefusal::Expired), "{}", b.name);
+    assert_eq!(fire(timed_out).await, refused(ReminderRefusal::TimedOut), "{}", b.name);
+    assert_eq!(fire(InterventionId::random().unwrap()).await, refused(ReminderRefusal::NotStored), "{}", b.name);
+    let outbox = b.store.unpublished(100, b.clock.now()).await.unwrap();
+    assert!(outbox.iter().all(|c| c.outcome != Outcome::Reminder), "{}: {outbox:?}", b.name);
+    for id in [decided, answered, nobody, cancelled, expired, timed_out, unset] {
+        let continuations = b.store.continuations(&id).await.unwrap();
+        assert!(continuations.iter().all(|c| !c.id.ends_with(":reminder")), "{}: {continuations:?}", b.name);
+    }
+}
+
+/// At half the expiry (not a millisecond before) the reminder is queued once, listing the reminded
+/// reviewers who have not answered with their own links; it is no resumed run (no allowance), the links
+/// keep working, and the decision is queued after it as before.
+async fn a_reminder_at_half_the_expiry_is_queued_once_for_a_pending_intervention_with_the_pending_links(b: Bench) {
+    let created = b.created(&remind(quorum(&["ann", "bob", "cy"], 2), &["ann", "bob"])).await;
+    let (id, tokens) = (created.id, &created.tokens);
+    assert_eq!(b.scheduler.reminder_at(&id), Some(at(REMIND_AT)), "{}: a second timer", b.name);
+    assert!(accepted(&b.vote(&tokens["ann"], "approve", "a1").await), "{}", b.name);
+    b.clock.set(at(REMIND_AT - 1));
+    let early = b.service.fire_reminder(&id).await.unwrap();
+    assert_eq!(early, ReminderOutcome::Refused(ReminderRefusal::NotDue), "{}", b.name);
+    b.clock.set(at(REMIND_AT));
+    assert_eq!(b.service.fire_reminder(&id).await.unwrap(), ReminderOutcome::Queued, "{}", b.name);
+    assert_eq!(
+        b.service.fire_reminder(&id).await.unwrap(),
+        ReminderOutcome::Refused(ReminderRefusal::AlreadyReminded),
+        "{}: a second firing queues nothing",
+        b.name
+    );
+    let queued = b.collect().await;
+    assert_eq!(queued.len(), 1, "{}", b.name);
+    let message = serde_json::to_value(&queued[0]).unwrap();
+    assert_eq!(message["id"], json!(format!("{id}:reminder")), "{}", b.name);
+    assert_eq!(message["outcome"], json!("reminder"), "{}", b.name);
+    assert_eq!(message["ruleSetId"], json!("refund-remind"), "{}", b.name);
+    assert_eq!(message["countsAgainstAllowance"], json!(false), "{}", b.name);
+    assert!(message.get("submissionId").is_none() && message.get("votes").is_none(), "{}", b.name);
+    assert_eq!(
+        message["pendingReviewers"],
+        json!([{"reviewerId": "bob", "name": "Name bob", "link": created.links["bob"]}]),
+        "{}: only the reminded reviewers who have not answered, with their own links",
+        b.name
+    );
+    assert_eq!(message["context"]["order.id"], json!("A-1001"), "{}", b.name);
+    let used = b.store.allowance_used("prod-eu", "2026-11").await.unwrap();
+    assert_eq!(used, 0, "{}: a reminder is not a resumed run", b.name);
+    // The link still works, and the decision is queued as before.
+    assert!(accepted(&b.vote(&tokens["bob"], "approve", "b1").await), "{}", b.name);
+    let outcomes: Vec<_> = b.store.continuations(&id).await.unwrap().into_iter().map(|c| c.outcome).collect();
+    assert_eq!(outcomes, [Outcome::Approved, Outcome::Reminder], "{}: answers first, the reminder last", b.name);
+    let decided = b.collect().await;
+    assert_eq!(decided.iter().map(|c| c.outcome).collect::<Vec<_>>(), [Outcome::Approved], "{}", b.name);
+    let record = b.service.record(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, InterventionState::Completed, "{}", b.name);
+    let mut ids = record.continuation_ids.clone();
+    ids.sort();
+    assert_eq!(ids, [format!("{id}:b1"), format!("{id}:reminder")], "{}", b.name);
+}
+
+/// The reminder fired at the instant the last answer comes (a 2-of-2 quorum's second vote, or a single
+/// reviewer's one use), many rounds (200 in memory, `5 × RACE_REPEATS` on DynamoDB): either the reminder
+/// is recorded first (and lists the reviewer who then answered) or it is refused as completed; never after
+/// the completion, never both claiming the end.
+async fn a_reminder_racing_the_last_answer_never_comes_after_the_completion(b: Bench) {
+    let rounds = if b.name == "memory" { 200 } else { 5 * race_repeats() };
+    let b = Arc::new(b);
+    let (mut reminded, mut not) = (0, 0);
+    for round in 0..rounds {
+        b.clock.set(at(START));
+        let quorum_round = round % 2 == 0;
+        let value = if quorum_round {
+            remind(quorum(&["ann", "bob"], 2), &["ann", "bob"])
+        } else {
+            remind(named(&["bob"]), &["bob"])
+        };
+        let (id, tokens) = b.create(&value).await;
+        if quorum_round {
+            assert!(accepted(&b.vote(&tokens["ann"], "approve", "a1").await), "{}", b.name);
+        }
+        b.clock.set(at(REMIND_AT));
+        // Both start at once, behind a barrier, spawned in either order.
+        let barrier = Arc::new(tokio::sync::Barrier::new(2));
+        let (g, token, w) = (b.clone(), tokens["bob"].clone(), barrier.clone());
+        let answer = async move {
+            w.wait().await;
+            g.post(&token, "decision=approve&_submissionId=b1").await
+        };
+        let (g, w) = (b.clone(), barrier.clone());
+        let reminder = async move {
+            w.wait().await;
+            g.service.fire_reminder(&id).await.unwrap()
+        };
+        let (last, reminder) = if round % 4 < 2 {
+            let last = tokio::spawn(answer);
+            (last, tokio::spawn(reminder))
+        } else {
+            let reminder = tokio::spawn(reminder);
+            (tokio::spawn(answer), reminder)
+        };
+        assert!(accepted(&last.await.unwrap()), "{} round {round}", b.name);
+        let outcome = reminder.await.unwrap();
+        let continuations = b.store.continuations(&id).await.unwrap();
+        let completion = if quorum_round { Outcome::Approved } else { Outcome::Submitted };
+        let ends: Vec<&Continuation> = continuations.iter().filter(|c| !c.id.ends_with(":reminder")).collect();
+        assert_eq!(ends.len(), 1, "{} round {round}: one completion", b.name);
+        assert_eq!(ends[0].outcome, completion, "{} round {round}", b.name);
+        let recorded_reminders = continuations.iter().filter(|c| c.id.ends_with(":reminder")).count();
+        match outcome {
+            ReminderOutcome::Queued => {
+                reminded += 1;
+                let outcomes: Vec<_> = continuations.iter().map(|c| c.outcome).collect();
+                assert_eq!(outcomes, [completion, Outcome::Reminder], "{} round {round}", b.name);
+                // Recorded on the condition that the uses were those before the last answer.
+                let pending = continuations[1].pending_reviewers.as_ref().unwrap();
+                let who: Vec<&str> = pending.iter().map(|p| p.reviewer_id.as_str()).collect();
+                assert_eq!(who, ["bob"], "{} round {round}", b.name);
+            }
+            ReminderOutcome::Refused(ReminderRefusal::Completed) => {
+                not += 1;
+                assert_eq!(continuations.len(), 1, "{} round {round}: no reminder after the completion", b.name);
+                assert_eq!(continuations[0].outcome, completion, "{} round {round}", b.name);
+            }
+            other => panic!("{} round {round}: {other:?}", b.name),
+        }
+        let stored = b.store.get(&id).await.unwrap().expect("stored");
+        assert_eq!(stored.reminded_at.is_some(), recorded_reminders == 1, "{} round {round}", b.name);
+    }
+    assert_eq!(reminded + not, rounds, "{}", b.name);
+    eprintln!("{}: {rounds} rounds, reminder first in {reminded}, completion first in {not}", b.name);
+}
+
+/// How `posts` concurrent posts on one link, each with its own submission id `<prefix>-<i>`, were
+/// answered: accepted or used up (anything else fails), and the submission ids accepted.
+async fn post_concurrently(b: &Arc<Bench>, token: &Value, posts: usize, prefix: &str) -> (usize, BTreeSet<String>) {
+    let requests = (0..posts).map(|i| {
+        let (b, token, sid) = (b.clone(), token.clone(), format!("{prefix}-{i}"));
+        tokio::spawn(async move {
+            let result = b.post(&token, &format!("decision=approve&_submissionId={sid}")).await;
+            (result, sid)
+        })
+    });
+    let (mut used_up, mut accepted_ids) = (0, BTreeSet::new());
+    for joined in futures::future::join_all(requests).await {
+        match joined.expect("a task") {
+            (SubmitResult::Accepted { .. }, sid) => {
+                accepted_ids.insert(sid);
+            }
+            (SubmitResult::Rejected(Rejection::UsedUp), _) => used_up += 1,
+            (other, sid) => panic!("{}: {sid}: {other:?}", b.name),
+        }
+    }
+    (used_up, accepted_ids)
+}
+
+/// A reviewer's link accepts one submission from that reviewer: a repeat is answered as the first, another
+/// is used up, another reviewer's submission id on it is a conflict, and the record and the continuations
+/// say who submitted. 40 concurrent posts on each of two reviewers' links at once accept exactly one per
+/// reviewer (uses = recorded submissions = continuations), and the third reviewer's link stays live.
+async fn a_reviewers_link_accepts_one_submission_from_that_reviewer_and_never_counts_as_another(b: Bench) {
+    let (id, tokens) = b.create(&named(&["ann", "bob", "cy"])).await;
+    let (ann, bob) = (&tokens["ann"], &tokens["bob"]);
+    assert!(accepted(&b.post(ann, "decision=approve&_submissionId=a1").await), "{}", b.name);
+    // A repeat of the same submission is answered as the first; another one is refused.
+    assert!(accepted(&b.post(ann, "decision=approve&_submissionId=a1").await), "{}: the double click", b.name);
+    let second = b.post(ann, "decision=reject&_submissionId=a2").await;
+    assert!(matches!(second, SubmitResult::Rejected(Rejection::UsedUp)), "{}: {second:?}", b.name);
+    let third = b.post(ann, "decision=reject").await;
+    assert!(matches!(third, SubmitResult::Rejected(Rejection::UsedUp)), "{}: {third:?}", b.name);
+    let view = b.view(ann).await;
+    assert!(matches!(view, View::Rejected(Rejection::UsedUp)), "{}", b.name);
+    // Ann's submission id on Bob's live link is not Bob's: a conflict, and Bob's link stays live.
+    let borrowed = b.post(bob, "decision=approve&_submissionId=a1").await;
+    assert!(matches!(borrowed, SubmitResult::Conflict), "{}: {borrowed:?}", b.name);
+    assert!(matches!(b.view(bob).await, View::Live(_)), "{}", b.name);
+    b.clock.advance(1_000);
+    assert!(accepted(&b.post(bob, "decision=reject&_submissionId=b1").await), "{}", b.name);
+    // Bob's used-up link does not answer Ann's submission as Bob's success.
+    let dead = b.post(bob, "decision=approve&_submissionId=a1").await;
+    assert!(matches!(dead, SubmitResult::Rejected(Rejection::UsedUp)), "{}: {dead:?}", b.name);
+    let cys = b.view(&tokens["cy"]).await;
+    assert!(matches!(cys, View::Live(_)), "{}: Cy's link is untouched", b.name);
+
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["uses"], json!(2), "{}", b.name);
+    assert_eq!(record["state"], json!("pending"), "{}", b.name);
+    let submissions = record["submissions"].as_array().unwrap();
+    assert_eq!(
+        submissions.iter().map(|s| (s["reviewerId"].clone(), s["input"]["decision"].clone())).collect::<Vec<_>>(),
+        [(json!("ann"), json!("approve")), (json!("bob"), json!("reject"))],
+        "{}",
+        b.name
+    );
+    assert_eq!(submissions[0]["submittedAt"], json!("2026-11-25T10:00:00.000Z"), "{}", b.name);
+    assert_eq!(submissions[1]["submittedAt"], json!("2026-11-25T10:00:01.000Z"), "{}", b.name);
+    let continuations = b.store.continuations(&id).await.unwrap();
+    let who: Vec<Option<&str>> = continuations.iter().map(|c| c.reviewer_id.as_deref()).collect();
+    assert_eq!(who, [Some("ann"), Some("bob")], "{}", b.name);
+    assert!(accepted(&b.post(&tokens["cy"], "decision=approve").await), "{}", b.name);
+    let record = b.service.record(&id).await.unwrap().unwrap();
+    assert_eq!(record.state, InterventionState::Completed, "{}: every reviewer answered", b.name);
+    assert_eq!(b.collect().await.len(), 3, "{}", b.name);
+
+    // Concurrent posts on two reviewers' links at once.
+    let b = Arc::new(b);
+    let mut input = named(&[]);
+    input["reviewers"] = json!([
+        {"id": "ann@example.com", "name": "Ann"},
+        {"id": "bob@example.com", "name": "Bob"},
+        {"id": "cy@example.com", "name": "Cy"}
+    ]);
+    let (id, tokens) = b.create(&input).await;
+    assert_eq!(tokens.as_object().unwrap().len(), 3, "{}", b.name);
+    let ((ann_used_up, ann_accepted), (bob_used_up, bob_accepted)) = tokio::join!(
+        post_concurrently(&b, &tokens["ann@example.com"], 40, "ann"),
+        post_concurrently(&b, &tokens["bob@example.com"], 40, "bob")
+    );
+    assert_eq!((ann_accepted.len(), ann_used_up), (1, 39), "{}: Ann's link: one accepted, the rest used up", b.name);
+    assert_eq!((bob_accepted.len(), bob_used_up), (1, 39), "{}: Bob's link: one accepted, the rest used up", b.name);
+    let continuations = b.collect().await;
+    let uses = b.store.get(&id).await.unwrap().expect("stored").uses;
+    let recorded = b.store.submissions(&id).await.unwrap().len();
+    let distinct: BTreeSet<&str> =
+        continuations.iter().filter(|c| c.intervention_id == id.to_string()).map(|c| c.id.as_str()).collect();
+    assert_eq!((uses, recorded, distinct.len()), (2, 2, 2), "{}: uses, records, continuations", b.name);
+    assert_eq!(continuations.len(), 2, "{}", b.name);
+    let by_reviewer: BTreeMap<Option<String>, Option<String>> =
+        continuations.iter().map(|c| (c.reviewer_id.clone(), c.submission_id.clone())).collect();
+    assert_eq!(
+        by_reviewer,
+        BTreeMap::from([
+            (Some("ann@example.com".to_owned()), ann_accepted.first().cloned()),
+            (Some("bob@example.com".to_owned()), bob_accepted.first().cloned()),
+        ]),
+        "{}",
+        b.name
+    );
+    // The accepted one again is answered as the first; Cy's link is untouched and is Cy's.
+    let again = format!("decision=approve&_submissionId={}", ann_accepted.first().expect("one"));
+    assert!(accepted(&b.post(&tokens["ann@example.com"], &again).await), "{}", b.name);
+    let View::Live(page) = b.view(&tokens["cy@example.com"]).await else { panic!("{}: Cy's link is live", b.name) };
+    let reviewer = page.reviewer.map(|i| page.intervention.reviewers[i].name.clone());
+    assert_eq!(reviewer.as_deref(), Some("Cy"), "{}", b.name);
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    let mut who: Vec<&str> =
+        record["submissions"].as_array().unwrap().iter().filter_map(|s| s["reviewerId"].as_str()).collect();
+    who.sort();
+    assert_eq!(who, ["ann@example.com", "bob@example.com"], "{}", b.name);
+    assert_eq!(
+        (record["uses"].clone(), record["maxUses"].clone(), record["state"].clone()),
+        (json!(2), json!(3), json!("pending")),
+        "{}",
+        b.name
+    );
+    assert!(b.collect().await.is_empty(), "{}: nothing more was queued", b.name);
+}
+
+/// Every reviewer of a 3-of-5 quorum votes at the same instant, many rounds (50 in memory,
+/// `10 × RACE_REPEATS` on DynamoDB), with a mix of votes that varies by round: each vote is accepted or
+/// told the request was decided, exactly one continuation per intervention, its outcome the one the
+/// recorded votes give, every accepted vote recorded and listed.
+async fn concurrent_last_votes_decide_exactly_once(b: Bench) {
+    let rounds = if b.name == "memory" { 50 } else { 10 * race_repeats() };
+    let b = Arc::new(b);
+    let ids = ["r0", "r1", "r2", "r3", "r4"];
+    let mut outcomes = BTreeMap::new();
+    let mut interventions = BTreeSet::new();
+    for round in 0..rounds {
+        let (id, tokens) = b.create(&quorum(&ids, 3)).await;
+        let decision = |i: usize| match round % 2 {
+            0 if (i + round) % 3 == 0 => "reject",
+            0 => "approve",
+            _ if round % 5 == 0 || (i + round) % 2 == 0 => "approve",
+            _ => "reject",
+        };
+        let posts = ids.iter().enumerate().map(|(i, who)| {
+            let (b, token, decision) = (b.clone(), tokens[*who].clone(), decision(i));
+            tokio::spawn(async move { b.post(&token, &format!("decision={decision}&_submissionId=s{i}")).await })
+        });
+        let mut accepted_votes = 0;
+        for result in futures::future::join_all(posts).await {
+            match result.expect("a task") {
+                SubmitResult::Accepted { .. } => accepted_votes += 1,
+                SubmitResult::Rejected(Rejection::Decided(_)) => {}
+                other => panic!("{} round {round}: {other:?}", b.name),
+            }
+        }
+        let continuations = b.store.continuations(&id).await.unwrap();
+        assert_eq!(continuations.len(), 1, "{} round {round}: one continuation", b.name);
+        let votes = continuations[0].votes.as_ref().unwrap();
+        let approvals = votes.iter().filter(|v| v.decision == "approve").count();
+        match continuations[0].outcome {
+            Outcome::Approved => assert_eq!(approvals, 3, "{} round {round}", b.name),
+            Outcome::Rejected => assert_eq!(votes.len() - approvals, 3, "{} round {round}: {votes:?}", b.name),
+            other => panic!("{} round {round}: {other:?}", b.name),
+        }
+        let stored = b.store.submissions(&id).await.unwrap().len();
+        assert_eq!(stored, votes.len(), "{} round {round}: the continuation lists every recorded vote", b.name);
+        assert_eq!(accepted_votes, stored, "{} round {round}: accepted = recorded", b.name);
+        *outcomes.entry(format!("{:?}", continuations[0].outcome)).or_insert(0) += 1;
+        interventions.insert(id.to_string());
+    }
+    let queued = b.collect().await;
+    let per_intervention: BTreeMap<&str, usize> = queued.iter().fold(BTreeMap::new(), |mut m, c| {
+        *m.entry(c.intervention_id.as_str()).or_insert(0) += 1;
+        m
+    });
+    assert_eq!(per_intervention.keys().map(|k| k.to_string()).collect::<BTreeSet<_>>(), interventions, "{}", b.name);
+    assert!(per_intervention.values().all(|n| *n == 1), "{}: exactly one each: {per_intervention:?}", b.name);
+    eprintln!("{}: {rounds} quorum rounds: {outcomes:?}", b.name);
+}
+
+/// 200 submissions fired across the expiry instant while the timeout fires in the same window, 20 rounds:
+/// a submission and the timeout never both win and never neither; every accepted submission is recorded.
+async fn a_submission_and_the_timeout_never_both_win_and_never_neither(b: Bench) {
+    let b = Arc::new(b);
+    let mut timeout_won = 0;
+    for round in 0..20usize {
+        b.clock.set(at(START));
+        let mut value = input();
+        value["maxUrlUses"] = json!(5);
+        let (id, token) = b.create(&value).await;
+        b.clock.set(at(EXPIRY - 100));
+        let fire_at = (round * 37) % 200;
+        let tasks: Vec<_> = (0..200)
+            .map(|i| {
+                let (b, token) = (b.clone(), token.clone());
+                tokio::spawn(async move {
+                    if i == fire_at {
+                        b.clock.set(at(EXPIRY));
+                        b.service.fire_timeout(&id).await.unwrap();
+                    }
+                    b.clock.advance(1);
+                    b.post(&token, &format!("decision=approve&_submissionId=t{i}")).await
+                })
+            })
+            .collect();
+        let mut accepted_posts = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                SubmitResult::Accepted { .. } => accepted_posts += 1,
+                SubmitResult::Rejected(_) => {}
+                other => panic!("{} round {round}: unexpected {other:?}", b.name),
+            }
+        }
+        // The timer fires (again) after the window, as a retried timer would.
+        b.clock.set(at(EXPIRY + 1000));
+        b.service.fire_timeout(&id).await.unwrap();
+        let outbox = b.store.unpublished(1000, b.clock.now()).await.unwrap();
+        let mine = |outcome: Outcome| {
+            outbox.iter().filter(|c| c.intervention_id == id.to_string() && c.outcome == outcome).count()
+        };
+        let (submitted, timed_out) = (mine(Outcome::Submitted), mine(Outcome::TimedOut));
+        assert!(
+            (submitted >= 1 && timed_out == 0) || (submitted == 0 && timed_out == 1),
+            "{} round {round}: {submitted} submitted, {timed_out} timed out",
+            b.name
+        );
+        let record = b.service.record(&id).await.unwrap().unwrap();
+        assert_eq!(record.submissions.len(), accepted_posts, "{} round {round}", b.name);
+        assert_eq!(submitted, accepted_posts, "{} round {round}", b.name);
+        let timeouts = record.continuation_ids.iter().filter(|c| c.ends_with(":timeout")).count();
+        assert_eq!(timeouts, timed_out, "{} round {round}", b.name);
+        timeout_won += timed_out;
+    }
+    eprintln!("{}: the timeout won {timeout_won} of 20 rounds; submissions won the rest", b.name);
+    assert!(!b.store.unpublished(1000, b.clock.now()).await.unwrap().is_empty(), "{}", b.name);
 }
