@@ -7,7 +7,6 @@ use crate::domain::form::FormDocument;
 use crate::domain::id::{InterventionId, SubmissionId};
 pub use crate::domain::lifecycle::refusals::{ReminderRefusal, TimeoutRefusal};
 pub use crate::domain::quorum::{Decision, Quorum, Tally};
-use crate::domain::rejection::Rejection;
 pub use crate::domain::reviewers::Reviewer;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -131,11 +130,20 @@ pub struct Intervention {
 }
 
 impl Intervention {
-    /// Why a submission through the link of reviewer `reviewer` (an index into `reviewers`; `None` for
-    /// the one link of an intervention without reviewers) at `now` would be refused, if it would: the
-    /// acceptance's guards (`lifecycle`) on this copy.
-    pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
-        crate::domain::lifecycle::submission_refusal(self, reviewer, now)
+    /// The reviewers who may answer: every named reviewer but the one who requested it.
+    pub fn voters(&self) -> u32 {
+        let requester = self.requested_by.as_deref().map_or(0, |r| usize::from(self.reviewer_index(r).is_some()));
+        (self.reviewers.len() - requester) as u32
+    }
+
+    /// Whether the reviewer at `index` is the one who requested the intervention (their link is not issued).
+    pub fn is_requester(&self, index: usize) -> bool {
+        self.requested_by.is_some() && self.reviewers.get(index).map(|r| &r.id) == self.requested_by.as_ref()
+    }
+
+    /// The index of the reviewer with this id.
+    pub fn reviewer_index(&self, id: &str) -> Option<usize> {
+        self.reviewers.iter().position(|r| r.id == id)
     }
 
     /// Whether a continuation was queued for an answer (a submission, or a quorum's decision): then a
@@ -231,13 +239,6 @@ impl InterventionState {
 }
 
 impl Intervention {
-    /// Why the timeout may not fire at `now`, if it may not; `None` means it fires.
-    pub fn timeout_refusal_at(&self, now: Timestamp) -> Option<TimeoutRefusal> {
-        crate::domain::lifecycle::timeout_refusal(self, now)
-    }
-}
-
-impl Intervention {
     /// Whether nothing more can be accepted: a quorum decided, or every use was taken.
     pub fn completed(&self) -> bool {
         self.decision.is_some() || self.uses >= self.max_uses
@@ -253,10 +254,5 @@ impl Intervention {
             .filter_map(|(id, link)| self.reviewer_index(id).map(|index| (index, link.as_str())))
             .filter(|(index, _)| !self.reviewed.contains(index))
             .collect()
-    }
-
-    /// Why the reminder may not be queued at `now`, if it may not; `None` means it is queued.
-    pub fn reminder_refusal_at(&self, now: Timestamp) -> Option<ReminderRefusal> {
-        crate::domain::lifecycle::reminder_refusal(self, now)
     }
 }

@@ -52,6 +52,26 @@ impl<R> Change<R> {
     }
 }
 
+/// The lifecycle's answers on an intervention as read (the page, the timer's first look).
+impl Intervention {
+    /// Why a submission through the link of reviewer `reviewer` (an index into `reviewers`; `None` for
+    /// the one link of an intervention without reviewers) at `now` would be refused, if it would: the
+    /// acceptance's guards (`lifecycle`) on this copy.
+    pub fn refusal_for(&self, reviewer: Option<usize>, now: Timestamp) -> Option<Rejection> {
+        submission_refusal(self, reviewer, now)
+    }
+
+    /// Why the timeout may not fire at `now`, if it may not; `None` means it fires.
+    pub fn timeout_refusal_at(&self, now: Timestamp) -> Option<TimeoutRefusal> {
+        timeout_refusal(self, now)
+    }
+
+    /// Why the reminder may not be queued at `now`, if it may not; `None` means it is queued.
+    pub fn reminder_refusal_at(&self, now: Timestamp) -> Option<ReminderRefusal> {
+        reminder_refusal(self, now)
+    }
+}
+
 /// Why a submission or a vote was not accepted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubmissionRefusal {
