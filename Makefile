@@ -41,12 +41,16 @@ unit-test:
 ## The AWS adapters through the real SDK, DynamoDB on dynoxide and SQS and the Scheduler on moto, each on
 ## a free loopback port; the golden fixtures (tests/golden: links, items, stream records and messages of
 ## earlier versions still work); AWS's rules held by the product (strict); AWS's errors on the wire (faults).
+# --workspace with intervention-tests/aws rather than -p intervention-tests --features aws: the same packages
+# as `make unit-test`, so the same features of every dependency and the shared crate, and only
+# intervention-tests itself is compiled again (-p alone resolves other features: ~60 crates built twice).
+AWS_TESTS := --workspace --features intervention-tests/aws
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test round_trips --test golden --test strict --test faults --test tasks
 
 ## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws -- --nocapture a_thousand concurrent_last_votes
+	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws -- --nocapture a_thousand concurrent_last_votes
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
