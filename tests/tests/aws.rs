@@ -357,9 +357,9 @@ async fn the_requester_gets_no_link_and_the_others_decide_on_dynamodb() {
     assert_eq!((record["maxUses"].clone(), record["state"].clone()), (json!(2), json!("completed")));
 }
 
-/// Every reviewer of a 3-of-5 quorum votes at the same instant, `10 × RACE_REPEATS` rounds (default 2, so
-/// 20 rounds in `make aws-test`; `make race` runs 200), with a mix of votes that varies by round: exactly one
-/// continuation per intervention, its outcome the one the recorded votes give.
+/// Every reviewer of a 3-of-5 quorum votes at the same instant, `10 × RACE_REPEATS` rounds (default 2; 30
+/// rounds in `make aws-test`, whose RACE_REPEATS is 3; `make race` runs 200), with a mix of votes that varies
+/// by round: exactly one continuation per intervention, its outcome the one the recorded votes give.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_last_votes_decide_exactly_once_on_dynamodb() {
     human_intervention::telemetry::init();
