@@ -156,14 +156,17 @@ step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
 step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
 sed 's/^/  /' "$work/step.log"
 
-# --- the seven binaries, built up front so that a compile error shows here and watch only starts them.
-# Each on its own, as watch's `cargo run --bin <name>` builds it: a build of several at once unifies their
-# dependencies' features into a set no single function uses (with lambda_http beside them, the others
-# resolve other features), and watch would then rebuild each function on its first invocation. Functions
-# with the same set cost only a link after the first.
+# --- the seven binaries, built up front in one build so that a compile error shows here and watch only
+# starts them. Watch starts a function as `cargo run --bin <name>` at the workspace root, without -p: cargo
+# then resolves features over every member of the workspace, whichever function it is. `cargo build --bin a
+# --bin b ...` at the root resolves them the same way, so it builds exactly the artifacts watch runs (checked
+# after the flow: watch.log has no `Compiling`). `cargo build -p <name>` would not: each function's own
+# features, artifacts watch does not use, and watch compiling the dependencies again on the first invocation.
+bins=()
 for function in create-link form-page submission publisher records timeout cancel; do
-  step "cargo build -p $function" cargo build -p "$function"
+  bins+=(--bin "$function")
 done
+step "cargo build ${bins[*]}" cargo build "${bins[@]}"
 
 # --- cargo lambda watch on a free port, the functions' configuration in an env file (values quoted:
 # cargo-lambda's env-file parser refuses an unquoted base64 value with `+`, `/` or `=`)
@@ -219,3 +222,13 @@ else
   echo "FAIL flow ($(($(date +%s) - t0))s)"
   exit 1
 fi
+
+# --- built once: watch ran what the build above produced, compiling nothing on a first invocation
+# (cargo's line, colours or not: `   Compiling <crate> v<version>`)
+if compiled=$(grep -E 'Compiling [[:alnum:]_-]+ v[0-9]' "$work/watch.log"); then
+  echo "FAIL [0] cargo lambda watch compiled on a first invocation (the build above no longer resolves features as"
+  echo "  watch's \`cargo run --bin <name>\` does, and each function was built twice):"
+  echo "$compiled" | head -n 20 | sed 's/^/  /'
+  exit 1
+fi
+echo "PASS [0] built once: cargo lambda watch compiled nothing, it ran the binaries built above"

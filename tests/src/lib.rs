@@ -135,8 +135,8 @@ impl TestServer {
     }
 }
 
-/// The link-creation input of DESIGN.md "Interfaces" (the fixture `docs/examples/link-creation-input.json`),
-/// available until `until` (RFC 3339).
+/// The link-creation input of the contract (docs/interfaces.md, "Interfaces"; the fixture
+/// `docs/examples/link-creation-input.json`), available until `until` (RFC 3339).
 pub fn design_example(until: &str) -> Value {
     let mut input: Value =
         serde_json::from_str(DESIGN_EXAMPLE).expect("docs/examples/link-creation-input.json is JSON");

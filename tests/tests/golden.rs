@@ -54,8 +54,8 @@ const NEVER_STORED: &str = "goldenNeverStoredIdAAA";
 const FORM: &str = "application/x-www-form-urlencoded";
 const JSON: &str = "application/json";
 
-/// The link-creation input of DESIGN.md "Interfaces" (its own copy: the capture must not move with other
-/// tests' fixtures); each planned intervention varies its expiry, uses and correlation id.
+/// The link-creation input of the contract (docs/interfaces.md, "Interfaces"; its own copy: the capture must not
+/// move with other tests' fixtures); each planned intervention varies its expiry, uses and correlation id.
 const CREATION_INPUT: &str = r#"{
   "environmentId": "prod-eu",
   "tier": "Shared",
