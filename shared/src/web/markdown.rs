@@ -19,74 +19,91 @@ pub fn render_prompt(markdown: &str) -> Markup {
     // Per open link: whether its start tag was written (so its end tag is).
     let mut links: Vec<bool> = Vec::new();
     for event in Parser::new_ext(markdown, Options::empty()) {
-        let tag = match event {
-            Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => {
-                escape(&mut html, &text);
-                continue;
-            }
+        match event {
+            Event::Text(text) | Event::Html(text) | Event::InlineHtml(text) => escape(&mut html, &text),
             Event::Code(code) => {
                 html.push_str("<code>");
                 escape(&mut html, &code);
                 html.push_str("</code>");
-                continue;
             }
-            Event::SoftBreak => "\n",
-            Event::HardBreak => "<br>\n",
-            Event::Rule => "<hr>\n",
             Event::Start(Tag::Link { link_type, dest_url, title, .. }) => {
                 let href = link_href(link_type, &dest_url);
                 links.push(href.is_some());
                 if let Some(href) = href {
-                    html.push_str("<a href=\"");
-                    escape(&mut html, &href);
-                    if !title.is_empty() {
-                        html.push_str("\" title=\"");
-                        escape(&mut html, &title);
-                    }
-                    html.push_str("\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">");
+                    open_link(&mut html, &href, &title);
                 }
-                continue;
             }
             Event::End(TagEnd::Link) => {
                 if links.pop() == Some(true) {
                     html.push_str("</a>");
                 }
-                continue;
             }
             Event::Start(Tag::List(Some(start))) if start != 1 => {
                 let _ = writeln!(html, "<ol start=\"{start}\">");
-                continue;
             }
-            Event::Start(tag) => match tag {
-                Tag::Paragraph | Tag::HtmlBlock => "<p>",
-                Tag::Heading { level, .. } => ["<h3>", "<h4>", "<h5>", "<h6>"][heading(level)],
-                Tag::BlockQuote(_) => "<blockquote>\n",
-                Tag::CodeBlock(_) => "<pre><code>",
-                Tag::List(Some(_)) => "<ol>\n",
-                Tag::List(None) => "<ul>\n",
-                Tag::Item => "<li>",
-                Tag::Emphasis => "<em>",
-                Tag::Strong => "<strong>",
-                // Images (their alt text is the events inside) and anything the options leave off.
-                _ => continue,
-            },
-            Event::End(tag) => match tag {
-                TagEnd::Paragraph | TagEnd::HtmlBlock => "</p>\n",
-                TagEnd::Heading(level) => ["</h3>\n", "</h4>\n", "</h5>\n", "</h6>\n"][heading(level)],
-                TagEnd::BlockQuote(_) => "</blockquote>\n",
-                TagEnd::CodeBlock => "</code></pre>\n",
-                TagEnd::List(true) => "</ol>\n",
-                TagEnd::List(false) => "</ul>\n",
-                TagEnd::Item => "</li>\n",
-                TagEnd::Emphasis => "</em>",
-                TagEnd::Strong => "</strong>",
-                _ => continue,
-            },
-            _ => continue,
-        };
-        html.push_str(tag);
+            event => {
+                if let Some(tag) = fixed_markup(&event) {
+                    html.push_str(tag);
+                }
+            }
+        }
     }
     PreEscaped(html)
+}
+
+/// A checked link's start tag, opening beside the form.
+fn open_link(html: &mut String, href: &str, title: &str) {
+    html.push_str("<a href=\"");
+    escape(html, href);
+    if !title.is_empty() {
+        html.push_str("\" title=\"");
+        escape(html, title);
+    }
+    html.push_str("\" rel=\"noopener noreferrer nofollow\" target=\"_blank\">");
+}
+
+/// The markup an event always writes the same way (breaks, rules, the allowed tags); `None` for what the
+/// subset leaves out.
+fn fixed_markup(event: &Event) -> Option<&'static str> {
+    match event {
+        Event::SoftBreak => Some("\n"),
+        Event::HardBreak => Some("<br>\n"),
+        Event::Rule => Some("<hr>\n"),
+        Event::Start(tag) => start_tag(tag),
+        Event::End(tag) => end_tag(tag),
+        _ => None,
+    }
+}
+
+fn start_tag(tag: &Tag) -> Option<&'static str> {
+    Some(match tag {
+        Tag::Paragraph | Tag::HtmlBlock => "<p>",
+        Tag::Heading { level, .. } => ["<h3>", "<h4>", "<h5>", "<h6>"][heading(*level)],
+        Tag::BlockQuote(_) => "<blockquote>\n",
+        Tag::CodeBlock(_) => "<pre><code>",
+        Tag::List(Some(_)) => "<ol>\n",
+        Tag::List(None) => "<ul>\n",
+        Tag::Item => "<li>",
+        Tag::Emphasis => "<em>",
+        Tag::Strong => "<strong>",
+        // Images (their alt text is the events inside) and anything the options leave off.
+        _ => return None,
+    })
+}
+
+fn end_tag(tag: &TagEnd) -> Option<&'static str> {
+    Some(match tag {
+        TagEnd::Paragraph | TagEnd::HtmlBlock => "</p>\n",
+        TagEnd::Heading(level) => ["</h3>\n", "</h4>\n", "</h5>\n", "</h6>\n"][heading(*level)],
+        TagEnd::BlockQuote(_) => "</blockquote>\n",
+        TagEnd::CodeBlock => "</code></pre>\n",
+        TagEnd::List(true) => "</ol>\n",
+        TagEnd::List(false) => "</ul>\n",
+        TagEnd::Item => "</li>\n",
+        TagEnd::Emphasis => "</em>",
+        TagEnd::Strong => "</strong>",
+        _ => return None,
+    })
 }
 
 /// HTML-escapes `text` (`&`, `<`, `>`, `"`) onto `html`: safe as element text and as a quoted attribute.

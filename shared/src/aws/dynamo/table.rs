@@ -13,33 +13,8 @@ impl DynamoStore {
     /// Creates the table as the infrastructure defines it (keys, outbox index, stream, TTL): for local
     /// endpoints and tests.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let key = |name: &str, kind: KeyType| {
-            KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(unavailable)
-        };
-        let attribute = |name: &str, kind: ScalarAttributeType| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().map_err(unavailable)
-        };
-        let outbox = GlobalSecondaryIndex::builder()
-            .index_name(OUTBOX_INDEX)
-            .key_schema(key("outbox", KeyType::Hash)?)
-            .key_schema(key("outboxAt", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-            .build()
-            .map_err(unavailable)?;
-        let by_environment = GlobalSecondaryIndex::builder()
-            .index_name(ENVIRONMENT_INDEX)
-            .key_schema(key("environmentId", KeyType::Hash)?)
-            .key_schema(key("createdAt", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
-            .build()
-            .map_err(unavailable)?;
-        let by_correlation = GlobalSecondaryIndex::builder()
-            .index_name(CORRELATION_INDEX)
-            .key_schema(key("correlationId", KeyType::Hash)?)
-            .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
-            .build()
-            .map_err(unavailable)?;
-        self.client
+        let mut table = self
+            .client
             .create_table()
             .table_name(&self.table)
             .billing_mode(BillingMode::PayPerRequest)
@@ -51,10 +26,11 @@ impl DynamoStore {
             .attribute_definitions(attribute("createdAt", ScalarAttributeType::N)?)
             .attribute_definitions(attribute("correlationId", ScalarAttributeType::S)?)
             .key_schema(key("pk", KeyType::Hash)?)
-            .key_schema(key("sk", KeyType::Range)?)
-            .global_secondary_indexes(outbox)
-            .global_secondary_indexes(by_environment)
-            .global_secondary_indexes(by_correlation)
+            .key_schema(key("sk", KeyType::Range)?);
+        for index in indexes()? {
+            table = table.global_secondary_indexes(index);
+        }
+        table
             .stream_specification(
                 StreamSpecification::builder()
                     .stream_enabled(true)
@@ -76,4 +52,35 @@ impl DynamoStore {
             .map_err(sdk_error)?;
         Ok(())
     }
+}
+
+/// The global secondary indexes: the outbox (keys only), an environment's interventions by creation
+/// (whole items), and the correlation id (keys only).
+fn indexes() -> Result<[GlobalSecondaryIndex; 3], StoreError> {
+    Ok([
+        index(OUTBOX_INDEX, "outbox", Some("outboxAt"), ProjectionType::KeysOnly)?,
+        index(ENVIRONMENT_INDEX, "environmentId", Some("createdAt"), ProjectionType::All)?,
+        index(CORRELATION_INDEX, "correlationId", None, ProjectionType::KeysOnly)?,
+    ])
+}
+
+fn index(
+    name: &str,
+    hash: &str,
+    range: Option<&str>,
+    projection: ProjectionType,
+) -> Result<GlobalSecondaryIndex, StoreError> {
+    let mut index = GlobalSecondaryIndex::builder().index_name(name).key_schema(key(hash, KeyType::Hash)?);
+    if let Some(range) = range {
+        index = index.key_schema(key(range, KeyType::Range)?);
+    }
+    index.projection(Projection::builder().projection_type(projection).build()).build().map_err(unavailable)
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StoreError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(unavailable)
+}
+
+fn attribute(name: &str, kind: ScalarAttributeType) -> Result<AttributeDefinition, StoreError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(kind).build().map_err(unavailable)
 }

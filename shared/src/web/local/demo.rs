@@ -1,0 +1,41 @@
+//! The demo intervention the local server can create: a refund approval with one field of every type.
+
+use serde_json::json;
+
+use crate::domain::time::Timestamp;
+
+/// The context key the demo's link is written to.
+pub const DEMO_LINK_KEY: &str = "approval.url";
+
+/// The demo intervention: a refund approval with one field of every type.
+pub fn demo_input(now: Timestamp) -> serde_json::Value {
+    json!({
+        "environmentId": "local",
+        "tier": "Dedicated",
+        "correlationId": "demo-0b9c5d2e-1f4a-4c55-9a63-3f1f6f1d2e10",
+        "runAvailableUntil": now.plus_millis(7 * 24 * 3_600_000).to_rfc3339(),
+        "ruleSetId": "refund-continue",
+        "urlExpirationHours": 24,
+        "maxUrlUses": 1,
+        "generatedUrlContextKey": DEMO_LINK_KEY,
+        "formDocument": {
+            "title": "Approve refund",
+            "prompt": "Refund **120.50 EUR** to the customer for order *A-1001*?\n\nCheck the amount before you approve.",
+            "show": ["order.id", "order.amount", "customer.name"],
+            "fields": [
+                { "key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": true },
+                { "key": "refund.amount", "label": "Amount (EUR)", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount" },
+                { "key": "refund.items", "label": "Items refunded", "type": "integer", "min": 1, "max": 20, "default": 1 },
+                { "key": "refund.reasons", "label": "Reasons", "type": "choice", "multiple": true, "options": ["damaged", "late", "wrong item"] },
+                { "key": "refund.date", "label": "Refund date", "type": "date" },
+                { "key": "followUp.at", "label": "Follow up at", "type": "datetime" },
+                { "key": "reviewer.email", "label": "Your email", "type": "email", "help": "We send a copy of the decision here." },
+                { "key": "evidence.url", "label": "Evidence link", "type": "url" },
+                { "key": "note", "label": "Note", "type": "text", "multiline": true, "maxLength": 500, "help": "Shown to the customer." },
+                { "key": "confirmed", "label": "I checked the order history", "type": "boolean", "required": true }
+            ]
+        },
+        "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.name": "Ada Lovelace", "customer.email": "ada@example.com" },
+        "secretKeys": ["customer.email"]
+    })
+}

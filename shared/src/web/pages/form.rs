@@ -1,0 +1,113 @@
+//! The form page: the heading, who answers and how far the quorum is, the prompt, the read-only details
+//! and the fields; on a failed submission, the error summary that links to each bad field.
+
+use maud::{html, Markup};
+
+use crate::domain::form::SUBMISSION_ID_FIELD;
+use crate::domain::time::Timestamp;
+use crate::web::markdown::render_prompt;
+use crate::web::pages::field::{field, focus_id, FieldView};
+use crate::web::pages::layout::layout;
+
+/// Everything the form page shows.
+#[derive(Debug, Clone)]
+pub struct FormPage<'a> {
+    /// The form's title, or "Approval requested" when there is no form.
+    pub title: &'a str,
+    /// Markdown, rendered as a safe subset.
+    pub prompt: Option<&'a str>,
+    /// Read-only context: (key, display values); the values are untrusted text.
+    pub shown: Vec<(&'a str, Vec<String>)>,
+    /// The fields, in display order.
+    pub fields: Vec<FieldView<'a>>,
+    /// Goes back to the server in a hidden input, so a repeated post is one submission.
+    pub submission_id: &'a str,
+    /// When the link stops working.
+    pub expires_at: Timestamp,
+    /// Whether to show the error summary at the top.
+    pub has_errors: bool,
+    /// The name of the reviewer whose link it is (a named reviewer's link only).
+    pub reviewer: Option<&'a str>,
+    /// With a quorum: (approvals so far, approvals required).
+    pub quorum: Option<(u32, u32)>,
+}
+
+/// The form page (also the 422 answer, with every typed value kept and a message at each bad field).
+pub fn form_page(page: &FormPage) -> Markup {
+    let expires = page.expires_at.to_rfc3339();
+    let content = html! {
+        @if page.has_errors {
+            (error_summary(&page.fields))
+        }
+        h1 { (page.title) }
+        @if let Some(name) = page.reviewer {
+            p.reviewer { "Answering as " strong { (name) } "." }
+        }
+        @if let Some((so_far, required)) = page.quorum {
+            p.quorum { (so_far) " of " (required) " approvals so far." }
+        }
+        p.expiry { "This link expires " time datetime=(expires) { (page.expires_at.to_human()) } "." }
+        @if let Some(prompt) = page.prompt {
+            div.prompt { (render_prompt(prompt)) }
+        }
+        @if !page.shown.is_empty() {
+            (details(&page.shown))
+        }
+        form method="post" {
+            input type="hidden" name=(SUBMISSION_ID_FIELD) value=(page.submission_id);
+            @for (index, view) in page.fields.iter().enumerate() {
+                (field(index, view))
+            }
+            div.actions {
+                button type="submit" { "Submit" }
+            }
+        }
+    };
+    // Screen readers announce the title first, so a failed submission says so straight away.
+    let title = if page.has_errors { format!("Error: {}", page.title) } else { page.title.to_owned() };
+    layout(&title, content)
+}
+
+fn error_summary(fields: &[FieldView]) -> Markup {
+    let bad: Vec<_> =
+        fields.iter().enumerate().filter_map(|(i, v)| v.error.as_ref().map(|e| (i, v.field, e))).collect();
+    html! {
+        div.error-summary role="alert" aria-labelledby="error-summary-title" {
+            h2 #error-summary-title { "Please correct the fields marked below." }
+            @if !bad.is_empty() {
+                ul {
+                    @for (index, field, error) in bad {
+                        li { a href=(format!("#{}", focus_id(index, field))) { (field.label) ": " (error) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn details(shown: &[(&str, Vec<String>)]) -> Markup {
+    html! {
+        section.details aria-labelledby="details-title" {
+            h2 #details-title { "Details" }
+            dl {
+                @for (key, values) in shown {
+                    div {
+                        dt { (key) }
+                        dd {
+                            @match values.as_slice() {
+                                [] => { "—" }
+                                [one] => { (one) }
+                                many => {
+                                    ul { @for value in many { li { (value) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,94 @@
+//! The routes as axum routers: the same code under `lambda_http` and in the local server. Every response,
+//! errors included, carries the fixed security headers.
+//!
+//! A room per concern: `reviewer` (the link's routes), `live` (the live link's page, HTML or JSON),
+//! `records` (the operator's record routes), `headers` (the security headers and HSTS) and `respond`
+//! (how a route answers).
+
+mod headers;
+mod live;
+mod records;
+mod respond;
+mod reviewer;
+
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use crate::service::Service;
+use crate::web::pages;
+
+pub use headers::{with_hsts, with_security_headers, CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
+pub use records::{record_router, MAX_PAGE};
+pub use respond::read_body;
+pub use reviewer::LINK_PREFIX;
+
+use reviewer::{method_not_allowed, not_found, stylesheet, submit, view};
+
+/// The public routes: `GET`/`HEAD`/`POST /i/{token}` and the stylesheet.
+pub fn public_router(service: Service) -> Router {
+    let routes = Router::new()
+        .route("/i/{token}", get(view).post(submit).fallback(method_not_allowed))
+        .route(pages::STYLESHEET_PATH, get(stylesheet))
+        .fallback(not_found)
+        .with_state(service);
+    with_security_headers(routes)
+}
+
+/// The public routes for a Lambda function: metrics are flushed (as one EMF document) after each request;
+/// every response carries HSTS.
+pub fn lambda_router(service: Service) -> Router {
+    with_hsts(public_router(service).layer(axum::middleware::map_response(|response: Response| async move {
+        crate::telemetry::flush_metrics();
+        response
+    })))
+}
+
+/// The record routes for the `records` Lambda function, with HSTS on every response.
+pub fn lambda_record_router(service: Service) -> Router {
+    with_hsts(record_router(service))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::domain::time::SystemClock;
+    use crate::domain::token::{LinkKey, LinkKeys};
+    use crate::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn every_response_of_the_lambda_routers_carries_hsts_errors_included() {
+        let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![1; 32]).unwrap(), vec![]).unwrap());
+        let service = Service::new(Arc::new(MemoryStore::new()), keys, Arc::new(SystemClock), "https://l.example");
+        let requests = [
+            ("GET", "/i/nope", None),
+            ("POST", "/i/nope", Some("application/x-www-form-urlencoded")),
+            ("PUT", "/i/nope", None),
+            ("GET", "/assets/intervention.css", None),
+            ("GET", "/elsewhere", None),
+        ];
+        for (method, path, content_type) in requests {
+            let mut request = Request::builder().method(method).uri(path);
+            if let Some(content_type) = content_type {
+                request = request.header(header::CONTENT_TYPE, content_type);
+            }
+            let response = lambda_router(service.clone()).oneshot(request.body(Body::empty()).unwrap()).await.unwrap();
+            assert_eq!(
+                response.headers()[header::STRICT_TRANSPORT_SECURITY],
+                STRICT_TRANSPORT_SECURITY,
+                "{method} {path}"
+            );
+        }
+        for path in ["/interventions/AAAAAAAAAAAAAAAAAAAAAA", "/interventions?state=x"] {
+            let request = Request::builder().uri(path).body(Body::empty()).unwrap();
+            let response = lambda_record_router(service.clone()).oneshot(request).await.unwrap();
+            assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], STRICT_TRANSPORT_SECURITY, "{path}");
+        }
+    }
+}
