@@ -42,7 +42,7 @@ unit-test:
 ## a free loopback port; the golden fixtures (tests/golden: links, items, stream records and messages of
 ## earlier versions still work); AWS's rules held by the product (strict); AWS's errors on the wire (faults).
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks --test conditions
 
 ## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
