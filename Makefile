@@ -20,6 +20,8 @@ WITH_AWS := tests/moto/with-moto.sh tests/dynoxide/with-dynoxide.sh
 # takes about 6 s on 2 cores alone, 10-20 s beside the other AWS tests; `make race` runs the full 20.
 RACE_REPEATS ?= 10
 export RACE_REPEATS
+# Sequences of the contract's model on dynoxide (tests/tests/model.rs): 8 in `make test`, these in `make race`.
+MODEL_CASES_FULL ?= 100
 
 .PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test contract-test screenshots lint fmt clean
 
@@ -42,11 +44,13 @@ unit-test:
 ## a free loopback port; the golden fixtures (tests/golden: links, items, stream records and messages of
 ## earlier versions still work); AWS's rules held by the product (strict); AWS's errors on the wire (faults).
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks --test conditions
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks --test conditions --test model
 
-## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
+## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide;
+## then $(MODEL_CASES_FULL) random sequences of the contract's model there.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
 	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws -- --nocapture a_thousand concurrent_last_votes
+	MODEL_CASES=$(MODEL_CASES_FULL) LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test model -- --nocapture
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
