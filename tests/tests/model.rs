@@ -25,19 +25,22 @@ fn random_sequences_keep_the_contract_on_dynamodb() {
     };
     let started = std::time::Instant::now();
     let result = TestRunner::new(config).run(&model::ops(), |ops| {
-        runtime.block_on(async {
-            let name = format!("hi-model-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
-            let store = DynamoStore::new(client.clone(), &name);
-            store.create_table().await.expect("table created");
-            model::run(&ops, Arc::new(store)).await;
+        model::noting_failure(started, || {
+            runtime.block_on(async {
+                let name = format!("hi-model-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
+                let store = DynamoStore::new(client.clone(), &name);
+                store.create_table().await.expect("table created");
+                model::run(&ops, Arc::new(store)).await;
+            })
         });
         Ok(())
     });
     eprintln!(
-        "dynoxide: {} sequences, {} steps in {:.1} s",
+        "dynoxide: {} sequences, {} steps in {:.1} s{}",
         model::SEQUENCES.load(Ordering::Relaxed),
         model::STEPS.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64()
+        started.elapsed().as_secs_f64(),
+        model::first_failure()
     );
     if let Err(error) = result {
         panic!("{error}");

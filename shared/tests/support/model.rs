@@ -79,19 +79,20 @@ fn kind() -> impl Strategy<Value = Kind> {
 }
 
 fn op() -> impl Strategy<Value = Op> {
-    let at = 0usize..6;
+    // Mostly the latest intervention: deep interleavings on one, not shallow ones on many.
+    let at = prop_oneof![4 => Just(0usize), 1 => 0usize..6];
     prop_oneof![
         3 => (kind(), any::<bool>(), any::<bool>(), proptest::option::weighted(0.3, 0u8..2))
             .prop_map(|(kind, on_timeout, remind, key)| Op::Create { kind, on_timeout, remind, key }),
         1 => (at.clone(), 0usize..3).prop_map(|(at, reviewer)| Op::View { at, reviewer }),
         6 => (at.clone(), 0usize..3, any::<bool>()).prop_map(|(at, reviewer, approve)| Op::Submit { at, reviewer, approve }),
         1 => (0usize..12).prop_map(|earlier| Op::Repeat { earlier }),
-        3 => prop_oneof![Just(1i64), Just(60_000), Just(HOUR / 2), Just(HOUR)].prop_map(Op::Advance),
+        3 => prop_oneof![Just(1i64), Just(60_000), Just(HOUR / 4), Just(HOUR / 2), Just(HOUR)].prop_map(Op::Advance),
         1 => at.clone().prop_map(Op::FireTimeout),
         1 => at.clone().prop_map(Op::FireReminder),
         1 => at.clone().prop_map(Op::Cancel),
         2 => at.clone().prop_map(Op::Attach),
-        1 => at.clone().prop_map(Op::RunTimesOut),
+        2 => at.clone().prop_map(Op::RunTimesOut),
         1 => (1usize..3).prop_map(Op::Throttle),
         3 => (proptest::bool::weighted(0.25), any::<bool>()).prop_map(|(queue_down, sweep)| Op::Publish { queue_down, sweep }),
     ]
@@ -246,7 +247,7 @@ impl World {
     }
 
     fn pick(&self, at: usize) -> Option<usize> {
-        (!self.models.is_empty()).then(|| at % self.models.len())
+        (!self.models.is_empty()).then(|| self.models.len() - 1 - at % self.models.len())
     }
 
     async fn step(&mut self, op: &Op) {
@@ -277,6 +278,8 @@ impl World {
             Op::Advance(millis) => self.clock.advance(millis),
             Op::FireTimeout(at) => {
                 let Some(k) = self.pick(at) else { return };
+                // A timer fires at its instant, or later.
+                let now = self.fire_at(self.models[k].expires_at);
                 let outcome = self.service.fire_timeout(&self.models[k].id).await.expect("a timeout");
                 let m = &mut self.models[k];
                 let due = m.on_timeout
@@ -293,6 +296,7 @@ impl World {
             }
             Op::FireReminder(at) => {
                 let Some(k) = self.pick(at) else { return };
+                let now = self.models[k].remind_at.map_or(now, |at| self.fire_at(at));
                 let outcome = self.service.fire_reminder(&self.models[k].id).await.expect("a reminder");
                 let m = &mut self.models[k];
                 let due = m.remind_at.is_some_and(|at| at <= now)
@@ -357,12 +361,30 @@ impl World {
             Op::Publish { queue_down, sweep } => {
                 self.queue.down.store(queue_down, Ordering::SeqCst);
                 let recorded_by = if sweep { now.plus_millis(-SWEEP_AFTER_MILLIS) } else { now };
-                let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
-                // A queue that is down fails the pass; what it left stays in the outbox.
-                let _ = publish_outbox(self.store.as_ref(), outlets, recorded_by, now).await;
-                self.observe_tasks().await;
+                self.publish(recorded_by).await;
             }
         }
+        // The stream publishes what a step recorded (while the queue is up).
+        if matches!(op, Op::Submit { .. } | Op::FireTimeout(_) | Op::FireReminder(_))
+            && !self.queue.down.load(Ordering::SeqCst)
+        {
+            self.publish(self.now()).await;
+        }
+    }
+
+    async fn publish(&mut self, recorded_by: Timestamp) {
+        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
+        // A queue that is down fails the pass; what it left stays in the outbox.
+        let _ = publish_outbox(self.store.as_ref(), outlets, recorded_by, self.now()).await;
+        self.observe_tasks().await;
+    }
+
+    /// The clock at `due` if it is earlier: the instant a timer due then fires.
+    fn fire_at(&self, due: Timestamp) -> Timestamp {
+        if self.now() < due {
+            self.clock.set(due);
+        }
+        self.now()
     }
 
     async fn create(&mut self, kind: Kind, on_timeout: bool, remind: bool, key: Option<u8>) {
@@ -567,4 +589,22 @@ pub async fn run(ops: &[Op], store: Arc<dyn InterventionStore>) {
 /// The number of sequences: `MODEL_CASES`, else `default`.
 pub fn cases(default: u32) -> u32 {
     std::env::var("MODEL_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(default)
+}
+
+static FIRST_FAILURE: std::sync::OnceLock<(usize, usize, f64)> = std::sync::OnceLock::new();
+
+/// Runs one sequence, noting how many sequences and seconds it took to find the first failure.
+pub fn noting_failure(started: std::time::Instant, sequence: impl FnOnce()) {
+    if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(sequence)) {
+        let at = (SEQUENCES.load(Ordering::Relaxed), STEPS.load(Ordering::Relaxed), started.elapsed().as_secs_f64());
+        FIRST_FAILURE.get_or_init(|| at);
+        std::panic::resume_unwind(panic);
+    }
+}
+
+/// The first failure's figures, for the summary line (empty when none failed).
+pub fn first_failure() -> String {
+    FIRST_FAILURE.get().map_or_else(String::new, |(sequences, steps, seconds)| {
+        format!("; the first failure in sequence {sequences} (after {steps} steps, {seconds:.1} s)")
+    })
 }
