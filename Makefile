@@ -22,6 +22,8 @@ WITH_AWS := tests/moto/with-moto.sh tests/dynoxide/with-dynoxide.sh
 # on every build (6,000 concurrent posts, 30 quorum rounds, 15 reminder rounds); `make race` runs the full 20.
 RACE_REPEATS ?= 3
 export RACE_REPEATS
+# Sequences of the contract's model on dynoxide (tests/tests/model.rs): 8 in `make test`, these in `make race`.
+MODEL_CASES_FULL ?= 100
 
 .PHONY: run build test unit-test aws-test race fuzz infra-test lambda-test browser-test contract-test screenshots lint fmt clean
 
@@ -48,19 +50,13 @@ unit-test:
 # intervention-tests itself is compiled again (-p alone resolves other features: ~60 crates built twice).
 AWS_TESTS := --workspace --features intervention-tests/aws
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
-<<<<<<< HEAD
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test round_trips --test golden --test strict --test faults --test tasks --test store_suite
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test round_trips --test golden --test strict --test faults --test tasks --test store_suite --test conditions --test model
 
-## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
+## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide;
+## then $(MODEL_CASES_FULL) random sequences of the contract's model there.
 race: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test -p intervention-tests --features aws --test aws --test store_suite -- --nocapture a_thousand concurrent_last_votes
-=======
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test round_trips --test golden --test strict --test faults --test tasks
-
-## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide.
-race: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws -- --nocapture a_thousand concurrent_last_votes
->>>>>>> speed
+	RACE_REPEATS=20 LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test store_suite -- --nocapture a_thousand concurrent_last_votes
+	MODEL_CASES=$(MODEL_CASES_FULL) LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test model -- --nocapture
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
