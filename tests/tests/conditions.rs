@@ -164,12 +164,9 @@ fn guards(i: &Intervention, tokens: &[&str]) -> Vec<Guard> {
     }
     all.extend((0..3).map(Guard::UsesAre));
     all.extend((0..3).map(Guard::ReviewerAbsent));
-    // Only ever guarded with a quorum (`Guard::for_submission`): an item without one has no tally
-    // attributes, where DynamoDB refuses `TallyIs(0, 0)` and Rust holds it.
-    if i.quorum.is_some() {
-        let other = Tally { approvals: i.tally.approvals + 1, rejections: i.tally.rejections };
-        all.extend([Guard::TallyIs(i.tally), Guard::TallyIs(other), Guard::TallyIs(Tally::default())]);
-    }
+    // On every item: one without a quorum has no tally attributes and reads back as 0 and 0.
+    let other = Tally { approvals: i.tally.approvals + 1, rejections: i.tally.rejections };
+    all.extend([Guard::TallyIs(i.tally), Guard::TallyIs(other), Guard::TallyIs(Tally::default())]);
     all.extend(tokens.iter().map(|t| Guard::TokenIs(TaskToken::parse(t).expect("a token"))));
     let mut unique = Vec::new();
     for guard in all {

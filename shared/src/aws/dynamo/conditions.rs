@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
-use crate::domain::lifecycle::{Effect, Guard};
+use crate::domain::lifecycle::{Change, Effect, Guard};
 use crate::domain::task::TASK_CLAIM_MILLIS;
 
 use super::items::{n, reviewer_attribute, s};
@@ -50,6 +50,15 @@ impl Expression {
     }
 }
 
+/// A change as DynamoDB writes it: the update's text, and the condition with the placeholders of both.
+pub fn change<R>(change: &Change<R>) -> (String, Expression) {
+    let mut expression = condition(&change.guards);
+    let update = update(&change.effects);
+    let text = update.text.clone();
+    expression.merge(update);
+    (text, expression)
+}
+
 /// The condition that holds exactly when the intervention item exists and every guard holds.
 pub fn condition(guards: &[Guard]) -> Expression {
     let mut expression = Expression::default();
@@ -83,11 +92,18 @@ fn clause(guard: &Guard, k: usize, e: &mut Expression) -> String {
             e.name("#uses".into(), "uses".into()),
             e.value(v(""), n(0))
         ),
-        Guard::TallyIs(tally) => format!(
-            "approvals = {} AND rejections = {}",
-            e.value(v("a"), n(tally.approvals)),
-            e.value(v("r"), n(tally.rejections))
-        ),
+        Guard::TallyIs(tally) => {
+            // An item without a quorum has no tally attributes: it reads back as 0 and 0.
+            let count = |e: &mut Expression, name: &str, key: String, value: u32| {
+                let placeholder = e.value(key, n(value));
+                match value {
+                    0 => format!("(attribute_not_exists({name}) OR {name} = {placeholder})"),
+                    _ => format!("{name} = {placeholder}"),
+                }
+            };
+            let approvals = count(e, "approvals", v("a"), tally.approvals);
+            format!("{approvals} AND {}", count(e, "rejections", v("r"), tally.rejections))
+        }
         Guard::NotReminded => "attribute_not_exists(remindedAt)".into(),
         Guard::NotDelivered => "attribute_not_exists(taskDeliveredAt)".into(),
         Guard::TaskWaiting => {

@@ -100,10 +100,7 @@ impl DynamoStore {
     /// The conditional update of the intervention item that applies `change`: its guards as the
     /// condition, its effects as the update (the item as it was comes back when the condition fails).
     fn change_update<R>(&self, id: &InterventionId, change: &Change<R>) -> Result<Update, StoreError> {
-        let mut expression = conditions::condition(&change.guards);
-        let update = conditions::update(&change.effects);
-        let update_text = update.text.clone();
-        expression.merge(update);
+        let (update_text, expression) = conditions::change(change);
         Update::builder()
             .table_name(&self.table)
             .key("pk", s(intervention_pk(id)))

@@ -24,10 +24,7 @@ impl DynamoStore {
     /// Applies `change` to the intervention item in one conditional UpdateItem; a failed condition is
     /// explained by the change on the item DynamoDB returned.
     async fn change_item<R>(&self, id: &InterventionId, change: &Change<R>) -> Result<Changed<R>, StoreError> {
-        let mut expression = conditions::condition(&change.guards);
-        let update = conditions::update(&change.effects);
-        let update_text = update.text.clone();
-        expression.merge(update);
+        let (update_text, expression) = conditions::change(change);
         let result = self
             .client
             .update_item()
