@@ -5,7 +5,7 @@ use crate::domain::context::{Context, ContextKey};
 use crate::domain::continuation::is_sendable;
 use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
-use crate::domain::id::{InterventionId, SubmissionId, MAX_SUBMISSION_ID_CHARS};
+use crate::domain::id::InterventionId;
 use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Remind, Reviewer, Tally, Tier};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -261,9 +261,11 @@ fn parse_max_uses(
             let requester = requested_by.is_some_and(|r| reviewers.iter().any(|x| x.id == r));
             Ok((reviewers.len() - usize::from(requester)) as u32)
         }
-        Some(n) => n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).map(|m| m as u32).ok_or_else(|| {
-            ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
-        }),
+        Some(n) => {
+            n.as_u64().filter(|&m| m >= 1 && m <= u64::from(MAX_USES)).map(|m| m as u32).ok_or_else(|| {
+                ConfigError::new("maxUrlUses", format!("{n} must be a whole number from 1 to {MAX_USES}"))
+            })
+        }
         None => Ok(1),
     }
 }
@@ -316,7 +318,9 @@ fn check_link_key(key: &ContextKey, context: &Context, form: Option<&FormDocumen
     if let Some(i) = form.and_then(|f| f.fields.iter().position(|f| &f.key == key)) {
         return Err(ConfigError::new(
             "generatedUrlContextKey",
-            format!("`{key}` is the key of formDocument.fields[{i}]: the link and the reviewer's answer would share a key"),
+            format!(
+                "`{key}` is the key of formDocument.fields[{i}]: the link and the reviewer's answer would share a key"
+            ),
         ));
     }
     Ok(())

@@ -1,10 +1,12 @@
 //! What a creation refuses because a continuation of it could never be queued: its context, and a
 //! quorum's worst-case deciding continuation.
 
+use crate::domain::context::Context;
 use crate::domain::continuation::{Continuation, Verdict, MAX_MESSAGE_BYTES};
 use crate::domain::error::ConfigError;
-use crate::domain::field::LARGEST_JSON_CHAR;
-use crate::domain::model::{Intervention, Submission};
+use crate::domain::field::{FieldKind, LARGEST_JSON_CHAR};
+use crate::domain::id::{SubmissionId, MAX_SUBMISSION_ID_CHARS};
+use crate::domain::model::{Intervention, Quorum, Submission};
 
 /// Refuses an intervention whose continuation could never be sent: its run context (with the `onTimeout`
 /// defaults, or with no input at all) is already over SQS's message size.
@@ -117,4 +119,3 @@ fn worst_decision_bytes(
     }
     Ok(most)
 }
-

@@ -246,4 +246,3 @@ pub(super) fn context_at(value: &serde_json::Value, path: &str) -> Result<Contex
         ConfigError::new(at, message)
     })
 }
-

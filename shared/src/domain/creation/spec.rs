@@ -104,4 +104,3 @@ fn setting_path(path: &serde_path_to_error::Path) -> String {
     }
     out
 }
-
