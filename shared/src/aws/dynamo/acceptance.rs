@@ -12,9 +12,46 @@ use crate::domain::continuation::{Continuation, Origin};
 use crate::domain::lifecycle::{Change, SubmissionRefusal};
 use crate::domain::model::{Intervention, Submission};
 use crate::domain::rejection::Rejection;
+use crate::domain::time::Timestamp;
 use crate::ports::store::{Acceptance, StoreError};
 
 impl DynamoStore {
+    /// The submission's item: with its continuation in the outbox, or a vote that decides nothing
+    /// (`vote`, no continuation, never in the outbox). Written once: refused if it exists.
+    fn submission_record(
+        &self,
+        pk: &str,
+        intervention: &Intervention,
+        submission: &Submission,
+        continuation: Option<&Continuation>,
+        now: Timestamp,
+    ) -> Result<Put, StoreError> {
+        let doc = s(serde_json::to_string(submission).map_err(unavailable)?);
+        let record = match continuation {
+            Some(continuation) => self
+                .outbox_record(
+                    pk,
+                    &Origin::Submission(submission.submission_id.clone()),
+                    intervention,
+                    continuation,
+                    now,
+                )?
+                .item("doc", doc),
+            None => Put::builder()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(format!("S#{}", submission.submission_id)))
+                .item("doc", doc)
+                .item("vote", s("counted"))
+                .item("ttl", n(ttl(intervention)))
+                .condition_expression("attribute_not_exists(pk)"),
+        };
+        record
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .map_err(unavailable)
+    }
+
     pub(super) async fn accept_change(
         &self,
         intervention: &Intervention,
@@ -24,31 +61,7 @@ impl DynamoStore {
     ) -> Result<Acceptance, StoreError> {
         let (now, id) = (change.at, &submission.intervention_id);
         let pk = intervention_pk(id);
-        let doc = s(serde_json::to_string(submission).map_err(unavailable)?);
-        let record = match continuation {
-            Some(continuation) => self
-                .outbox_record(
-                    &pk,
-                    &Origin::Submission(submission.submission_id.clone()),
-                    intervention,
-                    continuation,
-                    now,
-                )?
-                .item("doc", doc),
-            // A vote that decides nothing: the submission alone (`vote`), no continuation, never in the outbox.
-            None => Put::builder()
-                .table_name(&self.table)
-                .item("pk", s(&pk))
-                .item("sk", s(format!("S#{}", submission.submission_id)))
-                .item("doc", doc)
-                .item("vote", s("counted"))
-                .item("ttl", n(ttl(intervention)))
-                .condition_expression("attribute_not_exists(pk)"),
-        };
-        let record = record
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .map_err(unavailable)?;
+        let record = self.submission_record(&pk, intervention, submission, continuation, now)?;
         let mut items = vec![
             TransactWriteItem::builder().update(self.change_update(id, change)?).build(),
             TransactWriteItem::builder().put(record).build(),

@@ -120,64 +120,13 @@ fn clause(guard: &Guard, k: usize, e: &mut Expression) -> String {
 
 /// The update that applies the effects to the intervention item.
 pub fn update(effects: &[Effect]) -> Expression {
-    let mut e = Expression::default();
-    let (mut set, mut remove) = (Vec::new(), Vec::<&str>::new());
+    let mut clauses = Clauses::default();
     for (k, effect) in effects.iter().enumerate() {
-        let v = |suffix: &str| format!(":e{k}{suffix}");
-        match effect {
-            Effect::CountUse => {
-                let uses = e.name("#uses".into(), "uses".into());
-                set.push(format!("{uses} = {uses} + {}", e.value(v(""), n(1))));
-            }
-            Effect::MarkReviewer { index, submission_id } => {
-                let name = e.name(format!("#e{k}"), reviewer_attribute(*index));
-                set.push(format!("{name} = {}", e.value(v(""), s(submission_id.as_str()))));
-            }
-            Effect::CountVote { approve, tally } => set.push(if *approve {
-                format!("approvals = {}", e.value(v(""), n(tally.approvals)))
-            } else {
-                format!("rejections = {}", e.value(v(""), n(tally.rejections)))
-            }),
-            Effect::Decide(decision) => {
-                set.push(format!("decidedAt = {}", e.value(v("t"), n(decision.at.millis()))));
-                set.push(format!("outcome = {}", e.value(v("o"), s(decision.verdict.as_str()))));
-                set.push(format!("decidedBy = {}", e.value(v("b"), s(decision.submission_id.as_str()))));
-            }
-            Effect::Answer(id) => {
-                set.push(format!("firstAnswer = if_not_exists(firstAnswer, {})", e.value(v(""), s(id))))
-            }
-            Effect::TimeOut(at) => set.push(format!("timedOutAt = {}", e.value(v(""), n(at.millis())))),
-            Effect::Remind(at) => set.push(format!("remindedAt = {}", e.value(v(""), n(at.millis())))),
-            Effect::Cancel(at) => {
-                set.push(format!("cancelledAt = if_not_exists(cancelledAt, {})", e.value(v(""), n(at.millis()))))
-            }
-            Effect::Attach { token, at } => {
-                set.push(format!("taskToken = {}", e.value(v("k"), s(token.expose()))));
-                set.push(format!("taskAttachedAt = {}", e.value(v("t"), n(at.millis()))));
-                remove.extend(["taskClaimedAt", "taskGone", "taskGoneAt", "taskUnconfirmed", "taskUnconfirmedAt"]);
-            }
-            Effect::Claim(at) => set.push(format!("taskClaimedAt = {}", e.value(v(""), n(at.millis())))),
-            Effect::Delivered { continuation_id, at } => {
-                set.push(format!("taskDelivered = {}", e.value(v("c"), s(continuation_id))));
-                set.push(format!("taskDeliveredAt = {}", e.value(v("t"), n(at.millis()))));
-                remove.extend(["taskToken", "taskClaimedAt"]);
-            }
-            Effect::Gone { reason, at } => {
-                set.push(format!("taskGone = {}", e.value(v("r"), s(reason))));
-                set.push(format!("taskGoneAt = {}", e.value(v("t"), n(at.millis()))));
-                remove.extend(["taskToken", "taskClaimedAt"]);
-            }
-            Effect::Release => remove.push("taskClaimedAt"),
-            Effect::Unconfirmed { continuation_id, at, retry } => {
-                set.push(format!("taskUnconfirmed = {}", e.value(v("c"), s(continuation_id))));
-                set.push(format!("taskUnconfirmedAt = {}", e.value(v("t"), n(at.millis()))));
-                remove.push("taskClaimedAt");
-                if !retry {
-                    remove.push("taskToken");
-                }
-            }
+        if !clauses.intervention_effect(effect, k) {
+            clauses.task_effect(effect, k);
         }
     }
+    let Clauses { mut e, set, remove } = clauses;
     let mut text = Vec::new();
     if !set.is_empty() {
         text.push(format!("SET {}", set.join(", ")));
@@ -187,4 +136,87 @@ pub fn update(effects: &[Effect]) -> Expression {
     }
     e.text = text.join(" ");
     e
+}
+
+/// An update being written: its placeholders, and its SET and REMOVE clauses.
+#[derive(Default)]
+struct Clauses {
+    e: Expression,
+    set: Vec<String>,
+    remove: Vec<&'static str>,
+}
+
+impl Clauses {
+    /// `SET name = <value>`, the value under the effect's placeholder `:e<k><suffix>`.
+    fn set(&mut self, name: &str, k: usize, suffix: &str, value: AttributeValue) {
+        let placeholder = self.e.value(format!(":e{k}{suffix}"), value);
+        self.set.push(format!("{name} = {placeholder}"));
+    }
+
+    /// The effects on the intervention's answers; `false` for a task effect.
+    fn intervention_effect(&mut self, effect: &Effect, k: usize) -> bool {
+        let v = |suffix: &str| format!(":e{k}{suffix}");
+        match effect {
+            Effect::CountUse => {
+                let uses = self.e.name("#uses".into(), "uses".into());
+                let one = self.e.value(v(""), n(1));
+                self.set.push(format!("{uses} = {uses} + {one}"));
+            }
+            Effect::MarkReviewer { index, submission_id } => {
+                let name = self.e.name(format!("#e{k}"), reviewer_attribute(*index));
+                self.set(&name, k, "", s(submission_id.as_str()));
+            }
+            Effect::CountVote { approve: true, tally } => self.set("approvals", k, "", n(tally.approvals)),
+            Effect::CountVote { approve: false, tally } => self.set("rejections", k, "", n(tally.rejections)),
+            Effect::Decide(decision) => {
+                self.set("decidedAt", k, "t", n(decision.at.millis()));
+                self.set("outcome", k, "o", s(decision.verdict.as_str()));
+                self.set("decidedBy", k, "b", s(decision.submission_id.as_str()));
+            }
+            Effect::Answer(id) => {
+                let first = self.e.value(v(""), s(id));
+                self.set.push(format!("firstAnswer = if_not_exists(firstAnswer, {first})"));
+            }
+            Effect::TimeOut(at) => self.set("timedOutAt", k, "", n(at.millis())),
+            Effect::Remind(at) => self.set("remindedAt", k, "", n(at.millis())),
+            Effect::Cancel(at) => {
+                let at = self.e.value(v(""), n(at.millis()));
+                self.set.push(format!("cancelledAt = if_not_exists(cancelledAt, {at})"));
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The effects on the waiting run's token and its delivery.
+    fn task_effect(&mut self, effect: &Effect, k: usize) {
+        match effect {
+            Effect::Attach { token, at } => {
+                self.set("taskToken", k, "k", s(token.expose()));
+                self.set("taskAttachedAt", k, "t", n(at.millis()));
+                self.remove.extend(["taskClaimedAt", "taskGone", "taskGoneAt", "taskUnconfirmed", "taskUnconfirmedAt"]);
+            }
+            Effect::Claim(at) => self.set("taskClaimedAt", k, "", n(at.millis())),
+            Effect::Delivered { continuation_id, at } => {
+                self.set("taskDelivered", k, "c", s(continuation_id));
+                self.set("taskDeliveredAt", k, "t", n(at.millis()));
+                self.remove.extend(["taskToken", "taskClaimedAt"]);
+            }
+            Effect::Gone { reason, at } => {
+                self.set("taskGone", k, "r", s(reason));
+                self.set("taskGoneAt", k, "t", n(at.millis()));
+                self.remove.extend(["taskToken", "taskClaimedAt"]);
+            }
+            Effect::Release => self.remove.push("taskClaimedAt"),
+            Effect::Unconfirmed { continuation_id, at, retry } => {
+                self.set("taskUnconfirmed", k, "c", s(continuation_id));
+                self.set("taskUnconfirmedAt", k, "t", n(at.millis()));
+                self.remove.push("taskClaimedAt");
+                if !retry {
+                    self.remove.push("taskToken");
+                }
+            }
+            _ => {}
+        }
+    }
 }

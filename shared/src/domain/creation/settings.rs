@@ -156,7 +156,18 @@ pub(super) fn parse_quorum(
     if approve == reject {
         return Err(ConfigError::new("quorum.reject", format!("`{reject}` is also quorum.approve")));
     }
-    let Some((i, found)) = form.and_then(|f| f.fields.iter().enumerate().find(|(_, f)| f.key == field)) else {
+    check_vote_field(&field, &approve, &reject, form)?;
+    Ok(Quorum { approvals, field, approve, reject })
+}
+
+/// The quorum's field: a required single choice of the form with exactly the two options approve and reject.
+fn check_vote_field(
+    field: &ContextKey,
+    approve: &str,
+    reject: &str,
+    form: Option<&FormDocument>,
+) -> Result<(), ConfigError> {
+    let Some((i, found)) = form.and_then(|f| f.fields.iter().enumerate().find(|(_, f)| &f.key == field)) else {
         return Err(ConfigError::new("quorum.field", format!("`{field}` is not a field of formDocument")));
     };
     let options = match &found.kind {
@@ -169,7 +180,7 @@ pub(super) fn parse_quorum(
         }
     };
     for (setting, option) in [("quorum.approve", &approve), ("quorum.reject", &reject)] {
-        if !options.contains(option) {
+        if !options.iter().any(|o| o == option) {
             return Err(ConfigError::new(
                 setting,
                 format!("`{option}` is not an option of formDocument.fields[{i}] (`{field}`)"),
@@ -184,7 +195,7 @@ pub(super) fn parse_quorum(
             ),
         ));
     }
-    Ok(Quorum { approvals, field, approve, reject })
+    Ok(())
 }
 
 pub(super) fn parse_remind(
