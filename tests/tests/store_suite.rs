@@ -70,6 +70,7 @@ on_both_stores!(
     continuations_list_the_answers_first_and_the_reminder_last,
     a_waiting_run_gets_the_first_answer_whichever_continuation_the_publisher_holds,
     a_cancel_decided_on_the_stored_item_is_too_late_after_an_answer,
+    a_reminder_recorded_just_before_a_cancel_is_parked_not_sent,
     two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided,
     the_requesters_link_is_not_issued_and_a_signed_one_is_not_found,
     an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults,
@@ -721,4 +722,21 @@ async fn a_submission_and_the_timeout_never_both_win_and_never_neither(b: Bench)
     }
     eprintln!("{}: the timeout won {timeout_won} of 20 rounds; submissions won the rest", b.name);
     assert!(!b.store.unpublished(1000, b.clock.now()).await.unwrap().is_empty(), "{}", b.name);
+}
+
+/// Defect: a reminder recorded a moment before a cancel was still queued; the publisher parks it.
+async fn a_reminder_recorded_just_before_a_cancel_is_parked_not_sent(b: Bench) {
+    let (id, _) = b.create(&reviewers_input(2, &[0, 1])).await;
+    b.clock.advance(31 * 60_000);
+    assert_eq!(b.service.fire_reminder(&id).await.unwrap(), ReminderOutcome::Queued, "{}", b.name);
+    assert_eq!(
+        b.service.cancel(&id).await.unwrap(),
+        human_intervention::service::Cancellation::Cancelled,
+        "{}",
+        b.name
+    );
+    b.publish().await;
+    assert!(b.queue.messages().is_empty(), "{}: nothing queued after the cancel", b.name);
+    let left = b.store.unpublished(10, b.clock.now()).await.unwrap();
+    assert!(left.is_empty(), "{}: the reminder left the outbox (parked)", b.name);
 }

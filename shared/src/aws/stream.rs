@@ -9,7 +9,7 @@ use crate::domain::continuation::Continuation;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::store::InterventionStore;
-use crate::service::{settle_sent, Outlets};
+use crate::service::{settle_sent, withhold_withdrawn, Outlets};
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -110,6 +110,14 @@ async fn send(
 ) -> Option<String> {
     let first = pending.first()?;
     let batch: Vec<Continuation> = pending.iter().map(|(_, c)| c.clone()).collect();
+    let batch = match withhold_withdrawn(store, batch, now).await {
+        Ok(batch) if batch.is_empty() => return None,
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::warn!(error = %error, "reading the reminders' interventions failed; the stream retries them");
+            return Some(first.0.sequence_number.clone());
+        }
+    };
     let refused = match outlets.queue.send_batch(&batch).await {
         Ok(refused) => refused,
         Err(error) => {

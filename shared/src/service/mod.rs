@@ -31,7 +31,8 @@ pub use attach::{AttachError, Attached};
 pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use outbox::{
-    deliver_task, publish_outbox, settle_sent, Delivery, DeliveryError, Outlets, PublishError, SWEEP_AFTER_MILLIS,
+    deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
+    SWEEP_AFTER_MILLIS, WITHDRAWN,
 };
 pub use records::{
     InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, TaskRecord, SECRET_MASK,

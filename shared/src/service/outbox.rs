@@ -51,9 +51,13 @@ pub async fn publish_outbox(
 ) -> Result<usize, PublishError> {
     let mut published = 0;
     loop {
-        let batch = store.unpublished(MAX_BATCH, recorded_by).await?;
-        if batch.is_empty() {
+        let recorded = store.unpublished(MAX_BATCH, recorded_by).await?;
+        if recorded.is_empty() {
             return Ok(published);
+        }
+        let batch = withhold_withdrawn(store, recorded, now).await?;
+        if batch.is_empty() {
+            continue;
         }
         let refused = outlets.queue.send_batch(&batch).await?;
         let (sent, undelivered) = settle_sent(store, outlets.tasks, &batch, &refused, now).await?;
@@ -64,6 +68,35 @@ pub async fn publish_outbox(
         }
     }
 }
+
+/// The batch without the reminders whose run was cancelled (or is gone) since they were recorded: those
+/// are parked, never sent (one read per reminder; reminders are few).
+pub async fn withhold_withdrawn(
+    store: &dyn InterventionStore,
+    batch: Vec<Continuation>,
+    now: Timestamp,
+) -> Result<Vec<Continuation>, StoreError> {
+    let mut kept = Vec::with_capacity(batch.len());
+    for continuation in batch {
+        if continuation.outcome == Outcome::Reminder {
+            let id = InterventionId::parse(&continuation.intervention_id);
+            let stored = match id {
+                Some(id) => store.get(&id).await?,
+                None => None,
+            };
+            if stored.as_ref().is_some_and(lifecycle::reminder_withdrawn) {
+                store.park(&continuation.id, WITHDRAWN, now).await?;
+                telemetry::log_parked(&continuation, WITHDRAWN);
+                continue;
+            }
+        }
+        kept.push(continuation);
+    }
+    Ok(kept)
+}
+
+/// Why a reminder was parked rather than sent.
+pub const WITHDRAWN: &str = "withdrawn: the run was cancelled after the reminder was recorded";
 
 /// After a send: delivers each continuation to its waiting run (if one waits), then marks what went out
 /// as published and parks what the queue refused; returns how many went out, and how many stay in the

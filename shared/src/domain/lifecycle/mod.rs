@@ -273,6 +273,12 @@ pub fn cancel(now: Timestamp) -> Change<CancelRefusal> {
     Change { guards, effects: vec![Effect::Cancel(now)], at: now, explain: explain_cancel }
 }
 
+/// Whether a reminder recorded on `i` must no longer be sent: the run was cancelled (or is gone) after
+/// it was recorded. The publisher parks it instead.
+pub fn reminder_withdrawn(i: &Intervention) -> bool {
+    !Guard::NotCancelled.holds(i) || !Guard::RunNotGone.holds(i)
+}
+
 /// Why a task change did nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskRefusal {
