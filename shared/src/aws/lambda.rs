@@ -56,7 +56,7 @@ impl InvocationError {
             Self::Create(CreateError::Store(_) | CreateError::Random(_)) | Self::Store(_) => {
                 "InterventionStoreUnavailable"
             }
-            Self::Create(CreateError::Schedule(_)) => "TimeoutSchedulerUnavailable",
+            Self::Create(CreateError::Schedule(_)) => "InterventionTimersUnavailable",
             Self::Publish(_) => "OutboxSweepFailed",
             Self::InvalidStreamEvent(_) => "InvalidStreamEvent",
             Self::InvalidTimeoutEvent(_) => "InvalidTimeoutEvent",
@@ -93,7 +93,7 @@ mod tests {
                 "InvalidInterventionConfig",
                 "tier: is required",
             ),
-            (CreateError::Schedule("no scheduler".into()).into(), "TimeoutSchedulerUnavailable", "no scheduler"),
+            (CreateError::Schedule("no scheduler".into()).into(), "InterventionTimersUnavailable", "no scheduler"),
             (CreateError::Random("no randomness".into()).into(), "InterventionStoreUnavailable", "no randomness"),
             (
                 StoreError::Unavailable("throttled".into()).into(),

@@ -11,7 +11,7 @@ use aws_sdk_scheduler::Client;
 
 use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
-use crate::ports::schedule::{ScheduleError, TimeoutScheduler};
+use crate::ports::schedule::{InterventionTimers, ScheduleError};
 
 /// Where and how the schedules invoke the timeout function.
 #[derive(Clone, Debug)]
@@ -56,7 +56,7 @@ pub fn reminder_schedule_name(id: &InterventionId) -> String {
 }
 
 #[async_trait]
-impl TimeoutScheduler for EventBridgeScheduler {
+impl InterventionTimers for EventBridgeScheduler {
     async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
         let input = serde_json::json!({ "interventionId": id.to_string() });
         self.create(id.to_string(), input, at).await

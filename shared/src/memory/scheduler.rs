@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
-use crate::ports::schedule::{ScheduleError, TimeoutScheduler};
+use crate::ports::schedule::{InterventionTimers, ScheduleError};
 
 /// Timers in memory, fired by the local server's loop.
 #[derive(Default)]
@@ -61,7 +61,7 @@ impl MemoryScheduler {
 }
 
 #[async_trait]
-impl TimeoutScheduler for MemoryScheduler {
+impl InterventionTimers for MemoryScheduler {
     async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
         set(&self.timers, id, Some(at))
     }

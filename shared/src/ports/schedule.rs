@@ -1,7 +1,8 @@
-//! The timeout timer port: one timer per intervention with an `onTimeout`, set before the intervention is
-//! stored (after it, by the creation whose write won, when the id comes from an idempotency key) and removed when it is answered or cancelled. A timer that fires for nothing (never stored,
-//! answered, cancelled) is harmless: the timeout's own conditional write decides. An intervention with a
-//! `remind` has a second timer, the reminder's, kept the same way.
+//! The intervention's timers: the timeout's (with an `onTimeout`) and the reminder's (with a `remind`),
+//! each set before the intervention is stored (after it, by the creation whose write won, when the id
+//! comes from an idempotency key) and removed when it is answered or cancelled. A timer that fires for
+//! nothing (never stored, answered, cancelled) is harmless: the lifecycle's guards decide. On AWS both
+//! invoke the `timeout` function, which fires the timeout or, with `"reminder": true`, the reminder.
 
 use async_trait::async_trait;
 
@@ -13,9 +14,9 @@ use crate::domain::time::Timestamp;
 #[error("the timeout scheduler is unavailable: {0}")]
 pub struct ScheduleError(pub String);
 
-/// Where timeouts are scheduled.
+/// Where an intervention's timers are set: its timeout and its reminder.
 #[async_trait]
-pub trait TimeoutScheduler: Send + Sync {
+pub trait InterventionTimers: Send + Sync {
     /// Fires the timeout of `id` at (or soon after) `at`.
     async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError>;
 

@@ -11,7 +11,7 @@ use crate::domain::id::InterventionId;
 use crate::domain::model::Intervention;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::token::{token_digest, LinkKeys, VerifiedLink};
-use crate::ports::schedule::TimeoutScheduler;
+use crate::ports::schedule::InterventionTimers;
 use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::TaskNotifier;
 use crate::telemetry;
@@ -48,7 +48,7 @@ pub struct Service {
     keys: Option<Arc<LinkKeys>>,
     clock: Arc<dyn Clock>,
     base_url: String,
-    scheduler: Option<Arc<dyn TimeoutScheduler>>,
+    scheduler: Option<Arc<dyn InterventionTimers>>,
     tasks: Option<Arc<dyn TaskNotifier>>,
 }
 
@@ -72,7 +72,7 @@ impl Service {
     }
 
     /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
-    pub fn with_scheduler(mut self, scheduler: Arc<dyn TimeoutScheduler>) -> Self {
+    pub fn with_scheduler(mut self, scheduler: Arc<dyn InterventionTimers>) -> Self {
         self.scheduler = Some(scheduler);
         self
     }

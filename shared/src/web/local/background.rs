@@ -8,7 +8,7 @@ use crate::domain::model::{ReminderRefusal, TimeoutRefusal};
 use crate::domain::time::Clock;
 use crate::memory::{MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
-use crate::ports::schedule::TimeoutScheduler;
+use crate::ports::schedule::InterventionTimers;
 use crate::ports::store::{InterventionStore, ReminderOutcome, TimeoutOutcome};
 use crate::service::{publish_outbox, Outlets, Service};
 
