@@ -10,7 +10,7 @@ use futures_util::stream::{self, StreamExt};
 use super::{traced, Service};
 use crate::domain::id::InterventionId;
 use crate::domain::lifecycle;
-use crate::domain::model::InterventionState;
+use crate::domain::model::{Intervention, InterventionState};
 use crate::domain::time::Timestamp;
 use crate::ports::store::{CancelOutcome, StoreError};
 use crate::telemetry::{self, metric};
@@ -79,13 +79,21 @@ impl Service {
                 }
                 Ok(Cancellation::Cancelled)
             }
-            CancelOutcome::TooLate(intervention) => {
-                let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
-                tracing::info!("cancel refused: a continuation is already queued");
-                Ok(Cancellation::TooLate { state: intervention.state_at(now), continuation_ids })
-            }
+            CancelOutcome::TooLate(intervention) => self.too_late(id, &intervention, now).await,
             CancelOutcome::NotFound => Ok(Cancellation::NotFound),
         }
+    }
+
+    /// Too late: the state the intervention keeps, and the continuations already recorded.
+    async fn too_late(
+        &self,
+        id: &InterventionId,
+        intervention: &Intervention,
+        now: Timestamp,
+    ) -> Result<Cancellation, StoreError> {
+        let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
+        tracing::info!("cancel refused: a continuation is already queued");
+        Ok(Cancellation::TooLate { state: intervention.state_at(now), continuation_ids })
     }
 
     /// The run with this correlation id ended (stopped, failed, timed out): cancels each of its
@@ -157,16 +165,14 @@ impl Service {
             let Some(intervention) = self.load(id).await? else { return Ok((Cancellation::NotFound, None)) };
             let created_at = Some(intervention.created_at);
             // The cancel's own guards on the copy read: a final one costs no write (a retry's case).
-            match lifecycle::cancel(self.clock.now()).refusal(&intervention) {
+            let now = self.clock.now();
+            match lifecycle::cancel(now).refusal(&intervention) {
                 Some(lifecycle::CancelRefusal::AlreadyCancelled) => {
                     tracing::info!("run cancelled before");
                     return Ok((Cancellation::Cancelled, created_at));
                 }
                 Some(lifecycle::CancelRefusal::TooLate) => {
-                    let now = self.clock.now();
-                    let continuation_ids = self.store.continuations(id).await?.into_iter().map(|c| c.id).collect();
-                    let answer = Cancellation::TooLate { state: intervention.state_at(now), continuation_ids };
-                    return Ok((answer, created_at));
+                    return Ok((self.too_late(id, &intervention, now).await?, created_at));
                 }
                 None => {}
             }

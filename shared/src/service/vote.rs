@@ -36,6 +36,10 @@ impl Service {
         };
         let approve =
             submission.input.get(&quorum.field).map(|v| v.display_parts()) == Some(vec![quorum.approve.clone()]);
+        // The reviewers never change: their index is read once.
+        let Some(reviewer) = submission.reviewer_id.as_deref().and_then(|r| read.reviewer_index(r)) else {
+            return Ok(SubmitResult::Rejected(Rejection::NotFound));
+        };
         let mut current = read;
         for _ in 0..VOTE_ATTEMPTS {
             let decision = match self.decision(&current, &submission, &quorum, approve).await? {
@@ -49,9 +53,6 @@ impl Service {
                     current = newer;
                     continue;
                 }
-            };
-            let Some(reviewer) = submission.reviewer_id.as_deref().and_then(|r| current.reviewer_index(r)) else {
-                return Ok(SubmitResult::Rejected(Rejection::NotFound));
             };
             let deciding = decision.as_ref().map(|(verdict, continuation)| (*verdict, continuation.id.as_str()));
             let change = match lifecycle::vote(&current, reviewer, &submission.submission_id, approve, deciding, now) {
