@@ -56,29 +56,17 @@ impl DynamoStore {
     }
 
     pub(super) async fn continuations_items(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(intervention_pk(id)))
+            .consistent_read(true);
         let mut recorded = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(intervention_pk(id)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.items() {
-                let Some(json) = text(item, "continuation") else { continue };
-                recorded
-                    .push(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("a continuation: {e}")))?);
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
+        for item in self.query_all(query).await? {
+            let Some(json) = text(&item, "continuation") else { continue };
+            recorded.push(serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("a continuation: {e}")))?);
         }
         continuation::recorded_order(&mut recorded);
         Ok(recorded)

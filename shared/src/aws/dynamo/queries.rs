@@ -1,9 +1,11 @@
 //! Reads of the store: an intervention and its submissions, an environment's page, a run's
 //! interventions, the allowance counted.
 
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+
 use super::items::{
     allowance_prefix, decode_intervention, decode_page_token, decode_submission, encode_page_token, intervention_pk,
-    number, s, text, CORRELATION_INDEX, ENVIRONMENT_INDEX,
+    number, s, text, Item, CORRELATION_INDEX, ENVIRONMENT_INDEX,
 };
 use super::{sdk_error, DynamoStore};
 use crate::domain::id::{InterventionId, SubmissionId};
@@ -11,6 +13,19 @@ use crate::domain::model::{Intervention, Submission};
 use crate::ports::store::{ListQuery, Page, StoreError};
 
 impl DynamoStore {
+    /// Every item a query finds, page after page.
+    pub(super) async fn query_all(&self, query: QueryFluentBuilder) -> Result<Vec<Item>, StoreError> {
+        let (mut items, mut start) = (Vec::new(), None);
+        loop {
+            let output = query.clone().set_exclusive_start_key(start).send().await.map_err(sdk_error)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
     pub(super) async fn read_get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
         self.get_item(intervention_pk(id), "I".into()).await?.as_ref().map(decode_intervention).transpose()
     }
@@ -28,29 +43,16 @@ impl DynamoStore {
     }
 
     pub(super) async fn submissions_query(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
-        let mut submissions = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
-                .expression_attribute_values(":pk", s(intervention_pk(id)))
-                .expression_attribute_values(":s", s("S#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.items() {
-                submissions.push(decode_submission(item)?);
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+            .expression_attribute_values(":pk", s(intervention_pk(id)))
+            .expression_attribute_values(":s", s("S#"))
+            .consistent_read(true);
+        let mut submissions =
+            self.query_all(query).await?.iter().map(decode_submission).collect::<Result<Vec<_>, _>>()?;
         submissions.sort_by_key(|s| s.submitted_at);
         Ok(submissions)
     }
@@ -89,55 +91,29 @@ impl DynamoStore {
     }
 
     pub(super) async fn allowance_used_query(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
-        let mut runs = 0u64;
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :month)")
-                .expression_attribute_values(":pk", s(format!("A#{environment_id}")))
-                .expression_attribute_values(":month", s(allowance_prefix(year_month)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.items() {
-                runs += number(item, "runs").and_then(|r| u64::try_from(r).ok()).unwrap_or(0);
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(runs),
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :month)")
+            .expression_attribute_values(":pk", s(format!("A#{environment_id}")))
+            .expression_attribute_values(":month", s(allowance_prefix(year_month)))
+            .consistent_read(true);
+        let shards = self.query_all(query).await?;
+        Ok(shards.iter().map(|item| number(item, "runs").and_then(|r| u64::try_from(r).ok()).unwrap_or(0)).sum())
     }
 
     pub(super) async fn by_correlation_query(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
-        let mut ids = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(CORRELATION_INDEX)
-                .key_condition_expression("correlationId = :c")
-                .expression_attribute_values(":c", s(correlation_id))
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(sdk_error)?;
-            for item in output.items() {
-                let id = text(item, "pk").and_then(|pk| pk.strip_prefix("I#")).and_then(InterventionId::parse);
-                ids.extend(id);
-            }
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => break,
-            }
-        }
+        let query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(CORRELATION_INDEX)
+            .key_condition_expression("correlationId = :c")
+            .expression_attribute_values(":c", s(correlation_id));
+        let mut ids: Vec<InterventionId> = (self.query_all(query).await?.iter())
+            .filter_map(|item| text(item, "pk").and_then(|pk| pk.strip_prefix("I#")).and_then(InterventionId::parse))
+            .collect();
         ids.sort();
         ids.dedup();
         Ok(ids)
