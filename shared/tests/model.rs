@@ -4,36 +4,16 @@
 #[path = "support/model.rs"]
 mod model;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use human_intervention::memory::MemoryStore;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
 #[test]
 fn random_sequences_keep_the_contract_on_the_memory_store() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let config = Config {
-        cases: model::cases(512),
-        source_file: Some(file!()),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..Config::default()
-    };
-    let started = std::time::Instant::now();
-    let result = TestRunner::new(config).run(&model::ops(), |ops| {
-        model::noting_failure(started, || runtime.block_on(model::run(&ops, Arc::new(MemoryStore::new()))));
-        Ok(())
+    model::explore(&runtime, "memory store", 512, file!(), || async {
+        Arc::new(MemoryStore::new()) as Arc<dyn human_intervention::ports::store::InterventionStore>
     });
-    eprintln!(
-        "memory store: {} sequences, {} steps in {:.1} s{}",
-        model::SEQUENCES.load(Ordering::Relaxed),
-        model::STEPS.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
-        model::first_failure()
-    );
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }
 
 /// The shrunk counterexample to `lifecycle::remind` without `RunNotGone` (a reminder queued after the

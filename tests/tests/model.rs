@@ -5,44 +5,20 @@
 #[path = "../../shared/tests/support/model.rs"]
 mod model;
 
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::random_id;
-use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
 
 #[test]
 fn random_sequences_keep_the_contract_on_dynamodb() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
     let client = runtime
         .block_on(async { intervention_tests::aws::dynamodb_client(&intervention_tests::aws::local_config().await) });
-    let config = Config {
-        cases: model::cases(8),
-        source_file: Some(file!()),
-        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
-        ..Config::default()
-    };
-    let started = std::time::Instant::now();
-    let result = TestRunner::new(config).run(&model::ops(), |ops| {
-        model::noting_failure(started, || {
-            runtime.block_on(async {
-                let name = format!("hi-model-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
-                let store = DynamoStore::new(client.clone(), &name);
-                store.create_table().await.expect("table created");
-                model::run(&ops, Arc::new(store)).await;
-            })
-        });
-        Ok(())
+    model::explore(&runtime, "dynoxide", 8, file!(), || async {
+        let name = format!("hi-model-{}", random_id(6).expect("random").replace(['_', '-'], "x"));
+        let store = DynamoStore::new(client.clone(), &name);
+        store.create_table().await.expect("table created");
+        Arc::new(store) as Arc<dyn human_intervention::ports::store::InterventionStore>
     });
-    eprintln!(
-        "dynoxide: {} sequences, {} steps in {:.1} s{}",
-        model::SEQUENCES.load(Ordering::Relaxed),
-        model::STEPS.load(Ordering::Relaxed),
-        started.elapsed().as_secs_f64(),
-        model::first_failure()
-    );
-    if let Err(error) = result {
-        panic!("{error}");
-    }
 }

@@ -608,3 +608,39 @@ pub fn first_failure() -> String {
         format!("; the first failure in sequence {sequences} (after {steps} steps, {seconds:.1} s)")
     })
 }
+
+/// Explores, on `runtime`, `MODEL_CASES` (else `default_cases`) random sequences on the stores `store` makes (one per
+/// sequence), failing ones kept beside `source_file`; prints the figures under `label`.
+pub fn explore<F, Fut>(
+    runtime: &tokio::runtime::Runtime,
+    label: &str,
+    default_cases: u32,
+    source_file: &'static str,
+    store: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Arc<dyn InterventionStore>>,
+{
+    use proptest::test_runner::{Config, FileFailurePersistence, TestRunner};
+    let config = Config {
+        cases: cases(default_cases),
+        source_file: Some(source_file),
+        failure_persistence: Some(Box::new(FileFailurePersistence::WithSource("proptest-regressions"))),
+        ..Config::default()
+    };
+    let started = std::time::Instant::now();
+    let result = TestRunner::new(config).run(&ops(), |ops| {
+        noting_failure(started, || runtime.block_on(async { run(&ops, store().await).await }));
+        Ok(())
+    });
+    eprintln!(
+        "{label}: {} sequences, {} steps in {:.1} s{}",
+        SEQUENCES.load(Ordering::Relaxed),
+        STEPS.load(Ordering::Relaxed),
+        started.elapsed().as_secs_f64(),
+        first_failure()
+    );
+    if let Err(error) = result {
+        panic!("{error}");
+    }
+}
