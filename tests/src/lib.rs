@@ -192,3 +192,10 @@ pub fn submission_id_in(page: &str) -> String {
     let value = &rest[rest.find("value=\"").expect("a value") + 7..];
     value[..value.find('"').expect("closing quote")].to_owned()
 }
+
+/// The receipt keys the tests' publishers sign with (one process-wide key; the tests that check a
+/// receipt publish these keys).
+pub fn receipts() -> &'static human_intervention::memory::LocalReceipts {
+    static KEYS: std::sync::OnceLock<human_intervention::memory::LocalReceipts> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| human_intervention::memory::LocalReceipts::random("test").expect("a random receipt key"))
+}

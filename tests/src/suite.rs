@@ -1,6 +1,7 @@
 //! The store suite's bench: one Service (manual clock, memory scheduler, memory Step Functions, memory
 //! queue) on either store, so each behaviour of the store port is one test body run on both.
 
+use crate::receipts;
 use std::sync::{Arc, Mutex};
 
 use human_intervention::domain::continuation::Continuation;
@@ -71,7 +72,8 @@ impl Bench {
         let scheduler = Arc::new(MemoryScheduler::new());
         let service = Service::new(store.clone(), keys.clone(), clock.clone(), "https://links.example.com/")
             .with_scheduler(scheduler.clone())
-            .with_tasks(tasks.clone());
+            .with_tasks(tasks.clone())
+            .with_receipts(std::sync::Arc::new(receipts().clone()));
         let queue = MemoryQueue::new();
         Self { name, store, service, clock, tasks, queue, scheduler, keys, collected: Mutex::new(0) }
     }
@@ -138,7 +140,7 @@ impl Bench {
 
     /// Publishes the outbox (queue and waiting runs): how many went out.
     pub async fn publish(&self) -> usize {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
+        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
         let now = self.clock.now();
         publish_outbox(self.store.as_ref(), outlets, now, now).await.expect("published")
     }

@@ -3,6 +3,7 @@
 //! exactly-once acceptance under races, and every fault that could lose or double a continuation.
 //! Every scenario ends with a reconciliation: uses = recorded submissions = distinct continuation ids.
 
+use intervention_tests::receipts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -403,7 +404,7 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         assert_eq!(
             publish_records(
                 &records,
-                Outlets { queue: f.queue.as_ref(), tasks: None },
+                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
                 f.store.as_ref(),
                 SystemClock.now()
             )
@@ -414,7 +415,7 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         assert_eq!(
             publish_records(
                 &records,
-                Outlets { queue: f.queue.as_ref(), tasks: None },
+                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
                 f.store.as_ref(),
                 SystemClock.now()
             )
@@ -442,14 +443,18 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     let modify = human_intervention::aws::stream::StreamRecord { event_name: "MODIFY".into(), ..records[1].clone() };
     let after = records.pop().unwrap();
     let batch = vec![records[0].clone(), modify, poison.clone(), after.clone()];
-    let failed =
-        publish_records(&batch, Outlets { queue: f.queue.as_ref(), tasks: None }, f.store.as_ref(), SystemClock.now())
-            .await;
+    let failed = publish_records(
+        &batch,
+        Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+        f.store.as_ref(),
+        SystemClock.now(),
+    )
+    .await;
     assert_eq!(failed.as_deref(), Some("000000000000000000150"), "the poison record is reported");
     assert_eq!(
         publish_records(
             &[missing],
-            Outlets { queue: f.queue.as_ref(), tasks: None },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
             f.store.as_ref(),
             SystemClock.now()
         )
@@ -461,7 +466,7 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     assert_eq!(
         publish_records(
             &[after],
-            Outlets { queue: f.queue.as_ref(), tasks: None },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
             f.store.as_ref(),
             SystemClock.now()
         )
@@ -543,7 +548,7 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     assert_eq!(
         publish_records(
             &records,
-            Outlets { queue: f.queue.as_ref(), tasks: None },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
             f.store.as_ref(),
             SystemClock.now()
         )

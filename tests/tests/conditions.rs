@@ -3,6 +3,7 @@
 //! real service, then each guard (at instants and values either side of each boundary) is evaluated in
 //! Rust on the item as read and sent as the condition of a harmless UpdateItem; the two must agree.
 
+use intervention_tests::receipts;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -60,7 +61,8 @@ impl World {
         let keys = LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).expect("keys");
         let service = Service::new(f.store.clone(), Arc::new(keys), clock.clone(), "https://l.example")
             .with_scheduler(Arc::new(MemoryScheduler::new()))
-            .with_tasks(tasks.clone());
+            .with_tasks(tasks.clone())
+            .with_receipts(std::sync::Arc::new(receipts().clone()));
         Self { f, clock, tasks, service }
     }
 
@@ -94,7 +96,7 @@ impl World {
 
     async fn publish(&self) {
         let queue = MemoryQueue::new();
-        let outlets = Outlets { queue: &queue, tasks: Some(self.tasks.as_ref()) };
+        let outlets = Outlets { queue: &queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
         let now = self.clock.now();
         publish_outbox(self.f.store.as_ref(), outlets, now, now).await.expect("published");
     }

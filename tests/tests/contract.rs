@@ -4,6 +4,7 @@
 //! The answers schemathesis seldom provokes are checked here against openapi.json: a reused idempotency
 //! key, a cancel that comes too late, and a record with a waiting run's `task`.
 
+use intervention_tests::receipts;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -333,9 +334,10 @@ async fn a_record_with_a_waiting_run_shows_its_task_as_documented_and_never_the_
     let tasks = Arc::new(MemoryTasks::new());
     let service = Service::new(store.clone(), keys, Arc::new(SystemClock), "http://127.0.0.1:3000")
         .with_scheduler(Arc::new(MemoryScheduler::new()))
-        .with_tasks(tasks.clone());
+        .with_tasks(tasks.clone())
+        .with_receipts(std::sync::Arc::new(receipts().clone()));
     let queue = MemoryQueue::new();
-    let outlets = Outlets { queue: &queue, tasks: Some(tasks.as_ref()) };
+    let outlets = Outlets { queue: &queue, tasks: Some(tasks.as_ref()), receipts: receipts() };
     let input = serde_json::to_vec(&example()).unwrap();
     let task = openapi_validator("TaskRecord");
     let at = "2026-12-01T10:00:00.000Z";

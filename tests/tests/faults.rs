@@ -6,6 +6,7 @@
 //! entries that reached SQS (counted at the proxy), duplicates only where a lost reply or a failed mark
 //! forced a resend, and then under the same id.
 
+use intervention_tests::receipts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
@@ -591,9 +592,14 @@ async fn every_wire_fault_on_the_timeout_reconciles() {
         // The scheduler retries a failed invocation; a second firing is what a duplicate timer does.
         let second = service.fire_timeout(&id).await.expect("the retried invocation");
         assert_eq!(w.items(&id.to_string(), "T#").await.len(), 1, "{label}: one timeout recorded");
-        while publish_outbox(w.store.as_ref(), Outlets { queue: w.queue.as_ref(), tasks: None }, everything(), now())
-            .await
-            .expect("publishing")
+        while publish_outbox(
+            w.store.as_ref(),
+            Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
+            everything(),
+            now(),
+        )
+        .await
+        .expect("publishing")
             > 0
         {}
         let ids = w.reconcile(&label, &id.to_string(), 1, false).await;
@@ -668,7 +674,7 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 }
                 match publish_outbox(
                     w.store.as_ref(),
-                    Outlets { queue: w.queue.as_ref(), tasks: None },
+                    Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
                     everything(),
                     now(),
                 )
@@ -702,7 +708,7 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 }
                 match publish_records(
                     &records[from..],
-                    Outlets { queue: w.queue.as_ref(), tasks: None },
+                    Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
                     w.store.as_ref(),
                     now(),
                 )

@@ -7,6 +7,7 @@
 //! A test fails when an operation makes a call beyond its budget; every count is printed
 //! (`-- --nocapture`; `make bench` shows them in its table).
 
+use intervention_tests::receipts;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -158,7 +159,7 @@ async fn round_trips(timeouts: bool) {
     // The publisher as deployed, with Step Functions: no run waits on this intervention, which one read
     // per intervention in the batch finds out.
     let tasks = human_intervention::aws::sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(&fixture.config));
-    let outlets = Outlets { queue: &queue, tasks: Some(&tasks) };
+    let outlets = Outlets { queue: &queue, tasks: Some(&tasks), receipts: receipts() };
     assert_eq!(publish_records(&records, outlets, store.as_ref(), SystemClock.now()).await, None, "all published");
     check(
         &format!("publish {SUBMISSIONS} continuations ({label})"),

@@ -2,6 +2,7 @@
 //! embedded default) and on DynamoDB (dynoxide): `memory::<name>` and `dynamodb::<name>`. The lifecycle
 //! decides each change (`domain::lifecycle`); these check that both stores hold it the same way.
 
+use intervention_tests::receipts;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
@@ -147,7 +148,7 @@ async fn a_waiting_run_gets_the_first_answer_whichever_continuation_the_publishe
     assert!(accepted(&b.post(&token, "decision=reject&_submissionId=s2").await), "{}", b.name);
     let recorded = b.store.continuations(&id).await.unwrap();
     let later = recorded.iter().find(|c| c.id.ends_with(":s2")).expect("the second answer");
-    let delivered = deliver_task(b.store.as_ref(), b.tasks.as_ref(), later, b.clock.now()).await.unwrap();
+    let delivered = deliver_task(b.store.as_ref(), b.tasks.as_ref(), receipts(), later, b.clock.now()).await.unwrap();
     assert_eq!(delivered, human_intervention::service::Delivery::Delivered, "{}", b.name);
     let output: Value = serde_json::from_str(&b.tasks.output("task-1").expect("answered")).unwrap();
     assert_eq!(output["id"], json!(format!("{id}:s1")), "{}: the first answer", b.name);

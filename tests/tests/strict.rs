@@ -3,6 +3,7 @@
 //! that never races the stream, and a repeat of an accepted submission on a DynamoDB that honours
 //! `ClientRequestToken` (dynoxide, when `make test` runs it).
 
+use intervention_tests::receipts;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -182,10 +183,15 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     let now = SystemClock.now();
     // Both run at once, as on AWS when the sweep's schedule fires while the stream publishes.
     let (stream, swept) = tokio::join!(
-        publish_records(&records, Outlets { queue: f.queue.as_ref(), tasks: None }, f.store.as_ref(), now),
+        publish_records(
+            &records,
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            f.store.as_ref(),
+            now
+        ),
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: f.queue.as_ref(), tasks: None },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
             now.plus_millis(-SWEEP_AFTER_MILLIS),
             now
         ),
@@ -202,15 +208,25 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     let later = recorded(&f, 3).await;
     let old_enough = SystemClock.now().plus_millis(SWEEP_AFTER_MILLIS);
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: f.queue.as_ref(), tasks: None }, old_enough, old_enough)
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            old_enough,
+            old_enough
+        )
+        .await
+        .unwrap(),
         3
     );
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: f.queue.as_ref(), tasks: None }, old_enough, old_enough)
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            old_enough,
+            old_enough
+        )
+        .await
+        .unwrap(),
         0
     );
     let swept: Vec<String> = raw_messages(&f, 3).await.iter().map(|(_, a)| a["continuationId"].clone()).collect();

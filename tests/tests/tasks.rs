@@ -4,6 +4,7 @@
 //! AWS answers `TaskTimedOut`). Every `SendTaskSuccess` is counted on the wire. Real executions on moto's
 //! interpreter are in tests/lambda (the Lambda flow).
 
+use intervention_tests::receipts;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -95,12 +96,13 @@ impl World {
         let keys = LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).expect("keys");
         let service = Service::new(store.clone(), Arc::new(keys), Arc::new(SystemClock), "https://links.example")
             .with_scheduler(Arc::new(timers))
-            .with_tasks(tasks.clone());
+            .with_tasks(tasks.clone())
+            .with_receipts(std::sync::Arc::new(receipts().clone()));
         Self { dynamo, sfn, store, queue, tasks, scheduler, dynamodb, group, table: name, service }
     }
 
     fn outlets(&self) -> Outlets<'_> {
-        Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) }
+        Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() }
     }
 
     /// The stream's pass (everything recorded so far) and the sweep's, as the publisher runs them.
@@ -256,7 +258,7 @@ async fn a_waiting_run_is_answered_once_whatever_publishes_again_at_the_same_tim
     // The stream, its retry and the sweep at once, each with the continuation.
     let continuation = w.store.continuations(&id(&created)).await.unwrap().remove(0);
     let now = SystemClock.now();
-    let attempts = (0..8).map(|_| deliver_task(w.store.as_ref(), w.tasks.as_ref(), &continuation, now));
+    let attempts = (0..8).map(|_| deliver_task(w.store.as_ref(), w.tasks.as_ref(), receipts(), &continuation, now));
     let deliveries = futures::future::join_all(attempts).await;
     assert_eq!(
         deliveries.iter().filter(|d| matches!(d, Ok(human_intervention::service::Delivery::Delivered))).count(),

@@ -17,7 +17,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let config = human_intervention::aws::sdk_config()?;
     let service = human_intervention::aws::service_from_env(&config).await?;
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
-    let service = human_intervention::aws::with_tasks_from_env(service, &config);
+    let service = human_intervention::aws::with_tasks_from_env(service, &config)?;
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
 }
 

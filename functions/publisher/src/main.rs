@@ -21,7 +21,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = human_intervention::aws::store_from_env(&config)?;
     let queue = human_intervention::aws::queue_from_env(&config)?;
     let tasks = human_intervention::aws::tasks_from_env(&config);
-    let outlets = Outlets { queue: &queue, tasks: Some(&tasks) };
+    let receipts = human_intervention::aws::receipts_from_env(&config)?;
+    let outlets = Outlets { queue: &queue, tasks: Some(&tasks), receipts: receipts.as_ref() };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&store, outlets, event))).await
 }
 

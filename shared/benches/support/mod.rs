@@ -122,6 +122,7 @@ pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Ma
         title: &form.title,
         prompt: form.prompt.as_deref(),
         shown,
+        action: vec![],
         fields,
         submission_id,
         expires_at: intervention.expires_at,

@@ -3,6 +3,7 @@
 
 pub mod dynamo;
 pub mod events;
+pub mod kms;
 pub mod lambda;
 pub mod scheduler;
 pub mod sfn;
@@ -25,6 +26,8 @@ pub use sqs::SqsQueue;
 
 use crate::domain::time::SystemClock;
 use crate::domain::token::LinkKeys;
+use crate::memory::LocalReceipts;
+use crate::ports::receipts::ReceiptSigner;
 use crate::service::Service;
 
 /// The roots every AWS service endpoint chains to (Amazon Trust Services). Trusting these instead of the
@@ -206,9 +209,24 @@ pub fn with_timers_from_env(service: Service, config: &aws_types::SdkConfig) -> 
     })
 }
 
-/// The service answering waiting runs through Step Functions (the same endpoint settings as every client).
-pub fn with_tasks_from_env(service: Service, config: &aws_types::SdkConfig) -> Service {
-    service.with_tasks(Arc::new(tasks_from_env(config)))
+/// The service answering waiting runs through Step Functions (the same endpoint settings as every client),
+/// signing what it answers with (see [`receipts_from_env`]).
+pub fn with_tasks_from_env(service: Service, config: &aws_types::SdkConfig) -> Result<Service, String> {
+    Ok(service.with_tasks(Arc::new(tasks_from_env(config))).with_receipts(receipts_from_env(config)?))
+}
+
+/// The receipt signer: KMS keys (`RECEIPT_KMS_KEY_IDS`, the signing key first), or local P-256 keys
+/// (`RECEIPT_SIGNING_KEYS`, `kid:base64key[,…]`) where KMS is not used. Neither set is refused, by name:
+/// no continuation may leave unsigned.
+pub fn receipts_from_env(config: &aws_types::SdkConfig) -> Result<Arc<dyn ReceiptSigner>, String> {
+    if let Ok(ids) = std::env::var("RECEIPT_KMS_KEY_IDS") {
+        return Ok(Arc::new(kms::KmsReceipts::from_setting(aws_sdk_kms::Client::new(config), &ids)?));
+    }
+    if let Ok(spec) = std::env::var("RECEIPT_SIGNING_KEYS") {
+        return Ok(Arc::new(LocalReceipts::parse(&spec).map_err(|e| format!("RECEIPT_SIGNING_KEYS: {e}"))?));
+    }
+    Err("no receipt keys: set RECEIPT_KMS_KEY_IDS (KMS key ids or ARNs, the signing key first) or RECEIPT_SIGNING_KEYS"
+        .into())
 }
 
 /// The Step Functions client that answers waiting runs.

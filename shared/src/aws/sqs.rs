@@ -158,6 +158,11 @@ mod tests {
             context,
             votes: None,
             pending_reviewers: None,
+            action: None,
+            shown: serde_json::Value::Null,
+            digest: String::new(),
+            changes: None,
+            receipt: None,
         }
     }
 

@@ -9,7 +9,7 @@ use crate::domain::continuation::Continuation;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::store::InterventionStore;
-use crate::service::{settle_sent, withhold_withdrawn, Outlets};
+use crate::service::{settle_sent, sign_all, withhold_withdrawn, Outlets};
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -118,6 +118,13 @@ async fn send(
             return Some(first.0.sequence_number.clone());
         }
     };
+    let batch = match sign_all(outlets.receipts, batch).await {
+        Ok(batch) => batch,
+        Err(error) => {
+            tracing::warn!(error = %error, "signing continuations failed; the stream retries them");
+            return Some(first.0.sequence_number.clone());
+        }
+    };
     let refused = match outlets.queue.send_batch(&batch).await {
         Ok(refused) => refused,
         Err(error) => {
@@ -125,7 +132,7 @@ async fn send(
             return Some(first.0.sequence_number.clone());
         }
     };
-    if let Err(error) = settle_sent(store, outlets.tasks, &batch, &refused, now).await {
+    if let Err(error) = settle_sent(store, outlets, &batch, &refused, now).await {
         // Sent already: the outbox sweep may send them again, under the same ids (or park them).
         tracing::warn!(error = %error, "marking continuations published failed");
     }

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::domain::context::{Context, ContextKey};
 use crate::domain::id::{InterventionId, SubmissionId, REMINDER_SUFFIX, TIMEOUT_SUFFIX};
 use crate::domain::model::{Intervention, Submission};
+use crate::domain::proof::receipt::{Receipt, RECEIPT_RESERVE_BYTES};
+use crate::domain::proof::{self, Change};
 pub use crate::domain::verdict::Verdict;
 
 /// How the intervention ended.
@@ -87,6 +89,21 @@ pub struct Continuation {
     /// A reminder's reminded reviewers who have not answered yet, with their links.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub pending_reviewers: Option<Vec<PendingReviewer>>,
+    /// The thing to be approved, as the link-creation input gave it.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub action: Option<serde_json::Value>,
+    /// The document every reviewer was shown (`proof::shown`).
+    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
+    pub shown: serde_json::Value,
+    /// `sha256:` of the canonical JSON of `{action, shown}`: what was decided on, for a consumer to check.
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub digest: String,
+    /// The proposed values the reviewer changed (an answer's continuation only).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub changes: Option<Vec<Change>>,
+    /// The publisher's signature over everything else (absent until published).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub receipt: Option<Receipt>,
 }
 
 impl Continuation {
@@ -107,6 +124,34 @@ impl Continuation {
             context: intervention.context.merged(&submission.input),
             votes: None,
             pending_reviewers: None,
+            changes: Some(proof::changes(intervention, submission)),
+            ..Self::shown_to_reviewers(intervention)
+        }
+    }
+
+    /// The parts every continuation of `intervention` shares: its action, what was shown, and their digest.
+    fn shown_to_reviewers(intervention: &Intervention) -> Self {
+        let shown = proof::shown(intervention);
+        Self {
+            version: 1,
+            id: String::new(),
+            outcome: Outcome::Reminder,
+            environment_id: String::new(),
+            correlation_id: String::new(),
+            rule_set_id: String::new(),
+            intervention_id: String::new(),
+            submission_id: None,
+            submitted_at: None,
+            reviewer_id: None,
+            counts_against_allowance: false,
+            context: Context::default(),
+            votes: None,
+            pending_reviewers: None,
+            digest: proof::decision_digest(intervention.action.as_ref(), &shown),
+            action: intervention.action.clone(),
+            shown,
+            changes: None,
+            receipt: None,
         }
     }
 
@@ -163,6 +208,7 @@ impl Continuation {
             context: intervention.context.merged(&on_timeout.context),
             votes: None,
             pending_reviewers: None,
+            ..Self::shown_to_reviewers(intervention)
         })
     }
 
@@ -199,6 +245,7 @@ impl Continuation {
             context: intervention.context.clone(),
             votes: None,
             pending_reviewers: Some(pending),
+            ..Self::shown_to_reviewers(intervention)
         })
     }
 }
@@ -267,11 +314,13 @@ impl Continuation {
         }
     }
 
-    /// The bytes SQS counts for this message (body, and each attribute's name, type and value).
+    /// The bytes SQS counts for this message (body, and each attribute's name, type and value); before it is
+    /// signed, with room for its receipt, so what fits now still fits when the publisher signs it.
     pub fn message_bytes(&self) -> Result<usize, serde_json::Error> {
         let attributes: usize =
             self.message_attributes().iter().map(|(name, value)| name.len() + ATTRIBUTE_TYPE.len() + value.len()).sum();
-        Ok(self.message_body()?.len() + attributes)
+        let receipt = if self.receipt.is_none() { RECEIPT_RESERVE_BYTES } else { 0 };
+        Ok(self.message_body()?.len() + attributes + receipt)
     }
 }
 
@@ -335,6 +384,11 @@ mod tests {
             context,
             votes: None,
             pending_reviewers: None,
+            action: None,
+            shown: serde_json::Value::Null,
+            digest: String::new(),
+            changes: None,
+            receipt: None,
         }
     }
 
@@ -365,6 +419,6 @@ mod tests {
         let c = continuation("x");
         let attributes =
             "correlationId".len() + 6 + 3 + "environmentId".len() + 6 + 3 + "continuationId".len() + 6 + 25;
-        assert_eq!(c.message_bytes().unwrap(), c.message_body().unwrap().len() + attributes);
+        assert_eq!(c.message_bytes().unwrap(), c.message_body().unwrap().len() + attributes + RECEIPT_RESERVE_BYTES);
     }
 }

@@ -13,6 +13,7 @@ pub mod id;
 pub mod input;
 pub mod lifecycle;
 pub mod model;
+pub mod proof;
 pub mod quorum;
 pub mod rejection;
 pub mod reviewers;

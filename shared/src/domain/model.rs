@@ -89,6 +89,9 @@ pub struct Intervention {
     pub context: Context,
     /// Keys whose values are never shown or logged.
     pub secret_keys: Vec<ContextKey>,
+    /// The thing to be approved (a JSON object), shown on the page and bound into every continuation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<serde_json::Value>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
     /// Digest of the creation input, to tell a retry of the creation from another input (absent on

@@ -1,12 +1,14 @@
-//! The embedded adapters: store, queue, timers and waiting runs in memory, with the same guarantees as
+//! The embedded adapters: store, queue, timers, waiting runs and receipt keys in memory, with the same guarantees as
 //! DynamoDB, SQS, EventBridge Scheduler and Step Functions.
 
 mod queue;
+mod receipts;
 mod scheduler;
 mod store;
 mod tasks;
 
 pub use queue::MemoryQueue;
+pub use receipts::LocalReceipts;
 pub use scheduler::MemoryScheduler;
 pub use store::MemoryStore;
 pub use tasks::MemoryTasks;

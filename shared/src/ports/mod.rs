@@ -2,6 +2,7 @@
 //! the guarantees every adapter keeps. No adapter type appears in a signature.
 
 pub mod queue;
+pub mod receipts;
 pub mod schedule;
 pub mod store;
 pub mod tasks;

@@ -29,8 +29,8 @@ pub enum AttachError {
     /// The decision went to another token already.
     #[error("interventionId: its decision was delivered to another task already")]
     AlreadyDelivered,
-    /// This deployment cannot answer Step Functions tasks.
-    #[error("this deployment has no Step Functions client")]
+    /// This deployment cannot answer Step Functions tasks (no client, or no receipt signer).
+    #[error("this deployment has no Step Functions client or no receipt signer")]
     NoTasks,
     /// Storage or Step Functions failed; retrying is safe.
     #[error("{0}")]
@@ -44,7 +44,7 @@ impl Service {
         traced("attach", |_| {}, async {
             let id = attachment.intervention_id;
             telemetry::record_intervention_id(&id);
-            let Some(tasks) = &self.tasks else { return Err(AttachError::NoTasks) };
+            let (Some(tasks), Some(receipts)) = (&self.tasks, &self.receipts) else { return Err(AttachError::NoTasks) };
             let unavailable = |e: StoreError| AttachError::Unavailable(e.to_string());
             if self.store.get(&id).await.map_err(unavailable)?.is_none() {
                 return Err(AttachError::NotFound);
@@ -71,7 +71,7 @@ impl Service {
                 return Ok(Attached::Waiting);
             };
             // `deliver_task` sends the intervention's first answer, whichever answer it is handed.
-            match deliver_task(self.store.as_ref(), tasks.as_ref(), &first, now).await {
+            match deliver_task(self.store.as_ref(), tasks.as_ref(), receipts.as_ref(), &first, now).await {
                 Ok(Delivery::Delivered | Delivery::Unconfirmed) => Ok(Attached::Delivered),
                 Ok(Delivery::Gone(code)) => Err(AttachError::TokenRefused(code)),
                 // Another publisher holds the claim: it delivers.

@@ -9,8 +9,10 @@ use tracing::Instrument;
 
 use crate::domain::id::InterventionId;
 use crate::domain::model::Intervention;
+use crate::domain::proof::receipt::Jwks;
 use crate::domain::time::{Clock, Timestamp};
 use crate::domain::token::{token_digest, LinkKeys, VerifiedLink};
+use crate::ports::receipts::{ReceiptSigner, SignError};
 use crate::ports::schedule::InterventionTimers;
 use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::TaskNotifier;
@@ -20,6 +22,7 @@ mod attach;
 mod cancel;
 mod create;
 mod outbox;
+mod receipt;
 mod records;
 mod reminder;
 mod submit;
@@ -34,6 +37,7 @@ pub use outbox::{
     deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
     SWEEP_AFTER_MILLIS, WITHDRAWN,
 };
+pub use receipt::{sign, sign_all};
 pub use records::{
     InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, TaskRecord, SECRET_MASK,
 };
@@ -50,6 +54,8 @@ pub struct Service {
     base_url: String,
     scheduler: Option<Arc<dyn InterventionTimers>>,
     tasks: Option<Arc<dyn TaskNotifier>>,
+    /// Signs what a waiting run is answered with, and publishes the receipt keys.
+    receipts: Option<Arc<dyn ReceiptSigner>>,
 }
 
 impl Service {
@@ -62,13 +68,14 @@ impl Service {
             base_url: base_url.trim_end_matches('/').to_owned(),
             scheduler: None,
             tasks: None,
+            receipts: None,
         }
     }
 
     /// A service that fires timeouts and reads records but has no link keys: it creates no links and
     /// verifies none.
     pub fn without_links(store: Arc<dyn InterventionStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keys: None, clock, base_url: String::new(), scheduler: None, tasks: None }
+        Self { store, keys: None, clock, base_url: String::new(), scheduler: None, tasks: None, receipts: None }
     }
 
     /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
@@ -81,6 +88,17 @@ impl Service {
     pub fn with_tasks(mut self, tasks: Arc<dyn TaskNotifier>) -> Self {
         self.tasks = Some(tasks);
         self
+    }
+
+    /// This service with receipts: what it answers a waiting run with is signed, and its keys published.
+    pub fn with_receipts(mut self, receipts: Arc<dyn ReceiptSigner>) -> Self {
+        self.receipts = Some(receipts);
+        self
+    }
+
+    /// The published receipt keys (`None`: this deployment signs no receipts).
+    pub async fn receipt_keys(&self) -> Option<Result<Jwks, SignError>> {
+        Some(self.receipts.as_ref()?.public_keys().await)
     }
 
     /// The store behind this service.

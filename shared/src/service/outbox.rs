@@ -10,8 +10,10 @@ use crate::domain::model::Intervention;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
+use crate::ports::receipts::{ReceiptSigner, SignError};
 use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::{TaskError, TaskNotifier};
+use crate::service::receipt::{sign, sign_all};
 use crate::telemetry::{self, metric};
 
 /// How old a continuation must be before the sweep sends it: the stream delivers within seconds, and
@@ -27,6 +29,9 @@ pub enum PublishError {
     /// Sending failed; the entries stay in the outbox and are sent on the next pass.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// Signing failed; nothing was sent, and the entries stay in the outbox.
+    #[error(transparent)]
+    Receipt(#[from] SignError),
 }
 
 /// Where continuations go: the queue, and the waiting runs' tasks where a run waits.
@@ -37,6 +42,8 @@ pub struct Outlets<'a> {
     /// Step Functions: the first continuation of an intervention a run waits on (`None`: no run waits
     /// anywhere, e.g. the local server).
     pub tasks: Option<&'a dyn TaskNotifier>,
+    /// Who signs every continuation as it leaves (the queue's and the waiting run's).
+    pub receipts: &'a dyn ReceiptSigner,
 }
 
 /// Moves every continuation recorded at or before `recorded_by` onto the queue (and to its waiting run),
@@ -59,8 +66,9 @@ pub async fn publish_outbox(
         if batch.is_empty() {
             continue;
         }
+        let batch = sign_all(outlets.receipts, batch).await?;
         let refused = outlets.queue.send_batch(&batch).await?;
-        let (sent, undelivered) = settle_sent(store, outlets.tasks, &batch, &refused, now).await?;
+        let (sent, undelivered) = settle_sent(store, outlets, &batch, &refused, now).await?;
         published += sent;
         if undelivered > 0 {
             // Left in the outbox for the next sweep: looping now would only meet the same failure.
@@ -103,14 +111,14 @@ pub const WITHDRAWN: &str = "withdrawn: the run was cancelled after the reminder
 /// outbox because their run could not be answered yet (the next sweep tries again).
 pub async fn settle_sent(
     store: &dyn InterventionStore,
-    tasks: Option<&dyn TaskNotifier>,
+    outlets: Outlets<'_>,
     batch: &[Continuation],
     refused: &[Refused],
     now: Timestamp,
 ) -> Result<(usize, usize), StoreError> {
     let is_refused = |c: &Continuation| refused.iter().any(|r| r.continuation_id == c.id);
     let mut undelivered: Vec<&str> = Vec::new();
-    if let Some(tasks) = tasks {
+    if let Some(tasks) = outlets.tasks {
         // A run waits for the first continuation of its intervention only: one try per intervention.
         let mut tried: Vec<&str> = Vec::new();
         for continuation in batch {
@@ -119,7 +127,7 @@ pub async fn settle_sent(
                 continue;
             }
             tried.push(&continuation.intervention_id);
-            if let Err(error) = deliver_task(store, tasks, continuation, now).await {
+            if let Err(error) = deliver_task(store, tasks, outlets.receipts, continuation, now).await {
                 tracing::warn!(continuation_id = %continuation.id, error = %error, "answering the waiting run failed; the sweep tries again");
                 undelivered.push(&continuation.id);
             }
@@ -180,6 +188,7 @@ pub enum DeliveryError {
 pub async fn deliver_task(
     store: &dyn InterventionStore,
     tasks: &dyn TaskNotifier,
+    receipts: &dyn ReceiptSigner,
     continuation: &Continuation,
     now: Timestamp,
 ) -> Result<Delivery, DeliveryError> {
@@ -198,6 +207,8 @@ pub async fn deliver_task(
     let Some(first) = first_answer(store, &intervention, continuation).await? else {
         return Ok(Delivery::NotWaiting);
     };
+    // Signed before the claim: a signer that fails leaves the claim free for the next attempt.
+    let first = sign(receipts, first).await.map_err(|e| DeliveryError::Unavailable(e.to_string()))?;
     let Some(token) = store.claim_task(&id, &lifecycle::claim(now)).await? else { return Ok(Delivery::NotWaiting) };
     let output = first.message_body().map_err(|e| StoreError::Corrupt(e.to_string()))?;
     let settled = |settlement: Settlement| lifecycle::settle(&token, &settlement, now);

@@ -96,15 +96,25 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
     assert!(accepted(&result), "{result:?}");
     let queue = MemoryQueue::new();
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            f.clock.now(),
+            f.clock.now()
+        )
+        .await
+        .unwrap(),
         1
     );
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            f.clock.now(),
+            f.clock.now()
+        )
+        .await
+        .unwrap(),
         0
     );
     let messages = queue.messages();
@@ -349,9 +359,14 @@ async fn characters_sqs_refuses_arrive_as_typed_in_a_sendable_body() {
     assert!(accepted(&f.post(&token, &body).await));
     let queue = MemoryQueue::new();
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            f.clock.now(),
+            f.clock.now()
+        )
+        .await
+        .unwrap(),
         1
     );
     let message = &queue.messages()[0];
@@ -466,9 +481,14 @@ async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothin
     }
     let queue = RefusingQueue { refuse: format!("{}:s2", created.intervention_id), inner: MemoryQueue::new() };
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            f.clock.now(),
+            f.clock.now()
+        )
+        .await
+        .unwrap(),
         2
     );
     let sent: Vec<String> = queue.inner.messages().iter().map(|c| c.id.clone()).collect();
@@ -478,9 +498,14 @@ async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothin
     assert_eq!((parked[0].0.id.as_str(), parked[0].1.as_str()), (queue.refuse.as_str(), "InvalidMessageContents"));
     assert!(f.store.unpublished(10, f.clock.now()).await.unwrap().is_empty(), "never retried");
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, f.clock.now(), f.clock.now())
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            f.clock.now(),
+            f.clock.now()
+        )
+        .await
+        .unwrap(),
         0
     );
 }
@@ -494,7 +519,9 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     let now = f.clock.now();
     let sweep_by = now.plus_millis(-SWEEP_AFTER_MILLIS);
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None }, sweep_by, now).await.unwrap(),
+        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None, receipts: receipts() }, sweep_by, now)
+            .await
+            .unwrap(),
         0,
         "too fresh to sweep"
     );
@@ -503,7 +530,7 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None },
+            Outlets { queue: &queue, tasks: None, receipts: receipts() },
             now.plus_millis(-SWEEP_AFTER_MILLIS),
             now
         )
@@ -637,7 +664,7 @@ struct Waiting {
 fn waiting() -> Waiting {
     let f = fixture();
     let tasks = Arc::new(crate::memory::MemoryTasks::new());
-    let service = f.service.clone().with_tasks(tasks.clone());
+    let service = f.service.clone().with_tasks(tasks.clone()).with_receipts(std::sync::Arc::new(receipts().clone()));
     Waiting {
         f: Fixture { service, store: f.store, clock: f.clock, scheduler: f.scheduler },
         tasks,
@@ -647,7 +674,7 @@ fn waiting() -> Waiting {
 
 impl Waiting {
     async fn publish(&self) -> usize {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
+        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
         publish_outbox(self.f.store.as_ref(), outlets, self.f.clock.now(), self.f.clock.now()).await.unwrap()
     }
 
@@ -673,8 +700,8 @@ async fn a_waiting_run_gets_the_decision_once_whatever_is_published_again() {
     assert_eq!(output["id"], json!(format!("{id}:s1")));
     // The stream's retry and the sweep re-send the message; the task is answered only once.
     let again = w.f.store.continuations(&id).await.unwrap();
-    let outlets = Outlets { queue: &w.queue, tasks: Some(w.tasks.as_ref()) };
-    settle_sent(w.f.store.as_ref(), outlets.tasks, &again, &[], w.f.clock.now()).await.unwrap();
+    let outlets = Outlets { queue: &w.queue, tasks: Some(w.tasks.as_ref()), receipts: receipts() };
+    settle_sent(w.f.store.as_ref(), outlets, &again, &[], w.f.clock.now()).await.unwrap();
     assert_eq!(w.tasks.succeed_calls(), 1);
     let stored = w.f.store.get(&id).await.unwrap().unwrap();
     assert!(
@@ -1190,8 +1217,16 @@ async fn a_reminder_ahead_of_the_decision_in_one_batch_does_not_take_the_runs_on
     reminder.outcome = Outcome::Reminder;
     reminder.id = format!("{id}:reminder");
     let batch = [reminder, decision];
-    settle_sent(w.f.store.as_ref(), Some(w.tasks.as_ref()), &batch, &[], w.f.clock.now()).await.unwrap();
+    let queue = MemoryQueue::new();
+    let outlets = Outlets { queue: &queue, tasks: Some(w.tasks.as_ref()), receipts: receipts() };
+    settle_sent(w.f.store.as_ref(), outlets, &batch, &[], w.f.clock.now()).await.unwrap();
     let output: Value = serde_json::from_str(&w.tasks.output("task-r").expect("the decision reached the run")).unwrap();
     assert_eq!(output["outcome"], json!("submitted"));
     assert_eq!(w.tasks.succeed_calls(), 1);
+}
+
+/// The receipt keys the tests' publishers sign with.
+fn receipts() -> &'static crate::memory::LocalReceipts {
+    static KEYS: std::sync::OnceLock<crate::memory::LocalReceipts> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| crate::memory::LocalReceipts::random("test").expect("a random receipt key"))
 }

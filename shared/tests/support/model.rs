@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use human_intervention::domain::continuation::{Continuation, Outcome, MAX_MESSAGE_BYTES};
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::proof::receipt;
 use human_intervention::domain::task::{TaskAttachment, TaskStatus, TaskToken};
 use human_intervention::domain::time::{Clock, ManualClock, Timestamp};
 use human_intervention::domain::token::LinkKeys;
 use human_intervention::memory::{MemoryQueue, MemoryScheduler, MemoryTasks};
 use human_intervention::ports::queue::{ContinuationQueue, QueueError, Refused};
+use human_intervention::ports::receipts::ReceiptSigner;
 use human_intervention::ports::store::{InterventionStore, ReminderOutcome, TimeoutOutcome};
 use human_intervention::service::{
     publish_outbox, AttachError, Cancellation, CreateError, Outlets, Service, SubmitRequest, SubmitResult, View,
@@ -373,7 +375,7 @@ impl World {
     }
 
     async fn publish(&mut self, recorded_by: Timestamp) {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()) };
+        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
         // A queue that is down fails the pass; what it left stays in the outbox.
         let _ = publish_outbox(self.store.as_ref(), outlets, recorded_by, self.now()).await;
         self.observe_tasks().await;
@@ -539,7 +541,13 @@ impl World {
             assert!(outputs.len() <= 1, "{at}: answered {} times", outputs.len());
             if let Some(output) = outputs.first() {
                 let first = answers.iter().find(|c| Some(&c.id) == m.first_answer.as_ref()).expect("a first answer");
-                assert_eq!(output, &first.message_body().expect("a body"), "{at}: the run got another answer");
+                // What the run got is the first answer as recorded, signed by the publisher.
+                let got: serde_json::Value = serde_json::from_str(output).expect("the run's output is JSON");
+                let keys = receipts().public_keys().await.expect("the keys");
+                assert_eq!(receipt::verify(&got, &keys).as_deref(), Ok("test"), "{at}: the receipt");
+                let mut got: Continuation = serde_json::from_value(got).expect("a continuation");
+                got.receipt = None;
+                assert_eq!(&got, *first, "{at}: the run got another answer");
             }
             if let TaskStatus::Delivered { continuation_id, .. } = &stored.task {
                 assert_eq!(Some(continuation_id), m.first_answer.as_ref(), "{at}: delivered");
@@ -566,7 +574,8 @@ pub async fn run(ops: &[Op], store: Arc<dyn InterventionStore>) {
     let keys = LinkKeys::parse(&format!("k1:{}", "C".repeat(44))).expect("keys");
     let service = Service::new(store.clone(), Arc::new(keys), clock.clone(), "https://l.example")
         .with_scheduler(Arc::new(MemoryScheduler::new()))
-        .with_tasks(tasks.clone());
+        .with_tasks(tasks.clone())
+        .with_receipts(std::sync::Arc::new(receipts().clone()));
     let mut world = World {
         service,
         store,
@@ -643,4 +652,10 @@ pub fn explore<F, Fut>(
     if let Err(error) = result {
         panic!("{error}");
     }
+}
+
+/// The receipt keys the model's publisher signs with.
+fn receipts() -> &'static human_intervention::memory::LocalReceipts {
+    static KEYS: std::sync::OnceLock<human_intervention::memory::LocalReceipts> = std::sync::OnceLock::new();
+    KEYS.get_or_init(|| human_intervention::memory::LocalReceipts::random("test").expect("a random receipt key"))
 }

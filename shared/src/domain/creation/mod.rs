@@ -7,6 +7,7 @@ use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Remind, Reviewer, Tally, Tier};
+use crate::domain::proof::check_action;
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -61,6 +62,8 @@ pub struct NewIntervention {
     pub context: Context,
     /// Keys whose values are never shown or logged.
     pub secret_keys: Vec<ContextKey>,
+    /// The thing to be approved, bound into every continuation's digest.
+    pub action: Option<serde_json::Value>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
     /// The key that makes every retry of this creation the same intervention, if the caller sent one.
@@ -143,6 +146,7 @@ impl NewIntervention {
             None => Context::default(),
         };
         let secret_keys = parse_secret_keys(spec.secret_keys.unwrap_or_default(), &context)?;
+        let action = check_action(spec.action, &context, &secret_keys)?;
         let form = spec.form_document.map(FormSpec::parse).transpose()?;
         if let Some(form) = &form {
             form.check_against(&context, &secret_keys)?;
@@ -169,6 +173,7 @@ impl NewIntervention {
             form,
             context,
             secret_keys,
+            action,
             on_timeout,
             idempotency_key: spec.idempotency_key,
             fingerprint,
@@ -365,6 +370,7 @@ impl Intervention {
             form: new.form,
             context: new.context,
             secret_keys: new.secret_keys,
+            action: new.action,
             on_timeout: new.on_timeout,
             creation_fingerprint: Some(new.fingerprint),
             reviewers: new.reviewers,

@@ -4,7 +4,7 @@
 use crate::domain::context::Context;
 use crate::domain::continuation::{Continuation, Verdict, MAX_MESSAGE_BYTES};
 use crate::domain::error::ConfigError;
-use crate::domain::field::{FieldKind, LARGEST_JSON_CHAR};
+use crate::domain::field::{FieldKind, LARGEST_JSON_CHAR, MAX_TEXT_CHARS};
 use crate::domain::id::{SubmissionId, MAX_SUBMISSION_ID_CHARS};
 use crate::domain::model::{Intervention, Quorum, Submission};
 
@@ -92,10 +92,18 @@ fn worst_decision_bytes(
     quorum: &Quorum,
     limits: &[Option<usize>],
 ) -> Result<usize, ConfigError> {
+    // The form as it would be with these limits: the continuation's `shown` document names each maxLength.
+    let mut intervention = intervention.clone();
     let mut input = Context::default();
-    for (field, limit) in intervention.form.iter().flat_map(|f| &f.fields).zip(limits) {
+    for (field, limit) in intervention.form.iter_mut().flat_map(|f| &mut f.fields).zip(limits) {
+        if let (FieldKind::Text { max_length, .. }, Some(limit)) = (&mut field.kind, limit) {
+            if max_length.is_some() || *limit != MAX_TEXT_CHARS {
+                *max_length = Some(*limit as u32);
+            }
+        }
         input.insert(field.key.clone(), field.largest_value(limit.unwrap_or(0)));
     }
+    let intervention = &intervention;
     let longest_id = SubmissionId::parse(&"x".repeat(MAX_SUBMISSION_ID_CHARS))
         .ok_or_else(|| ConfigError::new("quorum", "no submission id of the longest length"))?;
     let votes: Vec<Submission> = intervention

@@ -20,6 +20,7 @@ pub(super) struct CreationSpec {
     pub(super) form_document: Option<FormSpec>,
     pub(super) context: Option<serde_json::Value>,
     pub(super) secret_keys: Option<Vec<String>>,
+    pub(super) action: Option<serde_json::Value>,
     pub(super) on_timeout: Option<OnTimeoutSpec>,
     pub(super) idempotency_key: Option<String>,
     pub(super) reviewers: Option<Vec<ReviewerSpec>>,

@@ -8,6 +8,7 @@ use crate::domain::model::{ReminderRefusal, TimeoutRefusal};
 use crate::domain::time::Clock;
 use crate::memory::{MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
+use crate::ports::receipts::ReceiptSigner;
 use crate::ports::schedule::InterventionTimers;
 use crate::ports::store::{InterventionStore, ReminderOutcome, TimeoutOutcome};
 use crate::service::{publish_outbox, Outlets, Service};
@@ -17,15 +18,15 @@ use crate::service::{publish_outbox, Outlets, Service};
 pub(super) async fn run_publisher(
     store: Arc<dyn InterventionStore>,
     queue: Arc<dyn ContinuationQueue>,
+    receipts: Arc<dyn ReceiptSigner>,
     signal: Option<Arc<MemoryStore>>,
     clock: Arc<dyn Clock>,
 ) {
     loop {
         // The embedded stand-in for the stream: everything recorded so far, at once.
         let now = clock.now();
-        if let Err(error) =
-            publish_outbox(store.as_ref(), Outlets { queue: queue.as_ref(), tasks: None }, now, now).await
-        {
+        let outlets = Outlets { queue: queue.as_ref(), tasks: None, receipts: receipts.as_ref() };
+        if let Err(error) = publish_outbox(store.as_ref(), outlets, now, now).await {
             tracing::warn!(error = %error, "publishing continuations failed; retrying");
         }
         match &signal {

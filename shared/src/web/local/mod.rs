@@ -17,8 +17,9 @@ use axum::Router;
 
 use crate::domain::time::{Clock, SystemClock};
 use crate::domain::token::{LinkKey, LinkKeys};
-use crate::memory::{MemoryQueue, MemoryScheduler, MemoryStore};
+use crate::memory::{LocalReceipts, MemoryQueue, MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
+use crate::ports::receipts::ReceiptSigner;
 use crate::ports::store::InterventionStore;
 use crate::service::{CreateError, Service};
 use crate::web::routes::{public_router, record_router, with_security_headers};
@@ -39,6 +40,8 @@ pub struct LocalConfig {
     pub base_url: Option<String>,
     /// Signing keys; default a fresh random key.
     pub keys: Option<LinkKeys>,
+    /// Receipt keys; default a fresh random key (`local`).
+    pub receipts: Option<LocalReceipts>,
     /// The clock; default the system clock.
     pub clock: Arc<dyn Clock>,
     /// Where interventions and continuations live; default in memory.
@@ -66,6 +69,7 @@ impl Default for LocalConfig {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             base_url: None,
             keys: None,
+            receipts: None,
             clock: Arc::new(SystemClock),
             backend: Backend::Memory,
         }
@@ -101,6 +105,10 @@ impl LocalServer {
                 LinkKey::random("local").and_then(|key| LinkKeys::new(key, vec![])).map_err(std::io::Error::other)?
             }
         };
+        let receipts: Arc<dyn ReceiptSigner> = Arc::new(match config.receipts {
+            Some(receipts) => receipts,
+            None => LocalReceipts::random("local").map_err(std::io::Error::other)?,
+        });
         let (store, queue, memory_store, memory_queue): (Arc<dyn InterventionStore>, Arc<dyn ContinuationQueue>, _, _) =
             match config.backend {
                 Backend::Memory => {
@@ -112,12 +120,13 @@ impl LocalServer {
             };
         let scheduler = Arc::new(MemoryScheduler::new());
         let service = Service::new(store.clone(), Arc::new(keys), config.clock.clone(), &base_url)
-            .with_scheduler(scheduler.clone());
+            .with_scheduler(scheduler.clone())
+            .with_receipts(receipts.clone());
         let app = router(service.clone(), memory_queue.clone());
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
-        let publisher = tokio::spawn(run_publisher(store.clone(), queue, memory_store, config.clock.clone()));
+        let publisher = tokio::spawn(run_publisher(store.clone(), queue, receipts, memory_store, config.clock.clone()));
         let timer = tokio::spawn(run_timer(service.clone(), scheduler));
         Ok(Self { addr, base_url, service, store, memory_queue, server, publisher, timer })
     }

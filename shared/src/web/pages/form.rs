@@ -18,6 +18,8 @@ pub struct FormPage<'a> {
     pub prompt: Option<&'a str>,
     /// Read-only context: (key, display values); the values are untrusted text.
     pub shown: Vec<(&'a str, Vec<String>)>,
+    /// The thing to be approved, as (path, value) lines; untrusted text.
+    pub action: Vec<(String, String)>,
     /// The fields, in display order.
     pub fields: Vec<FieldView<'a>>,
     /// Goes back to the server in a hidden input, so a repeated post is one submission.
@@ -50,6 +52,9 @@ pub fn form_page(page: &FormPage) -> Markup {
         @if let Some(prompt) = page.prompt {
             div.prompt { (render_prompt(prompt)) }
         }
+        @if !page.action.is_empty() {
+            (action(&page.action))
+        }
         @if !page.shown.is_empty() {
             (details(&page.shown))
         }
@@ -79,6 +84,20 @@ fn error_summary(fields: &[FieldView]) -> Markup {
                     @for (index, field, error) in bad {
                         li { a href=(format!("#{}", focus_id(index, field))) { (field.label) ": " (error) } }
                     }
+                }
+            }
+        }
+    }
+}
+
+/// The action, exactly as bound into the decision's digest: every value, escaped, under its path.
+fn action(lines: &[(String, String)]) -> Markup {
+    html! {
+        section.details.action aria-labelledby="action-title" {
+            h2 #action-title { "What you are deciding on" }
+            dl {
+                @for (path, value) in lines {
+                    div { dt { code { (path) } } dd { (value) } }
                 }
             }
         }

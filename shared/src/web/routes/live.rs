@@ -7,18 +7,16 @@ use axum::Json;
 use maud::Markup;
 use serde_json::json;
 
-use crate::domain::context::Context;
-use crate::domain::field::{initial_values, Field, FieldKind};
-use crate::domain::form::FieldSpec;
+use crate::domain::field::{initial_values, Field};
 use crate::domain::id::SubmissionId;
 use crate::domain::input::FieldErrors;
 use crate::domain::model::Intervention;
+use crate::domain::proof::{action_lines, shown_details, shown_field};
 use crate::service::LivePage;
 use crate::web::pages::{self, FieldView, FormPage};
 use crate::web::routes::respond::html;
 
-/// The heading of a page whose intervention has no form.
-pub(super) const DEFAULT_TITLE: &str = "Approval requested";
+pub(super) use crate::domain::proof::DEFAULT_TITLE;
 
 /// The form of `intervention` with these values (and errors), as the reviewer's page.
 pub(super) fn render_form(
@@ -29,13 +27,7 @@ pub(super) fn render_form(
     errors: Option<&FieldErrors>,
 ) -> Markup {
     let form = intervention.form.as_ref();
-    let shown = form
-        .map(|f| f.show.as_slice())
-        .unwrap_or(&[])
-        .iter()
-        .filter(|key| !intervention.secret_keys.contains(key))
-        .filter_map(|key| intervention.context.get(key).map(|v| (key.as_str(), v.display_parts())))
-        .collect();
+    let shown = shown_details(intervention).map(|(key, value)| (key.as_str(), value.display_parts())).collect();
     let fields = form
         .map(|f| f.fields.as_slice())
         .unwrap_or(&[])
@@ -50,6 +42,7 @@ pub(super) fn render_form(
         title: form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
         prompt: form.and_then(|f| f.prompt.as_deref()),
         shown,
+        action: intervention.action.as_ref().map(action_lines).unwrap_or_default(),
         fields,
         submission_id: submission_id.as_str(),
         expires_at: intervention.expires_at,
@@ -73,13 +66,18 @@ pub(super) fn live_page(page: &LivePage, json: bool) -> Response {
 fn live_json(page: &LivePage) -> serde_json::Value {
     let intervention = &page.intervention;
     let form = intervention.form.as_ref();
-    let fields: Vec<serde_json::Value> =
-        form.map(|f| f.fields.as_slice()).unwrap_or(&[]).iter().map(|field| field_json(field, intervention)).collect();
+    let fields: Vec<serde_json::Value> = form
+        .map(|f| f.fields.as_slice())
+        .unwrap_or(&[])
+        .iter()
+        .map(|f| shown_field(f, &intervention.context))
+        .collect();
     let mut body = json!({
         "state": "pending",
         "title": form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
         "prompt": form.and_then(|f| f.prompt.as_deref()),
-        "details": shown_details(intervention),
+        "action": intervention.action,
+        "details": shown_details(intervention).collect::<std::collections::BTreeMap<_, _>>(),
         "fields": fields,
         "submissionId": page.submission_id,
         "expiresAt": intervention.expires_at.to_rfc3339(),
@@ -100,35 +98,4 @@ fn live_json(page: &LivePage) -> serde_json::Value {
         );
     }
     body
-}
-
-/// A field as its spec, with the value it starts with instead of where that value comes from.
-fn field_json(field: &Field, intervention: &Intervention) -> serde_json::Value {
-    let mut spec = serde_json::to_value(FieldSpec::from(field)).unwrap_or_default();
-    if let Some(object) = spec.as_object_mut() {
-        // The prefill key says nothing to a client; the value it resolves to does.
-        object.remove("prefill");
-        object.remove("default");
-        let values = initial_values(field, &intervention.context);
-        if !values.is_empty() {
-            let value = if matches!(field.kind, FieldKind::Choice { multiple: true, .. }) {
-                json!(values)
-            } else {
-                json!(values[0])
-            };
-            object.insert("value".into(), value);
-        }
-    }
-    spec
-}
-
-/// The context the form shows, without its secret keys.
-fn shown_details(intervention: &Intervention) -> Context {
-    let mut details = Context::default();
-    for key in intervention.form.as_ref().map(|f| f.show.as_slice()).unwrap_or(&[]) {
-        if let (false, Some(value)) = (intervention.secret_keys.contains(key), intervention.context.get(key)) {
-            details.insert(key.clone(), value.clone());
-        }
-    }
-    details
 }

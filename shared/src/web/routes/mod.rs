@@ -6,6 +6,7 @@
 //! (how a route answers).
 
 mod headers;
+mod keys;
 mod live;
 mod records;
 mod respond;
@@ -19,17 +20,19 @@ use crate::service::Service;
 use crate::web::pages;
 
 pub use headers::{with_hsts, with_security_headers, CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
+pub use keys::RECEIPT_KEYS_PATH;
 pub use records::{record_router, MAX_PAGE};
 pub use respond::read_body;
 pub use reviewer::LINK_PREFIX;
 
 use reviewer::{method_not_allowed, not_found, stylesheet, submit, view};
 
-/// The public routes: `GET`/`HEAD`/`POST /i/{token}` and the stylesheet.
+/// The public routes: `GET`/`HEAD`/`POST /i/{token}`, the stylesheet and the receipt keys.
 pub fn public_router(service: Service) -> Router {
     let routes = Router::new()
         .route("/i/{token}", get(view).post(submit).fallback(method_not_allowed))
         .route(pages::STYLESHEET_PATH, get(stylesheet))
+        .route(RECEIPT_KEYS_PATH, get(keys::receipt_keys))
         .fallback(not_found)
         .with_state(service);
     with_security_headers(routes)

@@ -50,11 +50,22 @@ fn a_reviewers_page_names_them_escaped_and_the_one_link_names_nobody() {
     );
 }
 
+#[test]
+fn the_action_is_shown_escaped_under_its_paths() {
+    let mut p = page("Refund", vec![], false);
+    p.action = vec![("refund.order".into(), "A-1001 <script>".into()), ("refund.amount".into(), "120.50".into())];
+    let html = form_page(&p).into_string();
+    assert!(html.contains("What you are deciding on"), "{html}");
+    assert!(html.contains("<dt><code>refund.order</code></dt><dd>A-1001 &lt;script&gt;</dd>"), "{html}");
+    assert!(html.contains("<dd>120.50</dd>"), "{html}");
+}
+
 fn page<'a>(title: &'a str, fields: Vec<FieldView<'a>>, has_errors: bool) -> FormPage<'a> {
     FormPage {
         title,
         prompt: None,
         shown: vec![],
+        action: vec![],
         fields,
         submission_id: "sub-123",
         expires_at: Timestamp::parse_rfc3339("2026-11-25T12:00:00Z").unwrap(),

@@ -1,0 +1,72 @@
+//! Proof of what was approved: the document a reviewer was shown and the action it asked about, bound by
+//! one digest every continuation carries; what the reviewer changed of the values proposed; and the
+//! signed receipt a consumer verifies without calling the product.
+
+mod changes;
+pub mod receipt;
+mod shown;
+
+pub use changes::{changes, Change};
+pub use shown::{
+    action_lines, check_action, shown, shown_details, shown_field, Shown, DEFAULT_TITLE, MAX_ACTION_BYTES,
+};
+
+use sha2::{Digest, Sha256};
+
+/// The prefix of every digest this product writes (`sha256:` and 64 lowercase hex digits).
+pub const DIGEST_PREFIX: &str = "sha256:";
+
+/// RFC 8785 canonical JSON of `value`: the same bytes for the same content in any key order.
+pub fn canonical(value: &serde_json::Value) -> Vec<u8> {
+    // Only a non-finite number fails, and a serde_json::Value cannot hold one.
+    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
+}
+
+/// `sha256:<hex>` of `bytes`.
+pub fn sha256_digest(bytes: &[u8]) -> String {
+    let hash = Sha256::digest(bytes);
+    let mut out = String::with_capacity(DIGEST_PREFIX.len() + 64);
+    out.push_str(DIGEST_PREFIX);
+    for byte in hash {
+        out.push_str(&format!("{byte:02x}"));
+    }
+    out
+}
+
+/// The digest a continuation carries: SHA-256 of the canonical JSON of `{"action": …, "shown": …}`
+/// (`action` null when none was given). A consumer recomputes it from its own copy of the action and the
+/// continuation's `shown`.
+pub fn decision_digest(action: Option<&serde_json::Value>, shown: &serde_json::Value) -> String {
+    let bound = serde_json::json!({ "action": action, "shown": shown });
+    sha256_digest(&canonical(&bound))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_digest_is_the_same_in_any_key_order() {
+        let a = json!({"refund": {"order": "A-1001", "amount": "120.50", "currency": "EUR"}});
+        let b: serde_json::Value =
+            serde_json::from_str(r#"{"refund":{"currency":"EUR","amount":"120.50","order":"A-1001"}}"#).unwrap();
+        let shown = json!({"title": "Refund", "fields": []});
+        assert_eq!(decision_digest(Some(&a), &shown), decision_digest(Some(&b), &shown));
+        assert_ne!(decision_digest(Some(&a), &shown), decision_digest(None, &shown));
+        let altered = json!({"refund": {"order": "A-1001", "amount": "1200.50", "currency": "EUR"}});
+        assert_ne!(decision_digest(Some(&a), &shown), decision_digest(Some(&altered), &shown));
+    }
+
+    #[test]
+    fn canonical_json_is_rfc_8785() {
+        // RFC 8785 §3.2.2's number examples and its key order (UTF-16 code units).
+        let value: serde_json::Value =
+            serde_json::from_str(r#"{"b":[1E+30,4.50,2e-3,0.000001,1e-7],"a":"\u20ac","\u00e9":1}"#).unwrap();
+        assert_eq!(
+            String::from_utf8(canonical(&value)).unwrap(),
+            "{\"a\":\"€\",\"b\":[1e+30,4.5,0.002,0.000001,1e-7],\"é\":1}"
+        );
+        assert_eq!(sha256_digest(b"abc"), "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
