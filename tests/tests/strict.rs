@@ -278,3 +278,152 @@ async fn a_repeat_of_an_accepted_submission_is_the_first_at_once_and_after_the_t
     };
     assert_eq!(sent.len(), 1, "one continuation");
 }
+
+/// A P-256 signing key in KMS (moto's), as the template creates it.
+async fn kms_key(kms: &aws_sdk_kms::Client) -> String {
+    use aws_sdk_kms::types::{KeySpec, KeyUsageType};
+    let created =
+        kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await.expect("a key");
+    created.key_metadata.expect("its metadata").key_id
+}
+
+/// Creates a link for run `run` asking about `action`, posts `body` through it, and publishes what it
+/// queued with `receipts`.
+async fn decided(
+    f: &AwsFixture,
+    service: &human_intervention::service::Service,
+    receipts: &dyn human_intervention::ports::receipts::ReceiptSigner,
+    run: &str,
+    action: &Value,
+    body: &str,
+) -> String {
+    let mut input = intervention_tests::design_example("2026-12-31T10:00:00Z");
+    input["correlationId"] = json!(run);
+    input["action"] = action.clone();
+    input.as_object_mut().unwrap().remove("onTimeout");
+    let created = service.create(input.to_string().as_bytes()).await.expect("created");
+    let token = created.context["approval.url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let request =
+        SubmitRequest { content_type: Some("application/x-www-form-urlencoded"), idempotency_key: None, body: body.as_bytes() };
+    let result = service.submit(&token, request).await.unwrap();
+    assert!(matches!(result, SubmitResult::Accepted { .. }), "{result:?}");
+    let outlets = Outlets { queue: f.queue.as_ref(), tasks: None, receipts };
+    let now = SystemClock.now();
+    assert_eq!(publish_outbox(f.store.as_ref(), outlets, now, now).await.unwrap(), 1);
+    created.intervention_id
+}
+
+/// KMS signs the receipts (RAW, 32 bytes: far inside its 4,096-byte limit, which moto does not enforce);
+/// the library verifies them with the published keys, a rotated-out key's too; and the Python consumer
+/// example, with `cryptography` and another RFC 8785 implementation, verifies them independently, checks
+/// the digest against its own copy of the action, de-duplicates and skips reminders, on moto's queue.
+#[tokio::test]
+async fn kms_receipts_verify_here_and_in_the_python_consumer_and_a_rotated_out_key_still_verifies() {
+    use human_intervention::aws::kms::{KmsReceipts, MAX_RAW_MESSAGE_BYTES};
+    use human_intervention::domain::proof::receipt::{self, ReceiptError};
+    use human_intervention::ports::receipts::ReceiptSigner;
+    const { assert!(32 <= MAX_RAW_MESSAGE_BYTES) };
+    let f = AwsFixture::new(false).await;
+    let kms = aws_sdk_kms::Client::new(&f.config);
+    let (old_key, new_key) = (kms_key(&kms).await, kms_key(&kms).await);
+    let old = KmsReceipts::new(kms.clone(), vec![old_key.clone()]).unwrap();
+    let rotated = KmsReceipts::new(kms.clone(), vec![new_key.clone(), old_key.clone()]).unwrap();
+    let keys = human_intervention::domain::token::LinkKeys::parse(&format!("k1:{}", "A".repeat(44))).unwrap();
+    let service = human_intervention::service::Service::new(
+        f.store.clone(),
+        Arc::new(keys),
+        Arc::new(SystemClock),
+        "http://l.example",
+    );
+    let refund = |order: &str, amount: &str| json!({"refund": {"order": order, "amount": amount, "currency": "EUR"}});
+    let body = |amount: &str| format!("decision=approve&refund.amount={amount}&note=ok&_submissionId=s{}", amount.replace('.', "-"));
+    // Run A answered before the rotation (the old key signs), with the amount changed; run B after it.
+    let a = decided(&f, &service, &old, "run-a", &refund("A-1001", "120.50"), &body("80")).await;
+    let b = decided(&f, &service, &rotated, "run-b", &refund("A-2002", "75.00"), &body("120.5")).await;
+    let c = decided(&f, &service, &rotated, "run-c", &refund("A-3003", "10.00"), &body("120.5")).await;
+    let bodies: BTreeMap<String, Value> = raw_messages(&f, 3)
+        .await
+        .into_iter()
+        .map(|(text, _)| serde_json::from_str::<Value>(&text).unwrap())
+        .map(|v| (v["interventionId"].as_str().unwrap().to_owned(), v))
+        .collect();
+    let published = rotated.public_keys().await.unwrap();
+    assert_eq!(published.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), [&new_key, &old_key]);
+    assert_eq!(receipt::verify(&bodies[&a], &published), Ok(old_key.clone()), "signed before the rotation");
+    assert_eq!(receipt::verify(&bodies[&b], &published), Ok(new_key.clone()));
+    let only_new = human_intervention::domain::proof::receipt::Jwks { keys: vec![published.keys[0].clone()] };
+    assert_eq!(receipt::verify(&bodies[&a], &only_new), Err(ReceiptError::UnknownKey(old_key.clone())));
+    assert_eq!(bodies[&a]["changes"], json!([{"field": "refund.amount", "proposed": 120.5, "submitted": 80.0}]));
+    assert_eq!(bodies[&b]["changes"], json!([]), "the amount was left as proposed");
+
+    // What the consumer is handed: each genuine message, A twice, B altered after signing, B under a
+    // forger's key with a published key id, a reminder, and C (whose action the consumer knows otherwise).
+    let mut altered = bodies[&b].clone();
+    altered["context"]["refund.amount"] = json!(1000.0);
+    let mut reshown = bodies[&b].clone();
+    reshown["shown"]["title"] = json!("Approve a small refund");
+    reshown["digest"] = json!(human_intervention::domain::proof::decision_digest(
+        Some(&refund("A-2002", "75.00")),
+        &reshown["shown"]
+    ));
+    let forger = human_intervention::memory::LocalReceipts::new(
+        human_intervention::domain::proof::receipt::ReceiptKey::random(&new_key).unwrap(),
+        vec![],
+    );
+    let mut unsigned: Continuation = serde_json::from_value(bodies[&b].clone()).unwrap();
+    unsigned.id = format!("{b}:forged");
+    let forged = serde_json::to_value(human_intervention::service::sign(&forger, unsigned.clone()).await.unwrap()).unwrap();
+    unsigned.id = format!("{b}:reminder");
+    unsigned.outcome = human_intervention::domain::continuation::Outcome::Reminder;
+    let reminder =
+        serde_json::to_value(human_intervention::service::sign(&rotated, unsigned).await.unwrap()).unwrap();
+    let handed = [&bodies[&a], &bodies[&a], &bodies[&b], &altered, &reshown, &forged, &reminder, &bodies[&c]];
+    for message in handed {
+        f.sqs.send_message().queue_url(f.queue.url()).message_body(message.to_string()).send().await.unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("hi-consumer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("keys.json"), serde_json::to_string(&published).unwrap()).unwrap();
+    let actions = json!({"run-a": refund("A-1001", "120.50"), "run-b": refund("A-2002", "75.00"), "run-c": refund("A-3003", "100.00")});
+    std::fs::write(dir.join("actions.json"), actions.to_string()).unwrap();
+    let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| "python3".into());
+    let output = std::process::Command::new(python)
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/examples/consumer.py"))
+        .args(["--once", "--keys"])
+        .arg(dir.join("keys.json"))
+        .arg("--actions")
+        .arg(dir.join("actions.json"))
+        .env("QUEUE_URL", f.queue.url())
+        .output()
+        .expect("run infra/examples/consumer.py");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let lines: Vec<Value> =
+        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let results: Vec<(String, String)> = lines
+        .iter()
+        .map(|l| (l["id"].as_str().unwrap_or_default().to_owned(), l["result"].as_str().unwrap_or_default().to_owned()))
+        .collect();
+    let id = |i: &str| bodies[i]["id"].as_str().unwrap().to_owned();
+    let expected = [
+        (id(&a), "resumed"),
+        (id(&a), "duplicate"),
+        (id(&b), "resumed"),
+        (id(&b), "refused"),
+        (id(&b), "refused"),
+        (format!("{b}:forged"), "refused"),
+        (format!("{b}:reminder"), "reminder"),
+        (id(&c), "refused"),
+    ];
+    let mut got = results.clone();
+    got.sort();
+    let mut want: Vec<(String, String)> = expected.iter().map(|(i, r)| (i.clone(), (*r).to_owned())).collect();
+    want.sort();
+    assert_eq!(got, want, "{lines:#?}");
+    let why = |pattern: &str| lines.iter().filter(|l| l["why"].as_str().is_some_and(|w| w.contains(pattern))).count();
+    assert_eq!(why("does not match the message"), 3, "altered, re-shown and forged: {lines:#?}");
+    assert_eq!(why("digest does not match"), 1, "C's action differs: {lines:#?}");
+    let resumed_a = lines.iter().find(|l| l["result"] == "resumed" && l["id"] == json!(id(&a))).unwrap();
+    assert_eq!(resumed_a["keyId"], json!(old_key));
+    assert_eq!(resumed_a["changes"][0]["submitted"], json!(80.0));
+}
