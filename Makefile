@@ -6,6 +6,8 @@ CARGO ?= cargo
 VENV := .venv
 PYTHON ?= python3
 MOTO_VERSION := 5.2.5
+# A second RFC 8785 implementation, for the consumer example that verifies receipts (infra/examples/consumer.py).
+RFC8785_VERSION := 0.1.4
 SCHEMATHESIS_VERSION := 4.32.5
 # dynoxide (crates.io dynoxide-rs), the concurrent DynamoDB the store tests and the races run on
 # (tests/dynoxide/with-dynoxide.sh says why). Built once with only the server's features and kept outside
@@ -94,7 +96,7 @@ fuzz:
 
 $(VENV)/.moto:
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)'
+	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)' 'rfc8785==$(RFC8785_VERSION)'
 	touch $@
 
 # --locked: dynoxide's own lock file; only the HTTP server and its CLI (no MCP server, no import).

@@ -39,6 +39,9 @@ CORRELATION_INDEX = "${Table.Arn}/index/byCorrelation"
 # Task tokens are not IAM resources: these actions support no resource-level permissions, so "*" is
 # their only valid Resource (checked below against the Service Authorization Reference's data).
 TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat"}
+# Receipts (receipts_from_env): KMS signs with the template's key, and form-page reads its public half.
+RECEIPT_ENV = {"RECEIPT_KMS_KEY_IDS": "ReceiptKey.Arn"}
+SIGN_RECEIPTS = {"kms:Sign": {"ReceiptKey.Arn"}}
 TIMEOUT_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-timeout"
 
 # Environment variables beyond the Globals (TABLE_NAME, LOG_LEVEL, ENVIRONMENT_NAME), exactly, as
@@ -60,15 +63,18 @@ SCHEDULER_ENV = {
 #                reads the intervention it made (GetItem). Attaching a waiting run's task token
 #                ({interventionId, taskToken}): GetItem (the intervention), Query (a continuation recorded
 #                before), UpdateItem (store the token, claim and mark the delivery), SendTaskHeartbeat
-#                (prove the token), SendTaskSuccess (deliver an earlier continuation at once).
-#   form-page:   Service::view = GetItem (the intervention; a GET never writes).
+#                (prove the token), SendTaskSuccess (deliver an earlier continuation at once, signed:
+#                kms:Sign).
+#   form-page:   Service::view = GetItem (the intervention; a GET never writes); the receipt keys route:
+#                kms:GetPublicKey.
 #   submission:  GetItem (intervention, repeated submission) + TransactWriteItems, which IAM authorises
 #                per contained item: Update (count the use, the allowance) and Put (the submission);
 #                after the first accepted submission, EventBridgeScheduler::unschedule = DeleteSchedule.
 #   publisher:   the stream (event source mapping), SendMessageBatch (= sqs:SendMessage), UpdateItem
 #                (mark published), and the mapping's on-failure destination (sqs:SendMessage); the
 #                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem;
-#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention).
+#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention);
+#                every continuation signed: kms:Sign.
 #   timeout:     GetItem (the intervention) + the timeout TransactWriteItems: Update (timedOutAt, the
 #                allowance) and Put (T#timeout); its asynchronous on-failure destination (sqs:SendMessage).
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
@@ -91,13 +97,19 @@ EXPECTED = {
             "iam:PassRole": {"SchedulerRole.Arn"},
             "states:SendTaskHeartbeat": {"*"},
             "states:SendTaskSuccess": {"*"},
+            **SIGN_RECEIPTS,
         },
-        {**LINKS_ENV, **SCHEDULER_ENV},
+        {**LINKS_ENV, **SCHEDULER_ENV, **RECEIPT_ENV},
     ),
     "FormPageFunction": (
         "form-page",
-        {**own_logs("FormPageLogGroup"), "dynamodb:GetItem": {"Table.Arn"}, **SIGNING_KEYS},
-        LINKS_ENV,
+        {
+            **own_logs("FormPageLogGroup"),
+            "dynamodb:GetItem": {"Table.Arn"},
+            **SIGNING_KEYS,
+            "kms:GetPublicKey": {"ReceiptKey.Arn"},
+        },
+        {**LINKS_ENV, **RECEIPT_ENV},
     ),
     "SubmissionFunction": (
         "submission",
@@ -124,8 +136,9 @@ EXPECTED = {
             "dynamodb:Query": {"${Table.Arn}/index/outbox"},
             "sqs:SendMessage": {"ContinuationQueue.Arn", "PublisherFailureQueue.Arn"},
             "states:SendTaskSuccess": {"*"},
+            **SIGN_RECEIPTS,
         },
-        {"QUEUE_URL": "Ref:ContinuationQueue"},
+        {"QUEUE_URL": "Ref:ContinuationQueue", **RECEIPT_ENV},
     ),
     "TimeoutFunction": (
         "timeout",

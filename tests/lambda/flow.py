@@ -35,6 +35,11 @@ import boto3
 
 import sfn
 
+# The consumer example's checks (infra/examples/consumer.py): the receipt verified with `cryptography` and
+# another RFC 8785 implementation than the product's.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "infra", "examples"))
+import consumer  # noqa: E402
+
 REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "eu-west-1"
 HOST = "127.0.0.1"
 # The most verbose of infra/template.yaml's LogLevel AllowedValues, and the `environment` dimension.
@@ -109,6 +114,8 @@ def setup(workdir):
     dynamo.update_time_to_live(TableName=table, TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"})
     queue_url = client("sqs").create_queue(QueueName=queue)["QueueUrl"]
     key = "flow:" + base64.b64encode(secrets.token_bytes(32)).decode()
+    # The receipts' key: an asymmetric P-256 key on moto's KMS, as the template creates it.
+    receipt_key = client("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
     # The onTimeout timers: a schedule group on moto (it stores schedules; it never fires them).
     group = f"{table}-timeouts"
     client("scheduler").create_schedule_group(Name=group)
@@ -117,7 +124,7 @@ def setup(workdir):
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(f"TABLE_NAME={table}\nQUEUE_URL={queue_url}\nLINK_SIGNING_KEYS={key}\n")
-        f.write(f"SCHEDULE_GROUP={group}\n")
+        f.write(f"SCHEDULE_GROUP={group}\nRECEIPT_KMS_KEY_IDS={receipt_key}\n")
         f.write(f"LOG_LEVEL={LOG_LEVEL}\nENVIRONMENT_NAME={ENVIRONMENT_NAME}\n")
         f.write(f"TIMEOUT_FUNCTION_ARN=arn:aws:lambda:eu-west-1:{account}:function:timeout\n")
         f.write(f"SCHEDULER_ROLE_ARN=arn:aws:iam::{account}:role/scheduler\n")
@@ -513,13 +520,17 @@ class Flow:
         check(body.get("context", {}).get("decision") == "approve", f"decision not in the context: {body}")
         # The marker is data: the continuation carries it (and the log check below finds it in no log line).
         check(body.get("context", {}).get("note") == self.marker, f"the note {self.marker!r} is not in the context: {body}")
+        keys_url = f"{self.link_base}/.well-known/receipt-keys.json"
+        signed_by = consumer.verify_receipt(body, consumer.load_keys(keys_url))
+        consumer.check_decided_on(body, None)
         check(attributes.get("correlationId") == correlation_id, f"message attributes {attributes}")
         check(attributes.get("environmentId") == EXAMPLE_INPUT["environmentId"], f"message attributes {attributes}")
         key = {"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": f"S#{submission_id}"}}
         item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
         check(item is not None, "the submission item is gone")
         check("outbox" not in item and "outboxAt" not in item, f"not marked published: {sorted(item)}")
-        return (f"1 message, id {body['id']}, outcome submitted, context.note is the marker "
+        return (f"1 message, id {body['id']}, receipt by KMS key {signed_by} verified by the consumer example against "
+                f"form-page's {keys_url}, digest checked; outcome submitted, context.note is the marker "
                 f"({message['Body'].count(self.marker)} occurrence in the SQS body), attributes correlationId+environmentId "
                 f"({', '.join(sorted(attributes))}); submission item has no outbox/outboxAt (published)")
 

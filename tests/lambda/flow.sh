@@ -28,8 +28,8 @@ started=$(date +%s)
 if [ ! -x "$venv/bin/python" ]; then
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c 'import moto, boto3, flask' 2>/dev/null; then
-  "$venv/bin/pip" install --quiet 'moto[server]==5.2.5'
+if ! "$venv/bin/python" -c 'import moto, boto3, flask, rfc8785' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'rfc8785==0.1.4'
 fi
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   "$venv/bin/pip" install --quiet 'cargo-lambda==1.9.2' 'ziglang==0.17.1'

@@ -282,8 +282,13 @@ async fn a_repeat_of_an_accepted_submission_is_the_first_at_once_and_after_the_t
 /// A P-256 signing key in KMS (moto's), as the template creates it.
 async fn kms_key(kms: &aws_sdk_kms::Client) -> String {
     use aws_sdk_kms::types::{KeySpec, KeyUsageType};
-    let created =
-        kms.create_key().key_spec(KeySpec::EccNistP256).key_usage(KeyUsageType::SignVerify).send().await.expect("a key");
+    let created = kms
+        .create_key()
+        .key_spec(KeySpec::EccNistP256)
+        .key_usage(KeyUsageType::SignVerify)
+        .send()
+        .await
+        .expect("a key");
     created.key_metadata.expect("its metadata").key_id
 }
 
@@ -303,8 +308,11 @@ async fn decided(
     input.as_object_mut().unwrap().remove("onTimeout");
     let created = service.create(input.to_string().as_bytes()).await.expect("created");
     let token = created.context["approval.url"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let request =
-        SubmitRequest { content_type: Some("application/x-www-form-urlencoded"), idempotency_key: None, body: body.as_bytes() };
+    let request = SubmitRequest {
+        content_type: Some("application/x-www-form-urlencoded"),
+        idempotency_key: None,
+        body: body.as_bytes(),
+    };
     let result = service.submit(&token, request).await.unwrap();
     assert!(matches!(result, SubmitResult::Accepted { .. }), "{result:?}");
     let outlets = Outlets { queue: f.queue.as_ref(), tasks: None, receipts };
@@ -336,7 +344,9 @@ async fn kms_receipts_verify_here_and_in_the_python_consumer_and_a_rotated_out_k
         "http://l.example",
     );
     let refund = |order: &str, amount: &str| json!({"refund": {"order": order, "amount": amount, "currency": "EUR"}});
-    let body = |amount: &str| format!("decision=approve&refund.amount={amount}&note=ok&_submissionId=s{}", amount.replace('.', "-"));
+    let body = |amount: &str| {
+        format!("decision=approve&refund.amount={amount}&note=ok&_submissionId=s{}", amount.replace('.', "-"))
+    };
     // Run A answered before the rotation (the old key signs), with the amount changed; run B after it.
     let a = decided(&f, &service, &old, "run-a", &refund("A-1001", "120.50"), &body("80")).await;
     let b = decided(&f, &service, &rotated, "run-b", &refund("A-2002", "75.00"), &body("120.5")).await;
@@ -362,21 +372,19 @@ async fn kms_receipts_verify_here_and_in_the_python_consumer_and_a_rotated_out_k
     altered["context"]["refund.amount"] = json!(1000.0);
     let mut reshown = bodies[&b].clone();
     reshown["shown"]["title"] = json!("Approve a small refund");
-    reshown["digest"] = json!(human_intervention::domain::proof::decision_digest(
-        Some(&refund("A-2002", "75.00")),
-        &reshown["shown"]
-    ));
+    reshown["digest"] =
+        json!(human_intervention::domain::proof::decision_digest(Some(&refund("A-2002", "75.00")), &reshown["shown"]));
     let forger = human_intervention::memory::LocalReceipts::new(
         human_intervention::domain::proof::receipt::ReceiptKey::random(&new_key).unwrap(),
         vec![],
     );
     let mut unsigned: Continuation = serde_json::from_value(bodies[&b].clone()).unwrap();
     unsigned.id = format!("{b}:forged");
-    let forged = serde_json::to_value(human_intervention::service::sign(&forger, unsigned.clone()).await.unwrap()).unwrap();
+    let forged =
+        serde_json::to_value(human_intervention::service::sign(&forger, unsigned.clone()).await.unwrap()).unwrap();
     unsigned.id = format!("{b}:reminder");
     unsigned.outcome = human_intervention::domain::continuation::Outcome::Reminder;
-    let reminder =
-        serde_json::to_value(human_intervention::service::sign(&rotated, unsigned).await.unwrap()).unwrap();
+    let reminder = serde_json::to_value(human_intervention::service::sign(&rotated, unsigned).await.unwrap()).unwrap();
     let handed = [&bodies[&a], &bodies[&a], &bodies[&b], &altered, &reshown, &forged, &reminder, &bodies[&c]];
     for message in handed {
         f.sqs.send_message().queue_url(f.queue.url()).message_body(message.to_string()).send().await.unwrap();
@@ -398,8 +406,11 @@ async fn kms_receipts_verify_here_and_in_the_python_consumer_and_a_rotated_out_k
         .expect("run infra/examples/consumer.py");
     let _ = std::fs::remove_dir_all(&dir);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let lines: Vec<Value> =
-        String::from_utf8(output.stdout).unwrap().lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    let lines: Vec<Value> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON line"))
+        .collect();
     let results: Vec<(String, String)> = lines
         .iter()
         .map(|l| (l["id"].as_str().unwrap_or_default().to_owned(), l["result"].as_str().unwrap_or_default().to_owned()))

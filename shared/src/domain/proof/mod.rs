@@ -7,6 +7,7 @@ pub mod receipt;
 mod shown;
 
 pub use changes::{changes, Change};
+pub use receipt::verify as verify_receipt;
 pub use shown::{
     action_lines, check_action, shown, shown_details, shown_field, Shown, DEFAULT_TITLE, MAX_ACTION_BYTES,
 };
@@ -41,6 +42,24 @@ pub fn decision_digest(action: Option<&serde_json::Value>, shown: &serde_json::V
     sha256_digest(&canonical(&bound))
 }
 
+/// Checks a received continuation (its JSON) against the consumer's own copy of the action: its `digest`
+/// must be that of `own_action` and the continuation's `shown`. A mismatch means the reviewer decided on
+/// another action (or another document) than the one the consumer is about to act on.
+pub fn check_decided_on(
+    continuation: &serde_json::Value,
+    own_action: Option<&serde_json::Value>,
+) -> Result<(), String> {
+    let shown = continuation.get("shown").unwrap_or(&serde_json::Value::Null);
+    let expected = decision_digest(own_action, shown);
+    match continuation.get("digest").and_then(serde_json::Value::as_str) {
+        Some(digest) if digest == expected => Ok(()),
+        Some(digest) => Err(format!(
+            "the digest {digest} is not {expected}, the digest of this action and the document shown: the reviewer decided on something else"
+        )),
+        None => Err("the continuation has no digest".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -56,6 +75,12 @@ mod tests {
         assert_ne!(decision_digest(Some(&a), &shown), decision_digest(None, &shown));
         let altered = json!({"refund": {"order": "A-1001", "amount": "1200.50", "currency": "EUR"}});
         assert_ne!(decision_digest(Some(&a), &shown), decision_digest(Some(&altered), &shown));
+        let continuation = json!({"shown": shown, "digest": decision_digest(Some(&a), &shown)});
+        assert_eq!(check_decided_on(&continuation, Some(&b)), Ok(()));
+        assert!(check_decided_on(&continuation, Some(&altered)).unwrap_err().contains("decided on something else"));
+        let mut reshown = continuation.clone();
+        reshown["shown"]["title"] = json!("Something else");
+        assert!(check_decided_on(&reshown, Some(&a)).is_err());
     }
 
     #[test]
