@@ -4,6 +4,7 @@ use std::io::Write;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use human_intervention::domain::token::LinkKeys;
+use human_intervention::memory::LocalReceipts;
 use human_intervention::web::local::{LocalConfig, LocalServer};
 
 #[tokio::main]
@@ -17,10 +18,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Ok(spec) => Some(LinkKeys::parse(&spec).map_err(|e| format!("LINK_SIGNING_KEYS: {e}"))?),
         Err(_) => None,
     };
+    let receipts = match std::env::var("RECEIPT_SIGNING_KEYS") {
+        Ok(spec) => Some(LocalReceipts::parse(&spec).map_err(|e| format!("RECEIPT_SIGNING_KEYS: {e}"))?),
+        Err(_) => None,
+    };
     let config = LocalConfig {
         addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port),
         base_url: std::env::var("LINK_BASE_URL").ok(),
         keys,
+        receipts,
         ..LocalConfig::default()
     };
     let server = LocalServer::start(config).await?;
@@ -30,6 +36,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let _ = writeln!(out, "Human Intervention is running on http://{} (in memory; Ctrl-C stops it)", server.addr);
     let _ = writeln!(out, "Demo link: {link}");
     let _ = writeln!(out, "Queued continuations: http://{}/continuations", server.addr);
+    let _ = writeln!(out, "Receipt keys: http://{}/.well-known/receipt-keys.json", server.addr);
     let _ = out.flush();
     drop(out);
     tokio::select! {

@@ -36,6 +36,7 @@ pub fn demo_input(now: Timestamp) -> serde_json::Value {
             ]
         },
         "context": { "order.id": "A-1001", "order.amount": 120.5, "customer.name": "Ada Lovelace", "customer.email": "ada@example.com" },
-        "secretKeys": ["customer.email"]
+        "secretKeys": ["customer.email"],
+        "action": { "refund": { "order": "A-1001", "amount": "120.50", "currency": "EUR" } }
     })
 }

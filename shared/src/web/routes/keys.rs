@@ -2,28 +2,27 @@
 //! (a JWK Set, the signing key first), public like the stylesheet.
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
+use crate::domain::rejection::Rejection;
 use crate::service::Service;
+use crate::web::error::HttpError;
 
 /// Where the receipt keys are published.
 pub const RECEIPT_KEYS_PATH: &str = "/.well-known/receipt-keys.json";
 
-pub(super) async fn receipt_keys(State(service): State<Service>) -> Response {
+pub(super) async fn receipt_keys(State(service): State<Service>, headers: HeaderMap) -> Response {
+    let json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_none_or(|a| !a.contains("text/html"));
     match service.receipt_keys().await {
         // Keys change only by a deployment (rotation): a consumer may keep them for five minutes.
         Some(Ok(keys)) => ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys)).into_response(),
         Some(Err(error)) => {
             tracing::warn!(error = %error, "reading the receipt keys failed");
-            let body = json!({"error": "The receipt keys could not be read; try again shortly."});
-            (StatusCode::SERVICE_UNAVAILABLE, [(header::RETRY_AFTER, "5")], Json(body)).into_response()
+            HttpError::Unavailable.render(json)
         }
-        None => {
-            let body = json!({"error": "This deployment signs no receipts."});
-            (StatusCode::NOT_FOUND, Json(body)).into_response()
-        }
+        // A deployment that signs no receipts has no such route.
+        None => HttpError::Rejected(Rejection::NotFound).render(json),
     }
 }
