@@ -429,3 +429,18 @@ fn requested_by_names_a_reviewer_whose_link_is_not_issued_and_the_quorum_stays_r
         assert!(error.to_string().contains(words), "{error}");
     }
 }
+
+#[test]
+fn an_action_is_an_object_without_secrets_and_within_its_size() {
+    let mut input = example();
+    input["action"] = json!({"refund": {"order": "A-1001", "amount": "120.50"}});
+    assert_eq!(parse(&input).unwrap().action, Some(json!({"refund": {"order": "A-1001", "amount": "120.50"}})));
+    let error = refused(|i| i["action"] = json!(["approve"]));
+    assert_eq!(error.field, "action", "{error}");
+    // customer.email is a secret key of the example.
+    let error = refused(|i| i["action"] = json!({"notify": {"to": "Mail a@example.com today"}}));
+    assert_eq!(error.field, "action.notify.to", "{error}");
+    assert!(error.message.contains("secret key `customer.email`"), "{error}");
+    let error = refused(|i| i["action"] = json!({"note": "x".repeat(crate::domain::proof::MAX_ACTION_BYTES)}));
+    assert!(error.message.contains("at most 16384"), "{error}");
+}
