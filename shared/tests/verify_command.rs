@@ -57,6 +57,14 @@ async fn the_verify_command_passes_what_was_published_and_names_every_kind_of_ta
     assert_eq!(published["context"]["customer.email"], json!("a@example.com"));
     assert!(!published["shown"].to_string().contains("a@example.com"), "{}", published["shown"]);
     assert_eq!(published["changes"], json!([{"field": "refund.amount", "proposed": 120.5, "submitted": 80.0}]));
+    // The operator's record shows afterwards what was approved: the same document, digest and changes.
+    let id = human_intervention::domain::id::InterventionId::parse(&created.intervention_id).unwrap();
+    let record = serde_json::to_value(service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(
+        (&record["shown"], &record["digest"], &record["action"]),
+        (&published["shown"], &published["digest"], &action)
+    );
+    assert_eq!(record["submissions"][0]["changes"], published["changes"]);
     let rotated = LocalReceipts::new(ReceiptKey::random("new").unwrap(), vec![old]);
     let keys = serde_json::to_value(rotated.public_keys().await.unwrap()).unwrap();
     let dir = std::env::temp_dir().join(format!("hi-verify-{}", std::process::id()));

@@ -7,6 +7,7 @@ use super::Service;
 use crate::domain::continuation::Continuation;
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Intervention, InterventionState, Submission};
+use crate::domain::proof::{self, Change};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::store::{ListQuery, StoreError};
@@ -45,6 +46,13 @@ pub struct InterventionRecord {
     /// The run waiting on it (Step Functions), if one attached its task: never the token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub task: Option<TaskRecord>,
+    /// The thing asked about, as the creation input gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub action: Option<serde_json::Value>,
+    /// What every reviewer was shown (no secret key's value).
+    pub shown: serde_json::Value,
+    /// The digest every continuation of it carries (of `action` and `shown`).
+    pub digest: String,
 }
 
 /// Where the delivery to a waiting run stands, in a record.
@@ -101,6 +109,8 @@ pub struct SubmissionRecord {
     /// The named reviewer whose link it came through (absent without reviewers).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reviewer_id: Option<String>,
+    /// The proposed values the reviewer changed (as its continuation lists them).
+    pub changes: Vec<Change>,
 }
 
 /// The mask that stands for a secret value in a record.
@@ -137,10 +147,15 @@ impl InterventionRecord {
                     submitted_at: s.submitted_at.to_rfc3339(),
                     input: serde_json::Value::Object(input),
                     reviewer_id: s.reviewer_id.clone(),
+                    changes: proof::changes(intervention, s),
                 }
             })
             .collect();
+        let shown = proof::shown(intervention);
         Self {
+            digest: proof::decision_digest(intervention.action.as_ref(), &shown),
+            action: intervention.action.clone(),
+            shown,
             intervention_id: intervention.id.to_string(),
             environment_id: intervention.environment_id.clone(),
             correlation_id: intervention.correlation_id.clone(),
