@@ -107,11 +107,8 @@ pub async fn create_20_fields(service: &Service, max_uses: u32) -> (String, Inte
 /// The form page of `intervention`, exactly as the http layer renders a first view.
 pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Markup {
     let form = intervention.form.as_ref().expect("a form");
-    let shown = form
-        .show
-        .iter()
-        .filter(|key| !intervention.secret_keys.contains(key))
-        .filter_map(|key| intervention.context.get(key).map(|v| (key.as_str(), v.display_parts())))
+    let shown = human_intervention::domain::proof::shown_details(intervention)
+        .map(|(shown, v)| (shown.label(), shown.display_or_raw(v), false))
         .collect();
     let fields = form
         .fields

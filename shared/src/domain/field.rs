@@ -197,6 +197,15 @@ pub struct Field {
     pub kind: FieldKind,
     /// The value shown before the reviewer types.
     pub initial: Option<Initial>,
+    /// A choice's option labels, (value, label), where the author gave one: the reviewer reads the label.
+    pub option_labels: Vec<(String, String)>,
+}
+
+impl Field {
+    /// What the reviewer reads for the option `value`: its label, or the value itself.
+    pub fn option_label<'a>(&'a self, value: &'a str) -> &'a str {
+        self.option_labels.iter().find(|(v, _)| v == value).map_or(value, |(_, label)| label.as_str())
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,10 @@ use crate::domain::error::ConfigError;
 use crate::domain::field::{check_initial, Field, Initial};
 
 mod field_spec;
+mod shown_value;
 
-pub use field_spec::FieldSpec;
+pub use field_spec::{FieldSpec, OptionSpec};
+pub use shown_value::{ShownSpec, ShownValue, ValueFormat, MAX_DECIMALS};
 
 /// Most fields a form may have.
 pub const MAX_FIELDS: usize = 100;
@@ -34,8 +36,8 @@ pub struct FormDocument {
     pub title: String,
     /// Markdown (a safe subset) shown above the fields.
     pub prompt: Option<String>,
-    /// Context keys whose values the reviewer sees, read-only, in this order.
-    pub show: Vec<ContextKey>,
+    /// The context values the reviewer sees, read-only, in this order (each with its label and format).
+    pub show: Vec<ShownValue>,
     /// The fields, in display order.
     pub fields: Vec<Field>,
 }
@@ -48,14 +50,17 @@ impl FormDocument {
 
     /// Checks the references from this form into the run's context, naming the first bad one.
     pub fn check_against(&self, context: &Context, secret: &[ContextKey]) -> Result<(), ConfigError> {
-        for (i, key) in self.show.iter().enumerate() {
-            let path = format!("formDocument.show[{i}]");
-            if !context.contains(key) {
+        for (i, shown) in self.show.iter().enumerate() {
+            let (path, key) = (format!("formDocument.show[{i}]"), &shown.key);
+            let Some(value) = context.get(key) else {
                 return Err(ConfigError::new(path, format!("`{key}` is not in context")));
-            }
+            };
             if secret.contains(key) {
                 return Err(ConfigError::new(path, format!("`{key}` is a secret key and is never shown")));
             }
+            shown
+                .display(value)
+                .map_err(|e| ConfigError::new(format!("{path}.format"), format!("context `{key}`: {e}")))?;
         }
         for (i, field) in self.fields.iter().enumerate() {
             if let Some(Initial::Prefill(key)) = &field.initial {
@@ -93,7 +98,7 @@ pub struct FormSpec {
     pub prompt: Option<String>,
     /// See [`FormDocument::show`].
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub show: Vec<String>,
+    pub show: Vec<ShownSpec>,
     /// See [`FormDocument::fields`].
     #[serde(default)]
     pub fields: Vec<FieldSpec>,
@@ -120,12 +125,9 @@ impl FormSpec {
         }
         let show = self
             .show
-            .iter()
+            .into_iter()
             .enumerate()
-            .map(|(i, key)| {
-                ContextKey::parse(key)
-                    .map_err(|e| ConfigError::new(format!("formDocument.show[{i}]"), format!("context key {e}")))
-            })
+            .map(|(i, spec)| spec.parse(&format!("formDocument.show[{i}]")))
             .collect::<Result<Vec<_>, _>>()?;
         if self.fields.len() > MAX_FIELDS {
             return Err(ConfigError::new(
@@ -154,7 +156,7 @@ impl From<FormDocument> for FormSpec {
         FormSpec {
             title: form.title,
             prompt: form.prompt,
-            show: form.show.iter().map(ToString::to_string).collect(),
+            show: form.show.iter().map(ShownSpec::from).collect(),
             fields: form.fields.iter().map(FieldSpec::from).collect(),
         }
     }

@@ -38,9 +38,27 @@ pub struct FieldSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max: Option<serde_json::Number>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub options: Option<Vec<String>>,
+    pub options: Option<Vec<OptionSpec>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multiple: Option<bool>,
+}
+
+/// A choice's option as written: its value, or `{value, label}` (the label is what the reviewer reads; the
+/// value is what is submitted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum OptionSpec {
+    Value(String),
+    Labelled { value: String, label: String },
+}
+
+impl OptionSpec {
+    fn value(&self) -> &str {
+        match self {
+            Self::Value(value) | Self::Labelled { value, .. } => value,
+        }
+    }
 }
 
 /// The properties that belong to one field type; every other type refuses them.
@@ -164,7 +182,8 @@ impl FieldSpec {
     }
 
     fn choice_kind(&self, at: &dyn Fn(&str) -> String) -> Result<FieldKind, ConfigError> {
-        let options = self.options.clone().unwrap_or_default();
+        let specs = self.options.clone().unwrap_or_default();
+        let options: Vec<String> = specs.iter().map(|o| o.value().to_owned()).collect();
         if options.is_empty() {
             return Err(ConfigError::new(at("options"), "a choice field needs at least one option"));
         }
@@ -178,6 +197,9 @@ impl FieldSpec {
             check_text(&at(&format!("options[{j}]")), "an option", option, MAX_LABEL_CHARS, true)?;
             if options[..j].contains(option) {
                 return Err(ConfigError::new(at(&format!("options[{j}]")), format!("`{option}` is listed twice")));
+            }
+            if let OptionSpec::Labelled { label, .. } = &specs[j] {
+                check_text(&at(&format!("options[{j}].label")), "an option's label", label, MAX_LABEL_CHARS, true)?;
             }
         }
         Ok(FieldKind::Choice { options, multiple: self.multiple.unwrap_or(false) })
@@ -210,7 +232,17 @@ impl FieldSpec {
             )),
             (None, None) => None,
         };
-        let field = Field { key, label: self.label, help: self.help, required: self.required, kind, initial };
+        let option_labels = self
+            .options
+            .iter()
+            .flatten()
+            .filter_map(|o| match o {
+                OptionSpec::Labelled { value, label } => Some((value.clone(), label.clone())),
+                OptionSpec::Value(_) => None,
+            })
+            .collect();
+        let field =
+            Field { key, label: self.label, help: self.help, required: self.required, kind, initial, option_labels };
         if let Some(Initial::Default(value)) = &field.initial {
             check_initial(&field, value)
                 .map_err(|e| ConfigError::new(at("default"), format!("the field `{}` refuses it: {e}", field.key)))?;
@@ -251,7 +283,11 @@ impl From<&Field> for FieldSpec {
                 spec.max = max.and_then(number);
             }
             FieldKind::Choice { options, multiple } => {
-                spec.options = Some(options.clone());
+                let spec_of = |value: &String| match field.option_labels.iter().find(|(v, _)| v == value) {
+                    Some((_, label)) => OptionSpec::Labelled { value: value.clone(), label: label.clone() },
+                    None => OptionSpec::Value(value.clone()),
+                };
+                spec.options = Some(options.iter().map(spec_of).collect());
                 spec.multiple = multiple.then_some(true);
             }
             FieldKind::Boolean | FieldKind::Date | FieldKind::DateTime | FieldKind::Email | FieldKind::Url => {}

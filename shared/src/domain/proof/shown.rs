@@ -7,7 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::domain::context::{Context, ContextKey, ContextValue};
 use crate::domain::error::ConfigError;
 use crate::domain::field::{initial_values, Field, FieldKind};
-use crate::domain::form::FieldSpec;
+use crate::domain::form::{FieldSpec, ShownValue};
 use crate::domain::model::Intervention;
 
 /// The heading of an intervention without a form.
@@ -20,11 +20,14 @@ pub const MAX_ACTION_BYTES: usize = 16_384;
 pub type Shown = Value;
 
 /// The presented document: `title`, `prompt` (if any), `details` (`[{key, value}]` in the form's `show`
-/// order) and `fields` (each as written, with `value`, what it starts with, instead of where that comes from).
+/// order, each with its `label` and its `display`: the words shown) and `fields` (each as written, with `value`, what it starts with, instead of where that comes from).
 pub fn shown(intervention: &Intervention) -> Shown {
     let form = intervention.form.as_ref();
-    let details: Vec<Value> =
-        shown_details(intervention).map(|(key, value)| json!({ "key": key, "value": value })).collect();
+    let details: Vec<Value> = shown_details(intervention)
+        .map(|(shown, value)| {
+            json!({ "key": shown.key, "label": shown.label(), "value": value, "display": shown.display_or_raw(value) })
+        })
+        .collect();
     let fields: Vec<Value> = form
         .map(|f| f.fields.as_slice())
         .unwrap_or(&[])
@@ -42,15 +45,15 @@ pub fn shown(intervention: &Intervention) -> Shown {
 }
 
 /// The context values the form shows, in its `show` order, without secret keys.
-pub fn shown_details(intervention: &Intervention) -> impl Iterator<Item = (&ContextKey, &ContextValue)> {
+pub fn shown_details(intervention: &Intervention) -> impl Iterator<Item = (&ShownValue, &ContextValue)> {
     intervention
         .form
         .as_ref()
         .map(|f| f.show.as_slice())
         .unwrap_or(&[])
         .iter()
-        .filter(|key| !intervention.secret_keys.contains(key))
-        .filter_map(|key| intervention.context.get(key).map(|value| (key, value)))
+        .filter(|shown| !intervention.secret_keys.contains(&shown.key))
+        .filter_map(|shown| intervention.context.get(&shown.key).map(|value| (shown, value)))
 }
 
 /// A field as its spec, with the value it starts with (`value`) instead of where that value comes from.

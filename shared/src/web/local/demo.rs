@@ -21,7 +21,11 @@ pub fn demo_input(now: Timestamp) -> serde_json::Value {
         "formDocument": {
             "title": "Approve refund",
             "prompt": "Refund **120.50 EUR** to the customer for order *A-1001*?\n\nCheck the amount before you approve.",
-            "show": ["order.id", "order.amount", "customer.name"],
+            "show": [
+                { "key": "order.id", "label": "Order" },
+                { "key": "order.amount", "label": "Order total", "format": { "type": "amount", "currency": "EUR", "decimals": 2 } },
+                { "key": "customer.name", "label": "Customer" }
+            ],
             "fields": [
                 { "key": "decision", "label": "Decision", "type": "choice", "options": ["approve", "reject"], "required": true },
                 { "key": "refund.amount", "label": "Amount (EUR)", "type": "decimal", "min": 0, "max": 1000, "prefill": "order.amount" },

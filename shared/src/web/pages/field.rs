@@ -149,7 +149,7 @@ fn group(c: &Control, options: &[String], multiple: bool) -> Markup {
                         // `required` on checkboxes would demand every one be ticked, so only radios get it.
                         input type=(if multiple { "checkbox" } else { "radio" }) id=(option_id) name=(c.key()) value=(option)
                             checked[c.has(option)] required[field.required && !multiple] aria-invalid=[c.invalid];
-                        label for=(option_id) { (option) }
+                        label for=(option_id) { (field.option_label(option)) }
                     }
                 }
             }
@@ -172,7 +172,7 @@ fn select(c: &Control, options: &[String]) -> Markup {
                     option value="" { "Choose…" }
                 }
                 @for option in options {
-                    option value=(option) selected[option == first] { (option) }
+                    option value=(option) selected[option == first] { (field.option_label(option)) }
                 }
             }
         }

@@ -16,8 +16,8 @@ pub struct FormPage<'a> {
     pub title: &'a str,
     /// Markdown, rendered as a safe subset.
     pub prompt: Option<&'a str>,
-    /// Read-only context: (key, display values); the values are untrusted text.
-    pub shown: Vec<(&'a str, Vec<String>)>,
+    /// Read-only context: (label, values as shown, whether they are links); untrusted text.
+    pub shown: Vec<(&'a str, Vec<String>, bool)>,
     /// The thing to be approved, as (path, value) lines; untrusted text.
     pub action: Vec<(String, String)>,
     /// The fields, in display order.
@@ -104,26 +104,37 @@ fn action(lines: &[(String, String)]) -> Markup {
     }
 }
 
-fn details(shown: &[(&str, Vec<String>)]) -> Markup {
+fn details(shown: &[(&str, Vec<String>, bool)]) -> Markup {
     html! {
         section.details aria-labelledby="details-title" {
             h2 #details-title { "Details" }
             dl {
-                @for (key, values) in shown {
+                @for (label, values, links) in shown {
                     div {
-                        dt { (key) }
+                        dt { (label) }
                         dd {
                             @match values.as_slice() {
                                 [] => { "—" }
-                                [one] => { (one) }
+                                [one] => { (shown_value(one, *links)) }
                                 many => {
-                                    ul { @for value in many { li { (value) } } }
+                                    ul { @for value in many { li { (shown_value(value, *links)) } } }
                                 }
                             }
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// A shown value; a link (an http(s) URL, checked at creation) opens elsewhere and tells the target nothing.
+fn shown_value(value: &str, link: bool) -> Markup {
+    html! {
+        @if link {
+            a href=(value) rel="noopener noreferrer nofollow" { (value) }
+        } @else {
+            (value)
         }
     }
 }

@@ -8,6 +8,7 @@ use maud::Markup;
 use serde_json::json;
 
 use crate::domain::field::{initial_values, Field};
+use crate::domain::form::ValueFormat;
 use crate::domain::id::SubmissionId;
 use crate::domain::input::FieldErrors;
 use crate::domain::model::Intervention;
@@ -27,7 +28,9 @@ pub(super) fn render_form(
     errors: Option<&FieldErrors>,
 ) -> Markup {
     let form = intervention.form.as_ref();
-    let shown = shown_details(intervention).map(|(key, value)| (key.as_str(), value.display_parts())).collect();
+    let shown = shown_details(intervention)
+        .map(|(shown, value)| (shown.label(), shown.display_or_raw(value), shown.format == ValueFormat::Link))
+        .collect();
     let fields = form
         .map(|f| f.fields.as_slice())
         .unwrap_or(&[])
@@ -77,7 +80,7 @@ fn live_json(page: &LivePage) -> serde_json::Value {
         "title": form.map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE),
         "prompt": form.and_then(|f| f.prompt.as_deref()),
         "action": intervention.action,
-        "details": shown_details(intervention).collect::<std::collections::BTreeMap<_, _>>(),
+        "details": shown_details(intervention).map(|(s, v)| (&s.key, v)).collect::<std::collections::BTreeMap<_, _>>(),
         "fields": fields,
         "submissionId": page.submission_id,
         "expiresAt": intervention.expires_at.to_rfc3339(),

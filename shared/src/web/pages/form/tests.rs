@@ -240,7 +240,7 @@ fn injected_markup_is_only_ever_text() {
     let fields = form.fields.iter().map(|f| view(f, &[&evil, IMG], Some(&format!("E {evil}")))).collect();
     let mut p = page(&form.title, fields, true);
     p.prompt = form.prompt.as_deref();
-    p.shown = vec![("order.id", vec![evil.clone()]), ("tags", vec![SCRIPT.into(), IMG.into()])];
+    p.shown = vec![("order.id", vec![evil.clone()], false), ("tags", vec![SCRIPT.into(), IMG.into()], false)];
     p.submission_id = IMG;
     let html = form_page(&p).into_string();
     for bad in ["<script", "<img", "</textarea><script", "javascript:", "onerror=alert(1)>"] {
@@ -256,7 +256,7 @@ fn injected_markup_is_only_ever_text() {
 #[test]
 fn shown_context_is_a_definition_list() {
     let mut p = page("T", vec![], false);
-    p.shown = vec![("order.id", vec!["A-1001".into()]), ("tags", vec!["a".into(), "b".into()])];
+    p.shown = vec![("order.id", vec!["A-1001".into()], false), ("tags", vec!["a".into(), "b".into()], false)];
     let html = form_page(&p).into_string();
     assert!(html.contains("<div><dt>order.id</dt><dd>A-1001</dd></div>"), "{html}");
     assert!(html.contains("<div><dt>tags</dt><dd><ul><li>a</li><li>b</li></ul></dd></div>"), "{html}");
@@ -270,4 +270,32 @@ fn a_form_without_fields_is_a_bare_submit() {
     assert!(html.contains("<em>ahead</em>"));
     assert!(html.contains("<form method=\"post\"><input type=\"hidden\" name=\"_submissionId\" value=\"sub-123\"><div class=\"actions\"><button type=\"submit\">Submit</button></div></form>"), "{html}");
     assert!(!html.contains("Details"));
+}
+
+#[test]
+fn a_shown_link_is_a_link_that_tells_its_target_nothing_and_option_labels_are_what_is_read() {
+    let mut p = page("Refund", vec![], false);
+    p.shown = vec![("Order", vec!["https://shop.example/o/1?a=<b>".into()], true)];
+    let html = form_page(&p).into_string();
+    assert!(
+        html.contains(
+            r#"<dt>Order</dt><dd><a href="https://shop.example/o/1?a=&lt;b&gt;" rel="noopener noreferrer nofollow">"#
+        ),
+        "{html}"
+    );
+    let form: crate::domain::form::FormDocument =
+        serde_json::from_value(serde_json::json!({"title": "Refund", "fields": [{
+            "key": "decision", "label": "Decision", "type": "choice",
+            "options": [{"value": "approve", "label": "Approve the refund"}, "reject"]
+        }]}))
+        .unwrap();
+    let field = form.fields[0].clone();
+    let html =
+        form_page(&page("Refund", vec![FieldView { field: &field, values: vec![], error: None }], false)).into_string();
+    assert!(html.contains(r#"value="approve""#) && html.contains(">Approve the refund</label>"), "{html}");
+    assert!(html.contains(">reject</label>"), "{html}");
+    assert_eq!(
+        serde_json::to_value(crate::domain::form::FieldSpec::from(&field)).unwrap()["options"],
+        serde_json::json!([{"value": "approve", "label": "Approve the refund"}, "reject"])
+    );
 }
