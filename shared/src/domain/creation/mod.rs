@@ -377,6 +377,7 @@ impl Intervention {
             remind: new.remind,
             reminded_at: None,
             first_answer: None,
+            log_head: None,
         }
     }
 }

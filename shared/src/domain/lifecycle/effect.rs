@@ -2,6 +2,7 @@
 //! translated once for DynamoDB (`aws::dynamo::conditions::update`).
 
 use crate::domain::id::SubmissionId;
+use crate::domain::ledger::Entry;
 use crate::domain::model::{Decision, Intervention, Tally};
 use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
@@ -70,6 +71,8 @@ pub enum Effect {
         /// Whether another attempt may be made.
         retry: bool,
     },
+    /// The decision's entry appended to the intervention's decision log: the head moves to it.
+    Append(Box<Entry>),
 }
 
 impl Effect {
@@ -114,6 +117,7 @@ impl Effect {
             Self::Unconfirmed { continuation_id, at, retry: false } => {
                 i.task = TaskStatus::Unconfirmed { continuation_id: continuation_id.clone(), at: *at }
             }
+            Self::Append(entry) => i.log_head = Some(entry.head()),
         }
     }
 }

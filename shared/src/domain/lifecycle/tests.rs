@@ -60,7 +60,7 @@ fn a_vote_on_an_old_tally_is_stale_and_a_decided_quorum_says_how() {
     assert_eq!(i.tally, Tally { approvals: 2, rejections: 0 });
     assert_eq!(i.refusal_for(Some(2), now()), Some(Rejection::Decided(Verdict::Approved)));
     assert_eq!(i.first_answer.as_deref(), Some("c1"));
-    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::TooLate));
 }
 
 #[test]
@@ -69,12 +69,12 @@ fn timeout_reminder_and_cancel_exclude_each_other_by_their_guards() {
     let expired = i.expires_at;
     assert_eq!(time_out(&i, "t", now()).unwrap_err(), TimeoutRefusal::NotDue);
     let change = time_out(&i, "t", expired).expect("due");
-    cancel(now()).apply(&mut i).unwrap();
+    cancel(&i.clone(), now()).apply(&mut i).unwrap();
     assert_eq!(change.refusal(&i), Some(TimeoutRefusal::Cancelled));
-    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
+    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
     let mut j = intervention(|_| {});
     change.apply(&mut j).unwrap();
-    assert_eq!(cancel(now()).refusal(&j), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&j, now()).refusal(&j), Some(CancelRefusal::TooLate));
     assert_eq!(j.first_answer.as_deref(), Some("t"));
 }
 
@@ -110,4 +110,44 @@ fn a_reminder_is_refused_once_the_waiting_run_is_gone() {
     let change = remind(&i, now()).expect("due");
     settle(&token, &Settlement::Gone("TaskDoesNotExist".into()), now()).apply(&mut i).unwrap();
     assert_eq!(change.refusal(&i), Some(ReminderBlock::Refused(ReminderRefusal::Cancelled)));
+}
+
+#[test]
+fn every_decision_appends_its_entry_after_the_head_read_and_a_refused_one_appends_nothing() {
+    let mut i = intervention(|_| {});
+    i.max_uses = 3;
+    let read = i.clone();
+    let first = accept(&read, None, &sid("s0"), "c0", now()).unwrap();
+    let second = accept(&read, None, &sid("s1"), "c1", now()).unwrap();
+    first.apply(&mut i).unwrap();
+    let head = i.log_head.clone().expect("the first entry");
+    assert_eq!(head.seq, 0);
+    // The second was decided on the head before the first: it must be decided again, not appended.
+    assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
+    let again = accept(&i, None, &sid("s1"), "c1", now()).unwrap();
+    let Some(Effect::Append(entry)) = again.effects.last() else { panic!("no entry") };
+    assert_eq!((entry.seq, entry.prev.as_str(), entry.kind), (1, head.digest.as_str(), EntryKind::Submission));
+    again.apply(&mut i).unwrap();
+    // Answered: the cancel is too late and leaves the head where it is.
+    assert_eq!(cancel(&i.clone(), now()).apply(&mut i), Err(CancelRefusal::TooLate));
+    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1));
+}
+
+#[test]
+fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
+    let mut i = intervention(|_| {});
+    i.reviewers =
+        (0..3).map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}") }).collect();
+    i.max_uses = 3;
+    i.quorum = Some(Quorum {
+        approvals: 2,
+        field: crate::domain::context::ContextKey::parse("decision").unwrap(),
+        approve: "approve".into(),
+        reject: "reject".into(),
+    });
+    let read = i.clone();
+    vote(&read, 0, &sid("s0"), true, None, now()).unwrap().apply(&mut i).unwrap();
+    assert_eq!(cancel(&read, now()).refusal(&i), Some(CancelRefusal::Moved));
+    cancel(&i.clone(), now()).apply(&mut i).unwrap();
+    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1), "the vote, then the cancel");
 }
