@@ -11,9 +11,11 @@ use futures::StreamExt;
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::ledger::verify;
 use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
+use human_intervention::service::export_log;
 use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::aws::{AwsFixture, CallCounter, FaultyStore, FlakyQueue, StoreFault};
 use intervention_tests::{example, submission_id_in, TestServer};
@@ -188,6 +190,10 @@ async fn race(f: &AwsFixture, t: &TestServer, round: usize, max_uses: u32, posts
     let stored: BTreeSet<String> =
         f.store.submissions(&parsed).await.expect("submissions").iter().map(|s| s.submission_id.to_string()).collect();
     assert_eq!(stored, accepted, "round {round}: the recorded submissions are those of the accepted posts");
+    let entries = f.store.log_entries("prod-eu").await.expect("the decision log");
+    let logged: BTreeSet<String> =
+        entries.iter().filter(|e| e.intervention_id == parsed).filter_map(|e| e.submission_id.clone()).collect();
+    assert_eq!(logged, accepted, "round {round}: one decision log entry per accepted post, and no other");
 }
 
 /// `RACE_REPEATS` (default 20) rounds of 1,000 concurrent posts on a max-uses-1 and a max-uses-5 link. On
@@ -205,6 +211,10 @@ async fn a_thousand_concurrent_submissions_accept_exactly_max_uses() {
             race(&f, &t, round, max_uses, 1_000).await;
         }
     }
+    // The environment's log after every round verifies: one entry per accepted post, every chain anchored.
+    let export = export_log(f.store.as_ref(), "prod-eu", SystemClock.now()).await.expect("exported");
+    let verified = verify(&export.text).expect("the raced log verifies");
+    assert_eq!(verified.entries, repeats * 6, "exactly the accepted posts are logged");
 }
 
 fn quorum_input(reviewers: usize, approvals: usize) -> Value {

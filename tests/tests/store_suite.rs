@@ -743,13 +743,14 @@ async fn a_reminder_recorded_just_before_a_cancel_is_parked_not_sent(b: Bench) {
     assert!(left.is_empty(), "{}: the reminder left the outbox (parked)", b.name);
 }
 
-/// The kinds of each intervention's decision log, by `seq`, as the store lists them.
-async fn chains(b: &Bench) -> BTreeMap<InterventionId, Vec<EntryKind>> {
+/// The kinds on each chain of the decision log (an intervention's, or a lane of it), by `seq`, as the
+/// store lists them.
+async fn chains(b: &Bench) -> BTreeMap<(InterventionId, Option<String>), Vec<EntryKind>> {
     let mut entries = b.store.log_entries("prod-eu").await.unwrap();
-    entries.sort_by_key(|e| (e.intervention_id, e.seq));
-    let mut chains: BTreeMap<InterventionId, Vec<EntryKind>> = BTreeMap::new();
+    entries.sort_by_key(|e| (e.chain(), e.seq));
+    let mut chains: BTreeMap<(InterventionId, Option<String>), Vec<EntryKind>> = BTreeMap::new();
     for entry in entries {
-        let chain = chains.entry(entry.intervention_id).or_default();
+        let chain = chains.entry((entry.intervention_id, entry.lane.clone())).or_default();
         assert_eq!(entry.seq as usize, chain.len(), "{}: contiguous from 0", b.name);
         chain.push(entry.kind);
     }
@@ -757,8 +758,9 @@ async fn chains(b: &Bench) -> BTreeMap<InterventionId, Vec<EntryKind>> {
 }
 
 /// Each decision appends its entry with the decision, and only then: a repeat, a used-up or decided link,
-/// a cancel after an answer, a timeout after one and a second cancel append nothing. The intervention's
-/// head is its last entry; the export verifies and anchors every chain; no entry holds a secret or a link.
+/// a cancel after an answer, a timeout after one and a second cancel append nothing. A link's submissions
+/// are lanes; votes, the decision, a cancel and the timeout are on the intervention's chain, whose head
+/// is its last entry; the export verifies and anchors every chain; no entry holds a secret or a link.
 async fn every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_appends_nothing(b: Bench) {
     use EntryKind::{Cancel, Decision, Submission, Timeout, Vote};
     let mut two = input();
@@ -788,17 +790,19 @@ async fn every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_ap
         b.service.fire_timeout(&timed_out).await.unwrap(),
         TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut)
     );
+    let lane = |sid: &str| Some(sid.to_owned());
     let expected = BTreeMap::from([
-        (answered, vec![Submission, Submission]),
-        (cancelled, vec![Cancel]),
-        (voted, vec![Vote, Decision]),
-        (timed_out, vec![Timeout]),
+        ((answered, lane("s1")), vec![Submission]),
+        ((answered, lane("s2")), vec![Submission]),
+        ((cancelled, None), vec![Cancel]),
+        ((voted, None), vec![Vote, Decision]),
+        ((timed_out, None), vec![Timeout]),
     ]);
     assert_eq!(chains(&b).await, expected, "{}", b.name);
     let head = b.store.get(&voted).await.unwrap().unwrap().log_head.expect("a head");
     let export = export_log(b.store.as_ref(), "prod-eu", at(EXPIRY)).await.expect("exported");
     let verified = verify(&export.text).expect("the export verifies");
-    assert_eq!((verified.entries, verified.chains), (6, 4), "{}", b.name);
+    assert_eq!((verified.entries, verified.chains), (6, 5), "{}", b.name);
     let anchored = verified.checkpoint.heads.iter().find(|h| h.intervention_id == voted.to_string()).unwrap();
     assert_eq!((anchored.seq, &anchored.digest), (head.seq, &head.digest), "{}: the head is the last entry", b.name);
     for secret in ["a@example.com", "A-1001", "/i/", token.as_str().unwrap()] {

@@ -146,9 +146,8 @@ async fn traced<T>(operation: &'static str, count: impl FnOnce(&T), body: impl F
     answer
 }
 
-/// How often a decision (a vote, a submission, the timeout, a cancel) or a reminder is tried again on a
-/// newer read before giving up: each retry means another decision came first (for a vote, at most one per
-/// reviewer; for a multi-use link's submission, one per use taken meanwhile).
+/// How often a vote, the timeout, a cancel or a reminder is tried again on a newer read before giving up:
+/// each retry means a vote was counted first, so at most one per reviewer is ever needed.
 const VOTE_ATTEMPTS: usize = 2 * crate::domain::creation::MAX_REVIEWERS + 2;
 
 /// The reviewer a verified link is for: `Some(None)` for the one link of an intervention without reviewers,

@@ -1,7 +1,7 @@
 //! A reviewer submits to a link: judged on the link first, then on the body; accepted once, or refused
 //! with the reason the reviewer is shown. A quorum's vote continues in `vote.rs`.
 
-use super::{link_reviewer, traced, Service, VOTE_ATTEMPTS};
+use super::{link_reviewer, traced, Service};
 use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::id::{hex, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
@@ -228,42 +228,21 @@ impl Service {
         self.accept(intervention, submission, &continuation, now).await
     }
 
-    /// One reviewer's submission to an intervention without a quorum, accepted with its continuation;
-    /// decided again on a fresh read while other submissions' log entries come first.
+    /// One reviewer's submission to an intervention without a quorum, accepted with its continuation.
     async fn accept(
         &self,
-        read: Intervention,
+        intervention: Intervention,
         submission: Submission,
         continuation: &Continuation,
         now: Timestamp,
     ) -> Result<SubmitResult, StoreError> {
-        let reviewer = submission.reviewer_id.as_deref().and_then(|r| read.reviewer_index(r));
-        let mut intervention = read;
-        for _ in 0..VOTE_ATTEMPTS {
-            let id = &submission.submission_id;
-            let change = match lifecycle::accept(&intervention, reviewer, id, &continuation.id, now) {
-                Ok(change) => change,
-                Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
-            };
-            match self.store.accept(&intervention, &submission, Some(continuation), &change).await? {
-                Acceptance::Stale => match self.load(&intervention.id).await? {
-                    Some(newer) => intervention = newer,
-                    None => return Ok(SubmitResult::Rejected(Rejection::NotFound)),
-                },
-                acceptance => return self.accepted(acceptance, intervention, submission).await,
-            }
-        }
-        Err(StoreError::Unavailable("the submission kept meeting newer decisions; nothing was recorded".into()))
-    }
-
-    /// The answer to a submission the store accepted, found repeated or refused.
-    async fn accepted(
-        &self,
-        acceptance: Acceptance,
-        intervention: Intervention,
-        submission: Submission,
-    ) -> Result<SubmitResult, StoreError> {
-        match acceptance {
+        let reviewer = submission.reviewer_id.as_deref().and_then(|r| intervention.reviewer_index(r));
+        let change = match lifecycle::accept(&intervention, reviewer, &submission.submission_id, &continuation.id, now)
+        {
+            Ok(change) => change,
+            Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
+        };
+        match self.store.accept(&intervention, &submission, Some(continuation), &change).await? {
             Acceptance::Accepted => {
                 metrics::counter!(metric::SUBMISSIONS_ACCEPTED).increment(1);
                 tracing::info!(submission_id = %submission.submission_id, "submission accepted");
@@ -286,8 +265,7 @@ impl Service {
                 tracing::info!(reason = rejection.code(), "submission refused");
                 Ok(SubmitResult::Rejected(rejection))
             }
-            // The loop reads again on a stale answer: it never comes here.
-            Acceptance::Stale => Err(StoreError::Corrupt("a stale submission answered as accepted".into())),
+            Acceptance::Stale => Err(StoreError::Corrupt("a submission's acceptance answered as a vote's".into())),
         }
     }
 

@@ -186,10 +186,11 @@ impl Clauses {
                 self.set.push(format!("cancelledAt = if_not_exists(cancelledAt, {at})"));
             }
             // The head moves here; the entry itself is an item of its own (`dynamo::ledger`).
-            Effect::Append(entry) => {
+            Effect::Append(entry) if entry.lane.is_none() => {
                 self.set("logSeq", k, "s", n(entry.seq));
                 self.set("logHead", k, "d", s(&entry.digest));
             }
+            Effect::Append(_) => {}
             _ => return false,
         }
         true

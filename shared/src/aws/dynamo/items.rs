@@ -29,6 +29,8 @@
 //!   `entry` (its canonical JSON line), written once (`attribute_not_exists`) in the decision's own
 //!   transaction, which also moves the intervention's head: `logSeq` and `logHead` (the last entry's
 //!   `seq` and digest), on the condition that `logSeq` is the one the decision was made on.
+//! - `I#<id>`, `L#U#<submissionId>` — a link's accepted submission's entry, in its own lane: written once
+//!   in the acceptance's transaction, with no head (the uses left guard the acceptance).
 //! - `C#<environmentId>`, `C#<seq>` — a checkpoint of the environment's decision log: `checkpoint` (its
 //!   line), written once by the export; no `ttl`.
 //! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
@@ -46,7 +48,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::continuation::{Origin, Verdict};
 use crate::domain::id::{hex, InterventionId, SubmissionId};
-use crate::domain::ledger::Head;
+use crate::domain::ledger::{Entry, Head};
 use crate::domain::model::{Decision, Intervention, Submission, Tally};
 use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
@@ -89,9 +91,13 @@ pub(super) fn intervention_pk(id: &InterventionId) -> String {
     format!("I#{id}")
 }
 
-/// The sort key of the decision log entry at `seq`: zero-padded, so that the items sort by `seq`.
-pub(super) fn entry_sk(seq: u64) -> String {
-    format!("L#{seq:020}")
+/// The sort key of a decision log entry: `L#<seq>` on the intervention's chain (zero-padded, so that the
+/// items sort by `seq`), `L#U#<submissionId>` in a lane.
+pub(super) fn entry_sk(entry: &Entry) -> String {
+    match &entry.lane {
+        None => format!("L#{:020}", entry.seq),
+        Some(lane) => format!("L#U#{lane}"),
+    }
 }
 
 pub(super) fn number(item: &Item, name: &str) -> Option<i64> {

@@ -42,7 +42,7 @@ impl DynamoStore {
                 let put = Put::builder()
                     .table_name(&self.table)
                     .item("pk", s(intervention_pk(&entry.intervention_id)))
-                    .item("sk", s(entry_sk(entry.seq)))
+                    .item("sk", s(entry_sk(entry)))
                     .item("entry", s(entry.line()))
                     .item("ttl", super::items::n(ttl(intervention)))
                     .condition_expression("attribute_not_exists(pk)")

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{canonical_line, digest_of, in_export_order, Entry};
+use super::{canonical_line, digest_of, in_export_order, ChainKey, Entry};
 use crate::domain::time::Timestamp;
 
 /// The `kind` of a checkpoint line (an entry's kinds never take it).
@@ -16,10 +16,20 @@ pub const CHECKPOINT_KIND: &str = "checkpoint";
 pub struct ChainHead {
     /// The intervention.
     pub intervention_id: String,
+    /// The lane, if the chain is one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
     /// Its last entry's `seq`.
     pub seq: u64,
     /// Its last entry's digest.
     pub digest: String,
+}
+
+impl ChainHead {
+    /// The chain it is the head of.
+    pub fn chain(&self) -> ChainKey {
+        (self.intervention_id.clone(), self.lane.clone().unwrap_or_default())
+    }
 }
 
 /// An environment's checkpoint: the last line of an export.
@@ -36,7 +46,7 @@ pub struct Checkpoint {
     pub at: String,
     /// The previous checkpoint's digest, or [`checkpoint_genesis`] for the first.
     pub prev: String,
-    /// Every chain covered, by intervention id.
+    /// Every chain covered, by intervention id, then lane (the intervention's own chain first).
     pub heads: Vec<ChainHead>,
     /// This checkpoint's digest (the rule of an entry's).
     pub digest: String,
@@ -53,12 +63,16 @@ impl Checkpoint {
     pub fn after(previous: Option<&Checkpoint>, environment_id: &str, entries: &[Entry], at: Timestamp) -> Self {
         let mut heads: Vec<ChainHead> = Vec::new();
         for entry in in_export_order(entries) {
-            let id = entry.intervention_id.to_string();
             match heads.last_mut() {
-                Some(head) if head.intervention_id == id => {
+                Some(head) if head.chain() == entry.chain() => {
                     (head.seq, head.digest) = (entry.seq, entry.digest.clone());
                 }
-                _ => heads.push(ChainHead { intervention_id: id, seq: entry.seq, digest: entry.digest.clone() }),
+                _ => heads.push(ChainHead {
+                    intervention_id: entry.intervention_id.to_string(),
+                    lane: entry.lane.clone(),
+                    seq: entry.seq,
+                    digest: entry.digest.clone(),
+                }),
             }
         }
         let (seq, prev) = match previous {

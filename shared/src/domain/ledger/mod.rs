@@ -3,6 +3,11 @@
 //! the decision. Per-intervention chains never serialise two interventions' decisions; the environment's
 //! [`Checkpoint`], written by the export alone, anchors every chain's head.
 //!
+//! A link's accepted submissions (an intervention without a quorum) need no order among themselves, and
+//! chaining them would make concurrent acceptances on one link compare-and-set: each is an entry of its
+//! own `lane` (keyed by its submission id, its own one-entry chain), and the checkpoint joins the lanes.
+//! Votes, the decision, the timeout and a cancel are ordered on the intervention's one chain (no `lane`).
+//!
 //! An entry's `digest` is `sha256:` + hex(SHA-256(RFC 8785 canonical JSON of the entry without `digest`));
 //! its `prev` is the digest of the entry before it, or for `seq` 0 the chain's [`genesis`]. Nothing secret
 //! is ever in an entry: no context value, no link, no token.
@@ -59,7 +64,10 @@ pub struct Entry {
     pub environment_id: String,
     /// The intervention.
     pub intervention_id: InterventionId,
-    /// Its position in the intervention's chain: 0, 1, 2…
+    /// The lane of a link's accepted submission (its submission id); absent on the intervention's chain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lane: Option<String>,
+    /// Its position in its chain: 0, 1, 2…
     pub seq: u64,
     /// What was decided.
     pub kind: EntryKind,
@@ -110,15 +118,29 @@ pub struct Decided {
     pub verdict: Option<Verdict>,
 }
 
-/// The `prev` of an intervention's first entry: fixed by its environment and id, so a chain cannot be
-/// moved to another intervention.
-pub fn genesis(environment_id: &str, intervention_id: &InterventionId) -> String {
-    let value = serde_json::json!({
+/// Which chain an entry is on: its intervention id and its lane (`""` for the intervention's chain).
+pub type ChainKey = (String, String);
+
+/// The `prev` of a chain's first entry: fixed by its environment, intervention and lane, so a chain
+/// cannot be moved to another intervention or lane.
+pub fn genesis(environment_id: &str, intervention_id: &str, lane: &str) -> String {
+    let mut value = serde_json::json!({
         "environmentId": environment_id,
-        "interventionId": intervention_id.to_string(),
+        "interventionId": intervention_id,
         "kind": "genesis",
     });
+    if !lane.is_empty() {
+        value["lane"] = Value::String(lane.to_owned());
+    }
     digest_of(&value)
+}
+
+/// How a chain is named in a report.
+pub(crate) fn describe(key: &ChainKey) -> String {
+    match key.1.as_str() {
+        "" => format!("intervention {}", key.0),
+        lane => format!("intervention {} lane {lane}", key.0),
+    }
 }
 
 /// The digest of a line's JSON object: canonical JSON (RFC 8785) of everything but `digest`, under
@@ -134,8 +156,8 @@ pub fn digest_of(value: &Value) -> String {
 }
 
 impl Entry {
-    /// The entry that follows `head` (`None`: the chain's first) on this intervention: kind, time and what
-    /// was decided, chained and digested.
+    /// The entry that follows `head` (`None`: the chain's first) on this intervention's chain: kind, time
+    /// and what was decided, chained and digested.
     pub fn after(
         head: Option<&Head>,
         environment_id: &str,
@@ -146,11 +168,40 @@ impl Entry {
     ) -> Self {
         let (seq, prev) = match head {
             Some(head) => (head.seq + 1, head.digest.clone()),
-            None => (0, genesis(environment_id, &intervention_id)),
+            None => (0, genesis(environment_id, &intervention_id.to_string(), "")),
         };
-        let mut entry = Self {
+        Self::digested(Self::bare(environment_id, intervention_id, None, seq, prev, kind, at, decided))
+    }
+
+    /// The one entry of the lane `lane` (a link's accepted submission, by its submission id).
+    pub fn in_lane(
+        environment_id: &str,
+        intervention_id: InterventionId,
+        lane: &str,
+        kind: EntryKind,
+        at: Timestamp,
+        decided: Decided,
+    ) -> Self {
+        let prev = genesis(environment_id, &intervention_id.to_string(), lane);
+        let lane = Some(lane.to_owned());
+        Self::digested(Self::bare(environment_id, intervention_id, lane, 0, prev, kind, at, decided))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn bare(
+        environment_id: &str,
+        intervention_id: InterventionId,
+        lane: Option<String>,
+        seq: u64,
+        prev: String,
+        kind: EntryKind,
+        at: Timestamp,
+        decided: Decided,
+    ) -> Self {
+        Self {
             environment_id: environment_id.to_owned(),
             intervention_id,
+            lane,
             seq,
             kind,
             at: at.to_rfc3339(),
@@ -161,9 +212,17 @@ impl Entry {
             verdict: decided.verdict,
             prev,
             digest: String::new(),
-        };
+        }
+    }
+
+    fn digested(mut entry: Self) -> Self {
         entry.digest = digest_of(&entry.to_value());
         entry
+    }
+
+    /// The chain it is on.
+    pub fn chain(&self) -> ChainKey {
+        (self.intervention_id.to_string(), self.lane.clone().unwrap_or_default())
     }
 
     /// The head once this entry is appended.
@@ -182,10 +241,11 @@ impl Entry {
     }
 }
 
-/// The entries in the export's one order: by intervention id (as written), then `seq`.
+/// The entries in the export's one order: by chain (intervention id as written, then lane, the
+/// intervention's own chain first), then `seq`.
 pub(crate) fn in_export_order(entries: &[Entry]) -> Vec<&Entry> {
     let mut sorted: Vec<&Entry> = entries.iter().collect();
-    sorted.sort_by_key(|e| (e.intervention_id.to_string(), e.seq));
+    sorted.sort_by_key(|e| (e.chain(), e.seq));
     sorted
 }
 
@@ -194,7 +254,7 @@ pub(crate) fn canonical_line(value: &Value) -> String {
     String::from_utf8(serde_json_canonicalizer::to_vec(value).unwrap_or_default()).unwrap_or_default()
 }
 
-/// The export's JSON Lines: the entries, by intervention id then `seq`, then the checkpoint that anchors
+/// The export's JSON Lines: the entries, by chain then `seq`, then the checkpoint that anchors
 /// them; every line canonical JSON.
 pub fn export_lines(entries: &[Entry], checkpoint: &Checkpoint) -> String {
     let mut text = String::new();

@@ -28,9 +28,25 @@ fn chain(n: u8, len: usize) -> Vec<Entry> {
     entries
 }
 
-/// An export of chains of these lengths (interventions 1, 2, …).
+/// A link's `uses` accepted submissions on intervention `n`, each in its lane.
+fn lanes(n: u8, uses: usize) -> Vec<Entry> {
+    (0..uses)
+        .map(|k| {
+            let decided = Decided { submission_id: Some(format!("u{k}")), ..Decided::default() };
+            let at = Timestamp::from_millis(1_795_600_800_000);
+            Entry::in_lane(ENV, id(n), &format!("u{k}"), EntryKind::Submission, at, decided)
+        })
+        .collect()
+}
+
+/// An export of chains of these lengths (interventions 1, 2, …), every third intervention's entries in
+/// lanes instead (a multi-use link's submissions).
 fn export(lengths: &[usize]) -> String {
-    let entries: Vec<Entry> = lengths.iter().enumerate().flat_map(|(n, len)| chain(n as u8 + 1, *len)).collect();
+    let entries: Vec<Entry> = lengths
+        .iter()
+        .enumerate()
+        .flat_map(|(n, len)| if n % 3 == 2 { lanes(n as u8 + 1, *len) } else { chain(n as u8 + 1, *len) })
+        .collect();
     let checkpoint = Checkpoint::after(None, ENV, &entries, Timestamp::from_millis(1_795_700_000_000));
     export_lines(&entries, &checkpoint)
 }
@@ -45,7 +61,7 @@ fn the_digest_is_sha256_of_the_canonical_json_without_the_digest() {
     let canonical = format!(
         r#"{{"at":"2026-11-25T10:00:00.000Z","continuationId":"{id}:s0","environmentId":"env-1","interventionId":"{id}","kind":"vote","prev":"{prev}","reviewerId":"r0@example.com","seq":0,"submissionId":"s0","vote":"approve"}}"#,
         id = id(1),
-        prev = genesis(ENV, &id(1)),
+        prev = genesis(ENV, &id(1).to_string(), ""),
     );
     assert_eq!(entry.digest, format!("sha256:{}", hex(&Sha256::digest(canonical.as_bytes()))));
     // Key order and whitespace do not matter: the canonical form decides.
@@ -55,11 +71,13 @@ fn the_digest_is_sha256_of_the_canonical_json_without_the_digest() {
 
 #[test]
 fn each_chain_has_its_own_genesis() {
-    assert_ne!(genesis(ENV, &id(1)), genesis(ENV, &id(2)));
-    assert_ne!(genesis(ENV, &id(1)), genesis("env-2", &id(1)));
+    let g = |env: &str, n: u8, lane: &str| genesis(env, &id(n).to_string(), lane);
+    assert_ne!(g(ENV, 1, ""), g(ENV, 2, ""));
+    assert_ne!(g(ENV, 1, ""), g("env-2", 1, ""));
+    assert_ne!(g(ENV, 1, ""), g(ENV, 1, "s1"));
     assert_ne!(checkpoint_genesis(ENV), checkpoint_genesis("env-2"));
     let entries = chain(1, 3);
-    assert_eq!(entries[0].prev, genesis(ENV, &id(1)));
+    assert_eq!(entries[0].prev, g(ENV, 1, ""));
     assert_eq!((entries[2].seq, entries[2].prev.as_str()), (2, entries[1].digest.as_str()));
 }
 
@@ -67,10 +85,17 @@ fn each_chain_has_its_own_genesis() {
 fn an_export_verifies_and_its_checkpoint_anchors_every_chain() {
     let text = export(&[3, 1, 2]);
     let verified = verify(&text).expect("verifies");
-    assert_eq!((verified.entries, verified.chains), (6, 3));
-    let heads: Vec<(String, u64)> =
-        verified.checkpoint.heads.iter().map(|h| (h.intervention_id.clone(), h.seq)).collect();
-    assert_eq!(heads, vec![(id(1).to_string(), 2), (id(2).to_string(), 0), (id(3).to_string(), 1)]);
+    assert_eq!((verified.entries, verified.chains), (6, 4));
+    let heads: Vec<(String, Option<String>, u64)> =
+        verified.checkpoint.heads.iter().map(|h| (h.intervention_id.clone(), h.lane.clone(), h.seq)).collect();
+    let lane = |k: &str| Some(k.to_owned());
+    let expected = vec![
+        (id(1).to_string(), None, 2),
+        (id(2).to_string(), None, 0),
+        (id(3).to_string(), lane("u0"), 0),
+        (id(3).to_string(), lane("u1"), 0),
+    ];
+    assert_eq!(heads, expected);
     assert_eq!(verify(&export(&[])).map(|v| v.entries), Ok(0), "an environment with no decisions");
 }
 

@@ -1,5 +1,5 @@
 //! Verifying an export: every line canonical JSON with its digest recomputed, each chain contiguous from
-//! its genesis, the lines in their one order (by intervention id, then `seq`), and the checkpoint last,
+//! its genesis, the lines in their one order (by chain, then `seq`), and the checkpoint last,
 //! anchoring exactly the chains the file holds. A changed, dropped or reordered line is reported at the
 //! line where the file stops being what was exported.
 
@@ -8,8 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use serde_json::Value;
 
 use super::checkpoint::CHECKPOINT_KIND;
-use super::{canonical_line, checkpoint_genesis, digest_of, genesis, Checkpoint, Entry};
-use crate::domain::id::InterventionId;
+use super::{canonical_line, checkpoint_genesis, describe, digest_of, genesis, ChainKey, Checkpoint, Entry};
 
 /// What is wrong, and where (1-based line number; one past the last line for what is missing at the end).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,22 +81,24 @@ pub fn verify_after(text: &str, previous: &Checkpoint) -> Result<Verified, Vec<P
         let what = format!("the checkpoint does not follow checkpoint {} ({})", previous.seq, previous.digest);
         problems.push(Problem { line: checkpoint_line, what });
     }
-    let mut at: BTreeMap<(String, u64), (usize, String)> = BTreeMap::new();
+    let mut at: BTreeMap<(ChainKey, u64), (usize, String)> = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         if let Ok(entry) = serde_json::from_str::<Entry>(line) {
-            at.insert((entry.intervention_id.to_string(), entry.seq), (n + 1, entry.digest));
+            at.insert((entry.chain(), entry.seq), (n + 1, entry.digest));
         }
     }
     for head in &previous.heads {
-        match at.get(&(head.intervention_id.clone(), head.seq)) {
+        match at.get(&(head.chain(), head.seq)) {
             Some((_, digest)) if *digest == head.digest => {}
             Some((n, _)) => problems
                 .push(Problem { line: *n, what: format!("changed since checkpoint {} anchored it", previous.seq) }),
             None => problems.push(Problem {
                 line: checkpoint_line,
                 what: format!(
-                    "entry {} of intervention {} (anchored by checkpoint {}) is gone",
-                    head.seq, head.intervention_id, previous.seq
+                    "entry {} of {} (anchored by checkpoint {}) is gone",
+                    head.seq,
+                    describe(&head.chain()),
+                    previous.seq
                 ),
             }),
         }
@@ -141,8 +142,8 @@ fn read(text: &str) -> Result<Line, String> {
 /// The checkpoint's own rules: heads in order, one per chain, and the first one's genesis.
 fn own_checks(line: usize, checkpoint: &Checkpoint) -> Vec<Problem> {
     let mut problems = Vec::new();
-    if checkpoint.heads.windows(2).any(|w| w[0].intervention_id >= w[1].intervention_id) {
-        problems.push(Problem { line, what: "the checkpoint's heads are not in intervention order".into() });
+    if checkpoint.heads.windows(2).any(|w| w[0].chain() >= w[1].chain()) {
+        problems.push(Problem { line, what: "the checkpoint's heads are not in chain order".into() });
     }
     if checkpoint.seq == 0 && checkpoint.prev != checkpoint_genesis(&checkpoint.environment_id) {
         problems.push(Problem { line, what: "the first checkpoint does not start from its genesis".into() });
@@ -152,7 +153,7 @@ fn own_checks(line: usize, checkpoint: &Checkpoint) -> Vec<Problem> {
 
 /// The chain being read.
 struct Open {
-    id: String,
+    key: ChainKey,
     seq: u64,
     digest: String,
     line: usize,
@@ -215,19 +216,19 @@ impl Walk<'_> {
         if entry.environment_id != environment_id {
             self.problem(n, format!("an entry of environment {}, not {environment_id}", entry.environment_id));
         }
-        let id = entry.intervention_id.to_string();
+        let key = entry.chain();
         match self.open.take() {
-            Some(open) if open.id == id => self.follow(n, entry, open),
+            Some(open) if open.key == key => self.follow(n, entry, open),
             open => {
                 if let Some(open) = open {
-                    let earlier = open.id > id;
+                    let earlier = open.key > key;
                     self.open = Some(open);
                     self.close(n);
                     if earlier {
-                        self.problem(n, format!("intervention {id} is out of order: lines are by intervention id"));
+                        self.problem(n, format!("{} is out of order: lines are by chain", describe(&key)));
                     }
                 }
-                self.start(n, entry, &id, &environment_id);
+                self.start(n, entry, key, &environment_id);
             }
         }
     }
@@ -241,32 +242,30 @@ impl Walk<'_> {
             // The line itself verifies, so the entry before it is not the one it was chained to.
             self.problem(open.line, "changed: its digest is not the next entry's prev".into());
         }
-        self.open = Some(Open { id: open.id, seq: entry.seq, digest: entry.digest.clone(), line: n });
+        self.open = Some(Open { key: open.key, seq: entry.seq, digest: entry.digest.clone(), line: n });
     }
 
     /// A chain's first line: from `seq` 0 and its genesis, every chain anchored before it accounted for.
-    fn start(&mut self, n: usize, entry: &Entry, id: &str, environment_id: &str) {
+    fn start(&mut self, n: usize, entry: &Entry, key: ChainKey, environment_id: &str) {
         self.chains += 1;
-        self.missing_before(Some(id), n);
+        self.missing_before(Some(&key), n);
+        let name = describe(&key);
         if entry.seq != 0 {
-            self.problem(
-                n,
-                format!("intervention {id}'s chain starts at seq {}: an entry was dropped or moved", entry.seq),
-            );
-        } else if InterventionId::parse(id).is_none_or(|i| entry.prev != genesis(environment_id, &i)) {
-            self.problem(n, format!("intervention {id}'s first entry does not start from its genesis"));
+            self.problem(n, format!("{name} starts at seq {}: an entry was dropped or moved", entry.seq));
+        } else if entry.prev != genesis(environment_id, &key.0, &key.1) {
+            self.problem(n, format!("{name}'s first entry does not start from its genesis"));
         }
-        self.open = Some(Open { id: id.to_owned(), seq: entry.seq, digest: entry.digest.clone(), line: n });
+        self.open = Some(Open { key, seq: entry.seq, digest: entry.digest.clone(), line: n });
     }
 
-    /// Heads of chains before `id` (all remaining: `None`) that no line held: reported at `n`.
-    fn missing_before(&mut self, id: Option<&str>, n: usize) {
+    /// Heads of chains before `key` (all remaining: `None`) that no line held: reported at `n`.
+    fn missing_before(&mut self, key: Option<&ChainKey>, n: usize) {
         while let Some(head) = self.heads.front().copied() {
-            if id.is_some_and(|id| head.intervention_id.as_str() >= id) {
+            if key.is_some_and(|key| head.chain() >= *key) {
                 return;
             }
             self.heads.pop_front();
-            let what = format!("intervention {}'s chain (to seq {}) is missing", head.intervention_id, head.seq);
+            let what = format!("{} (to seq {}) is missing", describe(&head.chain()), head.seq);
             self.problem(n, what);
         }
     }
@@ -274,19 +273,19 @@ impl Walk<'_> {
     /// The open chain ends before line `n`: it must end at its checkpoint head.
     fn close(&mut self, n: usize) {
         let Some(open) = self.open.take().filter(|_| self.anchored) else { return };
-        self.missing_before(Some(&open.id), n);
-        let head = self.heads.front().copied().filter(|h| h.intervention_id == open.id);
-        match head {
-            None => self.problem(n, format!("intervention {}'s chain is not anchored by the checkpoint", open.id)),
+        self.missing_before(Some(&open.key), n);
+        let name = describe(&open.key);
+        match self.heads.front().copied().filter(|h| h.chain() == open.key) {
+            None => self.problem(n, format!("{name} is not anchored by the checkpoint")),
             Some(head) => {
                 self.heads.pop_front();
                 if head.seq > open.seq {
                     self.problem(
                         n,
-                        format!("entries after seq {} of {} are missing (anchored to {})", open.seq, open.id, head.seq),
+                        format!("{name}: entries after seq {} are missing (anchored to {})", open.seq, head.seq),
                     );
                 } else if head.seq < open.seq {
-                    self.problem(n, format!("{}'s chain goes past its anchored seq {}", open.id, head.seq));
+                    self.problem(n, format!("{name} goes past its anchored seq {}", head.seq));
                 } else if head.digest != open.digest {
                     self.problem(open.line, "changed: not the entry the checkpoint anchored".into());
                 }

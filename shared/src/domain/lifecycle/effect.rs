@@ -71,7 +71,8 @@ pub enum Effect {
         /// Whether another attempt may be made.
         retry: bool,
     },
-    /// The decision's entry appended to the intervention's decision log: the head moves to it.
+    /// The decision's entry appended to the intervention's decision log: the head moves to it (an entry in
+    /// a lane of its own leaves the head where it is).
     Append(Box<Entry>),
 }
 
@@ -117,7 +118,8 @@ impl Effect {
             Self::Unconfirmed { continuation_id, at, retry: false } => {
                 i.task = TaskStatus::Unconfirmed { continuation_id: continuation_id.clone(), at: *at }
             }
-            Self::Append(entry) => i.log_head = Some(entry.head()),
+            Self::Append(entry) if entry.lane.is_none() => i.log_head = Some(entry.head()),
+            Self::Append(_) => {}
         }
     }
 }

@@ -78,7 +78,7 @@ impl Guard {
     }
 
     /// The guards under which a submission (or a vote) through `reviewer`'s link may be accepted at `now`:
-    /// the link live and, for a quorum, undecided on exactly the `tally` read.
+    /// the link live and, for a quorum, undecided on exactly the `tally` and the decision log's head read.
     pub fn for_submission(i: &Intervention, reviewer: Option<usize>, now: Timestamp) -> Vec<Guard> {
         let mut guards = Vec::with_capacity(10);
         if i.quorum.is_some() {
@@ -88,9 +88,9 @@ impl Guard {
         guards.push(Self::UsesLeft);
         guards.extend(reviewer.map(Self::ReviewerAbsent));
         if i.quorum.is_some() {
-            guards.push(Self::TallyIs(i.tally));
+            // A vote is ordered on the intervention's chain; a link's submission has a lane of its own.
+            guards.extend([Self::TallyIs(i.tally), Self::log_head_of(i)]);
         }
-        guards.push(Self::log_head_of(i));
         guards
     }
 

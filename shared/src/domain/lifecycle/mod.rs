@@ -7,7 +7,8 @@
 //!
 //! Every decision (an accepted submission, a counted vote, the quorum's decision, the timeout, a cancel)
 //! also appends its entry to the intervention's decision log (`domain::ledger`) in the same change: the
-//! guard [`Guard::LogHeadIs`] holds it to the head read, and [`Effect::Append`] moves the head.
+//! guard [`Guard::LogHeadIs`] holds it to the head read, and [`Effect::Append`] moves the head. A link's
+//! accepted submission (no quorum) is the exception: its entry is a lane of its own, with no head to hold.
 
 mod effect;
 mod guard;
@@ -152,7 +153,10 @@ pub fn accept(
         continuation_id: Some(continuation_id.to_owned()),
         ..Decided::default()
     };
-    effects.push(logged(read, EntryKind::Submission, now, record));
+    // Its own lane: concurrent acceptances on one link stay guarded by the uses left, not by a head.
+    let lane = submission_id.to_string();
+    let entry = Entry::in_lane(&read.environment_id, read.id, &lane, EntryKind::Submission, now, record);
+    effects.push(Effect::Append(Box::new(entry)));
     let guards = Guard::for_submission(read, reviewer, now);
     decided(Change { guards, effects, at: now, explain: explain_submission }, read)
 }

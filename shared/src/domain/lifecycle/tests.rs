@@ -113,24 +113,29 @@ fn a_reminder_is_refused_once_the_waiting_run_is_gone() {
 }
 
 #[test]
-fn every_decision_appends_its_entry_after_the_head_read_and_a_refused_one_appends_nothing() {
+fn a_links_submissions_each_append_a_lane_and_never_wait_on_each_other() {
     let mut i = intervention(|_| {});
     i.max_uses = 3;
     let read = i.clone();
     let first = accept(&read, None, &sid("s0"), "c0", now()).unwrap();
     let second = accept(&read, None, &sid("s1"), "c1", now()).unwrap();
+    assert!(!first.guards.iter().any(|g| matches!(g, Guard::LogHeadIs(_))), "no head to compare and set");
     first.apply(&mut i).unwrap();
-    let head = i.log_head.clone().expect("the first entry");
-    assert_eq!(head.seq, 0);
-    // The second was decided on the head before the first: it must be decided again, not appended.
-    assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
-    let again = accept(&i, None, &sid("s1"), "c1", now()).unwrap();
-    let Some(Effect::Append(entry)) = again.effects.last() else { panic!("no entry") };
-    assert_eq!((entry.seq, entry.prev.as_str(), entry.kind), (1, head.digest.as_str(), EntryKind::Submission));
-    again.apply(&mut i).unwrap();
-    // Answered: the cancel is too late and leaves the head where it is.
+    // Decided on the same read, and still accepted: its entry is a lane of its own.
+    second.apply(&mut i).unwrap();
+    let lanes: Vec<(Option<String>, u64, EntryKind)> = [&first, &second]
+        .iter()
+        .filter_map(|c| match c.effects.last() {
+            Some(Effect::Append(e)) => Some((e.lane.clone(), e.seq, e.kind)),
+            _ => None,
+        })
+        .collect();
+    let lane = |s: &str| Some(s.to_owned());
+    assert_eq!(lanes, vec![(lane("s0"), 0, EntryKind::Submission), (lane("s1"), 0, EntryKind::Submission)]);
+    assert_eq!(i.log_head, None, "lanes leave the intervention's chain where it is");
+    // Answered: the cancel is too late and appends nothing.
     assert_eq!(cancel(&i.clone(), now()).apply(&mut i), Err(CancelRefusal::TooLate));
-    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1));
+    assert_eq!(i.log_head, None);
 }
 
 #[test]
@@ -146,7 +151,12 @@ fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
         reject: "reject".into(),
     });
     let read = i.clone();
-    vote(&read, 0, &sid("s0"), true, None, now()).unwrap().apply(&mut i).unwrap();
+    let first = vote(&read, 0, &sid("s0"), true, None, now()).unwrap();
+    let second = vote(&read, 1, &sid("s1"), false, None, now()).unwrap();
+    first.apply(&mut i).unwrap();
+    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(0));
+    // A vote on the head before another is decided again (its tally moved too).
+    assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
     assert_eq!(cancel(&read, now()).refusal(&i), Some(CancelRefusal::Moved));
     cancel(&i.clone(), now()).apply(&mut i).unwrap();
     assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1), "the vote, then the cancel");
