@@ -11,7 +11,7 @@ use futures::StreamExt;
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::InterventionId;
-use human_intervention::domain::ledger::verify;
+use human_intervention::domain::ledger::{verify, verify_after};
 use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
@@ -215,6 +215,58 @@ async fn a_thousand_concurrent_submissions_accept_exactly_max_uses() {
     let export = export_log(f.store.as_ref(), "prod-eu", SystemClock.now()).await.expect("exported");
     let verified = verify(&export.text).expect("the raced log verifies");
     assert_eq!(verified.entries, repeats * 6, "exactly the accepted posts are logged");
+}
+
+/// An environment's decision log exported to S3 (moto) after a busy stretch verifies, alone and as the
+/// successor of the export before it; each tampering kind on the stored object is reported at its line.
+#[tokio::test]
+async fn the_decision_log_exported_to_s3_verifies_and_tampering_is_caught_at_its_line() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use human_intervention::aws::s3;
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut input = example();
+    input["maxUrlUses"] = json!(3);
+    for i in 0..4 {
+        let (link, _) = t.create(&input).await;
+        for k in 0..i {
+            assert_eq!(t.post_form(&link, &format!("decision=approve&_submissionId=s{k}")).await.status(), 200);
+        }
+    }
+    let client = s3::client(&f.config);
+    let bucket =
+        format!("log-{}", human_intervention::domain::id::random_id(6).unwrap().to_lowercase().replace('_', "-"));
+    let location = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuWest1).build();
+    client.create_bucket().bucket(&bucket).create_bucket_configuration(location).send().await.expect("a bucket");
+    let key = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now())
+        .await
+        .expect("exported");
+    assert_eq!(key, "logs/prod-eu/00000000.jsonl");
+    let text = s3::read(&client, &bucket, &key).await.expect("read back");
+    let first = verify(&text).expect("the export verifies");
+    assert_eq!((first.entries, first.chains), (6, 6), "one lane per accepted submission");
+    let lines: Vec<&str> = text.lines().collect();
+    let rejoin = |lines: Vec<&str>| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let mut edited = lines.clone();
+    let changed = lines[2].replacen("\"seq\":0", "\"seq\":1", 1);
+    assert_ne!(changed, lines[2]);
+    edited[2] = &changed;
+    let mut swapped = lines.clone();
+    swapped.swap(1, 4);
+    let mut dropped = lines.clone();
+    dropped.remove(3);
+    for (how, tampered, line) in [("edited", edited, 3), ("swapped", swapped, 2), ("dropped", dropped, 4)] {
+        let problems = verify(&rejoin(tampered)).expect_err(how);
+        assert_eq!(problems[0].line, line, "{how}: {problems:?}");
+    }
+    let (link, _) = t.create(&input).await;
+    assert_eq!(t.post_form(&link, "decision=reject&_submissionId=late").await.status(), 200);
+    let next = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now())
+        .await
+        .expect("exported again");
+    assert_eq!(next, "logs/prod-eu/00000001.jsonl");
+    let later = s3::read(&client, &bucket, &next).await.expect("read back");
+    assert_eq!(verify_after(&later, &first.checkpoint).expect("follows the first").entries, 7);
 }
 
 fn quorum_input(reviewers: usize, approvals: usize) -> Value {

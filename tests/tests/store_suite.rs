@@ -805,6 +805,11 @@ async fn every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_ap
     assert_eq!((verified.entries, verified.chains), (6, 5), "{}", b.name);
     let anchored = verified.checkpoint.heads.iter().find(|h| h.intervention_id == voted.to_string()).unwrap();
     assert_eq!((anchored.seq, &anchored.digest), (head.seq, &head.digest), "{}: the head is the last entry", b.name);
+    let schema = intervention_tests::validator(intervention_tests::DECISION_LOG_SCHEMA);
+    for line in export.text.lines() {
+        let problems = intervention_tests::violations(&schema, &serde_json::from_str(line).unwrap());
+        assert!(problems.is_empty(), "{}: {line} breaks the schema: {problems:?}", b.name);
+    }
     for secret in ["a@example.com", "A-1001", "/i/", token.as_str().unwrap()] {
         assert!(!export.text.contains(secret), "{}: {secret} in the log", b.name);
     }
