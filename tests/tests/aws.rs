@@ -15,7 +15,7 @@ use human_intervention::domain::ledger::{verify, verify_after};
 use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
-use human_intervention::service::export_log;
+use human_intervention::service::{export_log, ExportError};
 use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::aws::{AwsFixture, CallCounter, FaultyStore, FlakyQueue, StoreFault};
 use intervention_tests::{example, submission_id_in, TestServer};
@@ -267,6 +267,17 @@ async fn the_decision_log_exported_to_s3_verifies_and_tampering_is_caught_at_its
     assert_eq!(next, "logs/prod-eu/00000001.jsonl");
     let later = s3::read(&client, &bucket, &next).await.expect("read back");
     assert_eq!(verify_after(&later, &first.checkpoint).expect("follows the first").entries, 7);
+    // An entry deleted from the table, which its intervention's head still names: nothing is anchored.
+    let (_, cancelled) = t.create(&input).await;
+    let id = InterventionId::parse(&cancelled).unwrap();
+    let service = Service::without_links(f.store.clone(), Arc::new(SystemClock));
+    assert_eq!(service.cancel(&id).await.unwrap(), Cancellation::Cancelled);
+    let entry_key = |k: &str| aws_sdk_dynamodb::types::AttributeValue::S(k.to_owned());
+    let sk = format!("L#{:020}", 0);
+    let deleted = f.dynamodb.delete_item().table_name(f.store.table()).key("pk", entry_key(&format!("I#{id}")));
+    deleted.key("sk", entry_key(&sk)).send().await.expect("deleted");
+    let refused = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now()).await;
+    assert!(matches!(refused, Err(s3::S3ExportError::Export(ExportError::Missing(_)))), "{refused:?}");
 }
 
 fn quorum_input(reviewers: usize, approvals: usize) -> Value {

@@ -65,6 +65,9 @@ async fn export(args: &[String]) -> Result<String, String> {
     }
     let out = option(args, "--out").ok_or(USAGE)?;
     let export = export_log(&store, environment_id, now).await.map_err(|e| e.to_string())?;
+    for link in &export.unlogged {
+        eprintln!("warning: {link}");
+    }
     std::fs::write(out, &export.text).map_err(|e| format!("{out}: {e}"))?;
     Ok(format!("exported {} entries and checkpoint {} to {out}", export.entries, export.checkpoint.seq))
 }
