@@ -5,7 +5,7 @@
 use aws_sdk_dynamodb::types::{Put, TransactWriteItem};
 use futures_util::stream::{self, StreamExt, TryStreamExt};
 
-use super::items::{entry_sk, intervention_pk, s, text, ttl, Item, ENVIRONMENT_INDEX};
+use super::items::{entry_sk, intervention_pk, n, s, text, ttl, Item, ENVIRONMENT_INDEX};
 use super::{sdk_error, unavailable, DynamoStore};
 use crate::domain::id::InterventionId;
 use crate::domain::ledger::{Checkpoint, Entry};
@@ -44,7 +44,7 @@ impl DynamoStore {
                     .item("pk", s(intervention_pk(&entry.intervention_id)))
                     .item("sk", s(entry_sk(entry)))
                     .item("entry", s(entry.line()))
-                    .item("ttl", super::items::n(ttl(intervention)))
+                    .item("ttl", n(ttl(intervention)))
                     .condition_expression("attribute_not_exists(pk)")
                     .build()
                     .map_err(unavailable)?;

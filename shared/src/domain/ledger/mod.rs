@@ -170,7 +170,7 @@ impl Entry {
             Some(head) => (head.seq + 1, head.digest.clone()),
             None => (0, genesis(environment_id, &intervention_id.to_string(), "")),
         };
-        Self::digested(Self::bare(environment_id, intervention_id, None, seq, prev, kind, at, decided))
+        Self::digested(Self::bare(environment_id, intervention_id, (None, seq, prev), kind, at, decided))
     }
 
     /// The one entry of the lane `lane` (a link's accepted submission, by its submission id).
@@ -183,17 +183,15 @@ impl Entry {
         decided: Decided,
     ) -> Self {
         let prev = genesis(environment_id, &intervention_id.to_string(), lane);
-        let lane = Some(lane.to_owned());
-        Self::digested(Self::bare(environment_id, intervention_id, lane, 0, prev, kind, at, decided))
+        let position = (Some(lane.to_owned()), 0, prev);
+        Self::digested(Self::bare(environment_id, intervention_id, position, kind, at, decided))
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// The entry at `position` (its lane, `seq` and `prev`), not yet digested.
     fn bare(
         environment_id: &str,
         intervention_id: InterventionId,
-        lane: Option<String>,
-        seq: u64,
-        prev: String,
+        (lane, seq, prev): (Option<String>, u64, String),
         kind: EntryKind,
         at: Timestamp,
         decided: Decided,
