@@ -44,6 +44,9 @@ pub enum EntryKind {
     Timeout,
     /// The run cancelled.
     Cancel,
+    /// A kind this version does not know (a later version's): read, and verified, like any other.
+    #[serde(other)]
+    Unknown,
 }
 
 /// A reviewer's vote, as the log records it.

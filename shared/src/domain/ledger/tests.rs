@@ -125,6 +125,24 @@ fn a_later_checkpoint_follows_the_one_before_and_keeps_what_it_anchored() {
 }
 
 #[test]
+fn a_kind_this_version_does_not_know_verifies_like_any_other() {
+    let first = chain(1, 1).remove(0);
+    let mut later = serde_json::json!({
+        "environmentId": ENV, "interventionId": id(1).to_string(), "seq": 1, "kind": "operatorNote",
+        "at": "2026-11-25T11:00:00.000Z", "note": "a field this version does not know", "prev": first.digest,
+    });
+    later["digest"] = Value::String(digest_of(&later));
+    let read: Entry = serde_json::from_value(later.clone()).expect("an entry");
+    assert_eq!(read.kind, EntryKind::Unknown);
+    let checkpoint = Checkpoint::after(None, ENV, &[first.clone(), read], Timestamp::from_millis(1));
+    let text = format!("{}\n{}\n{}\n", first.line(), canonical_line(&later), checkpoint.line());
+    assert_eq!(verify(&text).map(|v| v.entries), Ok(2));
+    // The unknown field is covered by the digest all the same.
+    let edited = text.replace("does not know", "does know");
+    assert_eq!(first_problem(&edited).line, 2);
+}
+
+#[test]
 fn an_entry_never_holds_more_than_ids_kind_time_and_digests() {
     let value = chain(1, 3)[2].to_value();
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
