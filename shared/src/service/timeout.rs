@@ -41,6 +41,12 @@ impl Service {
             }
             match outcome {
                 TimeoutOutcome::Queued => tracing::info!("link expired unanswered: timeout continuation recorded"),
+                // Never "nothing to do": the timer would be spent while the timeout is still due.
+                TimeoutOutcome::Refused(TimeoutRefusal::Moved) => {
+                    return Err(StoreError::Unavailable(
+                        "the timeout kept meeting newer votes; nothing was recorded".into(),
+                    ))
+                }
                 TimeoutOutcome::Refused(refusal) => tracing::info!(reason = refusal.reason(), "timeout does nothing"),
             }
             Ok(outcome)
