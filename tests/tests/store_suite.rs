@@ -13,7 +13,7 @@ use human_intervention::domain::model::{InterventionState, ReminderRefusal, Time
 use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use human_intervention::domain::time::{Clock, Timestamp};
-use human_intervention::ports::store::{ReminderOutcome, StoreError, TimeoutOutcome};
+use human_intervention::ports::store::{CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
 use human_intervention::service::{deliver_task, export_log, Cancellation, SubmitResult, View};
 use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
@@ -73,6 +73,7 @@ on_both_stores!(
     a_cancel_decided_on_the_stored_item_is_too_late_after_an_answer,
     a_reminder_recorded_just_before_a_cancel_is_parked_not_sent,
     every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_appends_nothing,
+    a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appends_nothing,
     two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided,
     the_requesters_link_is_not_issued_and_a_signed_one_is_not_found,
     an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults,
@@ -820,4 +821,25 @@ async fn every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_ap
     let stale = Checkpoint::after(Some(&export.checkpoint), "prod-eu", &[], at(EXPIRY + 2));
     let refused = b.store.add_checkpoint(&stale).await;
     assert!(matches!(refused, Err(StoreError::AlreadyExists)), "{}: {refused:?}", b.name);
+}
+
+/// A quorum's cancel and timeout decided on a read from before a vote was counted (the log's head moved)
+/// are refused by the store as stale, appending nothing; the service reads again and the cancel follows
+/// the vote on the chain.
+async fn a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appends_nothing(b: Bench) {
+    use EntryKind::{Cancel, Vote};
+    let (id, tokens) = b.create(&quorum(&["a", "b", "c"], 2)).await;
+    let before = b.store.get(&id).await.unwrap().unwrap();
+    assert!(accepted(&b.vote(&tokens["a"], "approve", "v1").await), "{}", b.name);
+    let cancel = lifecycle::cancel(&before, b.clock.now());
+    let refused = b.store.cancel(&before, &cancel).await.unwrap();
+    assert!(matches!(refused, CancelOutcome::Stale), "{}: {refused:?}", b.name);
+    b.clock.set(at(EXPIRY + 60_000));
+    let continuation = Continuation::for_timeout(&before).expect("onTimeout");
+    let change = lifecycle::time_out(&before, &continuation.id, b.clock.now()).expect("due on the read");
+    let refused = b.store.time_out(&before, &continuation, &change).await.unwrap();
+    assert_eq!(refused, TimeoutOutcome::Refused(TimeoutRefusal::Moved), "{}", b.name);
+    assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote])]), "{}: nothing appended", b.name);
+    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote, Cancel])]), "{}", b.name);
 }
