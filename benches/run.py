@@ -780,6 +780,8 @@ def main():
             "SCHEDULE_GROUP": aws["SCHEDULE_GROUP"],
             "TIMEOUT_FUNCTION_ARN": aws["TIMEOUT_FUNCTION_ARN"],
             "SCHEDULER_ROLE_ARN": aws["SCHEDULER_ROLE_ARN"],
+            # log-export's bucket: read at start-up, written only when an export runs.
+            "LOG_BUCKET": "decision-log",
         }
 
     # BENCH_ONLY=abef (say) runs only those parts; the table shows n/a for the others.

@@ -80,8 +80,11 @@ SCHEDULER_ENV = {
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
 #                on the byEnvironment index (the listing).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
-#                Query on the table (the continuations already queued: "too late"), UpdateItem (cancel),
-#                DeleteSchedule (its timer); its asynchronous on-failure destination (sqs:SendMessage).
+#                Query on the table (the continuations already queued: "too late"), the cancel
+#                TransactWriteItems: Update (cancel) and Put (its decision log entry), DeleteSchedule (its
+#                timer); its asynchronous on-failure destination (sqs:SendMessage).
+#   log-export:  Query on the byEnvironment index (the environment's interventions) and on the table (each
+#                one's entries, the last checkpoint), PutItem (the next checkpoint), PutObject (the export).
 EXPECTED = {
     "CreateLinkFunction": (
         "create-link",
@@ -167,10 +170,21 @@ EXPECTED = {
             "dynamodb:Query": {CORRELATION_INDEX, "Table.Arn"},
             "dynamodb:GetItem": {"Table.Arn"},
             "dynamodb:UpdateItem": {"Table.Arn"},
+            "dynamodb:PutItem": {"Table.Arn"},
             "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
             "sqs:SendMessage": {"CancelDeadLetterQueue.Arn"},
         },
         SCHEDULER_ENV,
+    ),
+    "LogExportFunction": (
+        "log-export",
+        {
+            **own_logs("LogExportLogGroup"),
+            "dynamodb:Query": {ENVIRONMENT_INDEX, "Table.Arn"},
+            "dynamodb:PutItem": {"Table.Arn"},
+            "s3:PutObject": {"${DecisionLogBucket.Arn}/*"},
+        },
+        {"LOG_BUCKET": "Ref:DecisionLogBucket"},
     ),
 }
 
@@ -350,10 +364,30 @@ def check_correlation_index(resources):
     check("Table: every attribute definition is a key (CloudFormation refuses others)", set(types) == keyed, (types, keyed))
 
 
+def check_log_export_rule(resources):
+    """The log export runs on a schedule only, to the log export function only, with the environments named."""
+    rule = resources.get("LogExportRule", {}).get("Properties", {})
+    targets = rule.get("Targets", [])
+    check(
+        "log export rule: a schedule (no event pattern), one target, the log export function",
+        "ScheduleExpression" in rule
+        and "EventPattern" not in rule
+        and len(targets) == 1
+        and describe(targets[0].get("Arn")) == "LogExportFunction.Arn"
+        and "Input" in targets[0],
+        rule,
+    )
+    check("log export rule: enabled only with environments to export", rule.get("State", {}).get("Fn::If", [None])[0] == "ExportsLog", rule.get("State"))
+
+
 def check_cancel_rule(resources):
     """EventBridge passes the execution ends that leave a link behind to the cancel function, only."""
     rules = {n: r for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"}
-    check("one EventBridge rule: CancelOnExecutionEndRule", list(rules) == ["CancelOnExecutionEndRule"], list(rules))
+    check(
+        "two EventBridge rules: CancelOnExecutionEndRule and the log export's LogExportRule",
+        sorted(rules) == ["CancelOnExecutionEndRule", "LogExportRule"],
+        list(rules),
+    )
     rule = rules.get("CancelOnExecutionEndRule", {}).get("Properties", {})
     pattern = rule.get("EventPattern", {})
     check(
@@ -403,7 +437,9 @@ def check_cancel_rule(resources):
     permissions = [
         r["Properties"]
         for r in resources.values()
-        if r["Type"] == "AWS::Lambda::Permission" and r["Properties"].get("Principal") == "events.amazonaws.com"
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"].get("Principal") == "events.amazonaws.com"
+        and describe(r["Properties"].get("FunctionName")) != "Ref:LogExportFunction"
     ]
     check(
         "cancel rule: EventBridge may invoke the cancel function (one permission, SourceArn the rule)",
@@ -734,8 +770,9 @@ def main():
             )
             if principal == "events.amazonaws.com":
                 check(
-                    f"{name}: the cancel function, only for the cancel rule",
-                    function == "Ref:CancelFunction" and source == "CancelOnExecutionEndRule.Arn",
+                    f"{name}: the cancel function only for the cancel rule, the log export only for its schedule",
+                    (function, source)
+                    in {("Ref:CancelFunction", "CancelOnExecutionEndRule.Arn"), ("Ref:LogExportFunction", "LogExportRule.Arn")},
                     (function, source),
                 )
                 continue
@@ -817,6 +854,7 @@ def main():
 
     check_correlation_index(resources)
     check_cancel_rule(resources)
+    check_log_export_rule(resources)
     check_queue_policies(resources)
     check_state_machine_roles(resources, path)
 

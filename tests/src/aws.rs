@@ -181,6 +181,7 @@ impl FaultyStore {
 }
 
 use human_intervention::domain::id::{InterventionId, SubmissionId};
+use human_intervention::domain::ledger::{Checkpoint, Entry};
 use human_intervention::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use human_intervention::domain::model::TimeoutRefusal;
 use human_intervention::domain::model::{Intervention, Submission};
@@ -223,8 +224,12 @@ impl InterventionStore for FaultyStore {
             }
         }
     }
-    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError> {
-        self.inner.cancel(id, change).await
+    async fn cancel(
+        &self,
+        intervention: &Intervention,
+        change: &Change<CancelRefusal>,
+    ) -> Result<CancelOutcome, StoreError> {
+        self.inner.cancel(intervention, change).await
     }
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
         self.inner.by_correlation(correlation_id).await
@@ -282,6 +287,15 @@ impl InterventionStore for FaultyStore {
     }
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
         self.inner.allowance_used(environment_id, year_month).await
+    }
+    async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError> {
+        self.inner.log_entries(environment_id).await
+    }
+    async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.inner.last_checkpoint(environment_id).await
+    }
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        self.inner.add_checkpoint(checkpoint).await
     }
 }
 

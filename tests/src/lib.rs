@@ -153,6 +153,9 @@ pub const CONTINUATION_SCHEMA: &str = include_str!("../../docs/schemas/continuat
 /// The link-creation input's JSON Schema (`docs/schemas/link-creation-input.schema.json`).
 pub const CREATION_SCHEMA: &str = include_str!("../../docs/schemas/link-creation-input.schema.json");
 
+/// One line of a decision log export's JSON Schema (`docs/schemas/decision-log-line.schema.json`).
+pub const DECISION_LOG_SCHEMA: &str = include_str!("../../docs/schemas/decision-log-line.schema.json");
+
 /// A JSON Schema 2020-12 validator for `schema`, with `format` (date-time, …) asserted.
 pub fn validator(schema: &str) -> jsonschema::Validator {
     let schema: Value = serde_json::from_str(schema).expect("the schema is JSON");

@@ -12,9 +12,11 @@ use futures::StreamExt;
 use human_intervention::aws::stream::publish_records;
 use human_intervention::aws::DynamoStore;
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::ledger::{verify, verify_after};
 use human_intervention::domain::time::{Clock, ManualClock, SystemClock, Timestamp};
 use human_intervention::ports::queue::ContinuationQueue;
 use human_intervention::ports::store::InterventionStore;
+use human_intervention::service::{export_log, ExportError};
 use human_intervention::web::local::{Backend, LocalConfig};
 use intervention_tests::aws::{AwsFixture, CallCounter, FaultyStore, FlakyQueue, StoreFault};
 use intervention_tests::{example, submission_id_in, TestServer};
@@ -189,6 +191,10 @@ async fn race(f: &AwsFixture, t: &TestServer, round: usize, max_uses: u32, posts
     let stored: BTreeSet<String> =
         f.store.submissions(&parsed).await.expect("submissions").iter().map(|s| s.submission_id.to_string()).collect();
     assert_eq!(stored, accepted, "round {round}: the recorded submissions are those of the accepted posts");
+    let entries = f.store.log_entries("prod-eu").await.expect("the decision log");
+    let logged: BTreeSet<String> =
+        entries.iter().filter(|e| e.intervention_id == parsed).filter_map(|e| e.submission_id.clone()).collect();
+    assert_eq!(logged, accepted, "round {round}: one decision log entry per accepted post, and no other");
 }
 
 /// `RACE_REPEATS` (default 20) rounds of 1,000 concurrent posts on a max-uses-1 and a max-uses-5 link. On
@@ -206,6 +212,73 @@ async fn a_thousand_concurrent_submissions_accept_exactly_max_uses() {
             race(&f, &t, round, max_uses, 1_000).await;
         }
     }
+    // The environment's log after every round verifies: one entry per accepted post, every chain anchored.
+    let export = export_log(f.store.as_ref(), "prod-eu", SystemClock.now()).await.expect("exported");
+    let verified = verify(&export.text).expect("the raced log verifies");
+    assert_eq!(verified.entries, repeats * 6, "exactly the accepted posts are logged");
+}
+
+/// An environment's decision log exported to S3 (moto) after a busy stretch verifies, alone and as the
+/// successor of the export before it; each tampering kind on the stored object is reported at its line.
+#[tokio::test]
+async fn the_decision_log_exported_to_s3_verifies_and_tampering_is_caught_at_its_line() {
+    use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration};
+    use human_intervention::aws::s3;
+    let f = AwsFixture::new(false).await;
+    let t = server_on(&f).await;
+    let mut input = example();
+    input["maxUrlUses"] = json!(3);
+    for i in 0..4 {
+        let (link, _) = t.create(&input).await;
+        for k in 0..i {
+            assert_eq!(t.post_form(&link, &format!("decision=approve&_submissionId=s{k}")).await.status(), 200);
+        }
+    }
+    let client = s3::client(&f.config);
+    let bucket =
+        format!("log-{}", human_intervention::domain::id::random_id(6).unwrap().to_lowercase().replace('_', "-"));
+    let location = CreateBucketConfiguration::builder().location_constraint(BucketLocationConstraint::EuWest1).build();
+    client.create_bucket().bucket(&bucket).create_bucket_configuration(location).send().await.expect("a bucket");
+    let key = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now())
+        .await
+        .expect("exported");
+    assert_eq!(key, "logs/prod-eu/00000000.jsonl");
+    let text = s3::read(&client, &bucket, &key).await.expect("read back");
+    let first = verify(&text).expect("the export verifies");
+    assert_eq!((first.entries, first.chains), (6, 6), "one lane per accepted submission");
+    let lines: Vec<&str> = text.lines().collect();
+    let rejoin = |lines: Vec<&str>| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let mut edited = lines.clone();
+    let changed = lines[2].replacen("\"seq\":0", "\"seq\":1", 1);
+    assert_ne!(changed, lines[2]);
+    edited[2] = &changed;
+    let mut swapped = lines.clone();
+    swapped.swap(1, 4);
+    let mut dropped = lines.clone();
+    dropped.remove(3);
+    for (how, tampered, line) in [("edited", edited, 3), ("swapped", swapped, 2), ("dropped", dropped, 4)] {
+        let problems = verify(&rejoin(tampered)).expect_err(how);
+        assert_eq!(problems[0].line, line, "{how}: {problems:?}");
+    }
+    let (link, _) = t.create(&input).await;
+    assert_eq!(t.post_form(&link, "decision=reject&_submissionId=late").await.status(), 200);
+    let next = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now())
+        .await
+        .expect("exported again");
+    assert_eq!(next, "logs/prod-eu/00000001.jsonl");
+    let later = s3::read(&client, &bucket, &next).await.expect("read back");
+    assert_eq!(verify_after(&later, &first.checkpoint).expect("follows the first").entries, 7);
+    // An entry deleted from the table, which its intervention's head still names: nothing is anchored.
+    let (_, cancelled) = t.create(&input).await;
+    let id = InterventionId::parse(&cancelled).unwrap();
+    let service = Service::without_links(f.store.clone(), Arc::new(SystemClock));
+    assert_eq!(service.cancel(&id).await.unwrap(), Cancellation::Cancelled);
+    let entry_key = |k: &str| aws_sdk_dynamodb::types::AttributeValue::S(k.to_owned());
+    let sk = format!("L#{:020}", 0);
+    let deleted = f.dynamodb.delete_item().table_name(f.store.table()).key("pk", entry_key(&format!("I#{id}")));
+    deleted.key("sk", entry_key(&sk)).send().await.expect("deleted");
+    let refused = s3::export_to_s3(f.store.as_ref(), &client, &bucket, "logs/", "prod-eu", SystemClock.now()).await;
+    assert!(matches!(refused, Err(s3::S3ExportError::Export(ExportError::Missing(_)))), "{refused:?}");
 }
 
 fn quorum_input(reviewers: usize, approvals: usize) -> Value {

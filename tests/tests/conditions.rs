@@ -170,6 +170,7 @@ fn guards(i: &Intervention, tokens: &[&str]) -> Vec<Guard> {
     let other = Tally { approvals: i.tally.approvals + 1, rejections: i.tally.rejections };
     all.extend([Guard::TallyIs(i.tally), Guard::TallyIs(other), Guard::TallyIs(Tally::default())]);
     all.extend(tokens.iter().map(|t| Guard::TokenIs(TaskToken::parse(t).expect("a token"))));
+    all.extend([None, Some(0), Some(1), Some(2)].map(Guard::LogHeadIs));
     let mut unique = Vec::new();
     for guard in all {
         if !unique.contains(&guard) {

@@ -17,7 +17,7 @@ use human_intervention::aws::{DynamoStore, SqsQueue};
 use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::time::{Clock, SystemClock};
 use human_intervention::domain::token::{LinkKey, LinkKeys};
-use human_intervention::service::{Outlets, Service, SubmitRequest, SubmitResult, View};
+use human_intervention::service::{Cancellation, Outlets, Service, SubmitRequest, SubmitResult, View};
 use intervention_tests::aws::{AwsFixture, CallCounter};
 use intervention_tests::example;
 
@@ -168,6 +168,15 @@ async fn round_trips(timeouts: bool) {
         true,
     );
     assert_eq!(fixture.drain().await.len(), SUBMISSIONS, "every continuation is on the queue");
+
+    // A cancel reads the intervention first (its decision log entry follows the head read), then writes
+    // the cancel and its entry in one transaction.
+    let pending = service.create(input.to_string().as_bytes()).await.expect("created");
+    counter.take();
+    let pending = InterventionId::parse(&pending.intervention_id).expect("an id");
+    assert_eq!(service.cancel(&pending).await.expect("cancel"), Cancellation::Cancelled);
+    let budget = with_timer(&[("DynamoDB.GetItem", 1), ("DynamoDB.TransactWriteItems", 1)], "Scheduler.DeleteSchedule");
+    check(&format!("cancel ({label})"), counter.take(), &budget, true);
 }
 
 #[tokio::test]

@@ -8,13 +8,14 @@ use std::sync::Arc;
 
 use human_intervention::domain::continuation::{Continuation, Outcome, Verdict};
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::ledger::{verify, verify_after, Checkpoint, EntryKind};
 use human_intervention::domain::lifecycle::{self, Settlement};
 use human_intervention::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
 use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use human_intervention::domain::time::{Clock, Timestamp};
-use human_intervention::ports::store::{ReminderOutcome, TimeoutOutcome};
-use human_intervention::service::{deliver_task, Cancellation, SubmitResult, View};
+use human_intervention::ports::store::{CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
+use human_intervention::service::{deliver_task, export_log, Cancellation, SubmitResult, View};
 use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
 use serde_json::{json, Value};
@@ -72,6 +73,8 @@ on_both_stores!(
     a_waiting_run_gets_the_first_answer_whichever_continuation_the_publisher_holds,
     a_cancel_decided_on_the_stored_item_is_too_late_after_an_answer,
     a_reminder_recorded_just_before_a_cancel_is_parked_not_sent,
+    every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_appends_nothing,
+    a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appends_nothing,
     two_of_three_approvals_queue_one_approved_continuation_listing_both_and_the_third_link_is_decided,
     the_requesters_link_is_not_issued_and_a_signed_one_is_not_found,
     an_unanswered_link_queues_one_timed_out_continuation_with_the_defaults,
@@ -740,4 +743,104 @@ async fn a_reminder_recorded_just_before_a_cancel_is_parked_not_sent(b: Bench) {
     assert!(b.queue.messages().is_empty(), "{}: nothing queued after the cancel", b.name);
     let left = b.store.unpublished(10, b.clock.now()).await.unwrap();
     assert!(left.is_empty(), "{}: the reminder left the outbox (parked)", b.name);
+}
+
+/// The kinds on each chain of the decision log (an intervention's, or a lane of it), by `seq`, as the
+/// store lists them.
+async fn chains(b: &Bench) -> BTreeMap<(InterventionId, Option<String>), Vec<EntryKind>> {
+    let mut entries = b.store.log_entries("prod-eu").await.unwrap();
+    entries.sort_by_key(|e| (e.chain(), e.seq));
+    let mut chains: BTreeMap<(InterventionId, Option<String>), Vec<EntryKind>> = BTreeMap::new();
+    for entry in entries {
+        let chain = chains.entry((entry.intervention_id, entry.lane.clone())).or_default();
+        assert_eq!(entry.seq as usize, chain.len(), "{}: contiguous from 0", b.name);
+        chain.push(entry.kind);
+    }
+    chains
+}
+
+/// Each decision appends its entry with the decision, and only then: a repeat, a used-up or decided link,
+/// a cancel after an answer, a timeout after one and a second cancel append nothing. A link's submissions
+/// are lanes; votes, the decision, a cancel and the timeout are on the intervention's chain, whose head
+/// is its last entry; the export verifies and anchors every chain; no entry holds a secret or a link.
+async fn every_decision_appends_its_chain_in_the_same_write_and_a_refused_one_appends_nothing(b: Bench) {
+    use EntryKind::{Cancel, Decision, Submission, Timeout, Vote};
+    let mut two = input();
+    two["maxUrlUses"] = json!(2);
+    let (answered, token) = b.create(&two).await;
+    assert!(accepted(&b.post(&token, "decision=approve&_submissionId=s1").await), "{}", b.name);
+    assert!(accepted(&b.post(&token, "decision=approve&_submissionId=s1").await), "{}: a repeat", b.name);
+    assert!(accepted(&b.post(&token, "decision=reject&_submissionId=s2").await), "{}", b.name);
+    let used_up = b.post(&token, "decision=approve&_submissionId=s3").await;
+    assert!(matches!(used_up, SubmitResult::Rejected(Rejection::UsedUp)), "{}: {used_up:?}", b.name);
+    assert!(matches!(b.service.cancel(&answered).await.unwrap(), Cancellation::TooLate { .. }), "{}", b.name);
+    let (cancelled, _) = b.create(&input()).await;
+    assert_eq!(b.service.cancel(&cancelled).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(b.service.cancel(&cancelled).await.unwrap(), Cancellation::Cancelled, "{}: again", b.name);
+    let (voted, tokens) = b.create(&quorum(&["a", "b", "c"], 2)).await;
+    assert!(accepted(&b.vote(&tokens["a"], "approve", "v1").await), "{}", b.name);
+    assert!(accepted(&b.vote(&tokens["b"], "approve", "v2").await), "{}", b.name);
+    let decided = b.vote(&tokens["c"], "reject", "v3").await;
+    assert!(matches!(decided, SubmitResult::Rejected(Rejection::Decided(_))), "{}: {decided:?}", b.name);
+    let (timed_out, _) = b.create(&input()).await;
+    // Created a few seconds after START (each vote moves the clock): past its expiry.
+    b.clock.set(at(EXPIRY + 60_000));
+    assert_eq!(b.service.fire_timeout(&timed_out).await.unwrap(), TimeoutOutcome::Queued, "{}", b.name);
+    let refused = b.service.fire_timeout(&answered).await.unwrap();
+    assert_eq!(refused, TimeoutOutcome::Refused(TimeoutRefusal::Answered), "{}", b.name);
+    assert_eq!(
+        b.service.fire_timeout(&timed_out).await.unwrap(),
+        TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut)
+    );
+    let lane = |sid: &str| Some(sid.to_owned());
+    let expected = BTreeMap::from([
+        ((answered, lane("s1")), vec![Submission]),
+        ((answered, lane("s2")), vec![Submission]),
+        ((cancelled, None), vec![Cancel]),
+        ((voted, None), vec![Vote, Decision]),
+        ((timed_out, None), vec![Timeout]),
+    ]);
+    assert_eq!(chains(&b).await, expected, "{}", b.name);
+    let head = b.store.get(&voted).await.unwrap().unwrap().log_head.expect("a head");
+    let export = export_log(b.store.as_ref(), "prod-eu", at(EXPIRY)).await.expect("exported");
+    let verified = verify(&export.text).expect("the export verifies");
+    assert_eq!((verified.entries, verified.chains), (6, 5), "{}", b.name);
+    let anchored = verified.checkpoint.heads.iter().find(|h| h.intervention_id == voted.to_string()).unwrap();
+    assert_eq!((anchored.seq, &anchored.digest), (head.seq, &head.digest), "{}: the head is the last entry", b.name);
+    let schema = intervention_tests::validator(intervention_tests::DECISION_LOG_SCHEMA);
+    for line in export.text.lines() {
+        let problems = intervention_tests::violations(&schema, &serde_json::from_str(line).unwrap());
+        assert!(problems.is_empty(), "{}: {line} breaks the schema: {problems:?}", b.name);
+    }
+    for secret in ["a@example.com", "A-1001", "/i/", token.as_str().unwrap()] {
+        assert!(!export.text.contains(secret), "{}: {secret} in the log", b.name);
+    }
+    // The next export follows this checkpoint; one that lost the race to store its checkpoint is refused.
+    let next = export_log(b.store.as_ref(), "prod-eu", at(EXPIRY + 1)).await.expect("exported again");
+    assert_eq!(next.checkpoint.prev, export.checkpoint.digest, "{}", b.name);
+    assert!(verify_after(&next.text, &export.checkpoint).is_ok(), "{}", b.name);
+    let stale = Checkpoint::after(Some(&export.checkpoint), "prod-eu", &[], at(EXPIRY + 2));
+    let refused = b.store.add_checkpoint(&stale).await;
+    assert!(matches!(refused, Err(StoreError::AlreadyExists)), "{}: {refused:?}", b.name);
+}
+
+/// A quorum's cancel and timeout decided on a read from before a vote was counted (the log's head moved)
+/// are refused by the store as stale, appending nothing; the service reads again and the cancel follows
+/// the vote on the chain.
+async fn a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appends_nothing(b: Bench) {
+    use EntryKind::{Cancel, Vote};
+    let (id, tokens) = b.create(&quorum(&["a", "b", "c"], 2)).await;
+    let before = b.store.get(&id).await.unwrap().unwrap();
+    assert!(accepted(&b.vote(&tokens["a"], "approve", "v1").await), "{}", b.name);
+    let cancel = lifecycle::cancel(&before, b.clock.now());
+    let refused = b.store.cancel(&before, &cancel).await.unwrap();
+    assert!(matches!(refused, CancelOutcome::Stale), "{}: {refused:?}", b.name);
+    b.clock.set(at(EXPIRY + 60_000));
+    let continuation = Continuation::for_timeout(&before).expect("onTimeout");
+    let change = lifecycle::time_out(&before, &continuation.id, b.clock.now()).expect("due on the read");
+    let refused = b.store.time_out(&before, &continuation, &change).await.unwrap();
+    assert_eq!(refused, TimeoutOutcome::Refused(TimeoutRefusal::Moved), "{}", b.name);
+    assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote])]), "{}: nothing appended", b.name);
+    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote, Cancel])]), "{}", b.name);
 }

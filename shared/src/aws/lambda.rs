@@ -40,6 +40,12 @@ pub enum InvocationError {
     /// The function's answer could not be written.
     #[error("{0}")]
     InvalidResponse(String),
+    /// The log export's event does not name environments.
+    #[error("{0}")]
+    InvalidExportEvent(String),
+    /// The decision log was not exported (the store, S3, or a stored log that does not verify).
+    #[error("{0}")]
+    Export(String),
 }
 
 impl InvocationError {
@@ -63,6 +69,8 @@ impl InvocationError {
             Self::TimeoutNotDue => "TimeoutNotDue",
             Self::ReminderNotDue => "ReminderNotDue",
             Self::InvalidResponse(_) => "InvalidResponse",
+            Self::InvalidExportEvent(_) => "InvalidExportEvent",
+            Self::Export(_) => "DecisionLogExportFailed",
         }
     }
 

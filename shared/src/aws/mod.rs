@@ -5,6 +5,7 @@ pub mod dynamo;
 pub mod events;
 pub mod kms;
 pub mod lambda;
+pub mod s3;
 pub mod scheduler;
 pub mod sfn;
 pub mod sqs;

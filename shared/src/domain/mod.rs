@@ -11,6 +11,7 @@ pub mod form;
 pub mod fuzzing;
 pub mod id;
 pub mod input;
+pub mod ledger;
 pub mod lifecycle;
 pub mod model;
 pub mod proof;

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::domain::context::{Context, ContextKey};
 use crate::domain::form::FormDocument;
 use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::ledger::Head;
 pub use crate::domain::lifecycle::refusals::{ReminderRefusal, TimeoutRefusal};
 pub use crate::domain::quorum::{Decision, Quorum, Tally};
 pub use crate::domain::reviewers::Reviewer;
@@ -130,6 +131,10 @@ pub struct Intervention {
     /// the one a waiting run gets (live attributes; absent on items written before it was kept).
     #[serde(skip)]
     pub first_answer: Option<String>,
+    /// The head of the intervention's decision log (`domain::ledger`): its last entry, `None` before the
+    /// first (live attributes).
+    #[serde(skip)]
+    pub log_head: Option<Head>,
 }
 
 impl Intervention {

@@ -11,7 +11,8 @@ use tokio::sync::Notify;
 
 use crate::domain::continuation::{self, Continuation};
 use crate::domain::id::{InterventionId, SubmissionId};
-use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::ledger::{Checkpoint, Entry};
+use crate::domain::lifecycle::{CancelRefusal, Change, Effect, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::model::{Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskStatus, TaskToken};
@@ -32,6 +33,10 @@ struct Tables {
     allowance: HashMap<(String, String), u64>,
     /// Every continuation recorded, by intervention (the outbox forgets published ones).
     recorded: HashMap<InterventionId, Vec<Continuation>>,
+    /// Each intervention's decision log, appended by the changes that carry an entry.
+    log: HashMap<InterventionId, Vec<Entry>>,
+    /// Each environment's checkpoints of the decision log, oldest first.
+    checkpoints: HashMap<String, Vec<Checkpoint>>,
 }
 
 impl Tables {
@@ -48,9 +53,18 @@ impl Tables {
 
     /// Applies `change` to the stored intervention if its guards hold: the intervention after it, or the
     /// refusal the change gives on the intervention as stored (`None`: no such intervention).
+    /// The change's decision log entry is kept with it, under the same lock.
     fn apply<R>(&mut self, id: &InterventionId, change: &Change<R>) -> Option<Result<Intervention, R>> {
         let stored = self.interventions.get_mut(id)?;
-        Some(change.apply(stored).map(|()| stored.clone()))
+        let applied = change.apply(stored).map(|()| stored.clone());
+        if applied.is_ok() {
+            for effect in &change.effects {
+                if let Effect::Append(entry) = effect {
+                    self.log.entry(*id).or_default().push(entry.as_ref().clone());
+                }
+            }
+        }
+        Some(applied)
     }
 
     fn count_allowance(&mut self, intervention: &Intervention, now: Timestamp) {
@@ -190,11 +204,17 @@ impl InterventionStore for MemoryStore {
         Ok(ReminderOutcome::Queued)
     }
 
-    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError> {
+    async fn cancel(
+        &self,
+        intervention: &Intervention,
+        change: &Change<CancelRefusal>,
+    ) -> Result<CancelOutcome, StoreError> {
+        let id = &intervention.id;
         let mut tables = self.lock()?;
         Ok(match tables.apply(id, change) {
             None => CancelOutcome::NotFound,
             Some(Ok(_)) | Some(Err(CancelRefusal::AlreadyCancelled)) => CancelOutcome::Cancelled,
+            Some(Err(CancelRefusal::Moved)) => CancelOutcome::Stale,
             Some(Err(CancelRefusal::TooLate)) => match tables.interventions.get(id) {
                 Some(stored) => CancelOutcome::TooLate(Box::new(stored.clone())),
                 None => CancelOutcome::NotFound,
@@ -293,5 +313,24 @@ impl InterventionStore for MemoryStore {
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
         let tables = self.lock()?;
         Ok(tables.allowance.get(&(environment_id.to_owned(), year_month.to_owned())).copied().unwrap_or(0))
+    }
+
+    async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError> {
+        let tables = self.lock()?;
+        Ok(tables.log.values().flatten().filter(|e| e.environment_id == environment_id).cloned().collect())
+    }
+
+    async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
+        Ok(self.lock()?.checkpoints.get(environment_id).and_then(|all| all.last()).cloned())
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let mut tables = self.lock()?;
+        let stored = tables.checkpoints.entry(checkpoint.environment_id.clone()).or_default();
+        if stored.iter().any(|c| c.seq == checkpoint.seq) {
+            return Err(StoreError::AlreadyExists);
+        }
+        stored.push(checkpoint.clone());
+        Ok(())
     }
 }

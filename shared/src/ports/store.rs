@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::ledger::{Checkpoint, Entry};
 use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::model::{Intervention, InterventionState, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
@@ -48,8 +49,8 @@ pub enum Acceptance {
     Repeat(Submission),
     /// Refused; nothing changed.
     Refused(Rejection),
-    /// A quorum's vote only: the votes counted are no longer those of the copy the caller read (another
-    /// vote came first); nothing changed. Read again, decide again, try again.
+    /// Another decision came first since the caller's copy was read (a quorum's vote counted, or any
+    /// decision appended to the decision log); nothing changed. Read again, decide again, try again.
     Stale,
 }
 
@@ -108,6 +109,9 @@ pub enum CancelOutcome {
     TooLate(Box<Intervention>),
     /// No intervention with this id.
     NotFound,
+    /// A vote was counted since the caller's copy was read (the decision log moved): nothing changed.
+    /// Read again and try again.
+    Stale,
 }
 
 /// What attaching a task token did.
@@ -194,9 +198,14 @@ pub trait InterventionStore: Send + Sync {
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError>;
 
-    /// A cancel, in one atomic step, only if the guards of `change` (`lifecycle::cancel`) hold on the
-    /// stored item (no read before). Cancelled before is `Cancelled`.
-    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError>;
+    /// A cancel, in one atomic step with its decision log entry, only if the guards of `change`
+    /// (`lifecycle::cancel`, decided on `intervention` as read) hold on the stored item. Cancelled before
+    /// is `Cancelled`.
+    async fn cancel(
+        &self,
+        intervention: &Intervention,
+        change: &Change<CancelRefusal>,
+    ) -> Result<CancelOutcome, StoreError>;
 
     /// The ids of the interventions of a run, by its correlation id (from an index, never a scan).
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError>;
@@ -241,4 +250,17 @@ pub trait InterventionStore: Send + Sync {
 
     /// Resumed runs counted against `environment_id`'s allowance in `year_month` (`YYYY-MM`).
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError>;
+
+    /// Every decision log entry of `environment_id`'s interventions, as stored (from an index and each
+    /// intervention's own items, never a scan); any order. Every change that appends an entry
+    /// ([`Effect::Append`](crate::domain::lifecycle::Effect)) writes it in the same atomic step as the
+    /// decision, under its `seq`, and never again.
+    async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError>;
+
+    /// The environment's last checkpoint of the decision log, if any.
+    async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// Stores the environment's next checkpoint; [`StoreError::AlreadyExists`] if one with its `seq` is
+    /// stored (another export wrote it first).
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError>;
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures_util::stream::{self, StreamExt};
 
-use super::{traced, Service};
+use super::{traced, Service, VOTE_ATTEMPTS};
 use crate::domain::id::InterventionId;
 use crate::domain::lifecycle;
 use crate::domain::model::{Intervention, InterventionState};
@@ -28,13 +28,6 @@ pub const INDEX_WAIT: Duration = Duration::from_secs(1);
 
 /// An intervention of the run created this recently means its siblings may not be in the index yet.
 const INDEX_LAG_MILLIS: i64 = 10_000;
-
-/// Which of an intervention's timers a cancel removes.
-#[derive(Debug, Clone, Copy)]
-struct Timers {
-    timeout: bool,
-    reminder: bool,
-}
 
 /// What a cancel answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -58,30 +51,40 @@ impl Service {
     pub async fn cancel(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
         traced("cancel", |_| {}, async {
             telemetry::record_intervention_id(id);
-            // Not read first: either timer may exist, so both are removed.
-            self.cancel_stored(id, Timers { timeout: true, reminder: true }).await
+            // Read first: the cancel's decision log entry follows the head read.
+            let Some(intervention) = self.load(id).await? else { return Ok(Cancellation::NotFound) };
+            self.cancel_stored(intervention).await
         })
         .await
     }
 
-    /// The store's cancel; when it cancels, the named timers are removed.
-    async fn cancel_stored(&self, id: &InterventionId, timers: Timers) -> Result<Cancellation, StoreError> {
-        let now = self.clock.now();
-        match self.store.cancel(id, &lifecycle::cancel(now)).await? {
-            CancelOutcome::Cancelled => {
-                tracing::info!("run cancelled");
-                metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
-                if timers.timeout {
-                    self.unschedule(id).await;
+    /// The store's cancel, decided on `read` and again on a fresh read while votes move the decision
+    /// log; when it cancels, the timers the intervention has are removed.
+    async fn cancel_stored(&self, read: Intervention) -> Result<Cancellation, StoreError> {
+        let (id, mut read) = (read.id, read);
+        for _ in 0..VOTE_ATTEMPTS {
+            let now = self.clock.now();
+            match self.store.cancel(&read, &lifecycle::cancel(&read, now)).await? {
+                CancelOutcome::Cancelled => {
+                    tracing::info!("run cancelled");
+                    metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
+                    if read.on_timeout.is_some() {
+                        self.unschedule(&id).await;
+                    }
+                    if read.remind.is_some() {
+                        self.unschedule_reminder(&id).await;
+                    }
+                    return Ok(Cancellation::Cancelled);
                 }
-                if timers.reminder {
-                    self.unschedule_reminder(id).await;
-                }
-                Ok(Cancellation::Cancelled)
+                CancelOutcome::TooLate(intervention) => return self.too_late(&id, &intervention, now).await,
+                CancelOutcome::NotFound => return Ok(Cancellation::NotFound),
+                CancelOutcome::Stale => match self.load(&id).await? {
+                    Some(newer) => read = newer,
+                    None => return Ok(Cancellation::NotFound),
+                },
             }
-            CancelOutcome::TooLate(intervention) => self.too_late(id, &intervention, now).await,
-            CancelOutcome::NotFound => Ok(Cancellation::NotFound),
         }
+        Err(StoreError::Unavailable("the cancel kept meeting newer votes; nothing was recorded".into()))
     }
 
     /// Too late: the state the intervention keeps, and the continuations already recorded.
@@ -166,7 +169,7 @@ impl Service {
             let created_at = Some(intervention.created_at);
             // The cancel's own guards on the copy read: a final one costs no write (a retry's case).
             let now = self.clock.now();
-            match lifecycle::cancel(now).refusal(&intervention) {
+            match lifecycle::cancel(&intervention, now).refusal(&intervention) {
                 Some(lifecycle::CancelRefusal::AlreadyCancelled) => {
                     tracing::info!("run cancelled before");
                     return Ok((Cancellation::Cancelled, created_at));
@@ -174,10 +177,9 @@ impl Service {
                 Some(lifecycle::CancelRefusal::TooLate) => {
                     return Ok((self.too_late(id, &intervention, now).await?, created_at));
                 }
-                None => {}
+                Some(lifecycle::CancelRefusal::Moved) | None => {}
             }
-            let timers = Timers { timeout: intervention.on_timeout.is_some(), reminder: intervention.remind.is_some() };
-            Ok((self.cancel_stored(id, timers).await?, created_at))
+            Ok((self.cancel_stored(intervention).await?, created_at))
         })
         .await
     }

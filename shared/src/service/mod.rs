@@ -1,4 +1,5 @@
-//! The operations behind every entry point: create a link, view it, submit to it, cancel its run.
+//! The operations behind every entry point: create a link, view it, submit to it, cancel its run, export
+//! the decision log.
 //! Handlers (Lambda or the local server) only translate to and from these. A file per use case; this one
 //! holds what they share: the [`Service`], its parts, and the one span every operation runs in.
 
@@ -21,6 +22,7 @@ use crate::telemetry;
 mod attach;
 mod cancel;
 mod create;
+mod export;
 mod outbox;
 mod receipt;
 mod records;
@@ -33,6 +35,7 @@ mod vote;
 pub use attach::{AttachError, Attached};
 pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
+pub use export::{export_log, Export, ExportError};
 pub use outbox::{
     deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
     SWEEP_AFTER_MILLIS, WITHDRAWN,
@@ -161,8 +164,8 @@ async fn traced<T>(operation: &'static str, count: impl FnOnce(&T), body: impl F
     answer
 }
 
-/// How often a vote or a reminder is tried again on a newer read before giving up (each retry means
-/// another submission was counted, so at most one per reviewer is ever needed).
+/// How often a vote, the timeout, a cancel or a reminder is tried again on a newer read before giving up:
+/// each retry means a vote was counted first, so at most one per reviewer is ever needed.
 const VOTE_ATTEMPTS: usize = 2 * crate::domain::creation::MAX_REVIEWERS + 2;
 
 /// The reviewer a verified link is for: `Some(None)` for the one link of an intervention without reviewers,

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use human_intervention::domain::continuation::{Continuation, Outcome, MAX_MESSAGE_BYTES};
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::ledger::{export_lines, verify, Checkpoint, Entry, EntryKind};
 use human_intervention::domain::proof::receipt;
 use human_intervention::domain::task::{TaskAttachment, TaskStatus, TaskToken};
 use human_intervention::domain::time::{Clock, ManualClock, Timestamp};
@@ -560,6 +561,36 @@ impl World {
         }
         let used = self.store.allowance_used("prod-eu", &self.now().year_month()).await.expect("allowance");
         assert_eq!(used, counted, "step {step}: the allowance counts the counted continuations");
+        self.check_log(step).await;
+    }
+
+    /// The decision log holds exactly the decisions made, each on its chain, and it verifies.
+    async fn check_log(&self, step: usize) {
+        let entries = self.store.log_entries("prod-eu").await.expect("the decision log");
+        for (k, m) in self.models.iter().enumerate() {
+            let mine: Vec<&Entry> = entries.iter().filter(|e| e.intervention_id == m.id).collect();
+            let count = |kinds: &[EntryKind]| mine.iter().filter(|e| kinds.contains(&e.kind)).count();
+            let lanes = mine.iter().filter(|e| e.lane.is_some()).count();
+            let expected = (
+                if m.quorum() { 0 } else { m.uses as usize },
+                count(&[EntryKind::Vote, EntryKind::Decision]),
+                count(&[EntryKind::Decision]),
+                count(&[EntryKind::Timeout]),
+                count(&[EntryKind::Cancel]),
+            );
+            let made = (
+                lanes,
+                (m.approvals + m.rejections) as usize,
+                usize::from(m.decided),
+                usize::from(m.timed_out),
+                usize::from(m.cancelled.is_some()),
+            );
+            assert_eq!(expected, made, "step {step}, intervention {k}: lanes, votes, decision, timeout, cancel");
+        }
+        let checkpoint = Checkpoint::after(None, "prod-eu", &entries, self.now());
+        let text = export_lines(&entries, &checkpoint);
+        let verified = verify(&text).unwrap_or_else(|p| panic!("step {step}: the decision log does not verify: {p:?}"));
+        assert_eq!(verified.entries, entries.len(), "step {step}");
     }
 }
 

@@ -1,11 +1,11 @@
 //! A submission or a quorum's vote: the intervention's change (`lifecycle::accept` / `vote`), the
-//! submission item (with its continuation in the outbox, or a vote that decides nothing), and the
-//! allowance, in one transaction.
+//! submission item (with its continuation in the outbox, or a vote that decides nothing), the allowance,
+//! and the decision log's entry, in one transaction.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{CancellationReason, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 
-use super::items::{decode_submission, intervention_pk, n, request_token, s, ttl, vote_token};
+use super::items::{decode_submission, intervention_pk, n, on_head, request_token, s, ttl, vote_token};
 use super::transact::{self, reason_code, transact, Settle};
 use super::{unavailable, unexplained, DynamoStore};
 use crate::domain::continuation::{Continuation, Origin};
@@ -69,11 +69,14 @@ impl DynamoStore {
         if let Some(continuation) = continuation {
             items.extend(self.allowance_item(intervention, now, &continuation.id)?);
         }
-        // A vote's token differs with the tally read, so a retry after a stale read is a new request.
+        items.extend(self.appended(change, intervention)?);
+        // A vote's token differs with the tally and the log's head read, so a retry after a stale read is a
+        // new request.
         let request_token = match intervention.quorum {
             Some(_) => vote_token(submission, now, intervention.tally.approvals, intervention.tally.rejections),
             None => request_token(submission, now),
         };
+        let request_token = on_head(&request_token, intervention.log_head.as_ref());
         let transaction = transact::Transaction {
             client: &self.client,
             items,

@@ -115,6 +115,8 @@ fn clause(guard: &Guard, k: usize, e: &mut Expression) -> String {
             e.value(v(""), n(now.plus_millis(-TASK_CLAIM_MILLIS).millis()))
         ),
         Guard::TokenIs(token) => format!("taskToken = {}", e.value(v(""), s(token.expose()))),
+        Guard::LogHeadIs(None) => "attribute_not_exists(logSeq)".into(),
+        Guard::LogHeadIs(Some(seq)) => format!("logSeq = {}", e.value(v(""), n(seq))),
     }
 }
 
@@ -183,6 +185,12 @@ impl Clauses {
                 let at = self.e.value(v(""), n(at.millis()));
                 self.set.push(format!("cancelledAt = if_not_exists(cancelledAt, {at})"));
             }
+            // The head moves here; the entry itself is an item of its own (`dynamo::ledger`).
+            Effect::Append(entry) if entry.lane.is_none() => {
+                self.set("logSeq", k, "s", n(entry.seq));
+                self.set("logHead", k, "d", s(&entry.digest));
+            }
+            Effect::Append(_) => {}
             _ => return false,
         }
         true

@@ -25,6 +25,14 @@
 //! - `I#<id>`, `T#reminder` — the reminder, recorded with `remindedAt` on the intervention, on the
 //!   condition that its `uses` are those the reminder was made from (and it is undecided, not cancelled,
 //!   not timed out, not reminded, not expired).
+//! - `I#<id>`, `L#<seq>` (`seq` zero-padded to 20 digits) — an entry of the intervention's decision log:
+//!   `entry` (its canonical JSON line), written once (`attribute_not_exists`) in the decision's own
+//!   transaction, which also moves the intervention's head: `logSeq` and `logHead` (the last entry's
+//!   `seq` and digest), on the condition that `logSeq` is the one the decision was made on.
+//! - `I#<id>`, `L#U#<submissionId>` — a link's accepted submission's entry, in its own lane: written once
+//!   in the acceptance's transaction, with no head (the uses left guard the acceptance).
+//! - `C#<environmentId>`, `C#<seq>` — a checkpoint of the environment's decision log: `checkpoint` (its
+//!   line), written once by the export; no `ttl`.
 //! - `A#<environmentId>`, `M#<YYYY-MM>#<shard>` — `runs` counted against the monthly allowance, in
 //!   [`ALLOWANCE_SHARDS`] shards summed on read (an unsharded `M#<YYYY-MM>`, written before, is summed too).
 //!
@@ -40,6 +48,7 @@ use sha2::{Digest, Sha256};
 
 use crate::domain::continuation::{Origin, Verdict};
 use crate::domain::id::{hex, InterventionId, SubmissionId};
+use crate::domain::ledger::{Entry, Head};
 use crate::domain::model::{Decision, Intervention, Submission, Tally};
 use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
@@ -82,6 +91,15 @@ pub(super) fn intervention_pk(id: &InterventionId) -> String {
     format!("I#{id}")
 }
 
+/// The sort key of a decision log entry: `L#<seq>` on the intervention's chain (zero-padded, so that the
+/// items sort by `seq`), `L#U#<submissionId>` in a lane.
+pub(super) fn entry_sk(entry: &Entry) -> String {
+    match &entry.lane {
+        None => format!("L#{:020}", entry.seq),
+        Some(lane) => format!("L#U#{lane}"),
+    }
+}
+
 pub(super) fn number(item: &Item, name: &str) -> Option<i64> {
     item.get(name)?.as_n().ok()?.parse().ok()
 }
@@ -110,6 +128,10 @@ pub(super) fn decode_intervention(item: &Item) -> Result<Intervention, StoreErro
     }
     intervention.task = task_status(item)?;
     intervention.first_answer = text(item, "firstAnswer").map(str::to_owned);
+    intervention.log_head = match (number(item, "logSeq").and_then(|s| u64::try_from(s).ok()), text(item, "logHead")) {
+        (Some(seq), Some(digest)) => Some(Head { seq, digest: digest.to_owned() }),
+        _ => None,
+    };
     intervention.reviewed =
         (0..intervention.reviewers.len()).filter(|i| item.contains_key(&reviewer_attribute(*i))).collect();
     let count = |name| number(item, name).and_then(|c| u32::try_from(c).ok()).unwrap_or(0);
@@ -190,6 +212,21 @@ pub(super) fn vote_token(submission: &Submission, now: Timestamp, approvals: u32
         now.millis()
     ));
     hex(&digest[..18])
+}
+
+/// The ClientRequestToken of one attempt on the decision log's head read (`token`, a submission's or a
+/// vote's): an attempt after a stale read appends another entry, so it is a new request.
+pub(super) fn on_head(token: &str, head: Option<&Head>) -> String {
+    match head {
+        None => token.to_owned(),
+        Some(head) => hex(&Sha256::digest(format!("{token}\nlog {}", head.seq))[..18]),
+    }
+}
+
+/// The ClientRequestToken of one cancel attempt on the head read: the SDK's retries of it commit once.
+pub(super) fn cancel_token(intervention: &Intervention, now: Timestamp) -> String {
+    let seq = intervention.log_head.as_ref().map_or(-1, |h| h.seq as i128);
+    hex(&Sha256::digest(format!("{}\ncancel\n{}\n{seq}", intervention.id, now.millis()))[..18])
 }
 
 /// The ClientRequestToken of one timeout attempt: the SDK's retries of it commit once; a later firing

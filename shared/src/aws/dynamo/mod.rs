@@ -1,8 +1,9 @@
 //! The intervention store on one DynamoDB table (its item layout is in [`items`]). Each change of the
 //! intervention is decided by the lifecycle (`domain::lifecycle`) and arrives as a value: [`conditions`]
 //! translates its guards and effects, the files here persist them — [`acceptance`] (a submission or a
-//! vote), [`timers`] (the timeout and the reminder), [`run`] (cancel, and the waiting run's token) — and
-//! [`outbox`] and [`queries`] read.
+//! vote), [`timers`] (the timeout and the reminder), [`cancel`], [`run`] (the waiting run's token), each
+//! decision with its decision log entry ([`ledger`], which also reads the log) — and [`outbox`] and
+//! [`queries`] read.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -11,6 +12,7 @@ use aws_sdk_dynamodb::Client;
 
 use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
+use crate::domain::ledger::{Checkpoint, Entry};
 use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
 use crate::domain::task::TaskToken;
@@ -22,8 +24,10 @@ use crate::ports::store::{
 use items::{decode_intervention, intervention_pk, n, s, ttl};
 
 mod acceptance;
+mod cancel;
 pub mod conditions;
 mod items;
+mod ledger;
 mod outbox;
 mod queries;
 mod run;
@@ -198,8 +202,12 @@ impl InterventionStore for DynamoStore {
         self.remind_change(intervention, continuation, change).await
     }
 
-    async fn cancel(&self, id: &InterventionId, change: &Change<CancelRefusal>) -> Result<CancelOutcome, StoreError> {
-        self.cancel_change(id, change).await
+    async fn cancel(
+        &self,
+        intervention: &Intervention,
+        change: &Change<CancelRefusal>,
+    ) -> Result<CancelOutcome, StoreError> {
+        self.cancel_change(intervention, change).await
     }
 
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {
@@ -252,5 +260,17 @@ impl InterventionStore for DynamoStore {
 
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {
         self.allowance_used_query(environment_id, year_month).await
+    }
+
+    async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError> {
+        self.log_entries_query(environment_id).await
+    }
+
+    async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
+        self.last_checkpoint_query(environment_id).await
+    }
+
+    async fn add_checkpoint(&self, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        self.add_checkpoint_item(checkpoint).await
     }
 }

@@ -1,5 +1,5 @@
-//! Single-item changes of the run: cancel, and the waiting run's token (attach, claim, settle), each the
-//! lifecycle's change as one conditional UpdateItem.
+//! Single-item changes of the run: the waiting run's token (attach, claim, settle), each the lifecycle's
+//! change as one conditional UpdateItem.
 
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
@@ -7,16 +7,16 @@ use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use super::items::{decode_intervention, intervention_pk, s, Item};
 use super::{conditions, sdk_error, unexplained, DynamoStore};
 use crate::domain::id::InterventionId;
-use crate::domain::lifecycle::{CancelRefusal, Change, TaskRefusal};
+use crate::domain::lifecycle::{Change, TaskRefusal};
 use crate::domain::model::Intervention;
 use crate::domain::task::{TaskStatus, TaskToken};
-use crate::ports::store::{AttachOutcome, CancelOutcome, StoreError};
+use crate::ports::store::{AttachOutcome, StoreError};
 
 /// What a single-item change did: applied (the item after it), refused (the first failing guard's
-/// refusal, and the intervention as stored), or no such intervention.
+/// refusal), or no such intervention.
 enum Changed<R> {
     Applied(Box<Intervention>),
-    Refused(R, Box<Intervention>),
+    Refused(R),
     NotFound,
 }
 
@@ -50,7 +50,7 @@ impl DynamoStore {
                     match self.intervention_as_failed(item, id).await? {
                         None => Ok(Changed::NotFound),
                         Some(current) => match change.refusal(&current) {
-                            Some(refusal) => Ok(Changed::Refused(refusal, Box::new(current))),
+                            Some(refusal) => Ok(Changed::Refused(refusal)),
                             None => Err(unexplained("a change of the run")),
                         },
                     }
@@ -60,18 +60,6 @@ impl DynamoStore {
         }
     }
 
-    pub(super) async fn cancel_change(
-        &self,
-        id: &InterventionId,
-        change: &Change<CancelRefusal>,
-    ) -> Result<CancelOutcome, StoreError> {
-        Ok(match self.change_item(id, change).await? {
-            Changed::Applied(_) | Changed::Refused(CancelRefusal::AlreadyCancelled, _) => CancelOutcome::Cancelled,
-            Changed::Refused(CancelRefusal::TooLate, current) => CancelOutcome::TooLate(current),
-            Changed::NotFound => CancelOutcome::NotFound,
-        })
-    }
-
     pub(super) async fn attach_change(
         &self,
         id: &InterventionId,
@@ -79,7 +67,7 @@ impl DynamoStore {
     ) -> Result<AttachOutcome, StoreError> {
         Ok(match self.change_item(id, change).await? {
             Changed::Applied(intervention) => AttachOutcome::Attached(intervention),
-            Changed::Refused(..) => AttachOutcome::AlreadyDelivered,
+            Changed::Refused(_) => AttachOutcome::AlreadyDelivered,
             Changed::NotFound => AttachOutcome::NotFound,
         })
     }
@@ -94,7 +82,7 @@ impl DynamoStore {
                 TaskStatus::Waiting { token, .. } => Some(token),
                 _ => return Err(StoreError::Corrupt("a claimed delivery has no token".into())),
             },
-            Changed::Refused(..) | Changed::NotFound => None,
+            Changed::Refused(_) | Changed::NotFound => None,
         })
     }
 

@@ -1,12 +1,13 @@
 //! What the timers fire: the timeout continuation and the reminder, each the intervention's change
-//! (`lifecycle::time_out` / `remind`) with its outbox item in one transaction.
+//! (`lifecycle::time_out` / `remind`) with its outbox item (and the timeout's decision log entry) in one
+//! transaction.
 
 use std::marker::PhantomData;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
 
-use super::items::{intervention_pk, reminder_token, timeout_token};
+use super::items::{intervention_pk, on_head, reminder_token, timeout_token};
 use super::transact::{self, reason_code, transact, Settle};
 use super::{unavailable, unexplained, DynamoStore};
 use crate::domain::continuation::{Continuation, Origin};
@@ -30,10 +31,11 @@ impl DynamoStore {
             TransactWriteItem::builder().put(record).build(),
         ];
         items.extend(self.allowance_item(intervention, now, &continuation.id)?);
+        items.extend(self.appended(change, intervention)?);
         let transaction = transact::Transaction {
             client: &self.client,
             items,
-            request_token: Some(timeout_token(intervention, now)),
+            request_token: Some(on_head(&timeout_token(intervention, now), intervention.log_head.as_ref())),
             exhausted: "the timeout kept conflicting with concurrent submissions",
         };
         let settler = SettleTimer { store: self, intervention, change, outcome: PhantomData };

@@ -383,6 +383,7 @@ impl Intervention {
             remind: new.remind,
             reminded_at: None,
             first_answer: None,
+            log_head: None,
         }
     }
 }

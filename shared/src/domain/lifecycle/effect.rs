@@ -2,6 +2,7 @@
 //! translated once for DynamoDB (`aws::dynamo::conditions::update`).
 
 use crate::domain::id::SubmissionId;
+use crate::domain::ledger::Entry;
 use crate::domain::model::{Decision, Intervention, Tally};
 use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
@@ -70,6 +71,9 @@ pub enum Effect {
         /// Whether another attempt may be made.
         retry: bool,
     },
+    /// The decision's entry appended to the intervention's decision log: the head moves to it (an entry in
+    /// a lane of its own leaves the head where it is).
+    Append(Box<Entry>),
 }
 
 impl Effect {
@@ -114,6 +118,8 @@ impl Effect {
             Self::Unconfirmed { continuation_id, at, retry: false } => {
                 i.task = TaskStatus::Unconfirmed { continuation_id: continuation_id.clone(), at: *at }
             }
+            Self::Append(entry) if entry.lane.is_none() => i.log_head = Some(entry.head()),
+            Self::Append(_) => {}
         }
     }
 }

@@ -43,6 +43,9 @@ pub enum Guard {
     ClaimFreeAt(Timestamp),
     /// This token is the one attached.
     TokenIs(TaskToken),
+    /// The decision log's head is the one read: its last entry's `seq` (`None`: no entry yet). Entries
+    /// are never rewritten, so the `seq` names the digest too.
+    LogHeadIs(Option<u64>),
 }
 
 impl Guard {
@@ -70,13 +73,14 @@ impl Guard {
                 _ => true,
             },
             Self::TokenIs(token) => matches!(&i.task, TaskStatus::Waiting { token: t, .. } if t == token),
+            Self::LogHeadIs(seq) => i.log_head.as_ref().map(|h| h.seq) == *seq,
         }
     }
 
     /// The guards under which a submission (or a vote) through `reviewer`'s link may be accepted at `now`:
-    /// the link live and, for a quorum, undecided on exactly the `tally` read.
+    /// the link live and, for a quorum, undecided on exactly the `tally` and the decision log's head read.
     pub fn for_submission(i: &Intervention, reviewer: Option<usize>, now: Timestamp) -> Vec<Guard> {
-        let mut guards = Vec::with_capacity(9);
+        let mut guards = Vec::with_capacity(10);
         if i.quorum.is_some() {
             guards.push(Self::Undecided);
         }
@@ -84,9 +88,15 @@ impl Guard {
         guards.push(Self::UsesLeft);
         guards.extend(reviewer.map(Self::ReviewerAbsent));
         if i.quorum.is_some() {
-            guards.push(Self::TallyIs(i.tally));
+            // A vote is ordered on the intervention's chain; a link's submission has a lane of its own.
+            guards.extend([Self::TallyIs(i.tally), Self::log_head_of(i)]);
         }
         guards
+    }
+
+    /// The decision log's head as `i` was read: a decision appends right after it, or not at all.
+    pub fn log_head_of(i: &Intervention) -> Guard {
+        Self::LogHeadIs(i.log_head.as_ref().map(|h| h.seq))
     }
 
     /// The link takes answers at `now`: not cancelled, not timed out, its run not gone, not expired.

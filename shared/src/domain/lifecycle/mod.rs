@@ -4,6 +4,11 @@
 //! the intervention, and how a failed guard is explained. A store checks the guards atomically with the
 //! effects (the memory store under its lock, DynamoDB as one condition), and explains a refusal with
 //! [`Change::refusal`] on the item as it found it: no adapter decides or guesses.
+//!
+//! Every decision (an accepted submission, a counted vote, the quorum's decision, the timeout, a cancel)
+//! also appends its entry to the intervention's decision log (`domain::ledger`) in the same change: the
+//! guard [`Guard::LogHeadIs`] holds it to the head read, and [`Effect::Append`] moves the head. A link's
+//! accepted submission (no quorum) is the exception: its entry is a lane of its own, with no head to hold.
 
 mod effect;
 mod guard;
@@ -14,6 +19,7 @@ pub use effect::Effect;
 pub use guard::Guard;
 
 use crate::domain::id::SubmissionId;
+use crate::domain::ledger::{Decided, Entry, EntryKind, Vote};
 use crate::domain::model::{Decision, Intervention, ReminderRefusal, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskToken;
@@ -77,7 +83,8 @@ impl Intervention {
 pub enum SubmissionRefusal {
     /// The link refuses (the reviewer is told this).
     Rejected(Rejection),
-    /// A quorum's vote only: the votes counted are no longer those read; decide again on a fresh read.
+    /// Another decision came first (a quorum's vote counted, or a submission's entry appended to the
+    /// decision log): decide again on a fresh read.
     Stale,
 }
 
@@ -88,6 +95,8 @@ pub enum CancelRefusal {
     AlreadyCancelled,
     /// A continuation was queued for it (an answer, or the timeout).
     TooLate,
+    /// A vote was counted since the read (the decision log moved): read again and decide again.
+    Moved,
 }
 
 /// Why a reminder changed nothing.
@@ -106,7 +115,7 @@ fn explain_submission(guard: &Guard, current: &Intervention) -> SubmissionRefusa
             None => SubmissionRefusal::Stale,
         },
         Guard::UsesLeft | Guard::ReviewerAbsent(_) => SubmissionRefusal::Rejected(Rejection::UsedUp),
-        Guard::TallyIs(_) => SubmissionRefusal::Stale,
+        Guard::TallyIs(_) | Guard::LogHeadIs(_) => SubmissionRefusal::Stale,
         _ => SubmissionRefusal::Rejected(Rejection::Expired),
     }
 }
@@ -138,6 +147,16 @@ pub fn accept(
     let mut effects = vec![Effect::CountUse];
     effects.extend(reviewer.map(|index| Effect::MarkReviewer { index, submission_id: submission_id.clone() }));
     effects.push(Effect::Answer(continuation_id.to_owned()));
+    let record = Decided {
+        submission_id: Some(submission_id.to_string()),
+        reviewer_id: reviewer.and_then(|index| read.reviewers.get(index)).map(|r| r.id.clone()),
+        continuation_id: Some(continuation_id.to_owned()),
+        ..Decided::default()
+    };
+    // Its own lane: concurrent acceptances on one link stay guarded by the uses left, not by a head.
+    let lane = submission_id.to_string();
+    let entry = Entry::in_lane(&read.environment_id, read.id, &lane, EntryKind::Submission, now, record);
+    effects.push(Effect::Append(Box::new(entry)));
     let guards = Guard::for_submission(read, reviewer, now);
     decided(Change { guards, effects, at: now, explain: explain_submission }, read)
 }
@@ -163,12 +182,27 @@ pub fn vote(
         Effect::MarkReviewer { index: reviewer, submission_id: submission_id.clone() },
         Effect::CountVote { approve, tally },
     ];
+    let mut record = Decided {
+        submission_id: Some(submission_id.to_string()),
+        reviewer_id: read.reviewers.get(reviewer).map(|r| r.id.clone()),
+        vote: Some(if approve { Vote::Approve } else { Vote::Reject }),
+        ..Decided::default()
+    };
     if let Some((verdict, continuation_id)) = decision {
         effects.push(Effect::Decide(Decision { verdict, submission_id: submission_id.clone(), at: now }));
         effects.push(Effect::Answer(continuation_id.to_owned()));
+        (record.verdict, record.continuation_id) = (Some(verdict), Some(continuation_id.to_owned()));
     }
+    let kind = if decision.is_some() { EntryKind::Decision } else { EntryKind::Vote };
+    effects.push(logged(read, kind, now, record));
     let guards = Guard::for_submission(read, Some(reviewer), now);
     decided(Change { guards, effects, at: now, explain: explain_submission }, read)
+}
+
+/// The entry a decision on `read` appends to its decision log, right after the head read.
+fn logged(read: &Intervention, kind: EntryKind, at: Timestamp, decided: Decided) -> Effect {
+    let entry = Entry::after(read.log_head.as_ref(), &read.environment_id, read.id, kind, at, decided);
+    Effect::Append(Box::new(entry))
 }
 
 /// The change if its guards hold on the copy read; else the refusal the reviewer gets without a write.
@@ -185,6 +219,7 @@ fn explain_timeout(guard: &Guard, _: &Intervention) -> TimeoutRefusal {
         Guard::NotCancelled => TimeoutRefusal::Cancelled,
         Guard::LinkExpiredAt(_) => TimeoutRefusal::NotDue,
         Guard::RunAvailableAt(_) => TimeoutRefusal::RunUnavailable,
+        Guard::LogHeadIs(_) => TimeoutRefusal::Moved,
         _ => TimeoutRefusal::Answered,
     }
 }
@@ -205,8 +240,14 @@ pub fn time_out(
         Guard::Unanswered,
         Guard::LinkExpiredAt(now),
         Guard::RunAvailableAt(now),
+        Guard::log_head_of(read),
     ];
-    let effects = vec![Effect::TimeOut(now), Effect::Answer(continuation_id.to_owned())];
+    let decided = Decided { continuation_id: Some(continuation_id.to_owned()), ..Decided::default() };
+    let effects = vec![
+        Effect::TimeOut(now),
+        Effect::Answer(continuation_id.to_owned()),
+        logged(read, EntryKind::Timeout, now, decided),
+    ];
     let change = Change { guards, effects, at: now, explain: explain_timeout };
     match change.refusal(read) {
         Some(refusal) => Err(refusal),
@@ -262,15 +303,17 @@ pub fn reminder_refusal(i: &Intervention, now: Timestamp) -> Option<ReminderRefu
 fn explain_cancel(guard: &Guard, _: &Intervention) -> CancelRefusal {
     match guard {
         Guard::NotCancelled => CancelRefusal::AlreadyCancelled,
+        Guard::LogHeadIs(_) => CancelRefusal::Moved,
         _ => CancelRefusal::TooLate,
     }
 }
 
-/// Cancelling the run at `now`: only while nothing answered it and the timeout was not queued (decided
-/// on the item as stored: no read before).
-pub fn cancel(now: Timestamp) -> Change<CancelRefusal> {
-    let guards = vec![Guard::NotCancelled, Guard::NotTimedOut, Guard::Unanswered];
-    Change { guards, effects: vec![Effect::Cancel(now)], at: now, explain: explain_cancel }
+/// Cancelling the run at `now`: only while nothing answered it and the timeout was not queued. Decided
+/// on the item as stored, but appended after the log's head as `read` (a quorum's votes move it).
+pub fn cancel(read: &Intervention, now: Timestamp) -> Change<CancelRefusal> {
+    let guards = vec![Guard::NotCancelled, Guard::NotTimedOut, Guard::Unanswered, Guard::log_head_of(read)];
+    let effects = vec![Effect::Cancel(now), logged(read, EntryKind::Cancel, now, Decided::default())];
+    Change { guards, effects, at: now, explain: explain_cancel }
 }
 
 /// Whether a reminder recorded on `i` must no longer be sent: the run was cancelled (or is gone) after

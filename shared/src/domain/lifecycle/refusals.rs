@@ -57,6 +57,8 @@ pub enum TimeoutRefusal {
     NotDue,
     /// The run can no longer be resumed.
     RunUnavailable,
+    /// A vote was counted since the read (the decision log moved): read again and decide again.
+    Moved,
 }
 
 impl TimeoutRefusal {
@@ -70,6 +72,7 @@ impl TimeoutRefusal {
             Self::Answered => "a submission was accepted",
             Self::NotDue => "the link has not expired yet",
             Self::RunUnavailable => "the run is no longer available",
+            Self::Moved => "a vote was counted since the read",
         }
     }
 }

@@ -60,7 +60,7 @@ fn a_vote_on_an_old_tally_is_stale_and_a_decided_quorum_says_how() {
     assert_eq!(i.tally, Tally { approvals: 2, rejections: 0 });
     assert_eq!(i.refusal_for(Some(2), now()), Some(Rejection::Decided(Verdict::Approved)));
     assert_eq!(i.first_answer.as_deref(), Some("c1"));
-    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::TooLate));
 }
 
 #[test]
@@ -69,12 +69,12 @@ fn timeout_reminder_and_cancel_exclude_each_other_by_their_guards() {
     let expired = i.expires_at;
     assert_eq!(time_out(&i, "t", now()).unwrap_err(), TimeoutRefusal::NotDue);
     let change = time_out(&i, "t", expired).expect("due");
-    cancel(now()).apply(&mut i).unwrap();
+    cancel(&i.clone(), now()).apply(&mut i).unwrap();
     assert_eq!(change.refusal(&i), Some(TimeoutRefusal::Cancelled));
-    assert_eq!(cancel(now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
+    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
     let mut j = intervention(|_| {});
     change.apply(&mut j).unwrap();
-    assert_eq!(cancel(now()).refusal(&j), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&j, now()).refusal(&j), Some(CancelRefusal::TooLate));
     assert_eq!(j.first_answer.as_deref(), Some("t"));
 }
 
@@ -110,4 +110,54 @@ fn a_reminder_is_refused_once_the_waiting_run_is_gone() {
     let change = remind(&i, now()).expect("due");
     settle(&token, &Settlement::Gone("TaskDoesNotExist".into()), now()).apply(&mut i).unwrap();
     assert_eq!(change.refusal(&i), Some(ReminderBlock::Refused(ReminderRefusal::Cancelled)));
+}
+
+#[test]
+fn a_links_submissions_each_append_a_lane_and_never_wait_on_each_other() {
+    let mut i = intervention(|_| {});
+    i.max_uses = 3;
+    let read = i.clone();
+    let first = accept(&read, None, &sid("s0"), "c0", now()).unwrap();
+    let second = accept(&read, None, &sid("s1"), "c1", now()).unwrap();
+    assert!(!first.guards.iter().any(|g| matches!(g, Guard::LogHeadIs(_))), "no head to compare and set");
+    first.apply(&mut i).unwrap();
+    // Decided on the same read, and still accepted: its entry is a lane of its own.
+    second.apply(&mut i).unwrap();
+    let lanes: Vec<(Option<String>, u64, EntryKind)> = [&first, &second]
+        .iter()
+        .filter_map(|c| match c.effects.last() {
+            Some(Effect::Append(e)) => Some((e.lane.clone(), e.seq, e.kind)),
+            _ => None,
+        })
+        .collect();
+    let lane = |s: &str| Some(s.to_owned());
+    assert_eq!(lanes, vec![(lane("s0"), 0, EntryKind::Submission), (lane("s1"), 0, EntryKind::Submission)]);
+    assert_eq!(i.log_head, None, "lanes leave the intervention's chain where it is");
+    // Answered: the cancel is too late and appends nothing.
+    assert_eq!(cancel(&i.clone(), now()).apply(&mut i), Err(CancelRefusal::TooLate));
+    assert_eq!(i.log_head, None);
+}
+
+#[test]
+fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
+    let mut i = intervention(|_| {});
+    i.reviewers =
+        (0..3).map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}") }).collect();
+    i.max_uses = 3;
+    i.quorum = Some(Quorum {
+        approvals: 2,
+        field: crate::domain::context::ContextKey::parse("decision").unwrap(),
+        approve: "approve".into(),
+        reject: "reject".into(),
+    });
+    let read = i.clone();
+    let first = vote(&read, 0, &sid("s0"), true, None, now()).unwrap();
+    let second = vote(&read, 1, &sid("s1"), false, None, now()).unwrap();
+    first.apply(&mut i).unwrap();
+    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(0));
+    // A vote on the head before another is decided again (its tally moved too).
+    assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
+    assert_eq!(cancel(&read, now()).refusal(&i), Some(CancelRefusal::Moved));
+    cancel(&i.clone(), now()).apply(&mut i).unwrap();
+    assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1), "the vote, then the cancel");
 }

@@ -1,0 +1,57 @@
+//! The decision log's export, invoked on a schedule (EventBridge) with `{"environmentIds": […]}`: each
+//! environment's log and its next checkpoint written to `LOG_BUCKET` under `LOG_PREFIX` (one object per
+//! export). The only writer of checkpoints; a log that does not verify fails the invocation, anchoring
+//! nothing.
+
+use human_intervention::aws::lambda::InvocationError;
+use human_intervention::aws::{s3, DynamoStore};
+use human_intervention::domain::time::{Clock, SystemClock};
+use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Scheduled {
+    environment_ids: Vec<String>,
+}
+
+/// What the export needs, built once per cold start.
+struct Exporter {
+    store: DynamoStore,
+    s3: human_intervention::aws::s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    human_intervention::telemetry::init();
+    let config = human_intervention::aws::sdk_config()?;
+    let exporter = Exporter {
+        store: human_intervention::aws::store_from_env(&config)?,
+        s3: s3::client(&config),
+        bucket: human_intervention::aws::env("LOG_BUCKET")?,
+        prefix: std::env::var("LOG_PREFIX").unwrap_or_default(),
+    };
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&exporter, event))).await
+}
+
+async fn handle(exporter: &Exporter, event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    export(exporter, event.payload).await.map_err(Diagnostic::from)
+}
+
+async fn export(exporter: &Exporter, payload: Value) -> Result<Value, InvocationError> {
+    let scheduled: Scheduled = serde_json::from_value(payload)
+        .map_err(|e| InvocationError::InvalidExportEvent(format!("expected {{\"environmentIds\": […]}}: {e}")))?;
+    let mut keys = Vec::new();
+    for environment_id in &scheduled.environment_ids {
+        let now = SystemClock.now();
+        let key =
+            s3::export_to_s3(&exporter.store, &exporter.s3, &exporter.bucket, &exporter.prefix, environment_id, now)
+                .await
+                .map_err(|e| InvocationError::Export(e.to_string()))?;
+        keys.push(key);
+    }
+    Ok(json!({ "bucket": exporter.bucket, "keys": keys }))
+}
