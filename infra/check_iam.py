@@ -183,8 +183,9 @@ EXPECTED = {
             "dynamodb:Query": {ENVIRONMENT_INDEX, "Table.Arn"},
             "dynamodb:PutItem": {"Table.Arn"},
             "s3:PutObject": {"${DecisionLogBucket.Arn}/*"},
+            "kms:GetPublicKey": {"ReceiptKey.Arn"},
         },
-        {"LOG_BUCKET": "Ref:DecisionLogBucket"},
+        {"LOG_BUCKET": "Ref:DecisionLogBucket", **RECEIPT_ENV},
     ),
 }
 

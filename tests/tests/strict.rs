@@ -391,7 +391,20 @@ async fn kms_receipts_verify_here_and_in_the_python_consumer_and_a_rotated_out_k
     }
     let dir = std::env::temp_dir().join(format!("hi-consumer-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("keys.json"), serde_json::to_string(&published).unwrap()).unwrap();
+    // The keys file beside the decision log's exports (what the log-export function writes on S3) is what
+    // the consumer reads.
+    let s3 = human_intervention::aws::s3::client(&f.config);
+    // S3 refuses capitals in a bucket name (moto does not).
+    let bucket = format!("{}-log", f.store.table()).to_lowercase();
+    let location = aws_sdk_s3::types::CreateBucketConfiguration::builder()
+        .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::EuWest1)
+        .build();
+    s3.create_bucket().bucket(&bucket).create_bucket_configuration(location).send().await.expect("a bucket on moto");
+    let key = human_intervention::aws::s3::publish_receipt_keys(&s3, &bucket, "exports/", &published).await.unwrap();
+    assert_eq!(key, "exports/receipt-keys.json");
+    let file = human_intervention::aws::s3::read(&s3, &bucket, &key).await.unwrap();
+    assert_eq!(serde_json::from_str::<receipt::Jwks>(&file).unwrap(), published);
+    std::fs::write(dir.join("keys.json"), file).unwrap();
     let actions = json!({"run-a": refund("A-1001", "120.50"), "run-b": refund("A-2002", "75.00"), "run-c": refund("A-3003", "100.00")});
     std::fs::write(dir.join("actions.json"), actions.to_string()).unwrap();
     let python = std::env::var("VENV_PYTHON").unwrap_or_else(|_| "python3".into());

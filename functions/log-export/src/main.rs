@@ -1,7 +1,7 @@
 //! The decision log's export, invoked on a schedule (EventBridge) with `{"environmentIds": […]}`: each
 //! environment's log and its next checkpoint written to `LOG_BUCKET` under `LOG_PREFIX` (one object per
 //! export). The only writer of checkpoints; a log that does not verify fails the invocation, anchoring
-//! nothing.
+//! nothing. The receipt keys are written beside the exports (`receipt-keys.json`) on every run.
 
 use human_intervention::aws::lambda::InvocationError;
 use human_intervention::aws::{s3, DynamoStore};
@@ -22,6 +22,7 @@ struct Exporter {
     s3: human_intervention::aws::s3::Client,
     bucket: String,
     prefix: String,
+    receipts: std::sync::Arc<dyn human_intervention::ports::receipts::ReceiptSigner>,
 }
 
 #[tokio::main]
@@ -33,6 +34,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         s3: s3::client(&config),
         bucket: human_intervention::aws::env("LOG_BUCKET")?,
         prefix: std::env::var("LOG_PREFIX").unwrap_or_default(),
+        receipts: human_intervention::aws::receipts_from_env(&config)?,
     };
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&exporter, event))).await
 }
@@ -53,5 +55,9 @@ async fn export(exporter: &Exporter, payload: Value) -> Result<Value, Invocation
                 .map_err(|e| InvocationError::Export(e.to_string()))?;
         keys.push(key);
     }
-    Ok(json!({ "bucket": exporter.bucket, "keys": keys }))
+    let published = exporter.receipts.public_keys().await.map_err(|e| InvocationError::Export(e.to_string()))?;
+    let receipt_keys = s3::publish_receipt_keys(&exporter.s3, &exporter.bucket, &exporter.prefix, &published)
+        .await
+        .map_err(|e| InvocationError::Export(e.to_string()))?;
+    Ok(json!({ "bucket": exporter.bucket, "keys": keys, "receiptKeys": receipt_keys }))
 }

@@ -67,3 +67,29 @@ pub async fn read(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<St
     let bytes = object.body.collect().await.map_err(|e| failed(e.to_string()))?.into_bytes();
     String::from_utf8(bytes.to_vec()).map_err(|_| failed(format!("{key} is not UTF-8")))
 }
+
+/// The key of the receipt keys' file beside the exports.
+pub fn receipt_keys_key(prefix: &str) -> String {
+    format!("{prefix}receipt-keys.json")
+}
+
+/// Writes the published receipt keys (a JWK Set) beside the exports, so the continuations of the period
+/// can be verified from the same place as the log, after the route or a key is gone: its key.
+pub async fn publish_receipt_keys(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    prefix: &str,
+    keys: &crate::domain::proof::receipt::Jwks,
+) -> Result<String, S3ExportError> {
+    let key = receipt_keys_key(prefix);
+    let body = serde_json::to_vec(keys).map_err(|e| S3ExportError::S3(e.to_string()))?;
+    s3.put_object()
+        .bucket(bucket)
+        .key(&key)
+        .content_type("application/json")
+        .body(ByteStream::from(body))
+        .send()
+        .await
+        .map_err(|e| S3ExportError::S3(aws_sdk_s3::error::DisplayErrorContext(e).to_string()))?;
+    Ok(key)
+}
