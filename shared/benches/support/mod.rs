@@ -139,13 +139,9 @@ pub fn form_request(body: &str) -> SubmitRequest<'_> {
 /// Installs the production log format (flat JSON lines, `info`) writing to a sink: every timed
 /// operation formats its log lines as it would in a Lambda function.
 pub fn production_logs_to_sink() {
-    use tracing_subscriber::fmt::format::JsonFields;
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .fmt_fields(JsonFields::new())
-        .event_format(human_intervention::telemetry::FlatJson)
-        .with_writer(std::io::sink)
-        .try_init();
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    let _ = human_intervention::telemetry::json_subscriber(std::io::sink, filter).try_init();
 }
 
 /// Creates the 20-field intervention for a quorum of `reviewers` reviewers who must all approve; returns
