@@ -157,9 +157,10 @@ bench: package $(VENV)/.moto
 	CARGO_TARGET_DIR=$(BASELINE_TARGET) $(BENCH_BUILD) --manifest-path benches/hello-lambda/Cargo.toml
 	cd benches/hello-lambda && CARGO_TARGET_DIR=$(BASELINE_TARGET) $(LAMBDA_PATH) \
 	  $(CARGO) lambda build --release --arm64 --output-format zip --bin hello-lambda --bin hello-dynamodb
-	$(CARGO) bench -p human-intervention --bench handlers --bench submit_latency --no-run
+	$(CARGO) bench -p human-intervention --bench handlers --bench submit_latency --bench instructions --no-run
 	$(CARGO) test -p intervention-tests --features aws --test round_trips --no-run
 	command -v wrk >/dev/null || apt-get install -y wrk
+	command -v valgrind >/dev/null || apt-get install -y valgrind
 	tests/moto/with-moto.sh $(VENV)/bin/python benches/run.py
 
 $(VENV)/.cargo-lambda:

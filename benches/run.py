@@ -19,7 +19,9 @@ SIGINT/SIGTERM.
   e. memory: peak RSS (VmHWM) of each function after a burst of BURST events through the emulator,
      beside the hello-world function under the same burst;
   f. throughput: the local server under wrk (server pinned to core 0, wrk to core 1), beside a static
-     server on the same HTTP stack answering with the same page bytes.
+     server on the same HTTP stack answering with the same page bytes;
+  g. instructions per request on the hot paths under callgrind (shared/benches/instructions.rs), beside
+     the committed baseline benches/instructions.json (BENCH_INSTRUCTIONS_BASELINE=write records a new one).
 """
 
 import base64
@@ -280,14 +282,19 @@ def lambda_env(name, api, extra):
     return env
 
 
-def run_function(binary, name, extra_env, events, timeout):
+def run_function(binary, name, extra_env, events, timeout, logs=None):
     """Starts `binary` against a fresh emulator with `events` queued; returns once it has answered them
-    all and polled for the next one (or on timeout): (runtime api, process, seconds, VmHWM kB)."""
+    all and polled for the next one (or on timeout): (runtime api, process, seconds, VmHWM kB). With
+    `logs`, its stdout (EMF) and stderr (JSON lines) go to `logs`.stdout and `logs`.stderr."""
     api = RuntimeApi(events)
     count = len(api.events)
     t0 = time.perf_counter()
-    process = start([binary], env=lambda_env(name, api, extra_env), stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL)
+    out = open(f"{logs}.stdout", "wb") if logs else subprocess.DEVNULL
+    err = open(f"{logs}.stderr", "wb") if logs else subprocess.DEVNULL
+    process = start([binary], env=lambda_env(name, api, extra_env), stdout=out, stderr=err)
+    if logs:
+        out.close()
+        err.close()
     try:
         done = api.wait_for(lambda: (api.first_next is not None and len(api.responses) + len(api.errors) >= count
                                      and api.polls > count) or process.poll() is not None, timeout)
@@ -484,7 +491,30 @@ def submission_records(table, intervention_id):
         start_key = page.get("LastEvaluatedKey")
         if not start_key:
             break
+    if items:
+        ITEMS["submission"] = items[0]
     return [flow().stream_record(item, table, "bench", i) for i, item in enumerate(items)]
+
+
+# Bytes and lines of log per event of each burst of `measure_memory`, at LOG_LEVEL=info: {row: {...}}.
+LOG_VOLUME = {}
+# Items as moto stored them during `measure_memory` (the cost model's sizes): {"intervention": …, "submission": …}.
+ITEMS = {}
+
+
+def log_volume(logs, events):
+    """Per event: JSON log lines and bytes (stderr), EMF documents and bytes (stdout); the process's
+    start-up lines are spread over the burst."""
+    volume = {"events": events}
+    for stream, key in (("stderr", "json"), ("stdout", "emf")):
+        try:
+            with open(f"{logs}.{stream}", "rb") as f:
+                data = f.read()
+        except OSError:
+            data = b""
+        volume[f"{key}_lines"] = data.count(b"\n") / max(events, 1)
+        volume[f"{key}_bytes"] = len(data) / max(events, 1)
+    return volume
 
 
 def measure_memory(env_for):
@@ -492,8 +522,11 @@ def measure_memory(env_for):
     results = {}
 
     def burst(row, name, binary, events, timeout=120, env=None):
-        api, elapsed, hwm, _ = run_function(binary, name, env or env_for(name), events, timeout)
+        logs = os.path.join(OUT, "logs", re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-")[:60])
+        os.makedirs(os.path.dirname(logs), exist_ok=True)
+        api, elapsed, hwm, _ = run_function(binary, name, env or env_for(name), events, timeout, logs)
         results[row] = (hwm, elapsed, status_counts(api), api)
+        LOG_VOLUME[row] = log_volume(logs, len(events))
         log(f"e. {row}: VmHWM {hwm} kB, {len(events)} events in {elapsed:.1f}s, statuses {status_counts(api)}")
         return api
 
@@ -525,6 +558,7 @@ def measure_memory(env_for):
           "submission", os.path.join(RELEASE, "submission"), posts[:recorded])
     item = dynamo().get_item(TableName=env_for("submission")["TABLE_NAME"], ConsistentRead=True,
                              Key={"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": "I"}})["Item"]
+    ITEMS["intervention"] = copy.deepcopy(item)
     item["uses"] = {"N": "1"}  # a later submission: the timer is gone already
     stub = StubDynamo(item)
     try:
@@ -666,6 +700,83 @@ def measure_throughput():
     return results
 
 
+INSTRUCTIONS_BASELINE = os.path.join(ROOT, "benches", "instructions.json")
+# Each hot path of shared/benches/instructions.rs and how many requests callgrind counts (the total / n).
+INSTRUCTION_PATHS = [
+    ("view", 200, "view a link: GET /i/{token}, 20 fields, router"),
+    ("submit", 200, "submit: POST /i/{token}, 20 fields, router"),
+    ("vote", 99, "quorum vote: POST /i/{token}, 3 reviewers, router"),
+    ("create", 100, "create: Service::create, 20-field input"),
+    ("publish10", 40, "publish ten continuations (publish_outbox)"),
+    ("render20", 200, "render a 20-field page"),
+    ("parse_validate20", 200, "parse + validate a 20-field body"),
+]
+
+
+def instructions_binary():
+    """The instructions bench's executable (cargo bench --no-run, built by `make bench`)."""
+    done = subprocess.run(["cargo", "bench", "-p", "human-intervention", "--bench", "instructions", "--no-run",
+                           "--message-format=json"], cwd=ROOT, capture_output=True, text=True)
+    for line in done.stdout.splitlines():
+        try:
+            message = json.loads(line)
+        except ValueError:
+            continue
+        if message.get("reason") == "compiler-artifact" and message.get("target", {}).get("name") == "instructions" \
+                and message.get("executable"):
+            return message["executable"]
+    raise RuntimeError(f"no instructions bench binary: {done.stderr[-2000:]}")
+
+
+def callgrind_totals(path):
+    """{event: total} of a callgrind output file."""
+    events, totals = [], []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("events:"):
+                events = line.split()[1:]
+            elif line.startswith("totals:") or (line.startswith("summary:") and not totals):
+                totals = [int(x) for x in line.split()[1:]]
+    return dict(zip(events, totals))
+
+
+def measure_instructions():
+    """Per request of each hot path: {"path": {"Ir": instructions, "LLmiss": last-level cache misses}}."""
+    binary = instructions_binary()
+    results = {}
+    for name, n, _ in INSTRUCTION_PATHS:
+        out = os.path.join(OUT, f"callgrind.{name}.out")
+        log(f"g. callgrind {name} ({n} requests)")
+        done = subprocess.run(["valgrind", "--tool=callgrind", "--cache-sim=yes", f"--callgrind-out-file={out}",
+                               "--collect-atstart=no", "--toggle-collect=*instructions::measured*", binary, name,
+                               str(n)], capture_output=True, text=True, timeout=900)
+        if done.returncode:
+            log(f"g. {name}: valgrind exited with {done.returncode}: {done.stderr[-1000:]}")
+            continue
+        totals = callgrind_totals(out)
+        misses = sum(totals.get(e, 0) for e in ("ILmr", "DLmr", "DLmw"))
+        results[name] = {"Ir": round(totals.get("Ir", 0) / n), "LLmiss": round(misses / n, 1)}
+    if os.environ.get("BENCH_INSTRUCTIONS_BASELINE") == "write" and len(results) == len(INSTRUCTION_PATHS):
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+        with open(INSTRUCTIONS_BASELINE, "w") as f:
+            json.dump({"commit": commit, "date": datetime.date.today().isoformat(),
+                       "valgrind": subprocess.run(["valgrind", "--version"], capture_output=True,
+                                                  text=True).stdout.strip(),
+                       "paths": results}, f, indent=2)
+            f.write("\n")
+        log(f"g. wrote {INSTRUCTIONS_BASELINE}")
+    return results
+
+
+def instructions_baseline():
+    try:
+        with open(INSTRUCTIONS_BASELINE) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return {"paths": {}}
+
+
 def measure_round_trips():
     log("c. round trips (tests/tests/round_trips.rs against moto)")
     logfile = os.path.join(OUT, "round_trips.log")
@@ -752,6 +863,33 @@ def check_profile():
     print(f"release profile (product and baselines): {product}")
 
 
+def cost_table(init, round_trips, memory):
+    """benches/cost.py's table from this run's figures."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import cost
+
+    def volume(prefix):
+        row = next(r for r in LOG_VOLUME if r.startswith(prefix))
+        return LOG_VOLUME[row]["json_bytes"] + LOG_VOLUME[row]["emf_bytes"]
+
+    forged = next(r for r in memory if r.startswith("form-page (forged"))
+    with open(os.path.join(ROOT, "infra", "template.yaml")) as f:
+        memory_mb = int(re.search(r"MemorySize:\s*(\d+)", f.read()).group(1))
+    measured = {
+        "calls": cost.round_trip_calls(round_trips),
+        "sizes": {name: cost.item_size(item) for name, item in ITEMS.items()},
+        "logs": {"create-link": volume("create-link"), "form-page": volume("form-page (valid"),
+                 "submission": volume("submission (valid link, stub"), "publisher": volume("publisher"),
+                 "timeout": volume("timeout")},
+        "init": {name: seconds for name, seconds in init.items() if seconds},
+        "own_ms": memory[forged][1] * 1000 / LOG_VOLUME[forged]["events"],
+        "memory_mb": memory_mb,
+    }
+    with open(os.path.join(OUT, "cost_inputs.json"), "w") as f:
+        f.write(cost.dumps(measured))
+    return cost.table(measured)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
@@ -785,8 +923,9 @@ def main():
         }
 
     # BENCH_ONLY=abef (say) runs only those parts; the table shows n/a for the others.
-    only = os.environ.get("BENCH_ONLY", "abcdef")
+    only = os.environ.get("BENCH_ONLY", "abcdefg")
     estimates, latency, init, rt_rc, round_trips, memory, throughput = {}, None, {}, None, [], {}, {}
+    instructions = {}
     diagnosis = {}
     try:
         if "a" in only:
@@ -800,6 +939,11 @@ def main():
             memory = measure_memory(env_for)
         if "f" in only:
             throughput = measure_throughput()
+        if "g" in only:
+            try:
+                instructions = measure_instructions()
+            except (RuntimeError, OSError, subprocess.SubprocessError) as error:
+                log(f"g. instruction counts failed: {error}")
     finally:
         stop_all()
     sizes = zip_sizes()
@@ -879,9 +1023,31 @@ def main():
                   "static server, same bytes & stack", f"{b['rps']:,.0f}/s (p99 {b['p99_us'] / 1000:.2f} ms)",
                   ratio(r["rps"], b["rps"]))
 
+    t.section("h. log volume per event at LOG_LEVEL=info (the bursts of e; start-up lines spread over the burst)")
+    for row, v in LOG_VOLUME.items():
+        if row == "hello-lambda":
+            continue
+        t.add(row,
+              f"{v['json_lines']:.2f} lines, {v['json_bytes']:,.0f} B JSON + {v['emf_bytes']:,.0f} B EMF",
+              "lines per request", "1", ratio(v["json_lines"], 1), "≤ 1 line", verdict(v["json_lines"] <= 1.0))
+
+    baseline = instructions_baseline()
+    t.section(f"g. instructions per request (callgrind, bench profile) beside benches/instructions.json "
+              f"({baseline.get('commit', 'none')}, {baseline.get('date', '')})")
+    for name, _, what in INSTRUCTION_PATHS:
+        figure, base = instructions.get(name), baseline["paths"].get(name)
+        t.add(what, f"{figure['Ir']:,} Ir, {figure['LLmiss']:g} LL miss" if figure else "n/a", "committed baseline",
+              f"{base['Ir']:,} Ir, {base['LLmiss']:g} LL miss" if base else "none",
+              ratio(figure and figure["Ir"], base and base["Ir"]))
+
     product, _ = release_profiles()
     profile = ", ".join(f"{k} = {json.dumps(v)}" for k, v in product.items())
     table = f"[profile.release] {profile}; {os.cpu_count()} cores, shared\n\n" + t.render()
+    try:
+        costs = cost_table(init, round_trips, memory)
+    except (KeyError, ValueError, StopIteration, ZeroDivisionError, TypeError, OSError) as error:
+        costs = f"cost model: not computed ({type(error).__name__}: {error})"
+    table += "\n\n" + costs
     with open(os.path.join(OUT, "table.txt"), "w") as f:
         f.write(table + "\n")
     print(table)

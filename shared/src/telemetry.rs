@@ -1,34 +1,31 @@
 //! Structured JSON logs: one line per event, with the ids of the intervention it concerns
-//! (`correlationId`, `interventionId`, `environmentId`) at the top level of every line.
+//! (`correlationId`, `interventionId`, `environmentId`) at the top level of every line (`line`).
 
-use std::fmt;
+mod line;
 
-use serde_json::{Map, Value};
-use tracing::field::{Field, Visit};
-use tracing::{Event, Subscriber};
+use tracing::Subscriber;
 use tracing_subscriber::filter::Targets;
-use tracing_subscriber::fmt::format::{JsonFields, Writer};
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
-use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
+
+pub use line::JsonLines;
 
 /// Installs the JSON log subscriber; the level comes from `LOG_LEVEL` (or `RUST_LOG`): a level, or
 /// `target=level` directives (`info,aws_smithy_runtime=debug`); default and fallback `info`. Calling it
 /// twice is harmless.
 pub fn init() {
     let spec = std::env::var("LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG")).ok();
-    let filter = filter_from(spec.as_deref());
-    // The builder's own ceiling is `info`: lift it, so that `LOG_LEVEL` alone decides (and the caps on
-    // the dependency targets are what keeps their payloads out at `trace`).
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::level_filters::LevelFilter::TRACE)
-        .fmt_fields(JsonFields::new())
-        .event_format(FlatJson)
-        .with_writer(std::io::stderr)
-        .finish()
-        .with(filter)
-        .try_init();
+    let _ = json_subscriber(std::io::stderr, filter_from(spec.as_deref())).try_init();
+}
+
+/// The production log format ([`JsonLines`]) on `make_writer`, below `filter`: what [`init`] installs on
+/// stderr, and what the benchmarks install on a sink so a timed operation pays for its logs as deployed.
+pub fn json_subscriber<W>(make_writer: W, filter: Targets) -> impl Subscriber + Send + Sync + 'static
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::registry().with(JsonLines::new(make_writer)).with(filter)
 }
 
 /// Dependency targets that log whole payloads below `info` (lambda_runtime the invocation event with
@@ -79,57 +76,6 @@ pub fn filter_from(spec: Option<&str>) -> Targets {
         }
     }
     filter
-}
-
-/// One JSON object per event: time, level, message, the fields of every enclosing span, then the
-/// event's own fields. JSON escaping also encodes control characters in logged values.
-pub struct FlatJson;
-
-impl<S, N> FormatEvent<S, N> for FlatJson
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(&self, ctx: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> fmt::Result {
-        let mut line = Map::new();
-        line.insert("timestamp".into(), Value::String(crate::domain::time::SystemClock.now_rfc3339()));
-        line.insert("level".into(), Value::String(event.metadata().level().to_string()));
-        if let Some(scope) = ctx.event_scope() {
-            for span in scope.from_root() {
-                let extensions = span.extensions();
-                let Some(fields) = extensions.get::<FormattedFields<N>>() else { continue };
-                if let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(fields) {
-                    line.extend(fields);
-                }
-            }
-        }
-        let mut visitor = JsonVisitor(&mut line);
-        event.record(&mut visitor);
-        writeln!(writer, "{}", Value::Object(line))
-    }
-}
-
-struct JsonVisitor<'a>(&'a mut Map<String, Value>);
-
-impl Visit for JsonVisitor<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.0.insert(field.name().into(), Value::String(value.into()));
-    }
-    fn record_i64(&mut self, field: &Field, value: i64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_bool(&mut self, field: &Field, value: bool) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.0.insert(field.name().into(), value.into());
-    }
-    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.0.insert(field.name().into(), Value::String(format!("{value:?}")));
-    }
 }
 
 /// The span every log line about one intervention carries; the ids are recorded as soon as they are known.

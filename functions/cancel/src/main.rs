@@ -13,7 +13,8 @@ use human_intervention::service::{Cancellation, Service};
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));

@@ -1,7 +1,8 @@
 //! The public page behind a link (`GET /i/{token}`), the stylesheet and the receipt keys, on the same
 //! router as the local server. It only reads, so it links no timer (EventBridge Scheduler) client.
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));

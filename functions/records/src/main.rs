@@ -6,7 +6,8 @@ use std::sync::Arc;
 use human_intervention::domain::time::SystemClock;
 use human_intervention::service::Service;
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     let config = human_intervention::aws::sdk_config()?;

@@ -1,7 +1,8 @@
 //! The reviewer's submission (`POST /i/{token}`), on the same router as the local server: one read and
 //! one DynamoDB transaction per accepted submission.
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));

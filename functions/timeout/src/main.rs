@@ -25,7 +25,8 @@ struct TimerFired {
     reminder: bool,
 }
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     human_intervention::telemetry::init_metrics(env!("CARGO_PKG_NAME"));

@@ -137,11 +137,23 @@ pub fn form_request(body: &str) -> SubmitRequest<'_> {
 /// Installs the production log format (flat JSON lines, `info`) writing to a sink: every timed
 /// operation formats its log lines as it would in a Lambda function.
 pub fn production_logs_to_sink() {
-    use tracing_subscriber::fmt::format::JsonFields;
-    let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::INFO)
-        .fmt_fields(JsonFields::new())
-        .event_format(human_intervention::telemetry::FlatJson)
-        .with_writer(std::io::sink)
-        .try_init();
+    use tracing_subscriber::util::SubscriberInitExt;
+    let filter = tracing_subscriber::filter::Targets::new().with_default(tracing::Level::INFO);
+    let _ = human_intervention::telemetry::json_subscriber(std::io::sink, filter).try_init();
+}
+
+/// Creates the 20-field intervention for a quorum of `reviewers` reviewers who must all approve; returns
+/// each reviewer's token.
+pub async fn create_quorum(service: &Service, reviewers: u32) -> Vec<String> {
+    let mut input = input_20_fields(1);
+    input.as_object_mut().expect("an object").remove("maxUrlUses");
+    // Every vote's input must fit the deciding continuation: the pattern field gets a length limit.
+    input["formDocument"]["fields"][10]["maxLength"] = json!(50);
+    input["reviewers"] =
+        (0..reviewers).map(|i| json!({"id": format!("r{i}"), "name": format!("Reviewer {i}")})).collect();
+    input["quorum"] = json!({"approvals": reviewers, "field": "decision", "approve": "approve", "reject": "reject"});
+    let created = service.create(input.to_string().as_bytes()).await.expect("created");
+    let links = serde_json::to_value(&created.context).expect("context")["approval.url"].clone();
+    let links = links.as_object().expect("an object of reviewer id to link");
+    links.values().map(|link| link.as_str().and_then(|l| l.rsplit('/').next()).expect("a link").to_owned()).collect()
 }

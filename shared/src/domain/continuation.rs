@@ -319,8 +319,38 @@ impl Continuation {
     pub fn message_bytes(&self) -> Result<usize, serde_json::Error> {
         let attributes: usize =
             self.message_attributes().iter().map(|(name, value)| name.len() + ATTRIBUTE_TYPE.len() + value.len()).sum();
+        // Counted as serde_json writes it: every submission asks, and the body itself is not needed here.
+        let mut body = BodyLength { bytes: 0, split: false };
+        serde_json::to_writer(&mut body, self)?;
+        let body = if body.split { self.message_body()?.len() } else { body.bytes };
         let receipt = if self.receipt.is_none() { RECEIPT_RESERVE_BYTES } else { 0 };
-        Ok(self.message_body()?.len() + attributes + receipt)
+        Ok(body + attributes + receipt)
+    }
+}
+
+/// The length [`Continuation::message_body`] would have: each character SQS refuses counts as its
+/// `\uXXXX` escapes. serde_json writes whole characters in each call; `split` says if one was not.
+struct BodyLength {
+    bytes: usize,
+    split: bool,
+}
+
+impl std::io::Write for BodyLength {
+    fn write(&mut self, written: &[u8]) -> std::io::Result<usize> {
+        // ASCII is sendable as written: serde_json escapes the control characters SQS refuses.
+        self.bytes += match std::str::from_utf8(written) {
+            Ok(_) if written.is_ascii() => written.len(),
+            Ok(text) => text.chars().map(|c| if is_sendable(c) { c.len_utf8() } else { 6 * c.len_utf16() }).sum(),
+            Err(_) => {
+                self.split = true;
+                written.len()
+            }
+        };
+        Ok(written.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
@@ -420,5 +450,12 @@ mod tests {
         let attributes =
             "correlationId".len() + 6 + 3 + "environmentId".len() + 6 + 3 + "continuationId".len() + 6 + 25;
         assert_eq!(c.message_bytes().unwrap(), c.message_body().unwrap().len() + attributes + RECEIPT_RESERVE_BYTES);
+        // Characters SQS refuses count as their escapes, as the body writes them.
+        let odd = continuation("a\u{FFFF}b\u{FFFE}é\u{1F600}\u{1}c");
+        assert!(odd.message_body().unwrap().contains("\\uFFFE"));
+        assert_eq!(
+            odd.message_bytes().unwrap(),
+            odd.message_body().unwrap().len() + attributes + RECEIPT_RESERVE_BYTES
+        );
     }
 }

@@ -41,8 +41,26 @@ impl Timestamp {
 
     /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-25T12:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = self.date_time();
+        if (0..=9999).contains(&at.year()) {
+            // Written directly: every log line and every page carries one, and a format description is
+            // several times slower.
+            let mut text = String::with_capacity(24);
+            let parts = [
+                (at.year() as u32, 4, '-'),
+                (u8::from(at.month()).into(), 2, '-'),
+                (at.day().into(), 2, 'T'),
+                (at.hour().into(), 2, ':'),
+                (at.minute().into(), 2, ':'),
+                (at.second().into(), 2, '.'),
+                (at.millisecond().into(), 3, 'Z'),
+            ];
+            for (value, width, then) in parts {
+                push_digits(&mut text, value, width);
+                text.push(then);
+            }
+            return text;
+        }
         let format =
             time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
         at.format(&format).unwrap_or_default()
@@ -50,18 +68,27 @@ impl Timestamp {
 
     /// How a person reads this instant: `25 Nov 2026, 14:38 UTC`.
     pub fn to_human(self) -> String {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
         let format =
             time::macros::format_description!("[day padding:none] [month repr:short] [year], [hour]:[minute] UTC");
-        at.format(&format).unwrap_or_default()
+        self.date_time().format(&format).unwrap_or_default()
     }
 
     /// `YYYY-MM` of this instant in UTC: the month a run allowance is counted in.
     pub fn year_month(self) -> String {
-        let at = OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let at = self.date_time();
         format!("{:04}-{:02}", at.year(), u8::from(at.month()))
+    }
+
+    /// This instant as a UTC date and time (the epoch if it is out of range).
+    fn date_time(self) -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp_nanos(i128::from(self.0) * 1_000_000).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+    }
+}
+
+/// Appends `value` as `width` decimal digits, zero-padded.
+fn push_digits(text: &mut String, value: u32, width: u32) {
+    for place in (0..width).rev() {
+        text.push(char::from(b'0' + (value / 10u32.pow(place) % 10) as u8));
     }
 }
 
@@ -122,6 +149,10 @@ mod tests {
 
     #[test]
     fn rfc3339_round_trips_with_milliseconds() {
+        for (millis, text) in [(0, "1970-01-01T00:00:00.000Z"), (1_795_000_000_007, "2026-11-18T11:06:40.007Z")] {
+            assert_eq!(Timestamp::from_millis(millis).to_rfc3339(), text);
+            assert_eq!(Timestamp::parse_rfc3339(text), Some(Timestamp::from_millis(millis)));
+        }
         let at = Timestamp::parse_rfc3339("2026-11-25T12:00:00.250+01:00").unwrap();
         assert_eq!(at.to_rfc3339(), "2026-11-25T11:00:00.250Z");
         assert_eq!(Timestamp::parse_rfc3339(&at.to_rfc3339()), Some(at));

@@ -37,7 +37,8 @@ pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + REVIEWER_BODY_CHA
 #[derive(Clone)]
 pub struct LinkKey {
     kid: String,
-    secret: Vec<u8>,
+    /// HMAC keyed with the secret once: each link's MAC starts from a copy (two compressions fewer).
+    keyed: HmacSha256,
 }
 
 impl fmt::Debug for LinkKey {
@@ -58,7 +59,12 @@ impl LinkKey {
         if secret.len() < MIN_SECRET_BYTES {
             return Err(format!("the secret of key {kid:?} has {} bytes; at least {MIN_SECRET_BYTES}", secret.len()));
         }
-        Ok(Self { kid: kid.to_owned(), secret })
+        // new_from_slice accepts any key length for HMAC.
+        let keyed = match HmacSha256::new_from_slice(&secret) {
+            Ok(mac) => mac,
+            Err(_) => unreachable_hmac(),
+        };
+        Ok(Self { kid: kid.to_owned(), keyed })
     }
 
     /// A key with a fresh random secret (the local server's default when none is configured).
@@ -69,11 +75,7 @@ impl LinkKey {
     }
 
     fn mac(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>) -> HmacSha256 {
-        // new_from_slice accepts any key length for HMAC.
-        let mut mac = match HmacSha256::new_from_slice(&self.secret) {
-            Ok(mac) => mac,
-            Err(_) => unreachable_hmac(),
-        };
+        let mut mac = self.keyed.clone();
         mac.update(PURPOSE);
         mac.update(&[0]);
         mac.update(if reviewer.is_some() { REVIEWER_VERSION } else { VERSION }.as_bytes());

@@ -51,12 +51,12 @@ impl Tables {
         self.recorded.entry(id).or_default().push(continuation.clone());
     }
 
-    /// Applies `change` to the stored intervention if its guards hold: the intervention after it, or the
-    /// refusal the change gives on the intervention as stored (`None`: no such intervention).
-    /// The change's decision log entry is kept with it, under the same lock.
-    fn apply<R>(&mut self, id: &InterventionId, change: &Change<R>) -> Option<Result<Intervention, R>> {
-        let stored = self.interventions.get_mut(id)?;
-        let applied = change.apply(stored).map(|()| stored.clone());
+    /// Applies `change` to the stored intervention if its guards hold, or returns the refusal the change
+    /// gives on the intervention as stored (`None`: no such intervention). No copy is made: callers read
+    /// the stored intervention only for what they need. The change's decision log entry is kept with it,
+    /// under the same lock.
+    fn apply<R>(&mut self, id: &InterventionId, change: &Change<R>) -> Option<Result<(), R>> {
+        let applied = change.apply(self.interventions.get_mut(id)?);
         if applied.is_ok() {
             for effect in &change.effects {
                 if let Effect::Append(entry) = effect {
@@ -67,9 +67,11 @@ impl Tables {
         Some(applied)
     }
 
-    fn count_allowance(&mut self, intervention: &Intervention, now: Timestamp) {
+    fn count_allowance(&mut self, id: &InterventionId, now: Timestamp) {
+        let Some(intervention) = self.interventions.get(id) else { return };
         if intervention.tier.counts_against_allowance() {
-            *self.allowance.entry((intervention.environment_id.clone(), now.year_month())).or_default() += 1;
+            let key = (intervention.environment_id.clone(), now.year_month());
+            *self.allowance.entry(key).or_default() += 1;
         }
     }
 }
@@ -150,14 +152,14 @@ impl InterventionStore for MemoryStore {
         if let Some(previous) = tables.submission(&id, &submission.submission_id) {
             return Ok(Acceptance::Repeat(previous.clone()));
         }
-        let stored = match tables.apply(&id, change) {
+        match tables.apply(&id, change) {
             None => return Ok(Acceptance::Refused(Rejection::NotFound)),
             Some(Err(refusal)) => return Ok(refusal.into()),
-            Some(Ok(stored)) => stored,
-        };
+            Some(Ok(())) => {}
+        }
         tables.submissions.entry(id).or_default().push(submission.clone());
         if let Some(continuation) = continuation {
-            tables.count_allowance(&stored, change.at);
+            tables.count_allowance(&id, change.at);
             tables.record_continuation(id, continuation, change.at);
             drop(guard);
             self.outbox_ready.notify_one();
@@ -173,12 +175,12 @@ impl InterventionStore for MemoryStore {
     ) -> Result<TimeoutOutcome, StoreError> {
         let mut guard = self.lock()?;
         let tables = &mut *guard;
-        let stored = match tables.apply(&intervention.id, change) {
+        match tables.apply(&intervention.id, change) {
             None => return Ok(TimeoutOutcome::Refused(TimeoutRefusal::NotStored)),
             Some(Err(refusal)) => return Ok(TimeoutOutcome::Refused(refusal)),
-            Some(Ok(stored)) => stored,
-        };
-        tables.count_allowance(&stored, change.at);
+            Some(Ok(())) => {}
+        }
+        tables.count_allowance(&intervention.id, change.at);
         tables.record_continuation(intervention.id, continuation, change.at);
         drop(guard);
         self.outbox_ready.notify_one();
@@ -196,7 +198,7 @@ impl InterventionStore for MemoryStore {
         match tables.apply(&intervention.id, change) {
             None => return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored)),
             Some(Err(block)) => return Ok(block.into()),
-            Some(Ok(_)) => {}
+            Some(Ok(())) => {}
         }
         tables.record_continuation(intervention.id, continuation, change.at);
         drop(guard);
@@ -241,9 +243,13 @@ impl InterventionStore for MemoryStore {
         id: &InterventionId,
         change: &Change<TaskRefusal>,
     ) -> Result<AttachOutcome, StoreError> {
-        Ok(match self.lock()?.apply(id, change) {
+        let mut tables = self.lock()?;
+        Ok(match tables.apply(id, change) {
             None => AttachOutcome::NotFound,
-            Some(Ok(stored)) => AttachOutcome::Attached(Box::new(stored)),
+            Some(Ok(())) => match tables.interventions.get(id) {
+                Some(stored) => AttachOutcome::Attached(Box::new(stored.clone())),
+                None => AttachOutcome::NotFound,
+            },
             Some(Err(_)) => AttachOutcome::AlreadyDelivered,
         })
     }
@@ -253,8 +259,12 @@ impl InterventionStore for MemoryStore {
         id: &InterventionId,
         change: &Change<TaskRefusal>,
     ) -> Result<Option<TaskToken>, StoreError> {
-        Ok(match self.lock()?.apply(id, change) {
-            Some(Ok(Intervention { task: TaskStatus::Waiting { token, .. }, .. })) => Some(token),
+        let mut tables = self.lock()?;
+        Ok(match tables.apply(id, change) {
+            Some(Ok(())) => match tables.interventions.get(id).map(|stored| &stored.task) {
+                Some(TaskStatus::Waiting { token, .. }) => Some(token.clone()),
+                _ => None,
+            },
             _ => None,
         })
     }

@@ -80,18 +80,23 @@ impl Guard {
     /// The guards under which a submission (or a vote) through `reviewer`'s link may be accepted at `now`:
     /// the link live and, for a quorum, undecided on exactly the `tally` and the decision log's head read.
     pub fn for_submission(i: &Intervention, reviewer: Option<usize>, now: Timestamp) -> Vec<Guard> {
-        let mut guards = Vec::with_capacity(10);
-        if i.quorum.is_some() {
-            guards.push(Self::Undecided);
-        }
-        guards.extend(Self::live_at(now));
-        guards.push(Self::UsesLeft);
-        guards.extend(reviewer.map(Self::ReviewerAbsent));
-        if i.quorum.is_some() {
-            // A vote is ordered on the intervention's chain; a link's submission has a lane of its own.
-            guards.extend([Self::TallyIs(i.tally), Self::log_head_of(i)]);
-        }
-        guards
+        Self::submission_guards(i, reviewer, now).collect()
+    }
+
+    /// [`Guard::for_submission`]'s guards in their order, without a list (a page view checks them).
+    pub fn submission_guards(i: &Intervention, reviewer: Option<usize>, now: Timestamp) -> impl Iterator<Item = Guard> {
+        let quorum = i.quorum.is_some();
+        let tally = i.tally;
+        // A vote is ordered on the intervention's chain; a link's submission has a lane of its own.
+        let head = quorum.then(|| Self::log_head_of(i));
+        quorum
+            .then_some(Self::Undecided)
+            .into_iter()
+            .chain(Self::live_at(now))
+            .chain([Self::UsesLeft])
+            .chain(reviewer.map(Self::ReviewerAbsent))
+            .chain(quorum.then_some(Self::TallyIs(tally)))
+            .chain(head)
     }
 
     /// The decision log's head as `i` was read: a decision appends right after it, or not at all.

@@ -1,7 +1,7 @@
 //! One field of the form as its controls: a checkbox, a group of radios or checkboxes, a drop-down, a
 //! textarea or a one-line input, each with its label, hint and error message tied to it.
 
-use maud::{html, Markup};
+use maud::{html, Markup, PreEscaped};
 
 use crate::domain::field::{Field, FieldKind, MAX_TEXT_CHARS};
 use crate::web::pages::input::{datetime_local, holds, InputAttrs};
@@ -81,23 +81,23 @@ impl<'v> Control<'v> {
     fn of(index: usize, view: &'v FieldView) -> Self {
         let field = view.field;
         let id = format!("f-{index}");
-        let help_id = format!("{id}-help");
-        let error_id = format!("{id}-error");
-        let described_by: Vec<&str> =
-            [field.help.is_some().then_some(help_id.as_str()), view.error.is_some().then_some(error_id.as_str())]
-                .into_iter()
-                .flatten()
-                .collect();
-        let described_by = (!described_by.is_empty()).then(|| described_by.join(" "));
-        let hint = html! {
-            @if let Some(help) = &field.help {
-                p.hint id=(help_id) { (help) }
-            }
+        // Only the ids that are used: every page view renders every field.
+        let help_id = field.help.as_ref().map(|_| format!("{id}-help"));
+        let error_id = view.error.as_ref().map(|_| format!("{id}-error"));
+        let described_by = match (&help_id, &error_id) {
+            (Some(help), Some(error)) => Some(format!("{help} {error}")),
+            (Some(one), None) | (None, Some(one)) => Some(one.clone()),
+            (None, None) => None,
         };
-        let error = html! {
-            @if let Some(error) = &view.error {
-                p.error-message id=(error_id) { span.visually-hidden { "Error: " } (error) }
+        let hint = match (&field.help, &help_id) {
+            (Some(help), Some(help_id)) => html! { p.hint id=(help_id) { (help) } },
+            _ => PreEscaped(String::new()),
+        };
+        let error = match (&view.error, &error_id) {
+            (Some(error), Some(error_id)) => {
+                html! { p.error-message id=(error_id) { span.visually-hidden { "Error: " } (error) } }
             }
+            _ => PreEscaped(String::new()),
         };
         let invalid = view.error.as_ref().map(|_| "true");
         Self { field, values: &view.values, id, described_by, invalid, hint, error }
