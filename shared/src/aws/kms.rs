@@ -7,7 +7,7 @@ use aws_sdk_kms::types::{MessageType, SigningAlgorithmSpec};
 use aws_sdk_kms::Client;
 use tokio::sync::OnceCell;
 
-use crate::domain::proof::receipt::{Jwk, Jwks, MAX_KEY_ID_CHARS};
+use crate::domain::proof::receipt::{check_kid, Jwk, Jwks};
 use crate::ports::receipts::{ReceiptSigner, SignError};
 
 /// KMS's limit on a RAW message to Sign; a receipt's message is always 32 bytes.
@@ -28,11 +28,7 @@ impl KmsReceipts {
         if key_ids.is_empty() {
             return Err("no receipt key is given".into());
         }
-        if let Some(bad) = key_ids.iter().find(|k| k.is_empty() || k.len() > MAX_KEY_ID_CHARS || k.contains(',')) {
-            return Err(format!(
-                "receipt key id {bad:?} is not a KMS key id or ARN of 1 to {MAX_KEY_ID_CHARS} characters"
-            ));
-        }
+        key_ids.iter().try_for_each(|k| check_kid(k))?;
         Ok(Self { client, key_ids, published: OnceCell::new() })
     }
 

@@ -5,7 +5,7 @@ mod check;
 
 use crate::domain::context::{ContextKey, ContextValue, Scalar};
 
-pub use check::{check_field, check_initial, html_float_parts, initial_values};
+pub use check::{check_field, check_initial, html_float_parts, initial_value, initial_values};
 
 /// Longest text pattern, in characters.
 pub const MAX_PATTERN_CHARS: usize = 500;

@@ -19,14 +19,18 @@ pub fn check_initial(field: &Field, value: &ContextValue) -> Result<(), String> 
     check_field(&relaxed, &values).map(|_| ())
 }
 
-/// The values a field shows before the reviewer types: its prefill from the context, or its default.
-pub fn initial_values(field: &Field, context: &Context) -> Vec<String> {
-    let value = match &field.initial {
+/// The value a field proposes before the reviewer types: its prefill from the context, or its default.
+pub fn initial_value<'a>(field: &'a Field, context: &'a Context) -> Option<&'a ContextValue> {
+    match &field.initial {
         Some(Initial::Prefill(key)) => context.get(key),
         Some(Initial::Default(value)) => Some(value),
         None => None,
-    };
-    value.map(ContextValue::display_parts).unwrap_or_default()
+    }
+}
+
+/// The values a field shows before the reviewer types ([`initial_value`] as the page shows it).
+pub fn initial_values(field: &Field, context: &Context) -> Vec<String> {
+    initial_value(field, context).map(ContextValue::display_parts).unwrap_or_default()
 }
 
 /// Checks one field's posted values; `Ok(None)` for an optional field left empty.

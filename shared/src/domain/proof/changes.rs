@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::context::ContextValue;
-use crate::domain::field::{initial_values, Initial};
+use crate::domain::field::{initial_value, initial_values};
 use crate::domain::model::{Intervention, Submission};
 
 /// A proposed value the reviewer changed.
@@ -29,12 +29,7 @@ pub fn changes(intervention: &Intervention, submission: &Submission) -> Vec<Chan
         if intervention.secret_keys.contains(&field.key) {
             continue;
         }
-        let proposed = match &field.initial {
-            Some(Initial::Prefill(key)) => intervention.context.get(key),
-            Some(Initial::Default(value)) => Some(value),
-            None => None,
-        };
-        let Some(proposed) = proposed else { continue };
+        let Some(proposed) = initial_value(field, &intervention.context) else { continue };
         let submitted = submission.input.get(&field.key);
         if submitted.map(ContextValue::display_parts).unwrap_or_default()
             != initial_values(field, &intervention.context)

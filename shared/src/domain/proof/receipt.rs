@@ -95,7 +95,9 @@ impl ReceiptKey {
     }
 }
 
-fn check_kid(kid: &str) -> Result<(), String> {
+/// Refuses a key id a receipt could not name: empty, over [`MAX_KEY_ID_CHARS`], or not printable ASCII
+/// without commas (the settings list keys with commas).
+pub fn check_kid(kid: &str) -> Result<(), String> {
     if kid.is_empty() || kid.len() > MAX_KEY_ID_CHARS || !kid.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
         return Err(format!(
             "receipt key id {kid:?} must be 1 to {MAX_KEY_ID_CHARS} printable ASCII characters, no commas"

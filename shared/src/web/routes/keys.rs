@@ -2,7 +2,7 @@
 //! (a JWK Set, the signing key first), public like the stylesheet.
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
@@ -13,8 +13,9 @@ use crate::web::error::HttpError;
 /// Where the receipt keys are published.
 pub const RECEIPT_KEYS_PATH: &str = "/.well-known/receipt-keys.json";
 
-pub(super) async fn receipt_keys(State(service): State<Service>, headers: HeaderMap) -> Response {
-    let json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_none_or(|a| !a.contains("text/html"));
+/// A JSON document's route: its refusals are JSON too, as the contract documents them.
+pub(super) async fn receipt_keys(State(service): State<Service>) -> Response {
+    let json = true;
     match service.receipt_keys().await {
         // Keys change only by a deployment (rotation): a consumer may keep them for five minutes.
         Some(Ok(keys)) => ([(header::CACHE_CONTROL, "public, max-age=300")], Json(keys)).into_response(),
