@@ -12,6 +12,7 @@ pub mod fuzzing;
 pub mod id;
 pub mod input;
 pub mod ledger;
+pub mod message;
 pub mod lifecycle;
 pub mod model;
 pub mod proof;
