@@ -183,6 +183,7 @@ impl FaultyStore {
 use human_intervention::domain::id::{InterventionId, SubmissionId};
 use human_intervention::domain::ledger::{Checkpoint, Entry};
 use human_intervention::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use human_intervention::domain::message::{Claim, Message, Slot};
 use human_intervention::domain::model::TimeoutRefusal;
 use human_intervention::domain::model::{Intervention, Submission};
 use human_intervention::domain::task::TaskToken;
@@ -194,8 +195,8 @@ use human_intervention::ports::store::{
 
 #[async_trait::async_trait]
 impl InterventionStore for FaultyStore {
-    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
-        self.inner.create(intervention).await
+    async fn create(&self, intervention: &Intervention, messages: &[Message]) -> Result<(), StoreError> {
+        self.inner.create(intervention, messages).await
     }
     async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
         self.inner.get(id).await
@@ -266,9 +267,30 @@ impl InterventionStore for FaultyStore {
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
+        messages: &[Message],
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
-        self.inner.remind(intervention, continuation, change).await
+        self.inner.remind(intervention, continuation, messages, change).await
+    }
+    async fn messages(&self, id: &InterventionId) -> Result<Vec<Message>, StoreError> {
+        self.inner.messages(id).await
+    }
+    async fn unsent_messages(&self, limit: usize, due_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        self.inner.unsent_messages(limit, due_by).await
+    }
+    async fn open_messages(&self, limit: usize, expired_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        self.inner.open_messages(limit, expired_by).await
+    }
+    async fn claim_message(
+        &self,
+        id: &InterventionId,
+        message_id: &str,
+        claim: &Claim,
+    ) -> Result<Option<Message>, StoreError> {
+        self.inner.claim_message(id, message_id, claim).await
+    }
+    async fn settle_message(&self, message: &Message, slot: Option<Slot>) -> Result<(), StoreError> {
+        self.inner.settle_message(message, slot).await
     }
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {
         self.inner.submissions(id).await

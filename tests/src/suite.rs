@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use human_intervention::domain::continuation::Continuation;
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::message::Configured;
 use human_intervention::domain::task::{TaskAttachment, TaskToken};
 use human_intervention::domain::time::{Clock, ManualClock, Timestamp};
 use human_intervention::domain::token::{LinkKey, LinkKeys};
@@ -73,7 +74,8 @@ impl Bench {
         let service = Service::new(store.clone(), keys.clone(), clock.clone(), "https://links.example.com/")
             .with_scheduler(scheduler.clone())
             .with_tasks(tasks.clone())
-            .with_receipts(std::sync::Arc::new(receipts().clone()));
+            .with_receipts(std::sync::Arc::new(receipts().clone()))
+            .with_channels(Configured { email: true, slack: true, teams: vec!["ops".into()] });
         let queue = MemoryQueue::new();
         Self { name, store, service, clock, tasks, queue, scheduler, keys, collected: Mutex::new(0) }
     }

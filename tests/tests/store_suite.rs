@@ -10,6 +10,7 @@ use human_intervention::domain::continuation::{Continuation, Outcome, Verdict};
 use human_intervention::domain::id::InterventionId;
 use human_intervention::domain::ledger::{verify, verify_after, Checkpoint, EntryKind};
 use human_intervention::domain::lifecycle::{self, Settlement};
+use human_intervention::domain::message::{self, Channel, Message, MessageKind, MESSAGE_CLAIM_MILLIS};
 use human_intervention::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
 use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
@@ -67,6 +68,8 @@ fn at(millis: i64) -> Timestamp {
 }
 
 on_both_stores!(
+    messages_are_recorded_with_their_intervention_claimed_by_one_sender_and_slotted_as_the_domain_says,
+    a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on_their_channels,
     a_reminder_decided_before_the_waiting_run_went_is_refused_after,
     a_delivery_claim_is_free_again_at_exactly_its_hold,
     continuations_list_the_answers_first_and_the_reminder_last,
@@ -104,7 +107,7 @@ async fn a_reminder_decided_before_the_waiting_run_went_is_refused_after(b: Benc
         .settle_task(&id, &lifecycle::settle(&token, &Settlement::Gone("TaskDoesNotExist".into()), b.clock.now()))
         .await
         .unwrap();
-    let outcome = b.store.remind(&read, &reminder, &change).await.unwrap();
+    let outcome = b.store.remind(&read, &reminder, &[], &change).await.unwrap();
     assert_eq!(outcome, ReminderOutcome::Refused(ReminderRefusal::Cancelled), "{}", b.name);
     assert!(b.store.continuations(&id).await.unwrap().is_empty(), "{}: nothing recorded", b.name);
 }
@@ -843,4 +846,85 @@ async fn a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appe
     assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote])]), "{}: nothing appended", b.name);
     assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
     assert_eq!(chains(&b).await, BTreeMap::from([((id, None), vec![Vote, Cancel])]), "{}", b.name);
+}
+
+/// Two reviewers reached by email and Slack (r0) and Teams (r1), reminded at half the expiry.
+fn notified() -> Value {
+    let mut value = reviewers_input(2, &[0, 1]);
+    value["reviewers"][0]["notify"] = json!({"email": ["r0@example.com"], "slack": "C0123456789"});
+    value["reviewers"][1]["notify"] = json!({"teams": "ops"});
+    value
+}
+
+async fn messages_are_recorded_with_their_intervention_claimed_by_one_sender_and_slotted_as_the_domain_says(b: Bench) {
+    let created = b.created(&notified()).await;
+    let (id, now) = (created.id, b.clock.now());
+    let messages = b.store.messages(&id).await.unwrap();
+    let channels: Vec<_> = messages.iter().map(|m| (m.reviewer, m.channel)).collect();
+    assert_eq!(
+        channels,
+        [(Some(0), Channel::Email), (Some(0), Channel::Slack), (Some(1), Channel::Teams)],
+        "{}",
+        b.name
+    );
+    assert!(messages.iter().all(|m| m.sent.is_none() && m.kind == MessageKind::Request));
+    assert_eq!(messages[0].links.open, created.links["r0"].as_str().unwrap(), "{}: r0's own link", b.name);
+    assert_eq!(messages[2].links.open, created.links["r1"].as_str().unwrap(), "{}: r1's own link", b.name);
+    assert_eq!(b.store.unsent_messages(10, now).await.unwrap().len(), 3, "{}", b.name);
+    assert!(b.store.open_messages(10, created.expires).await.unwrap().is_empty());
+    // The same intervention again is refused, and writes no second set of messages.
+    let stored = b.store.get(&id).await.unwrap().unwrap();
+    assert!(matches!(b.store.create(&stored, &messages).await, Err(StoreError::AlreadyExists)), "{}", b.name);
+    assert_eq!(b.store.messages(&id).await.unwrap().len(), 3);
+
+    // One sender at a time: a second claim is refused until the first is a dead sender's.
+    let email = &messages[0];
+    assert!(b.store.claim_message(&id, &email.id, &message::claim(now)).await.unwrap().is_some(), "{}", b.name);
+    let later = now.plus_millis(MESSAGE_CLAIM_MILLIS - 1);
+    assert!(b.store.claim_message(&id, &email.id, &message::claim(later)).await.unwrap().is_none(), "{}", b.name);
+    let dead = now.plus_millis(MESSAGE_CLAIM_MILLIS + 1);
+    assert!(b.store.claim_message(&id, &email.id, &message::claim(dead)).await.unwrap().is_some(), "{}", b.name);
+
+    // A failed try waits for its retry instant; it can be claimed again once settled.
+    let failed = email.clone().failed(now, "throttled", Some(30_000));
+    b.store.settle_message(&failed, failed.slot(created.expires)).await.unwrap();
+    let due: Vec<String> = b.store.unsent_messages(10, now).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert!(!due.contains(&email.id), "{}: not due before its retry", b.name);
+    let retry = now.plus_millis(30_000);
+    assert!(b.store.unsent_messages(10, retry).await.unwrap().iter().any(|m| m.id == email.id), "{}", b.name);
+    assert!(b.store.claim_message(&id, &email.id, &message::claim(retry)).await.unwrap().is_some(), "{}", b.name);
+
+    // A sent Slack message is open until the link's expiry; a parked one is out of the outbox.
+    let slack = messages[1].clone().sent(now, Some("1700000000.000100".into()), Some("C0123456789".into()));
+    b.store.settle_message(&slack, slack.slot(created.expires)).await.unwrap();
+    let teams = messages[2].clone().parked(now, "no such channel");
+    b.store.settle_message(&teams, teams.slot(created.expires)).await.unwrap();
+    assert!(b.store.claim_message(&id, &teams.id, &message::claim(dead)).await.unwrap().is_none(), "{}", b.name);
+    assert!(b.store.open_messages(10, created.expires.plus_millis(-1)).await.unwrap().is_empty(), "{}", b.name);
+    let open = b.store.open_messages(10, created.expires).await.unwrap();
+    assert_eq!(open, [slack.clone()], "{}", b.name);
+    let unsent: Vec<String> = b.store.unsent_messages(10, retry).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert_eq!(unsent, [email.id.clone()], "{}", b.name);
+    let closed = Message { closed_at: Some(now), ..slack };
+    b.store.settle_message(&closed, closed.slot(created.expires)).await.unwrap();
+    assert!(b.store.open_messages(10, created.expires).await.unwrap().is_empty(), "{}", b.name);
+    assert_eq!(b.store.messages(&id).await.unwrap()[1], closed, "{}: stored as settled", b.name);
+}
+
+async fn a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on_their_channels(b: Bench) {
+    let created = b.created(&notified()).await;
+    let id = created.id;
+    let result = b.post(&created.tokens["r1"], "decision=approve&_submissionId=r1-answer").await;
+    assert!(accepted(&result), "{}: {result:?}", b.name);
+    b.clock.advance(31 * 60_000);
+    assert_eq!(b.service.fire_reminder(&id).await.unwrap(), ReminderOutcome::Queued, "{}", b.name);
+    let messages = b.store.messages(&id).await.unwrap();
+    let reminders: Vec<_> =
+        messages.iter().filter(|m| m.kind == MessageKind::Reminder).map(|m| (m.reviewer, m.channel)).collect();
+    assert_eq!(reminders, [(Some(0), Channel::Email), (Some(0), Channel::Slack)], "{}: r1 answered", b.name);
+    let r0: Vec<_> = messages.iter().filter(|m| m.reviewer == Some(0)).map(|m| m.links.clone()).collect();
+    assert!(r0.windows(2).all(|w| w[0] == w[1]), "{}: the reminder carries the request's own links", b.name);
+    // Fired again: refused, and no second set of reminders.
+    b.service.fire_reminder(&id).await.unwrap();
+    assert_eq!(b.store.messages(&id).await.unwrap().len(), messages.len(), "{}", b.name);
 }

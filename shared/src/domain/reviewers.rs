@@ -10,4 +10,7 @@ pub struct Reviewer {
     pub id: String,
     /// What their page shows.
     pub name: String,
+    /// Where their link is sent, if the product sends it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<crate::domain::message::Notify>,
 }

@@ -13,6 +13,7 @@ use crate::domain::continuation::{self, Continuation};
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
 use crate::domain::lifecycle::{CancelRefusal, Change, Effect, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskStatus, TaskToken};
@@ -37,6 +38,15 @@ struct Tables {
     log: HashMap<InterventionId, Vec<Entry>>,
     /// Each environment's checkpoints of the decision log, oldest first.
     checkpoints: HashMap<String, Vec<Checkpoint>>,
+    /// Each intervention's messages, with their outbox slot and a sender's claim.
+    messages: HashMap<InterventionId, Vec<StoredMessage>>,
+}
+
+/// A message as the memory store keeps it: what DynamoDB keeps on its item.
+struct StoredMessage {
+    message: Message,
+    slot: Option<Slot>,
+    claimed_at: Option<Timestamp>,
 }
 
 impl Tables {
@@ -65,6 +75,29 @@ impl Tables {
             }
         }
         Some(applied)
+    }
+
+    /// Records new messages in the outbox, unsent (a message id recorded before is kept as it was).
+    fn record_messages(&mut self, intervention: &Intervention, messages: &[Message]) {
+        let stored = self.messages.entry(intervention.id).or_default();
+        for message in messages {
+            if stored.iter().all(|m| m.message.id != message.id) {
+                let slot = message.slot(intervention.expires_at);
+                stored.push(StoredMessage { message: message.clone(), slot, claimed_at: None });
+            }
+        }
+    }
+
+    /// Messages in the outbox part `part` whose instant is at or before `by`, oldest first.
+    fn slotted(&self, limit: usize, by: Timestamp, part: fn(Slot) -> Option<Timestamp>) -> Vec<Message> {
+        let mut found: Vec<(Timestamp, &Message)> = self
+            .messages
+            .values()
+            .flatten()
+            .filter_map(|m| m.slot.and_then(part).filter(|at| *at <= by).map(|at| (at, &m.message)))
+            .collect();
+        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
+        found.into_iter().take(limit).map(|(_, m)| m.clone()).collect()
     }
 
     fn count_allowance(&mut self, id: &InterventionId, now: Timestamp) {
@@ -118,12 +151,17 @@ fn parse_page_token(token: &str) -> Result<(Timestamp, InterventionId), StoreErr
 
 #[async_trait]
 impl InterventionStore for MemoryStore {
-    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
+    async fn create(&self, intervention: &Intervention, messages: &[Message]) -> Result<(), StoreError> {
         let mut tables = self.lock()?;
         if tables.interventions.contains_key(&intervention.id) {
             return Err(StoreError::AlreadyExists);
         }
         tables.interventions.insert(intervention.id, intervention.clone());
+        tables.record_messages(intervention, messages);
+        drop(tables);
+        if !messages.is_empty() {
+            self.outbox_ready.notify_one();
+        }
         Ok(())
     }
 
@@ -191,6 +229,7 @@ impl InterventionStore for MemoryStore {
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
+        messages: &[Message],
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
         let mut guard = self.lock()?;
@@ -201,6 +240,7 @@ impl InterventionStore for MemoryStore {
             Some(Ok(())) => {}
         }
         tables.record_continuation(intervention.id, continuation, change.at);
+        tables.record_messages(intervention, messages);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(ReminderOutcome::Queued)
@@ -318,6 +358,65 @@ impl InterventionStore for MemoryStore {
             tables.parked.push((continuation, reason.to_owned(), now));
         }
         Ok(())
+    }
+
+    async fn messages(&self, id: &InterventionId) -> Result<Vec<Message>, StoreError> {
+        let tables = self.lock()?;
+        let mut messages: Vec<Message> =
+            tables.messages.get(id).map(|all| all.iter().map(|m| m.message.clone()).collect()).unwrap_or_default();
+        messages.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(messages)
+    }
+
+    async fn unsent_messages(&self, limit: usize, due_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        let unsent = |slot| match slot {
+            Slot::Unsent(at) => Some(at),
+            Slot::Open(_) => None,
+        };
+        Ok(self.lock()?.slotted(limit, due_by, unsent))
+    }
+
+    async fn open_messages(&self, limit: usize, expired_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        let open = |slot| match slot {
+            Slot::Open(at) => Some(at),
+            Slot::Unsent(_) => None,
+        };
+        Ok(self.lock()?.slotted(limit, expired_by, open))
+    }
+
+    async fn claim_message(
+        &self,
+        id: &InterventionId,
+        message_id: &str,
+        claim: &Claim,
+    ) -> Result<Option<Message>, StoreError> {
+        let mut tables = self.lock()?;
+        let Some(stored) =
+            tables.messages.get_mut(id).and_then(|all| all.iter_mut().find(|m| m.message.id == message_id))
+        else {
+            return Ok(None);
+        };
+        let unsent = matches!(stored.slot, Some(Slot::Unsent(_)));
+        if !unsent || stored.claimed_at.is_some_and(|at| at >= claim.free_before) {
+            return Ok(None);
+        }
+        stored.claimed_at = Some(claim.at);
+        Ok(Some(stored.message.clone()))
+    }
+
+    async fn settle_message(&self, message: &Message, slot: Option<Slot>) -> Result<(), StoreError> {
+        let mut tables = self.lock()?;
+        let found = tables
+            .messages
+            .get_mut(&message.intervention_id)
+            .and_then(|all| all.iter_mut().find(|m| m.message.id == message.id));
+        match found {
+            Some(stored) => {
+                *stored = StoredMessage { message: message.clone(), slot, claimed_at: None };
+                Ok(())
+            }
+            None => Err(StoreError::Corrupt(format!("no message {} is recorded", message.id))),
+        }
     }
 
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {

@@ -7,6 +7,7 @@ use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
 use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, InterventionState, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::TaskToken;
@@ -152,8 +153,9 @@ pub struct ListQuery {
 /// Where interventions and their submissions live.
 #[async_trait]
 pub trait InterventionStore: Send + Sync {
-    /// Stores a new intervention; refused if its id exists.
-    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError>;
+    /// Stores a new intervention with the messages it sends (in the outbox, unsent), in one atomic step;
+    /// refused if its id exists.
+    async fn create(&self, intervention: &Intervention, messages: &[Message]) -> Result<(), StoreError>;
 
     /// The intervention with this id (strongly consistent).
     async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError>;
@@ -190,11 +192,13 @@ pub trait InterventionStore: Send + Sync {
     ) -> Result<TimeoutOutcome, StoreError>;
 
     /// The reminder, in one atomic step, only if the guards of `change` (`lifecycle::remind`) hold: marks
-    /// it reminded and records `continuation` in the outbox. Never counted against the allowance.
+    /// it reminded and records `continuation` and the reminder's `messages` in the outbox. Never counted
+    /// against the allowance.
     async fn remind(
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
+        messages: &[Message],
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError>;
 
@@ -247,6 +251,31 @@ pub trait InterventionStore: Send + Sync {
     /// Takes a continuation the queue refused for good out of the outbox, recording why and when: it is
     /// never sent again, and never holds up the others.
     async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError>;
+
+    /// The messages recorded for an intervention, as stored, by id.
+    async fn messages(&self, id: &InterventionId) -> Result<Vec<Message>, StoreError>;
+
+    /// Up to `limit` messages in the [`Slot::Unsent`] part of the outbox due at or before `due_by`, oldest
+    /// first (from an index, never a scan).
+    async fn unsent_messages(&self, limit: usize, due_by: Timestamp) -> Result<Vec<Message>, StoreError>;
+
+    /// Up to `limit` messages in the [`Slot::Open`] part of the outbox whose instant is at or before
+    /// `expired_by` (from an index, never a scan).
+    async fn open_messages(&self, limit: usize, expired_by: Timestamp) -> Result<Vec<Message>, StoreError>;
+
+    /// Takes a sender's claim on an unsent message: the message as stored if it is still unsent and no
+    /// other claim was taken at or after `claim.free_before`; `None` otherwise (another sender holds it,
+    /// or it was sent or parked). One sender at a time, so a message is sent once.
+    async fn claim_message(
+        &self,
+        id: &InterventionId,
+        message_id: &str,
+        claim: &Claim,
+    ) -> Result<Option<Message>, StoreError>;
+
+    /// Stores a message as it now stands (sent, parked, failed, closed) in the part of the outbox `slot`
+    /// names (`None`: out of the outbox), releasing any claim.
+    async fn settle_message(&self, message: &Message, slot: Option<Slot>) -> Result<(), StoreError>;
 
     /// Resumed runs counted against `environment_id`'s allowance in `year_month` (`YYYY-MM`).
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError>;

@@ -7,6 +7,8 @@ use super::{traced, Service};
 use crate::domain::context::ContextKey;
 use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
+use crate::domain::field::FieldKind;
+use crate::domain::message::{choice_field, plan_requests, MessageLinks, OptionLink};
 use crate::domain::model::{Intervention, InterventionState};
 use crate::domain::time::Timestamp;
 use crate::domain::token::LinkKeys;
@@ -71,6 +73,7 @@ impl Service {
                 }
             }
             let new = NewIntervention::parse(input, now)?;
+            new.check_channels(&self.channels)?;
             let id = new.id().map_err(|e| CreateError::Random(e.to_string()))?;
             let link_key = new.link_context_key.clone();
             let fingerprint = new.fingerprint.clone();
@@ -79,13 +82,14 @@ impl Service {
             telemetry::record_intervention(&intervention);
             self.sign_reminder_links(keys, &mut intervention);
             check_sendable(&intervention)?;
+            let messages = plan_requests(&intervention, |reviewer| self.message_links(keys, &intervention, reviewer), now);
             // A keyed id may be another creation's (the same key, another input, at the same time): only
             // the creation whose write wins sets the timers, after it, so a loser never moves the winner's.
             // A fresh id is no one else's: its timers come first.
             if !keyed {
                 self.schedule_timers(&intervention).await?;
             }
-            match self.store.create(&intervention).await {
+            match self.store.create(&intervention, &messages).await {
                 Ok(()) => {}
                 // Our own write whose answer was lost (the SDK retried it), or a concurrent retry with the key.
                 Err(StoreError::AlreadyExists | StoreError::Unconfirmed(_)) => {
@@ -173,6 +177,34 @@ impl Service {
         // At most MAX_REVIEWERS (20) reviewers: every index fits the token's one byte.
         let token = keys.sign_for_reviewer(&intervention.id, intervention.expires_at, index as u8);
         format!("{}/i/{token}", self.base_url)
+    }
+
+    /// The links a message to `reviewer` (`None`: the single link) carries: the form, and one per option
+    /// of the form's first single choice (the form with that option chosen).
+    fn message_links(&self, keys: &LinkKeys, intervention: &Intervention, reviewer: Option<usize>) -> MessageLinks {
+        let open = match reviewer {
+            Some(index) => self.reviewer_link(keys, intervention, index),
+            None => format!("{}/i/{}", self.base_url, keys.sign(&intervention.id, intervention.expires_at)),
+        };
+        let choice = choice_field(intervention).and_then(|field| match &field.kind {
+            FieldKind::Choice { options, .. } => Some(options),
+            _ => None,
+        });
+        let options = choice
+            .map(|options| {
+                options
+                    .iter()
+                    .map(|value| OptionLink {
+                        value: value.clone(),
+                        url: format!(
+                            "{open}?option={}",
+                            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
+                        ),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        MessageLinks { open, options }
     }
 
     /// Signs the links of the reminded reviewers into the reminder, so the timeout function needs no keys.

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 use crate::domain::id::InterventionId;
+use crate::domain::message::Configured;
 use crate::domain::model::Intervention;
 use crate::domain::proof::receipt::Jwks;
 use crate::domain::time::{Clock, Timestamp};
@@ -59,6 +60,8 @@ pub struct Service {
     tasks: Option<Arc<dyn TaskNotifier>>,
     /// Signs what a waiting run is answered with, and publishes the receipt keys.
     receipts: Option<Arc<dyn ReceiptSigner>>,
+    /// The channels a link-creation input may name (none unless configured).
+    channels: Configured,
 }
 
 impl Service {
@@ -72,13 +75,23 @@ impl Service {
             scheduler: None,
             tasks: None,
             receipts: None,
+            channels: Configured::default(),
         }
     }
 
     /// A service that fires timeouts and reads records but has no link keys: it creates no links and
     /// verifies none.
     pub fn without_links(store: Arc<dyn InterventionStore>, clock: Arc<dyn Clock>) -> Self {
-        Self { store, keys: None, clock, base_url: String::new(), scheduler: None, tasks: None, receipts: None }
+        Self {
+            store,
+            keys: None,
+            clock,
+            base_url: String::new(),
+            scheduler: None,
+            tasks: None,
+            receipts: None,
+            channels: Configured::default(),
+        }
     }
 
     /// This service with timeouts: without a scheduler, an input with `onTimeout` is refused.
@@ -96,6 +109,12 @@ impl Service {
     /// This service with receipts: what it answers a waiting run with is signed, and its keys published.
     pub fn with_receipts(mut self, receipts: Arc<dyn ReceiptSigner>) -> Self {
         self.receipts = Some(receipts);
+        self
+    }
+
+    /// This service with channels to reach reviewers on: an input may name these (and no others).
+    pub fn with_channels(mut self, channels: Configured) -> Self {
+        self.channels = channels;
         self
     }
 

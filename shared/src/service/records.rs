@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Service;
 use crate::domain::continuation::Continuation;
 use crate::domain::id::InterventionId;
+use crate::domain::message::{Channel, Message, MessageKind};
 use crate::domain::model::{Intervention, InterventionState, Submission};
 use crate::domain::proof::{self, Change};
 use crate::domain::task::TaskStatus;
@@ -53,6 +54,69 @@ pub struct InterventionRecord {
     pub shown: serde_json::Value,
     /// The digest every continuation of it carries (of `action` and `shown`).
     pub digest: String,
+    /// The messages sent to its reviewers (never their links), by id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<MessageRecord>,
+}
+
+/// One message to a reviewer, in a record: where it went and how its sending ended, never its links.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageRecord {
+    /// Its id.
+    pub message_id: String,
+    /// `request` or `reminder`.
+    pub kind: MessageKind,
+    /// `email`, `slack` or `teams`.
+    pub channel: Channel,
+    /// The reviewer it went to (absent for the single link).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer_id: Option<String>,
+    /// The recipients: addresses, a Slack conversation, a Teams channel name.
+    pub to: Vec<String>,
+    /// `pending` (not sent yet, or being tried again), `sent` or `parked`.
+    pub state: &'static str,
+    /// Tries that failed.
+    pub attempts: u32,
+    /// When the provider took it (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    /// The provider's id (SES MessageId, Slack `ts`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    /// When it was given up on (RFC 3339), and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parked_at: Option<String>,
+    /// Why it was given up on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// When a Slack message was edited to say how the intervention ended (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+}
+
+impl MessageRecord {
+    fn new(intervention: &Intervention, message: &Message) -> Self {
+        let state = match (&message.sent, &message.parked) {
+            (_, Some(_)) => "parked",
+            (Some(_), None) => "sent",
+            (None, None) => "pending",
+        };
+        Self {
+            message_id: message.id.clone(),
+            kind: message.kind,
+            channel: message.channel,
+            reviewer_id: message.reviewer.and_then(|i| intervention.reviewers.get(i)).map(|r| r.id.clone()),
+            to: message.to.clone(),
+            state,
+            attempts: message.attempts,
+            sent_at: message.sent.as_ref().map(|s| s.at.to_rfc3339()),
+            provider_id: message.sent.as_ref().and_then(|s| s.provider_id.clone()),
+            parked_at: message.parked.as_ref().map(|p| p.at.to_rfc3339()),
+            reason: message.parked.as_ref().map(|p| p.reason.clone()),
+            closed_at: message.closed_at.map(|at| at.to_rfc3339()),
+        }
+    }
 }
 
 /// Where the delivery to a waiting run stands, in a record.
@@ -117,7 +181,12 @@ pub struct SubmissionRecord {
 pub const SECRET_MASK: &str = "(secret)";
 
 impl InterventionRecord {
-    pub(super) fn new(intervention: &Intervention, submissions: &[Submission], now: Timestamp) -> Self {
+    pub(super) fn new(
+        intervention: &Intervention,
+        submissions: &[Submission],
+        messages: &[Message],
+        now: Timestamp,
+    ) -> Self {
         let mut continuation_ids: Vec<String> = match (&intervention.quorum, &intervention.decision) {
             // A quorum's votes queue nothing but the deciding one's continuation.
             (Some(_), Some(decision)) => vec![format!("{}:{}", intervention.id, decision.submission_id)],
@@ -169,6 +238,7 @@ impl InterventionRecord {
             outcome: intervention.decision.as_ref().map(|d| d.verdict.as_str()),
             decided_at: intervention.decision.as_ref().map(|d| d.at.to_rfc3339()),
             task: TaskRecord::of(&intervention.task),
+            messages: messages.iter().map(|m| MessageRecord::new(intervention, m)).collect(),
         }
     }
 }
@@ -225,7 +295,8 @@ impl Service {
         let now = self.clock.now();
         let Some(intervention) = self.store.get(id).await? else { return Ok(None) };
         let submissions = self.store.submissions(id).await?;
-        Ok(Some(InterventionRecord::new(&intervention, &submissions, now)))
+        let messages = if intervention.sends_messages() { self.store.messages(id).await? } else { Vec::new() };
+        Ok(Some(InterventionRecord::new(&intervention, &submissions, &messages, now)))
     }
 
     /// A page of an environment's interventions, newest first.

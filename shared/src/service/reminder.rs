@@ -4,6 +4,7 @@ use super::{traced, Service, VOTE_ATTEMPTS};
 use crate::domain::continuation::Continuation;
 use crate::domain::id::InterventionId;
 use crate::domain::lifecycle;
+use crate::domain::message::plan_reminders;
 use crate::domain::model::ReminderRefusal;
 use crate::ports::store::{ReminderOutcome, StoreError};
 use crate::telemetry::{self, metric};
@@ -28,9 +29,15 @@ impl Service {
                     return Ok(ReminderOutcome::Refused(ReminderRefusal::NotStored));
                 };
                 let change = lifecycle::remind(&intervention, now);
+                // The reminder reaches the reviewers it names who have not answered, where their request did.
+                let messages = if change.is_ok() && intervention.reviewers.iter().any(|r| r.notify.is_some()) {
+                    plan_reminders(&intervention, &self.store.messages(id).await?, now)
+                } else {
+                    Vec::new()
+                };
                 let outcome = match (change, Continuation::for_reminder(&intervention)) {
                     (Ok(change), Some(continuation)) => {
-                        self.store.remind(&intervention, &continuation, &change).await?
+                        self.store.remind(&intervention, &continuation, &messages, &change).await?
                     }
                     (Err(refusal), _) => ReminderOutcome::Refused(refusal),
                     (Ok(_), None) => ReminderOutcome::Refused(ReminderRefusal::NoReminder),

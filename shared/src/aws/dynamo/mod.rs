@@ -14,6 +14,7 @@ use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
 use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
 use crate::domain::task::TaskToken;
 use crate::domain::time::Timestamp;
@@ -28,6 +29,7 @@ mod cancel;
 pub mod conditions;
 mod items;
 mod ledger;
+mod messages;
 mod outbox;
 mod queries;
 mod run;
@@ -130,11 +132,9 @@ impl DynamoStore {
 
 #[async_trait]
 impl InterventionStore for DynamoStore {
-    async fn create(&self, intervention: &Intervention) -> Result<(), StoreError> {
+    async fn create(&self, intervention: &Intervention, messages: &[Message]) -> Result<(), StoreError> {
         let doc = serde_json::to_string(intervention).map_err(unavailable)?;
-        let mut put = self
-            .client
-            .put_item()
+        let mut put = aws_sdk_dynamodb::types::Put::builder()
             .table_name(&self.table)
             .item("pk", s(intervention_pk(&intervention.id)))
             .item("sk", s("I"))
@@ -152,7 +152,18 @@ impl InterventionStore for DynamoStore {
             // The tally every vote's condition reads, on the same item as the uses.
             put = put.item("quorumApprovals", n(quorum.approvals)).item("approvals", n(0)).item("rejections", n(0));
         }
-        let result = put.condition_expression("attribute_not_exists(pk)").send().await;
+        let put = put.condition_expression("attribute_not_exists(pk)").build().map_err(unavailable)?;
+        if !messages.is_empty() {
+            return self.create_with_messages(intervention, put, messages).await;
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(put.item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(error) if error.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
@@ -197,9 +208,10 @@ impl InterventionStore for DynamoStore {
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
+        messages: &[Message],
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
-        self.remind_change(intervention, continuation, change).await
+        self.remind_change(intervention, continuation, messages, change).await
     }
 
     async fn cancel(
@@ -256,6 +268,31 @@ impl InterventionStore for DynamoStore {
 
     async fn park(&self, continuation_id: &str, reason: &str, now: Timestamp) -> Result<(), StoreError> {
         self.park_items(continuation_id, reason, now).await
+    }
+
+    async fn messages(&self, id: &InterventionId) -> Result<Vec<Message>, StoreError> {
+        self.messages_query(id).await
+    }
+
+    async fn unsent_messages(&self, limit: usize, due_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        self.unsent(limit, due_by).await
+    }
+
+    async fn open_messages(&self, limit: usize, expired_by: Timestamp) -> Result<Vec<Message>, StoreError> {
+        self.open(limit, expired_by).await
+    }
+
+    async fn claim_message(
+        &self,
+        id: &InterventionId,
+        message_id: &str,
+        claim: &Claim,
+    ) -> Result<Option<Message>, StoreError> {
+        self.claim_message_update(id, message_id, claim).await
+    }
+
+    async fn settle_message(&self, message: &Message, slot: Option<Slot>) -> Result<(), StoreError> {
+        self.settle_message_update(message, slot).await
     }
 
     async fn allowance_used(&self, environment_id: &str, year_month: &str) -> Result<u64, StoreError> {

@@ -12,6 +12,7 @@ use super::transact::{self, reason_code, transact, Settle};
 use super::{unavailable, unexplained, DynamoStore};
 use crate::domain::continuation::{Continuation, Origin};
 use crate::domain::lifecycle::{Change, ReminderBlock};
+use crate::domain::message::Message;
 use crate::domain::model::{Intervention, ReminderRefusal, TimeoutRefusal};
 use crate::ports::store::{ReminderOutcome, StoreError, TimeoutOutcome};
 
@@ -53,6 +54,7 @@ impl DynamoStore {
         &self,
         intervention: &Intervention,
         continuation: &Continuation,
+        messages: &[Message],
         change: &Change<ReminderBlock>,
     ) -> Result<ReminderOutcome, StoreError> {
         let now = change.at;
@@ -61,10 +63,13 @@ impl DynamoStore {
             .outbox_record(&pk, &Origin::Reminder, intervention, continuation, now)?
             .build()
             .map_err(unavailable)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().update(self.change_update(&intervention.id, change)?).build(),
             TransactWriteItem::builder().put(record).build(),
         ];
+        for message in messages {
+            items.push(TransactWriteItem::builder().put(self.message_put(intervention, message)?).build());
+        }
         let transaction = transact::Transaction {
             client: &self.client,
             items,

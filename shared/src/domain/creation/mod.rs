@@ -6,6 +6,7 @@ use crate::domain::continuation::is_sendable;
 use crate::domain::error::ConfigError;
 use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
+use crate::domain::message::{Configured, Notify};
 use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Remind, Reviewer, Tally, Tier};
 use crate::domain::proof::check_action;
 use crate::domain::task::TaskStatus;
@@ -78,6 +79,8 @@ pub struct NewIntervention {
     pub requested_by: Option<String>,
     /// The reminder, if asked for (its links are signed by whoever holds the keys: empty here).
     pub remind: Option<Remind>,
+    /// Where the single link is sent, if the product sends it.
+    pub notify: Option<Notify>,
 }
 
 /// A creation with an idempotency key, read before the input is checked: a retry finds what the first
@@ -116,6 +119,19 @@ impl IdempotentCreation {
 pub const SCHEDULER_LATENESS_MILLIS: i64 = 60_000;
 
 impl NewIntervention {
+    /// Refuses a channel named by any `notify` that this deployment cannot send on, by its path.
+    pub fn check_channels(&self, configured: &Configured) -> Result<(), ConfigError> {
+        if let Some(notify) = &self.notify {
+            configured.check(notify, "notify")?;
+        }
+        for (i, reviewer) in self.reviewers.iter().enumerate() {
+            if let Some(notify) = &reviewer.notify {
+                configured.check(notify, &format!("reviewers[{i}].notify"))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Parses and checks a link-creation input at `now`, naming the first bad setting.
     pub fn parse(input: &[u8], now: Timestamp) -> Result<Self, ConfigError> {
         let spec: CreationSpec = parse_spec(input)?;
@@ -157,6 +173,16 @@ impl NewIntervention {
         let remind =
             spec.remind.map(|r| parse_remind(r, &reviewers, requested_by.as_deref(), now, expires_at)).transpose()?;
         let on_timeout = spec.on_timeout.map(parse_on_timeout).transpose()?;
+        let notify = match spec.notify {
+            Some(_) if !reviewers.is_empty() => {
+                return Err(ConfigError::new(
+                    "notify",
+                    "with reviewers each reviewer's link goes to that reviewer: give reviewers[i].notify instead",
+                ))
+            }
+            Some(notify) => Some(notify.parse("notify")?),
+            None => None,
+        };
         check_link_key(&link_context_key, &context, form.as_ref())?;
         if on_timeout.is_some() {
             check_timeout_window(expires_at, run_available_until)?;
@@ -181,6 +207,7 @@ impl NewIntervention {
             quorum,
             requested_by,
             remind,
+            notify,
         })
     }
 
@@ -381,6 +408,7 @@ impl Intervention {
             decision: None::<Decision>,
             task: TaskStatus::None,
             remind: new.remind,
+            notify: new.notify,
             reminded_at: None,
             first_answer: None,
             log_head: None,

@@ -120,7 +120,8 @@ pub(super) fn parse_reviewers(specs: Vec<ReviewerSpec>) -> Result<Vec<Reviewer>,
                 format!("`{id}` is the id of reviewers[{j}] too; each reviewer needs an id of their own"),
             ));
         }
-        reviewers.push(Reviewer { id, name });
+        let notify = spec.notify.map(|n| n.parse(&format!("reviewers[{i}].notify"))).transpose()?;
+        reviewers.push(Reviewer { id, name, notify });
     }
     Ok(reviewers)
 }

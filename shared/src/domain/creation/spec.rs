@@ -4,6 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::error::ConfigError;
 use crate::domain::form::FormSpec;
+use crate::domain::message::NotifySpec;
 
 /// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +28,7 @@ pub(super) struct CreationSpec {
     pub(super) quorum: Option<QuorumSpec>,
     pub(super) requested_by: Option<String>,
     pub(super) remind: Option<RemindSpec>,
+    pub(super) notify: Option<NotifySpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -51,6 +53,7 @@ pub(super) struct QuorumSpec {
 pub(super) struct ReviewerSpec {
     pub(super) id: Option<String>,
     pub(super) name: Option<String>,
+    pub(super) notify: Option<NotifySpec>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

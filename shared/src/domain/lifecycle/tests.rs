@@ -41,8 +41,9 @@ fn a_change_is_refused_by_its_first_failing_guard_and_applied_only_when_all_hold
 #[test]
 fn a_vote_on_an_old_tally_is_stale_and_a_decided_quorum_says_how() {
     let mut i = intervention(|_| {});
-    i.reviewers =
-        (0..3).map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}") }).collect();
+    i.reviewers = (0..3)
+        .map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}"), notify: None })
+        .collect();
     i.max_uses = 3;
     i.quorum = Some(Quorum {
         approvals: 2,
@@ -99,7 +100,7 @@ fn a_claim_is_free_again_exactly_when_its_hold_ends() {
 fn a_reminder_is_refused_once_the_waiting_run_is_gone() {
     let token = TaskToken::parse("token-1").unwrap();
     let mut i = intervention(|_| {});
-    i.reviewers = vec![crate::domain::model::Reviewer { id: "r0".into(), name: "R0".into() }];
+    i.reviewers = vec![crate::domain::model::Reviewer { id: "r0".into(), name: "R0".into(), notify: None }];
     i.remind = Some(crate::domain::model::Remind {
         at: now(),
         to: vec!["r0".into()],
@@ -141,8 +142,9 @@ fn a_links_submissions_each_append_a_lane_and_never_wait_on_each_other() {
 #[test]
 fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
     let mut i = intervention(|_| {});
-    i.reviewers =
-        (0..3).map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}") }).collect();
+    i.reviewers = (0..3)
+        .map(|k| crate::domain::model::Reviewer { id: format!("r{k}"), name: format!("R{k}"), notify: None })
+        .collect();
     i.max_uses = 3;
     i.quorum = Some(Quorum {
         approvals: 2,
