@@ -33,6 +33,10 @@ def own_logs(log_group):
 
 
 SIGNING_KEYS = {"ssm:GetParameter": {PARAMETER_ARN}, "kms:Decrypt": {ANY_KMS_KEY_HERE}}
+# The reviewers' channels: the publisher holds the secrets; create-link knows only what an input may name.
+SES_IDENTITIES = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:identity/*"
+SLACK_TOKEN_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${SlackBotTokenParameterName}"
+TEAMS_WEBHOOKS_ARN = "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${TeamsWebhooksParameterName}"
 SCHEDULES_IN_GROUP = "arn:${AWS::Partition}:scheduler:${AWS::Region}:${AWS::AccountId}:schedule/${TimeoutScheduleGroup}/*"
 ENVIRONMENT_INDEX = "${Table.Arn}/index/byEnvironment"
 CORRELATION_INDEX = "${Table.Arn}/index/byCorrelation"
@@ -47,6 +51,7 @@ TIMEOUT_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::Accou
 # Environment variables beyond the Globals (TABLE_NAME, LOG_LEVEL, ENVIRONMENT_NAME), exactly, as
 # `describe` renders them; ANY: set, any value.
 ANY = object()
+CHANNELS_ENV = {"EMAIL_FROM": "Ref:SenderEmail", "SLACK_ENABLED": ANY, "TEAMS_CHANNELS": "Ref:TeamsChannels"}
 LINKS_ENV = {"LINK_BASE_URL": ANY, "LINK_SIGNING_KEYS_PARAMETER": "Ref:SigningKeysParameterName"}
 # scheduler_from_env: all three or none, TIMEOUT_DLQ_ARN optional (set: failed timers are kept).
 SCHEDULER_ENV = {
@@ -74,9 +79,15 @@ SCHEDULER_ENV = {
 #                (mark published), and the mapping's on-failure destination (sqs:SendMessage); the
 #                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem;
 #                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention);
-#                every continuation signed: kms:Sign.
+#                every continuation signed: kms:Sign. Messages to reviewers: SES v2 SendEmail (authorised as
+#                ses:SendEmail and ses:SendRawEmail, from the configured identity), the Slack token and
+#                the Teams webhooks from SSM SecureStrings (ssm:GetParameter, kms:Decrypt through SSM), a
+#                message's claim and settlement (UpdateItem), an intervention's messages and submissions
+#                to edit its Slack messages (Query on the table), the outbox index's message parts.
 #   timeout:     GetItem (the intervention) + the timeout TransactWriteItems: Update (timedOutAt, the
 #                allowance) and Put (T#timeout); its asynchronous on-failure destination (sqs:SendMessage).
+#                The reminder: the request messages it copies for the reviewers who have not answered
+#                (Query on the table), put in its transaction (Put).
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
 #                on the byEnvironment index (the listing).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
@@ -102,7 +113,7 @@ EXPECTED = {
             "states:SendTaskSuccess": {"*"},
             **SIGN_RECEIPTS,
         },
-        {**LINKS_ENV, **SCHEDULER_ENV, **RECEIPT_ENV},
+        {**LINKS_ENV, **SCHEDULER_ENV, **RECEIPT_ENV, **CHANNELS_ENV},
     ),
     "FormPageFunction": (
         "form-page",
@@ -136,18 +147,29 @@ EXPECTED = {
             "dynamodb:ListStreams": {"${Table.Arn}/stream/*"},
             "dynamodb:UpdateItem": {"Table.Arn"},
             "dynamodb:GetItem": {"Table.Arn"},
-            "dynamodb:Query": {"${Table.Arn}/index/outbox"},
             "sqs:SendMessage": {"ContinuationQueue.Arn", "PublisherFailureQueue.Arn"},
             "states:SendTaskSuccess": {"*"},
             **SIGN_RECEIPTS,
+            "dynamodb:Query": {"${Table.Arn}/index/outbox", "Table.Arn"},
+            "ses:SendEmail": {SES_IDENTITIES},
+            "ses:SendRawEmail": {SES_IDENTITIES},
+            "ssm:GetParameter": {SLACK_TOKEN_ARN, TEAMS_WEBHOOKS_ARN},
+            "kms:Decrypt": {ANY_KMS_KEY_HERE},
         },
-        {"QUEUE_URL": "Ref:ContinuationQueue", **RECEIPT_ENV},
+        {
+            "QUEUE_URL": "Ref:ContinuationQueue",
+            **RECEIPT_ENV,
+            "EMAIL_FROM": "Ref:SenderEmail",
+            "SLACK_BOT_TOKEN_PARAMETER": "Ref:SlackBotTokenParameterName",
+            "TEAMS_WEBHOOKS_PARAMETER": "Ref:TeamsWebhooksParameterName",
+        },
     ),
     "TimeoutFunction": (
         "timeout",
         {
             **own_logs("TimeoutLogGroup"),
             "dynamodb:GetItem": {"Table.Arn"},
+            "dynamodb:Query": {"Table.Arn"},
             "dynamodb:UpdateItem": {"Table.Arn"},
             "dynamodb:PutItem": {"Table.Arn"},
             "sqs:SendMessage": {"TimeoutDeadLetterQueue.Arn"},
@@ -663,8 +685,8 @@ def main():
         }
         check(f"{logical}: each variable names the right resource", not wrong, wrong)
         check(
-            f"{logical}: signing keys (parameter name) only with ssm:GetParameter",
-            ("LINK_SIGNING_KEYS_PARAMETER" in env) == ("ssm:GetParameter" in expected),
+            f"{logical}: SSM parameters (by name) only with ssm:GetParameter",
+            any(n.endswith("_PARAMETER") for n in env) == ("ssm:GetParameter" in expected),
         )
 
     for role_name, expected in OTHER_ROLES.items():
@@ -714,7 +736,8 @@ def main():
         invoke,
     )
 
-    # kms:Decrypt only through SSM, only for the signing-keys parameter.
+    # kms:Decrypt only through SSM, only for the SecureString parameters: the signing keys, the Slack
+    # token and the Teams webhooks.
     for name, resource in resources.items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
@@ -723,8 +746,8 @@ def main():
                 condition = statement.get("Condition", {}).get("StringEquals", {})
                 context = describe(condition.get("kms:EncryptionContext:PARAMETER_ARN"))
                 check(
-                    f"{name}: kms:Decrypt only via SSM, only for the signing-keys parameter",
-                    "kms:ViaService" in condition and context == PARAMETER_ARN,
+                    f"{name}: kms:Decrypt only via SSM, only for a SecureString parameter of ours",
+                    "kms:ViaService" in condition and context in (PARAMETER_ARN, SLACK_TOKEN_ARN, TEAMS_WEBHOOKS_ARN),
                     condition,
                 )
 
@@ -830,21 +853,33 @@ def main():
     everything = list(strings(template))
     check("LINK_SIGNING_KEYS (the value variable) is never set", "LINK_SIGNING_KEYS" not in everything)
 
-    # The publisher turns exactly the new continuation records into messages: submissions and timeouts.
+    # The publisher takes exactly the new outbox records (submissions, timers, messages to reviewers) and
+    # the cancelled interventions (to edit their Slack messages).
     events = resources.get("PublisherFunction", {}).get("Properties", {}).get("Events", {})
     patterns = [
         json.loads(f["Pattern"])
         for e in events.values()
         for f in e.get("Properties", {}).get("FilterCriteria", {}).get("Filters", [])
     ]
+    inserts = [p for p in patterns if p.get("eventName") == ["INSERT"]]
+    modifies = [p for p in patterns if p.get("eventName") == ["MODIFY"]]
     prefixes = sorted(
-        p.get("prefix")
-        for pattern in patterns
+        p.get("prefix") if isinstance(p, dict) else p
+        for pattern in inserts
         for p in pattern.get("dynamodb", {}).get("NewImage", {}).get("sk", {}).get("S", [])
     )
     check(
-        "the publisher's stream filter passes new submissions (S#) and timeouts (T#) only",
-        len(patterns) == 1 and patterns[0].get("eventName") == ["INSERT"] and prefixes == ["S#", "T#"],
+        "the publisher's stream filter passes new submissions (S#), timers (T#) and messages (M#) only",
+        len(inserts) == 1 and prefixes == ["M#", "S#", "T#"],
+        patterns,
+    )
+    cancelled = [m.get("dynamodb", {}).get("NewImage", {}) for m in modifies]
+    check(
+        "the only update the publisher sees is an intervention (sk I) that has cancelledAt",
+        len(patterns) == 2
+        and len(cancelled) == 1
+        and cancelled[0].get("sk") == {"S": ["I"]}
+        and cancelled[0].get("cancelledAt") == {"N": [{"exists": True}]},
         patterns,
     )
 

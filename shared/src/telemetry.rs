@@ -155,6 +155,9 @@ pub mod metric {
     pub const TASKS_ANSWERED: &str = "TasksAnswered";
     /// Waiting runs found gone when answered (TaskTimedOut, TaskDoesNotExist, InvalidToken).
     pub const TASKS_GONE: &str = "TasksGone";
+    /// Messages to reviewers, by `channel` (`email`, `slack`, `teams`) and `outcome` (`sent`, `parked`,
+    /// `withdrawn`, `retrying`); `parked` is alarmed.
+    pub const MESSAGES: &str = "Messages";
     /// Interventions cancelled.
     pub const INTERVENTIONS_CANCELLED: &str = "InterventionsCancelled";
 }

@@ -216,7 +216,7 @@ impl Message {
         match (&self.sent, &self.parked) {
             (None, None) => Some(Slot::Unsent(self.retry_at.unwrap_or(self.recorded_at))),
             (Some(_), None) if self.channel == Channel::Slack && self.closed_at.is_none() => {
-                Some(Slot::Open(expires_at))
+                Some(Slot::Open(self.retry_at.map_or(expires_at, |at| at.min(expires_at))))
             }
             _ => None,
         }
@@ -233,6 +233,12 @@ impl Message {
     pub fn parked(mut self, at: Timestamp, reason: impl Into<String>) -> Self {
         self.parked = Some(Parked { at, reason: reason.into() });
         self.retry_at = None;
+        self
+    }
+
+    /// This sent message after a failed edit at `now`: tried again a minute later.
+    pub fn close_failed(mut self, now: Timestamp) -> Self {
+        self.retry_at = Some(now.plus_millis(60_000));
         self
     }
 
