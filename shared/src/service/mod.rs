@@ -184,5 +184,18 @@ fn link_reviewer(intervention: &Intervention, reviewer: Option<u8>) -> Option<Op
     }
 }
 
+/// The option a verified link confirms: `Some(None)` for a link to the form, `Some(Some(value))` for a
+/// one-click link whose index is an option of the intervention's one-click field; `None` when the
+/// intervention's form is not one-click or has no such option: that link was never issued.
+fn link_option(intervention: &Intervention, option: Option<u8>) -> Option<Option<String>> {
+    match option {
+        None => Some(None),
+        Some(index) => {
+            let (_, value) = intervention.form.as_ref()?.one_click_option(index)?;
+            Some(Some(value.to_owned()))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests;
