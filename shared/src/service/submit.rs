@@ -131,12 +131,10 @@ impl Service {
                 Err(error) => return Ok(self.unreadable(judged.refusal, error)),
             };
             // A one-click link answers its own option: before the fingerprint, so a repeat matches.
-            let other_option = match (form.and_then(|f| f.one_click_field()), judged.option.as_deref()) {
-                (Some(field), Some(option)) => {
-                    raw.confirm_choice(field, option).err().map(|e| (field.key.to_string(), e))
-                }
-                _ => None,
-            };
+            let other_option = judged.option.as_deref().and_then(|option| {
+                let field = form.and_then(|f| f.one_click_field())?;
+                raw.confirm_choice(field, option).err().map(|e| (field.key.to_string(), e))
+            });
             let fingerprint = hex(&raw.fingerprint(form));
             match judged.refusal {
                 Some(rejection) => self.refused(judged, rejection, &raw, fingerprint).await,

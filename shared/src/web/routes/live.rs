@@ -30,14 +30,10 @@ pub(super) fn render_form(
     errors: Option<&FieldErrors>,
 ) -> Markup {
     let form = intervention.form.as_ref();
-    let confirm = match (form.and_then(|f| f.one_click_field()), option) {
-        (Some(field), Some(option)) => Some(Confirm {
-            field: field.key.as_str(),
-            question: field.label.as_str(),
-            answer: field.option_label(option),
-        }),
-        _ => None,
-    };
+    let confirm = option.and_then(|option| {
+        let field = form?.one_click_field()?;
+        Some(Confirm { field: field.key.as_str(), question: field.label.as_str(), answer: field.option_label(option) })
+    });
     let shown = shown_details(intervention)
         .map(|(shown, value)| (shown.label(), shown.display_or_raw(value), shown.format == ValueFormat::Link))
         .collect();
