@@ -365,6 +365,22 @@ mod tests {
     }
 
     #[test]
+    fn one_click_tokens_made_by_another_implementation_of_the_format_verify() {
+        // Made with Python's hmac from the module doc's format (key [7; 32], kid k1, id bytes 0..16, expiry
+        // 1795608000000): v3 with option 1, v4 with reviewer 2 and option 0. They pin the wire format.
+        let keys = keys("k1", 7);
+        let id = InterventionId::from_bytes(std::array::from_fn(|i| i as u8));
+        let at = Timestamp::from_millis(1_795_608_000_000);
+        let v3 = "v3.k1.AAECAwQFBgcICQoLDA0ODwAAAaISk7YAAaHydtYT2aKcPl3c80cdKyjinvqLFyGl8mpoSQHM1bWw";
+        let v4 = "v4.k1.AAECAwQFBgcICQoLDA0ODwAAAaISk7YAAgBH3XqbM9UgDtBZ-qAUnYqPXFLYNQrYfCL35YJwXlLpog";
+        assert_eq!(keys.sign_option(&id, at, None, 1), v3);
+        assert_eq!(keys.sign_option(&id, at, Some(2), 0), v4);
+        let link = |reviewer, option| Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer, option });
+        assert_eq!(keys.verify(v3), link(None, Some(1)));
+        assert_eq!(keys.verify(v4), link(Some(2), Some(0)));
+    }
+
+    #[test]
     fn every_single_bit_flip_is_refused() {
         let (keys, _, _, token) = sample();
         let bytes = token.as_bytes();
