@@ -65,8 +65,9 @@ impl Server {
     }
 
     /// Every link of the intervention a message could carry: for each issued link (the single one, or each
-    /// reviewer's but the requester's), the form, the form with each `?option=`, and each option's one-click
-    /// link. (reviewer, option index or None, url)
+    /// reviewer's but the requester's), the form link and the message's buttons as the service makes them
+    /// (here each option's one-click link), and the form with each `?option=` besides.
+    /// (reviewer, one-click option index or None, url)
     fn every_url(&self, intervention: &Intervention) -> Vec<(Option<u8>, Option<u8>, String)> {
         let reviewers: Vec<Option<u8>> = if intervention.reviewers.is_empty() {
             vec![None]
@@ -76,21 +77,16 @@ impl Server {
                 .map(|i| Some(u8::try_from(i).unwrap()))
                 .collect()
         };
-        let form = intervention.form.as_ref().unwrap();
-        let options = form.one_click_options();
-        assert_eq!(options.len(), 2, "a one-click form");
-        let (id, at) = (&intervention.id, intervention.expires_at);
         let mut urls = Vec::new();
         for reviewer in reviewers {
-            let form_link = match reviewer {
-                None => self.keys.sign(id, at),
-                Some(index) => self.keys.sign_for_reviewer(id, at, index),
-            };
-            urls.push((reviewer, None, format!("{}/i/{form_link}", self.base)));
-            for option in &options {
-                urls.push((reviewer, None, format!("{}/i/{form_link}?option={}", self.base, option.value)));
-                let token = self.keys.sign_option(id, at, reviewer, option.index);
-                urls.push((reviewer, Some(option.index), format!("{}/i/{token}", self.base)));
+            let form_link = self.service.form_link(intervention, reviewer).unwrap();
+            urls.push((reviewer, None, form_link.clone()));
+            let buttons = self.service.option_links(intervention, reviewer);
+            assert_eq!(buttons.len(), 2, "a one-click form's buttons");
+            for (index, button) in buttons.into_iter().enumerate() {
+                assert!(button.one_click, "{button:?}");
+                urls.push((reviewer, None, format!("{form_link}?option={}", button.value)));
+                urls.push((reviewer, Some(u8::try_from(index).unwrap()), button.url));
             }
         }
         urls
@@ -286,6 +282,26 @@ async fn a_one_click_link_answers_only_its_own_option_and_an_option_never_issued
 }
 
 #[tokio::test]
+async fn without_one_click_each_button_opens_the_form_with_its_option_chosen_and_decides_nothing() {
+    let s = server().await;
+    let mut input = example();
+    input["formDocument"]["fields"][2]["required"] = json!(true);
+    input["formDocument"]["fields"][0]["options"] = json!(["approve", {"value": "needs work", "label": "Needs work"}]);
+    let intervention = s.create(input).await;
+    let form = s.service.form_link(&intervention, None).unwrap();
+    let buttons = s.service.option_links(&intervention, None);
+    let shown: Vec<_> = buttons.iter().map(|b| (b.label.as_str(), b.url.as_str(), b.one_click)).collect();
+    let (approve, needs_work) = (format!("{form}?option=approve"), format!("{form}?option=needs+work"));
+    assert_eq!(shown, [("approve", approve.as_str(), false), ("Needs work", needs_work.as_str(), false)]);
+    for button in &buttons {
+        s.scan(&button.url, None).await;
+        let page = s.http.get(&button.url).send().await.unwrap().text().await.unwrap();
+        assert!(page.contains(&format!("value=\"{}\" checked", button.value)), "{page}");
+    }
+    s.assert_untouched(&intervention.id).await;
+}
+
+#[tokio::test]
 async fn the_form_link_preselects_its_option_from_the_query_and_ignores_an_unknown_one() {
     let s = server().await;
     let intervention = s.create(example()).await;
@@ -295,6 +311,9 @@ async fn the_form_link_preselects_its_option_from_the_query_and_ignores_an_unkno
     let chosen = page(format!("{form}?option=reject")).await;
     assert!(chosen.contains(r#"value="reject" checked"#), "{chosen}");
     assert!(!chosen.contains(r#"value="approve" checked"#), "{chosen}");
+    // On a one-click link the token's option stands, whatever the query says.
+    let approve = format!("{}/i/{}", s.base, s.keys.sign_option(&intervention.id, intervention.expires_at, None, 0));
+    assert!(page(format!("{approve}?option=reject")).await.contains("Confirm: approve</button>"));
     for query in ["", "?option=maybe", "?option=", "?other=reject", "?option=%ZZ"] {
         let plain = page(format!("{form}{query}")).await;
         assert!(!plain.contains("checked"), "{query}: {plain}");

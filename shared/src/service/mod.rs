@@ -23,6 +23,7 @@ mod attach;
 mod cancel;
 mod create;
 mod export;
+mod links;
 mod outbox;
 mod receipt;
 mod records;
@@ -36,6 +37,7 @@ pub use attach::{AttachError, Attached};
 pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use export::{export_log, Export, ExportError};
+pub use links::OptionLink;
 pub use outbox::{
     deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
     SWEEP_AFTER_MILLIS, WITHDRAWN,
