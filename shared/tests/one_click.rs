@@ -27,6 +27,7 @@ struct Server {
     keys: Arc<LinkKeys>,
     store: Arc<MemoryStore>,
     service: Service,
+    clock: Arc<ManualClock>,
     http: reqwest::Client,
 }
 
@@ -36,13 +37,13 @@ async fn server() -> Server {
     let clock = Arc::new(ManualClock::new(Timestamp::from_millis(NOW)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let service =
-        Service::new(store.clone(), keys.clone(), clock, &base).with_scheduler(Arc::new(MemoryScheduler::new()));
+    let service = Service::new(store.clone(), keys.clone(), clock.clone(), &base)
+        .with_scheduler(Arc::new(MemoryScheduler::new()));
     let router = public_router(service.clone());
     tokio::spawn(async move { axum::serve(listener, router).await });
     // A scanner follows redirects; so does this client (reqwest's default policy, up to 10).
     let http = reqwest::Client::builder().build().unwrap();
-    Server { base, keys, store, service, http }
+    Server { base, keys, store, service, clock, http }
 }
 
 /// The example input (one required single choice, the rest optional): a one-click form.
@@ -319,4 +320,22 @@ async fn the_form_link_preselects_its_option_from_the_query_and_ignores_an_unkno
         assert!(!plain.contains("checked"), "{query}: {plain}");
     }
     s.assert_untouched(&intervention.id).await;
+}
+
+#[tokio::test]
+async fn a_one_click_link_dies_as_the_form_link_does_when_cancelled_or_expired() {
+    let s = server().await;
+    let (cancelled, expiring) = (s.create(example()).await, s.create(example()).await);
+    s.service.cancel(&cancelled.id).await.unwrap();
+    let link = |i: &Intervention| format!("{}/i/{}", s.base, s.keys.sign_option(&i.id, i.expires_at, None, 0));
+    s.clock.set(expiring.expires_at);
+    for url in [link(&cancelled), link(&expiring)] {
+        assert_eq!(s.http.get(&url).send().await.unwrap().status(), 410, "{url}");
+        let response = s.http.post(&url).header("content-type", "application/x-www-form-urlencoded").body("");
+        let response = response.header("accept", "application/json").send().await.unwrap();
+        assert_eq!(response.status(), 410, "{url}");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["error"]["code"], "link_expired", "{url}");
+    }
+    assert!(s.store.continuations(&expiring.id).await.unwrap().is_empty());
 }
