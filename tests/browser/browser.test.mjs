@@ -19,6 +19,9 @@ import {
   demoInput,
   fillDemoForm,
   launchBrowser,
+  axeViolations,
+  oneClickInput,
+  oneClickLink,
   sleep,
   submit,
 } from './support.mjs';
@@ -322,6 +325,61 @@ describe('the form', () => {
       const message = await onlyContinuation(created.input.correlationId);
       assert.equal(message.outcome, 'submitted');
     });
+  });
+});
+
+describe('one click', () => {
+  test('a one-click link opens the confirm page (accessible, no script), decides nothing until its button is pressed', async () => {
+    const created = await createIntervention(oneClickInput());
+    const { correlationId } = created.input;
+    const reject = oneClickLink(created.link, 1);
+    await withPage(async (page) => {
+      const response = await page.goto(reject);
+      assert.equal(response.status(), 200);
+      assert.equal(await page.title(), 'Approve refund');
+      await assertVisible(page.getByRole('heading', { level: 1, name: 'Approve refund' }));
+      await assertVisible(page.getByRole('heading', { level: 2, name: 'Your answer' }));
+      await assertVisible(page.locator('section.confirm strong', { hasText: 'Reject' }));
+      await assertVisible(page.locator('section.details').getByText('Ada Lovelace', { exact: true }));
+      // One button, the optional fields, and no control for the decision (the link decides it).
+      const buttons = page.getByRole('button');
+      assert.equal(await buttons.count(), 1);
+      assert.equal(await buttons.first().textContent(), 'Confirm: Reject');
+      assert.equal(await page.getByRole('radio').count(), 0);
+      assert.equal(await page.getByLabel('Amount (EUR)').inputValue(), '120.5');
+      assert.deepEqual(await axeViolations(page), [], 'the confirm page passes axe');
+      // Opening it (and opening it again) queued nothing.
+      await page.reload();
+      assert.deepEqual(await continuationsOf(correlationId, { timeoutMs: 300 }), []);
+
+      await page.getByLabel('Note').fill('Not this time');
+      const [posted] = await Promise.all([
+        page.waitForResponse((r) => r.request().method() === 'POST' && r.request().isNavigationRequest()),
+        page.getByRole('button', { name: 'Confirm: Reject' }).click(),
+      ]);
+      assert.equal(posted.status(), 200);
+      await assertVisible(page.getByRole('heading', { level: 1, name: SUCCESS_HEADING }));
+      const message = await onlyContinuation(correlationId);
+      assert.equal(message.context.decision, 'reject');
+      assert.equal(message.context.note, 'Not this time');
+      // The other option's link is used up as well: one link, one use.
+      await expectRejection(page, oneClickLink(created.link, 0), 410, 'Already used the maximum number of times');
+    });
+  });
+
+  test('a form link with ?option= opens the form with that option chosen (accessible), deciding nothing', async () => {
+    const created = await createIntervention(demoInput());
+    await withPage(async (page) => {
+      assert.equal((await page.goto(`${created.link}?option=reject`)).status(), 200);
+      const decision = page.getByRole('group', { name: /^Decision/ });
+      assert.equal(await decision.getByLabel('reject', { exact: true }).isChecked(), true);
+      assert.equal(await decision.getByLabel('approve', { exact: true }).isChecked(), false);
+      assert.equal(await page.getByRole('button', { name: 'Submit' }).count(), 1);
+      assert.deepEqual(await axeViolations(page), [], 'the form page passes axe');
+      // The demo form is not one-click (a required checkbox): a one-click link to it was never issued.
+      assert.equal((await page.goto(oneClickLink(created.link, 0))).status(), 404);
+    });
+    assert.deepEqual(await continuationsOf(created.input.correlationId, { timeoutMs: 300 }), []);
   });
 });
 

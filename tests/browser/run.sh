@@ -50,8 +50,8 @@ if [[ ! -x "$CHROMIUM" ]]; then
   fi
 fi
 
-# 2. playwright-core (the only dependency).
-if [[ ! -d "$here/node_modules/playwright-core" ]]; then
+# 2. playwright-core and axe-core (the accessibility checks).
+if [[ ! -d "$here/node_modules/playwright-core" || ! -d "$here/node_modules/axe-core" ]]; then
   log "installing npm dependencies"
   if [[ -f "$here/package-lock.json" ]]; then
     (cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
@@ -96,8 +96,13 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
+# A fresh link key for this run, known to the tests: they sign one-click links (an option of the form's
+# one-click field under the MAC) as a message would carry them, with an implementation of their own.
+link_key="browser:$(head -c 32 /dev/urandom | base64 -w0)"
+export HI_LINK_SIGNING_KEY="$link_key"
+
 # PORT=0: the server binds any free loopback port itself (no race) and prints its links with that port.
-env -u LINK_BASE_URL -u LINK_SIGNING_KEYS PORT=0 "$server_bin" >"$server_log" 2>&1 &
+env -u LINK_BASE_URL LINK_SIGNING_KEYS="$link_key" PORT=0 "$server_bin" >"$server_log" 2>&1 &
 server_pid=$!
 
 demo_link=""

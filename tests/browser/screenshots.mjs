@@ -14,6 +14,8 @@ import {
   demoInput,
   fillDemoForm,
   launchBrowser,
+  oneClickInput,
+  oneClickLink,
   sleep,
   submit,
   TYPED,
@@ -69,6 +71,22 @@ async function main() {
     await open({ ...PHONE, colorScheme: 'dark' }, async (page) => {
       await page.goto(form.link);
       await shoot(page, 'form-phone-dark');
+    });
+
+    // A one-click link's confirm page (opening it decides nothing), then its POST.
+    const oneClick = await createIntervention(oneClickInput());
+    const approve = oneClickLink(oneClick.link, 0);
+    await open(DESKTOP, async (page) => {
+      await page.goto(approve);
+      await page.getByRole('button', { name: 'Confirm: Approve' }).waitFor({ state: 'visible', timeout: 5_000 });
+      await shoot(page, 'confirm-desktop');
+    });
+    await open(PHONE, async (page) => {
+      await page.goto(approve);
+      await page.getByRole('button', { name: 'Confirm: Approve' }).waitFor({ state: 'visible', timeout: 5_000 });
+      await shoot(page, 'confirm-phone');
+      await page.getByRole('button', { name: 'Confirm: Approve' }).click();
+      await expectHeading(page, SUCCESS_HEADING);
     });
 
     // A failed validation (an amount out of range and the required checkbox left empty).

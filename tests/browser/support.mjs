@@ -1,6 +1,8 @@
 // Shared by browser.test.mjs and screenshots.mjs: the browser, the local server's operator routes, and
 // the demo input (a copy of `demo_input` in shared/src/local.rs, as JSON).
-import { randomUUID } from 'node:crypto';
+import { createHmac, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { chromium } from 'playwright-core';
 
 export const BASE_URL = (process.env.HI_BASE_URL || '').replace(/\/+$/, '');
@@ -152,3 +154,61 @@ export async function submit(page) {
 }
 
 export const SUCCESS_HEADING = 'Thank you — your response was received';
+
+/**
+ * The one-click link for the option at `option` of a form link (`v1`, or a reviewer's `v2`), signed with
+ * run.sh's key by this implementation of the documented token format (docs/interfaces.md, "One click"):
+ * the form link's body (id, expiry, reviewer) with the option's index after it, under an HMAC-SHA256 over
+ * purpose, version, key id and that body; `v3` (`v4` for a reviewer's).
+ */
+export function oneClickLink(formLink, option) {
+  const spec = process.env.HI_LINK_SIGNING_KEY || '';
+  const [kid, secret] = spec.split(':');
+  if (!kid || !secret) throw new Error('HI_LINK_SIGNING_KEY is not set: run these through `bash tests/browser/run.sh`');
+  const token = formLink.slice(formLink.indexOf('/i/') + 3);
+  const [version, linkKid, body] = token.split('.');
+  if (linkKid !== kid) throw new Error(`the link is signed with ${linkKid}, not ${kid}`);
+  const fields = Buffer.from(body, 'base64url').subarray(0, version === 'v1' ? 24 : 25);
+  const signed = Buffer.concat([fields, Buffer.from([option])]);
+  const oneClick = version === 'v1' ? 'v3' : 'v4';
+  const mac = createHmac('sha256', Buffer.from(secret, 'base64'));
+  mac.update('human-intervention/link');
+  mac.update(Buffer.from([0]));
+  mac.update(oneClick);
+  mac.update(Buffer.from([0]));
+  mac.update(kid);
+  mac.update(Buffer.from([0]));
+  mac.update(signed);
+  const tag = mac.digest();
+  return `${BASE_URL}/i/${oneClick}.${kid}.${Buffer.concat([signed, tag]).toString('base64url')}`;
+}
+
+/** The demo input with a one-click form: one required single choice (with labels), the rest optional. */
+export function oneClickInput(overrides = {}) {
+  const input = demoInput({ action: { refund: { order: 'A-1001', amount: '120.50', currency: 'EUR' } }, ...overrides });
+  input.formDocument = {
+    ...input.formDocument,
+    fields: [
+      { key: 'decision', label: 'Decision', type: 'choice', required: true,
+        options: [{ value: 'approve', label: 'Approve' }, { value: 'reject', label: 'Reject' }] },
+      { key: 'refund.amount', label: 'Amount (EUR)', type: 'decimal', min: 0, max: 1000, prefill: 'order.amount' },
+      { key: 'note', label: 'Note', type: 'text', multiline: true, maxLength: 500, help: 'Shown to the customer.' },
+    ],
+  };
+  return input;
+}
+
+const axeSource = readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's violations on the page as it stands (WCAG 2.x A and AA rules and best practices). Loaded through
+ * the DevTools protocol: the page's CSP allows no script of its own, and none is added to it.
+ */
+export async function axeViolations(page) {
+  await page.evaluate(await axeSource);
+  const result = await page.evaluate(() =>
+    globalThis.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'best-practice'] } }),
+  );
+  if (result.passes.length === 0) throw new Error('axe checked nothing on the page');
+  return result.violations.map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+}

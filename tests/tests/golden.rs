@@ -696,7 +696,7 @@ async fn link_tokens_are_signed_and_verified_as_captured() {
         );
         assert_eq!(
             keys.verify(text(t, "token")),
-            Some(VerifiedLink { intervention_id: id, expires_at, reviewer: None }),
+            Some(VerifiedLink { intervention_id: id, expires_at, reviewer: None, option: None }),
             "{}: the configured keys verify it to the same id and expiry",
             t["name"]
         );

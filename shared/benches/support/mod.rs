@@ -126,6 +126,7 @@ pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Ma
         has_errors: false,
         reviewer: None,
         quorum: None,
+        confirm: None,
     })
 }
 

@@ -10,9 +10,11 @@ use crate::domain::error::ConfigError;
 use crate::domain::field::{check_initial, Field, Initial};
 
 mod field_spec;
+mod one_click;
 mod shown_value;
 
 pub use field_spec::{FieldSpec, OptionSpec};
+pub use one_click::OneClickOption;
 pub use shown_value::{ShownSpec, ShownValue, ValueFormat, MAX_DECIMALS};
 
 /// Most fields a form may have.

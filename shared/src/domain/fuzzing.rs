@@ -105,10 +105,15 @@ pub fn token(data: &[u8]) {
     let key = |kid: &str, byte: u8| LinkKey::new(kid, vec![byte; 32]).expect("a key");
     let keys = LinkKeys::new(key("k1", 7), vec![key("k0", 9)]).expect("keys");
     if let Some(link) = keys.verify(text) {
-        // Only the canonical token for what it claims can verify.
-        let resigned = keys.sign(&link.intervention_id, link.expires_at);
+        // Only the canonical token for what it claims (its version, reviewer and option) can verify.
+        let (id, at) = (&link.intervention_id, link.expires_at);
+        let sign = |keys: &LinkKeys| match (link.reviewer, link.option) {
+            (None, None) => keys.sign(id, at),
+            (Some(reviewer), None) => keys.sign_for_reviewer(id, at, reviewer),
+            (reviewer, Some(option)) => keys.sign_option(id, at, reviewer, option),
+        };
         let old = LinkKeys::new(key("k0", 9), vec![]).expect("keys");
-        assert!(text == resigned || text == old.sign(&link.intervention_id, link.expires_at), "a token verified");
+        assert!(text == sign(&keys) || text == sign(&old), "a token verified");
     }
     let _ = InterventionId::parse(text);
     let _ = Timestamp::parse_rfc3339(text);

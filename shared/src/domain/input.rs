@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::domain::context::Context;
-use crate::domain::field::check_field;
+use crate::domain::field::{check_field, Field};
 use crate::domain::form::{FormDocument, SUBMISSION_ID_FIELD};
 use crate::domain::id::{SubmissionId, MAX_SUBMISSION_ID_CHARS};
 
@@ -80,6 +80,26 @@ impl RawInput {
     /// The values posted for `key` (empty when none).
     pub fn values(&self, key: &str) -> &[String] {
         self.values.get(key).map(Vec::as_slice).unwrap_or(&[])
+    }
+
+    /// A one-click link's answer: `option` becomes the value of `field` (the one-click field). A different
+    /// value posted for it is refused with the message at that field, and left as posted: the link
+    /// answers only its own option.
+    pub fn confirm_choice(&mut self, field: &Field, option: &str) -> Result<(), String> {
+        let key = field.key.as_str();
+        match self.values(key) {
+            [] => {}
+            [one] if one == option => {}
+            [posted, ..] => {
+                return Err(format!(
+                    "This link confirms “{}”; it cannot answer “{}”. Open the link for that choice, or the form.",
+                    field.option_label(option),
+                    field.option_label(posted)
+                ))
+            }
+        }
+        self.values.insert(key.to_owned(), vec![option.to_owned()]);
+        Ok(())
     }
 
     /// The submission id that makes a repeated post the same submission, if one was sent.

@@ -1,7 +1,11 @@
 //! The link keys and the link token: `v1.<kid>.<body>`, where body is base64url (no padding) of the intervention id
 //! (16 random bytes), the expiry (Unix ms, big-endian) and an HMAC-SHA256 over purpose, version, key id,
 //! id and expiry. A named reviewer's link is `v2.<kid>.<body>`: the same, with the reviewer's index (one
-//! byte) after the expiry, covered by the MAC too. Verification is constant-time and needs no database read.
+//! byte) after the expiry, covered by the MAC too. A one-click link (one per option of a form whose one
+//! required single choice is the decision) is `v3.<kid>.<body>` for the single link and `v4.<kid>.<body>` for
+//! a reviewer's: the `v1`/`v2` body with the option's index (one byte) after the expiry and reviewer, covered
+//! by the MAC too. The version is under the MAC, so no token verifies as another version's.
+//! Verification is constant-time and needs no database read.
 
 use std::fmt;
 
@@ -18,20 +22,39 @@ type HmacSha256 = Hmac<Sha256>;
 const VERSION: &str = "v1";
 /// The version of a named reviewer's link.
 const REVIEWER_VERSION: &str = "v2";
+/// The version of the single link's one-click link (it carries an option's index).
+const OPTION_VERSION: &str = "v3";
+/// The version of a named reviewer's one-click link.
+const REVIEWER_OPTION_VERSION: &str = "v4";
 /// Binds the MAC to this use, so a MAC made for anything else never verifies as a link.
 const PURPOSE: &[u8] = b"human-intervention/link";
 const BODY_BYTES: usize = ID_BYTES + 8 + 32;
 /// A reviewer's link body: the reviewer's index after the expiry.
 const REVIEWER_BODY_BYTES: usize = ID_BYTES + 8 + 1 + 32;
+/// A one-click link body: the option's index after the expiry (and the reviewer's index).
+const OPTION_BODY_BYTES: usize = ID_BYTES + 8 + 1 + 32;
+const REVIEWER_OPTION_BODY_BYTES: usize = ID_BYTES + 8 + 2 + 32;
 /// The base64url length of each body.
 const BODY_CHARS: usize = 75;
 const REVIEWER_BODY_CHARS: usize = 76;
+const OPTION_BODY_CHARS: usize = 76;
+const REVIEWER_OPTION_BODY_CHARS: usize = 78;
 /// Longest key id.
 pub const MAX_KID_CHARS: usize = 16;
 /// Shortest signing secret, in bytes.
 pub const MIN_SECRET_BYTES: usize = 32;
 /// Longest string that can be a token; anything longer is refused before any decoding.
-pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + REVIEWER_BODY_CHARS;
+pub const MAX_TOKEN_CHARS: usize = 2 + 1 + MAX_KID_CHARS + 1 + REVIEWER_OPTION_BODY_CHARS;
+
+/// The version a link of this shape is signed as: the reviewer's index and the option's each change it.
+fn version(reviewer: Option<u8>, option: Option<u8>) -> &'static str {
+    match (reviewer, option) {
+        (None, None) => VERSION,
+        (Some(_), None) => REVIEWER_VERSION,
+        (None, Some(_)) => OPTION_VERSION,
+        (Some(_), Some(_)) => REVIEWER_OPTION_VERSION,
+    }
+}
 
 /// One signing secret with its key id.
 #[derive(Clone)]
@@ -74,17 +97,20 @@ impl LinkKey {
         Self::new(kid, secret)
     }
 
-    fn mac(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>) -> HmacSha256 {
+    fn mac(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>, option: Option<u8>) -> HmacSha256 {
         let mut mac = self.keyed.clone();
         mac.update(PURPOSE);
         mac.update(&[0]);
-        mac.update(if reviewer.is_some() { REVIEWER_VERSION } else { VERSION }.as_bytes());
+        mac.update(version(reviewer, option).as_bytes());
         mac.update(&[0]);
         mac.update(self.kid.as_bytes());
         mac.update(&[0]);
         mac.update(id.as_bytes());
         mac.update(&expires_at.millis().to_be_bytes());
         if let Some(index) = reviewer {
+            mac.update(&[index]);
+        }
+        if let Some(index) = option {
             mac.update(&[index]);
         }
         mac
@@ -139,27 +165,39 @@ impl LinkKeys {
 
     /// The token for a link to intervention `id`, valid until `expires_at`.
     pub fn sign(&self, id: &InterventionId, expires_at: Timestamp) -> String {
-        self.sign_link(id, expires_at, None)
+        self.sign_link(id, expires_at, None, None)
     }
 
     /// The token for the link of the reviewer at `index` (of at most 256) to intervention `id`.
     pub fn sign_for_reviewer(&self, id: &InterventionId, expires_at: Timestamp, index: u8) -> String {
-        self.sign_link(id, expires_at, Some(index))
+        self.sign_link(id, expires_at, Some(index), None)
     }
 
-    fn sign_link(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>) -> String {
-        let tag = self.signing.mac(id, expires_at, reviewer).finalize().into_bytes();
-        let mut body = Vec::with_capacity(REVIEWER_BODY_BYTES);
+    /// The one-click link for the option at `option` (an index into the one-click field's options) of the
+    /// single link (`reviewer` `None`, a `v3` token) or of the reviewer at that index (a `v4` token).
+    pub fn sign_option(&self, id: &InterventionId, expires_at: Timestamp, reviewer: Option<u8>, option: u8) -> String {
+        self.sign_link(id, expires_at, reviewer, Some(option))
+    }
+
+    fn sign_link(
+        &self,
+        id: &InterventionId,
+        expires_at: Timestamp,
+        reviewer: Option<u8>,
+        option: Option<u8>,
+    ) -> String {
+        let tag = self.signing.mac(id, expires_at, reviewer, option).finalize().into_bytes();
+        let mut body = Vec::with_capacity(REVIEWER_OPTION_BODY_BYTES);
         body.extend_from_slice(id.as_bytes());
         body.extend_from_slice(&expires_at.millis().to_be_bytes());
         body.extend(reviewer);
+        body.extend(option);
         body.extend_from_slice(&tag);
-        let version = if reviewer.is_some() { REVIEWER_VERSION } else { VERSION };
-        format!("{version}.{}.{}", self.signing.kid, URL_SAFE_NO_PAD.encode(body))
+        format!("{}.{}.{}", version(reviewer, option), self.signing.kid, URL_SAFE_NO_PAD.encode(body))
     }
 
-    /// The intervention and expiry a token was signed for; `None` for anything not signed by one of our
-    /// keys in exactly the canonical spelling.
+    /// The intervention, expiry, reviewer and option a token was signed for; `None` for anything not signed
+    /// by one of our keys in exactly the canonical spelling.
     pub fn verify(&self, token: &str) -> Option<VerifiedLink> {
         if token.len() > MAX_TOKEN_CHARS {
             return None;
@@ -169,9 +207,12 @@ impl LinkKeys {
         else {
             return None;
         };
-        let (chars, len) = match version {
-            VERSION => (BODY_CHARS, BODY_BYTES),
-            REVIEWER_VERSION => (REVIEWER_BODY_CHARS, REVIEWER_BODY_BYTES),
+        // (body characters, body bytes, whether it names a reviewer, whether it names an option)
+        let (chars, len, has_reviewer, has_option) = match version {
+            VERSION => (BODY_CHARS, BODY_BYTES, false, false),
+            REVIEWER_VERSION => (REVIEWER_BODY_CHARS, REVIEWER_BODY_BYTES, true, false),
+            OPTION_VERSION => (OPTION_BODY_CHARS, OPTION_BODY_BYTES, false, true),
+            REVIEWER_OPTION_VERSION => (REVIEWER_OPTION_BODY_CHARS, REVIEWER_OPTION_BODY_BYTES, true, true),
             _ => return None,
         };
         // The kid only selects among configured keys by equality; it is never used as a path or algorithm.
@@ -185,10 +226,12 @@ impl LinkKeys {
         }
         let id = InterventionId::from_bytes(bytes[..ID_BYTES].try_into().ok()?);
         let expires_at = Timestamp::from_millis(i64::from_be_bytes(bytes[ID_BYTES..ID_BYTES + 8].try_into().ok()?));
-        let reviewer = (version == REVIEWER_VERSION).then(|| bytes[ID_BYTES + 8]);
-        let tag_at = ID_BYTES + 8 + usize::from(reviewer.is_some());
-        key.mac(&id, expires_at, reviewer).verify_slice(&bytes[tag_at..]).ok()?;
-        Some(VerifiedLink { intervention_id: id, expires_at, reviewer })
+        let reviewer = has_reviewer.then(|| bytes[ID_BYTES + 8]);
+        let option_at = ID_BYTES + 8 + usize::from(has_reviewer);
+        let option = has_option.then(|| bytes[option_at]);
+        let tag_at = option_at + usize::from(has_option);
+        key.mac(&id, expires_at, reviewer, option).verify_slice(&bytes[tag_at..]).ok()?;
+        Some(VerifiedLink { intervention_id: id, expires_at, reviewer, option })
     }
 }
 
@@ -199,8 +242,11 @@ pub struct VerifiedLink {
     pub intervention_id: InterventionId,
     /// When the link stops working.
     pub expires_at: Timestamp,
-    /// The index of the reviewer whose link it is (a `v2` link); `None` for the one link (`v1`).
+    /// The index of the reviewer whose link it is (a `v2` or `v4` link); `None` for the one link (`v1`, `v3`).
     pub reviewer: Option<u8>,
+    /// A one-click link's option (`v3`, `v4`): its index into the one-click field's options; `None` for a
+    /// link to the form.
+    pub option: Option<u8>,
 }
 
 /// The first 8 hex digits of the token's SHA-256: how logs refer to a token without holding it.
@@ -230,7 +276,10 @@ mod tests {
     fn a_signed_token_verifies_to_its_id_and_expiry() {
         let (keys, id, at, token) = sample();
         assert!(token.starts_with("v1.k1."));
-        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: None }));
+        assert_eq!(
+            keys.verify(&token),
+            Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: None, option: None })
+        );
     }
 
     #[test]
@@ -239,7 +288,10 @@ mod tests {
         let token = keys.sign_for_reviewer(&id, at, 3);
         assert!(token.starts_with("v2.k1."), "{token}");
         assert!(token.len() <= MAX_TOKEN_CHARS);
-        assert_eq!(keys.verify(&token), Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: Some(3) }));
+        assert_eq!(
+            keys.verify(&token),
+            Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer: Some(3), option: None })
+        );
         // Another index in the body, or the v1 body relabelled v2 (and back), never verifies.
         let mut bytes = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
         for index in [0u8, 2, 4, 255] {
@@ -262,6 +314,70 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_one_click_link_carries_its_option_under_the_mac() {
+        let (keys, id, at, v1) = sample();
+        let v2 = keys.sign_for_reviewer(&id, at, 3);
+        for (reviewer, own, plain) in [(None, "v3", &v1), (Some(3), "v4", &v2)] {
+            let token = keys.sign_option(&id, at, reviewer, 1);
+            assert!(token.starts_with(&format!("{own}.k1.")), "{token}");
+            assert!(token.len() <= MAX_TOKEN_CHARS);
+            let expected = VerifiedLink { intervention_id: id, expires_at: at, reviewer, option: Some(1) };
+            assert_eq!(keys.verify(&token), Some(expected));
+            // Another option (or reviewer) in the body never verifies.
+            let bytes = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+            let option_at = ID_BYTES + 8 + usize::from(reviewer.is_some());
+            for index in [0u8, 2, 255] {
+                let mut changed = bytes.clone();
+                changed[option_at] = index;
+                assert_eq!(keys.verify(&format!("{own}.k1.{}", URL_SAFE_NO_PAD.encode(&changed))), None, "{index}");
+            }
+            // Relabelled as any other version, or with the option byte dropped (a plain link's body under
+            // the one-click link's MAC), it never verifies as a plain link.
+            for other in ["v1", "v2", "v3", "v4"].into_iter().filter(|v| *v != own) {
+                assert_eq!(keys.verify(&token.replacen(own, other, 1)), None, "{own} as {other}");
+            }
+            let mut dropped = bytes.clone();
+            dropped.remove(option_at);
+            let plain_version = &plain[..2];
+            assert_eq!(keys.verify(&format!("{plain_version}.k1.{}", URL_SAFE_NO_PAD.encode(&dropped))), None);
+            // And a plain link never verifies as a one-click link: relabelled, or with an option byte added.
+            assert_eq!(keys.verify(&plain.replacen(plain_version, own, 1)), None);
+            let mut added = URL_SAFE_NO_PAD.decode(plain.rsplit('.').next().unwrap()).unwrap();
+            added.insert(option_at, 1);
+            assert_eq!(keys.verify(&format!("{own}.k1.{}", URL_SAFE_NO_PAD.encode(&added))), None);
+            for len in 0..token.len() {
+                assert_eq!(keys.verify(&token[..len]), None, "{len}");
+            }
+            let text = token.as_bytes();
+            for i in 0..text.len() {
+                for bit in 0..8 {
+                    let mut flipped = text.to_vec();
+                    flipped[i] ^= 1 << bit;
+                    if let Ok(flipped) = String::from_utf8(flipped) {
+                        assert_eq!(keys.verify(&flipped), None, "{own} byte {i} bit {bit}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn one_click_tokens_made_by_another_implementation_of_the_format_verify() {
+        // Made with Python's hmac from the module doc's format (key [7; 32], kid k1, id bytes 0..16, expiry
+        // 1795608000000): v3 with option 1, v4 with reviewer 2 and option 0. They pin the wire format.
+        let keys = keys("k1", 7);
+        let id = InterventionId::from_bytes(std::array::from_fn(|i| i as u8));
+        let at = Timestamp::from_millis(1_795_608_000_000);
+        let v3 = "v3.k1.AAECAwQFBgcICQoLDA0ODwAAAaISk7YAAaHydtYT2aKcPl3c80cdKyjinvqLFyGl8mpoSQHM1bWw";
+        let v4 = "v4.k1.AAECAwQFBgcICQoLDA0ODwAAAaISk7YAAgBH3XqbM9UgDtBZ-qAUnYqPXFLYNQrYfCL35YJwXlLpog";
+        assert_eq!(keys.sign_option(&id, at, None, 1), v3);
+        assert_eq!(keys.sign_option(&id, at, Some(2), 0), v4);
+        let link = |reviewer, option| Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer, option });
+        assert_eq!(keys.verify(v3), link(None, Some(1)));
+        assert_eq!(keys.verify(v4), link(Some(2), Some(0)));
     }
 
     #[test]
@@ -292,6 +408,8 @@ mod tests {
             "v1.k1",
             "v2.k1.x",
             "v3.k1.x",
+            "v4.k1.x",
+            "v5.k1.x",
             &format!("{token}."),
             &format!("{token}/"),
             &format!("{token}="),
@@ -389,6 +507,24 @@ mod tests {
         fn arbitrary_strings_never_verify_or_panic(text in "\\PC{0,120}") {
             let (keys, _, _, _) = sample();
             prop_assert_eq!(keys.verify(&text), None);
+        }
+
+        #[test]
+        fn one_click_links_verify_to_exactly_their_reviewer_and_option(
+            reviewer in proptest::option::of(any::<u8>()),
+            option in any::<u8>(),
+            other in any::<u8>(),
+        ) {
+            let (keys, id, at, _) = sample();
+            let token = keys.sign_option(&id, at, reviewer, option);
+            prop_assert!(token.len() <= MAX_TOKEN_CHARS);
+            let verified = keys.verify(&token);
+            prop_assert_eq!(verified, Some(VerifiedLink { intervention_id: id, expires_at: at, reviewer, option: Some(option) }));
+            let mut bytes = URL_SAFE_NO_PAD.decode(token.rsplit('.').next().unwrap()).unwrap();
+            let option_at = ID_BYTES + 8 + usize::from(reviewer.is_some());
+            bytes[option_at] ^= other.max(1);
+            let changed = format!("{}.k1.{}", &token[..2], URL_SAFE_NO_PAD.encode(&bytes));
+            prop_assert_eq!(keys.verify(&changed), None);
         }
 
         #[test]

@@ -175,8 +175,7 @@ impl Service {
     /// The reviewer's link at `index` (the one the creation output gives them).
     fn reviewer_link(&self, keys: &LinkKeys, intervention: &Intervention, index: usize) -> String {
         // At most MAX_REVIEWERS (20) reviewers: every index fits the token's one byte.
-        let token = keys.sign_for_reviewer(&intervention.id, intervention.expires_at, index as u8);
-        format!("{}/i/{token}", self.base_url)
+        super::links::form_url(&self.base_url, keys, intervention, Some(index as u8))
     }
 
     /// The links a message to `reviewer` (`None`: the single link) carries: the form, and one per option
@@ -223,9 +222,8 @@ impl Service {
 
     /// The creation output: the input context with the link, or each reviewer's link, at the link key.
     fn created_link(&self, keys: &LinkKeys, intervention: &Intervention, link_key: ContextKey) -> CreatedLink {
-        let (id, expires_at) = (&intervention.id, intervention.expires_at);
         let links = if intervention.reviewers.is_empty() {
-            serde_json::Value::String(format!("{}/i/{}", self.base_url, keys.sign(id, expires_at)))
+            serde_json::Value::String(super::links::form_url(&self.base_url, keys, intervention, None))
         } else {
             let map = intervention
                 .reviewers

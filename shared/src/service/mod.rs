@@ -24,6 +24,7 @@ mod attach;
 mod cancel;
 mod create;
 mod export;
+mod links;
 mod outbox;
 mod receipt;
 mod records;
@@ -37,6 +38,7 @@ pub use attach::{AttachError, Attached};
 pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use export::{export_log, Export, ExportError};
+pub use links::OptionLink;
 pub use outbox::{
     deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
     SWEEP_AFTER_MILLIS, WITHDRAWN,
@@ -200,6 +202,19 @@ fn link_reviewer(intervention: &Intervention, reviewer: Option<u8>) -> Option<Op
             Some(Some(usize::from(index)))
         }
         _ => None,
+    }
+}
+
+/// The option a verified link confirms: `Some(None)` for a link to the form, `Some(Some(value))` for a
+/// one-click link whose index is an option of the intervention's one-click field; `None` when the
+/// intervention's form is not one-click or has no such option: that link was never issued.
+fn link_option(intervention: &Intervention, option: Option<u8>) -> Option<Option<String>> {
+    match option {
+        None => Some(None),
+        Some(index) => {
+            let (_, value) = intervention.form.as_ref()?.one_click_option(index)?;
+            Some(Some(value.to_owned()))
+        }
     }
 }
 

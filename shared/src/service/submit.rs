@@ -1,7 +1,7 @@
 //! A reviewer submits to a link: judged on the link first, then on the body; accepted once, or refused
 //! with the reason the reviewer is shown. A quorum's vote continues in `vote.rs`.
 
-use super::{link_reviewer, traced, Service};
+use super::{link_option, link_reviewer, traced, Service};
 use crate::domain::continuation::{Continuation, MAX_MESSAGE_BYTES};
 use crate::domain::id::{hex, SubmissionId};
 use crate::domain::input::{self, BodyError, FieldErrors, RawInput};
@@ -38,6 +38,8 @@ pub enum SubmitResult {
         submission_id: SubmissionId,
         /// The index of the reviewer whose link it is.
         reviewer: Option<usize>,
+        /// A one-click link's option: the page to show again is its confirm page.
+        option: Option<String>,
     },
     /// The submission id was used before with different values.
     Conflict,
@@ -85,6 +87,8 @@ struct Judged {
     intervention: Intervention,
     reviewer: Option<usize>,
     reviewer_id: Option<String>,
+    /// A one-click link's option (a value of the form's one-click field).
+    option: Option<String>,
     refusal: Option<Rejection>,
 }
 
@@ -122,14 +126,19 @@ impl Service {
                 Err(error) => return Ok(self.unreadable(judged.refusal, error)),
             };
             let form = judged.intervention.form.as_ref();
-            let raw = match input::parse_body(posted.content_type, posted.idempotency_key, body.as_ref(), form) {
+            let mut raw = match input::parse_body(posted.content_type, posted.idempotency_key, body.as_ref(), form) {
                 Ok(raw) => raw,
                 Err(error) => return Ok(self.unreadable(judged.refusal, error)),
             };
+            // A one-click link answers its own option: before the fingerprint, so a repeat matches.
+            let other_option = judged.option.as_deref().and_then(|option| {
+                let field = form.and_then(|f| f.one_click_field())?;
+                raw.confirm_choice(field, option).err().map(|e| (field.key.to_string(), e))
+            });
             let fingerprint = hex(&raw.fingerprint(form));
             match judged.refusal {
                 Some(rejection) => self.refused(judged, rejection, &raw, fingerprint).await,
-                None => self.take(judged, raw, fingerprint, now).await,
+                None => self.take(judged, raw, fingerprint, other_option, now).await,
             }
         })
         .await
@@ -153,9 +162,13 @@ impl Service {
             tracing::info!("submission refused: the link's reviewer is not the intervention's");
             return Ok(Err(SubmitResult::Rejected(Rejection::NotFound)));
         };
+        let Some(option) = link_option(&intervention, link.option) else {
+            tracing::info!("submission refused: the link's option is not one of the form's one-click options");
+            return Ok(Err(SubmitResult::Rejected(Rejection::NotFound)));
+        };
         let reviewer_id = reviewer.map(|index| intervention.reviewers[index].id.clone());
         let refusal = intervention.refusal_for(reviewer, now);
-        Ok(Ok(Judged { intervention, reviewer, reviewer_id, refusal }))
+        Ok(Ok(Judged { intervention, reviewer, reviewer_id, option, refusal }))
     }
 
     /// A dead link's body: a repeat of an accepted submission is answered as the first was; anything else
@@ -183,19 +196,30 @@ impl Service {
     }
 
     /// A live link's body: validated, then accepted (or counted as a vote) with its continuation.
+    /// `other_option` is a one-click link's refusal of another posted option, (field key, message).
     async fn take(
         &self,
         judged: Judged,
         raw: RawInput,
         fingerprint: String,
+        other_option: Option<(String, String)>,
         now: Timestamp,
     ) -> Result<SubmitResult, StoreError> {
-        let Judged { intervention, reviewer, reviewer_id, .. } = judged;
+        let Judged { intervention, reviewer, reviewer_id, option, .. } = judged;
         let submission_id = match raw.submission_id() {
             Some(id) => id.clone(),
             None => SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
         };
-        let input = match input::validate(intervention.form.as_ref(), &raw) {
+        let validated = match (input::validate(intervention.form.as_ref(), &raw), other_option) {
+            (result, None) => result,
+            (Ok(_), Some(refused)) => Err(FieldErrors(vec![refused])),
+            (Err(mut errors), Some(refused)) => {
+                errors.0.retain(|(key, _)| *key != refused.0);
+                errors.0.insert(0, refused);
+                Err(errors)
+            }
+        };
+        let input = match validated {
             Ok(input) => input,
             Err(errors) => {
                 tracing::info!(fields = errors.0.len(), "submission refused: input failed validation");
@@ -205,6 +229,7 @@ impl Service {
                     errors,
                     submission_id,
                     reviewer,
+                    option,
                 });
             }
         };

@@ -1,6 +1,7 @@
-//! A reviewer opens a link: the form, or why not. Never changes anything (mail scanners open every link).
+//! A reviewer opens a link: the form (or, for a one-click link, the page that confirms its option), or why
+//! not. Never changes anything (mail scanners open every link, and prefetch them).
 
-use super::{link_reviewer, traced, Service};
+use super::{link_option, link_reviewer, traced, Service};
 use crate::domain::id::SubmissionId;
 use crate::domain::model::Intervention;
 use crate::domain::rejection::Rejection;
@@ -16,6 +17,9 @@ pub struct LivePage {
     pub reviewer: Option<usize>,
     /// The id the page's form posts back, so a double click is one submission.
     pub submission_id: SubmissionId,
+    /// A one-click link's option (a value of the form's one-click field): the page confirms it; `None`
+    /// for a link to the form.
+    pub option: Option<String>,
 }
 
 /// The answer to a reviewer's GET.
@@ -55,6 +59,10 @@ impl Service {
                 tracing::info!("page view refused: the link's reviewer is not the intervention's");
                 return Ok(View::Rejected(Rejection::NotFound));
             };
+            let Some(option) = link_option(&intervention, link.option) else {
+                tracing::info!("page view refused: the link's option is not one of the form's one-click options");
+                return Ok(View::Rejected(Rejection::NotFound));
+            };
             if let Some(rejection) = intervention.refusal_for(reviewer, now) {
                 tracing::info!(reason = rejection.code(), "page view refused");
                 return Ok(View::Rejected(rejection));
@@ -62,7 +70,7 @@ impl Service {
             let submission_id =
                 SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?;
             tracing::info!("page viewed");
-            Ok(View::Live(Box::new(LivePage { intervention, reviewer, submission_id })))
+            Ok(View::Live(Box::new(LivePage { intervention, reviewer, submission_id, option })))
         })
         .await
     }

@@ -3,6 +3,7 @@
 
 use maud::{html, Markup};
 
+use crate::domain::field::Field;
 use crate::domain::form::SUBMISSION_ID_FIELD;
 use crate::domain::time::Timestamp;
 use crate::web::markdown::render_prompt;
@@ -32,14 +33,33 @@ pub struct FormPage<'a> {
     pub reviewer: Option<&'a str>,
     /// With a quorum: (approvals so far, approvals required).
     pub quorum: Option<(u32, u32)>,
+    /// A one-click link's page: the answer it confirms, in place of that field's control.
+    pub confirm: Option<Confirm<'a>>,
 }
 
-/// The form page (also the 422 answer, with every typed value kept and a message at each bad field).
+/// The answer a one-click link's page confirms (the page decides nothing until its button is pressed).
+#[derive(Debug, Clone, Copy)]
+pub struct Confirm<'a> {
+    /// The key of the one-click field, whose control the page leaves out.
+    pub field: &'a str,
+    /// That field's label (the question).
+    pub question: &'a str,
+    /// The option's label, else its value.
+    pub answer: &'a str,
+}
+
+/// Where the error summary sends the reviewer for a message at the confirmed answer.
+const CONFIRM_ID: &str = "confirm-answer";
+
+/// The form page (also the 422 answer, with every typed value kept and a message at each bad field). For a
+/// one-click link, the confirm page: the same page with the confirmed answer in place of its field's
+/// control and one button, "Confirm: <answer>".
 pub fn form_page(page: &FormPage) -> Markup {
     let expires = page.expires_at.to_rfc3339();
+    let confirmed = |view: &FieldView| page.confirm.is_some_and(|c| c.field == view.field.key.as_str());
     let content = html! {
         @if page.has_errors {
-            (error_summary(&page.fields))
+            (error_summary(&page.fields, page.confirm.as_ref()))
         }
         h1 { (page.title) }
         @if let Some(name) = page.reviewer {
@@ -60,11 +80,19 @@ pub fn form_page(page: &FormPage) -> Markup {
         }
         form method="post" {
             input type="hidden" name=(SUBMISSION_ID_FIELD) value=(page.submission_id);
+            @if let Some(confirm) = &page.confirm {
+                (confirmation(confirm, page.fields.iter().find(|v| confirmed(v)).and_then(|v| v.error.as_deref())))
+            }
             @for (index, view) in page.fields.iter().enumerate() {
-                (field(index, view))
+                @if !confirmed(view) {
+                    (field(index, view))
+                }
             }
             div.actions {
-                button type="submit" { "Submit" }
+                @match &page.confirm {
+                    Some(confirm) => { button type="submit" { "Confirm: " (confirm.answer) } }
+                    None => { button type="submit" { "Submit" } }
+                }
             }
         }
     };
@@ -73,7 +101,26 @@ pub fn form_page(page: &FormPage) -> Markup {
     layout(&title, content)
 }
 
-fn error_summary(fields: &[FieldView]) -> Markup {
+/// The answer a one-click link confirms, stated (it has no control: the link decides which), and that
+/// nothing happens until the button is pressed.
+fn confirmation(confirm: &Confirm, error: Option<&str>) -> Markup {
+    html! {
+        section.confirm id=(CONFIRM_ID) aria-labelledby="confirm-title" {
+            h2 #confirm-title { "Your answer" }
+            p { (confirm.question) ": " strong { (confirm.answer) } }
+            @if let Some(error) = error {
+                p.error-message { span.visually-hidden { "Error: " } (error) }
+            }
+            p.hint { "Nothing is decided until you press the button below." }
+        }
+    }
+}
+
+fn error_summary(fields: &[FieldView], confirm: Option<&Confirm>) -> Markup {
+    let href = |index: usize, field: &Field| match confirm {
+        Some(c) if c.field == field.key.as_str() => format!("#{CONFIRM_ID}"),
+        _ => format!("#{}", focus_id(index, field)),
+    };
     let bad: Vec<_> =
         fields.iter().enumerate().filter_map(|(i, v)| v.error.as_ref().map(|e| (i, v.field, e))).collect();
     html! {
@@ -82,7 +129,7 @@ fn error_summary(fields: &[FieldView]) -> Markup {
             @if !bad.is_empty() {
                 ul {
                     @for (index, field, error) in bad {
-                        li { a href=(format!("#{}", focus_id(index, field))) { (field.label) ": " (error) } }
+                        li { a href=(href(index, field)) { (field.label) ": " (error) } }
                     }
                 }
             }

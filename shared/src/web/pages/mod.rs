@@ -14,6 +14,6 @@ mod layout;
 mod outcome;
 
 pub use field::FieldView;
-pub use form::{form_page, FormPage};
+pub use form::{form_page, Confirm, FormPage};
 pub use layout::{STYLESHEET, STYLESHEET_HREF, STYLESHEET_PATH};
 pub use outcome::{error_page, rejection_page, success_page};

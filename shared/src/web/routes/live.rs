@@ -14,20 +14,26 @@ use crate::domain::input::FieldErrors;
 use crate::domain::model::Intervention;
 use crate::domain::proof::{action_lines, shown_details, shown_field};
 use crate::service::LivePage;
-use crate::web::pages::{self, FieldView, FormPage};
+use crate::web::pages::{self, Confirm, FieldView, FormPage};
 use crate::web::routes::respond::html;
 
 pub(super) use crate::domain::proof::DEFAULT_TITLE;
 
-/// The form of `intervention` with these values (and errors), as the reviewer's page.
+/// The form of `intervention` with these values (and errors), as the reviewer's page; with a one-click
+/// link's `option`, the page that confirms it.
 pub(super) fn render_form(
     intervention: &Intervention,
     reviewer: Option<usize>,
     submission_id: &SubmissionId,
+    option: Option<&str>,
     values: impl Fn(&Field) -> Vec<String>,
     errors: Option<&FieldErrors>,
 ) -> Markup {
     let form = intervention.form.as_ref();
+    let confirm = option.and_then(|option| {
+        let field = form?.one_click_field()?;
+        Some(Confirm { field: field.key.as_str(), question: field.label.as_str(), answer: field.option_label(option) })
+    });
     let shown = shown_details(intervention)
         .map(|(shown, value)| (shown.label(), shown.display_or_raw(value), shown.format == ValueFormat::Link))
         .collect();
@@ -52,20 +58,33 @@ pub(super) fn render_form(
         has_errors: errors.is_some_and(|e| !e.0.is_empty()),
         reviewer: reviewer.and_then(|i| intervention.reviewers.get(i)).map(|r| r.name.as_str()),
         quorum: intervention.quorum.as_ref().map(|q| (intervention.tally.approvals, q.approvals)),
+        confirm,
     })
 }
 
-/// The live link's page: the form with its initial values, as HTML or as JSON.
-pub(super) fn live_page(page: &LivePage, json: bool) -> Response {
+/// The live link's page: the form with its initial values (`preselect`, the `?option=` of a link to the
+/// form, chooses an option of its button field), or a one-click link's confirm page; as HTML or as JSON.
+pub(super) fn live_page(page: &LivePage, preselect: Option<&str>, json: bool) -> Response {
     let intervention = &page.intervention;
+    let option = page.option.as_deref();
+    // A one-click link answers its own option; `?option=` only chooses on the form.
+    let chosen = match option {
+        Some(option) => intervention.form.as_ref().and_then(|f| f.one_click_field()).map(|f| (f, option)),
+        None => preselect.and_then(|value| intervention.form.as_ref()?.preselect(value)),
+    };
     if !json {
-        let initial = |field: &Field| initial_values(field, &intervention.context);
-        return html(StatusCode::OK, render_form(intervention, page.reviewer, &page.submission_id, initial, None));
+        let initial = |field: &Field| match chosen {
+            Some((chosen, value)) if chosen.key == field.key => vec![value.to_owned()],
+            _ => initial_values(field, &intervention.context),
+        };
+        let markup = render_form(intervention, page.reviewer, &page.submission_id, option, initial, None);
+        return html(StatusCode::OK, markup);
     }
     Json(live_json(page)).into_response()
 }
 
-/// The form as JSON: its fields with their initial values, the details shown, and the link's state.
+/// The form as JSON: its fields with their initial values (as every reviewer is shown them), the details
+/// shown, and the link's state; a one-click link adds the option it answers.
 fn live_json(page: &LivePage) -> serde_json::Value {
     let intervention = &page.intervention;
     let form = intervention.form.as_ref();
@@ -93,6 +112,14 @@ fn live_json(page: &LivePage) -> serde_json::Value {
         (page.reviewer.and_then(|i| intervention.reviewers.get(i)), body.as_object_mut())
     {
         object.insert("reviewerName".into(), json!(reviewer.name));
+    }
+    if let (Some(option), Some(field), Some(object)) =
+        (page.option.as_deref(), form.and_then(|f| f.one_click_field()), body.as_object_mut())
+    {
+        object.insert(
+            "option".into(),
+            json!({"field": field.key.as_str(), "value": option, "label": field.option_label(option)}),
+        );
     }
     if let (Some(quorum), Some(object)) = (&intervention.quorum, body.as_object_mut()) {
         object.insert(

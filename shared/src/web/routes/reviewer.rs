@@ -28,11 +28,18 @@ fn raw_token(request_path: &str) -> &str {
 pub(super) async fn view(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
     let json = wants_json(&headers);
     let token = raw_token(request.uri().path()).to_owned();
+    let preselect = option_query(request.uri().query());
     match service.view(&token).await {
-        Ok(View::Live(page)) => live_page(&page, json),
+        Ok(View::Live(page)) => live_page(&page, preselect.as_deref(), json),
         Ok(View::Rejected(rejection)) => HttpError::Rejected(rejection).render(json),
         Err(error) => unavailable(&error).render(json),
     }
+}
+
+/// The `option` of a form link's query (`?option=<value>`: the button a message's reviewer pressed); the
+/// first one, if any. Which values count is the form's to say; anything else in the query is ignored.
+fn option_query(query: Option<&str>) -> Option<String> {
+    url::form_urlencoded::parse(query?.as_bytes()).find(|(name, _)| name == "option").map(|(_, v)| v.into_owned())
 }
 
 pub(super) async fn submit(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
@@ -74,7 +81,7 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
         }
         SubmitResult::Rejected(rejection) => HttpError::Rejected(rejection).render(json),
         SubmitResult::BadBody(error) => HttpError::BadBody(error).render(json),
-        SubmitResult::Invalid { intervention, raw, errors, submission_id, reviewer } => {
+        SubmitResult::Invalid { intervention, raw, errors, submission_id, reviewer, option } => {
             if json {
                 let fields: serde_json::Map<String, serde_json::Value> =
                     errors.0.iter().map(|(k, m)| (k.clone(), json!(m))).collect();
@@ -82,7 +89,8 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
             } else {
                 let values = |field: &Field| raw.values(field.key.as_str()).to_vec();
-                let page = render_form(&intervention, reviewer, &submission_id, values, Some(&errors));
+                let page =
+                    render_form(&intervention, reviewer, &submission_id, option.as_deref(), values, Some(&errors));
                 html(StatusCode::UNPROCESSABLE_ENTITY, page)
             }
         }

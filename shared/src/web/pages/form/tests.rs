@@ -72,7 +72,31 @@ fn page<'a>(title: &'a str, fields: Vec<FieldView<'a>>, has_errors: bool) -> For
         has_errors,
         reviewer: None,
         quorum: None,
+        confirm: None,
     }
+}
+
+#[test]
+fn a_confirm_page_states_the_answer_leaves_out_its_control_and_has_one_confirm_button() {
+    let form = every_type();
+    let decision = form.field("decision").unwrap();
+    let note = form.field("note").unwrap();
+    let mut p = page("Approve refund", vec![view(note, &[], None), view(decision, &[], None)], false);
+    p.confirm = Some(Confirm { field: "decision", question: "Decision", answer: "Approve <now>" });
+    let html = form_page(&p).into_string();
+    assert!(html.contains("<p>Decision: <strong>Approve &lt;now&gt;</strong></p>"), "{html}");
+    assert!(html.contains("<button type=\"submit\">Confirm: Approve &lt;now&gt;</button>"), "{html}");
+    assert_eq!(html.matches("<button").count(), 1, "{html}");
+    assert!(!html.contains("name=\"decision\""), "no control for the confirmed field: {html}");
+    assert!(html.contains("name=\"note\""), "the optional fields stay: {html}");
+    assert!(html.contains("name=\"_submissionId\" value=\"sub-123\""), "{html}");
+    // A message at the confirmed answer is shown there, and the summary links to it.
+    p.fields[1].error = Some("This link confirms “Approve”.".into());
+    p.has_errors = true;
+    let html = form_page(&p).into_string();
+    assert!(html.contains("href=\"#confirm-answer\""), "{html}");
+    assert!(html.contains("id=\"confirm-answer\""), "{html}");
+    assert!(html.contains("This link confirms “Approve”."), "{html}");
 }
 
 #[test]
