@@ -6,6 +6,8 @@
 //!   input, the continuation, the link keys. No I/O.
 //! - [`ports`]: what the operations need from storage, the queue and the timer, as traits.
 //! - [`telemetry`]: logs and metrics.
+//! - [`channels`]: how a message to a reviewer reads by email, in Slack and in Teams, and the Slack and
+//!   Teams clients.
 //! - [`service`]: the operations behind every entry point, the operator's read models, the outbox
 //!   publisher.
 //! - the adapters: [`memory`] (the embedded default), `aws` (DynamoDB, SQS, EventBridge Scheduler), and
@@ -14,6 +16,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod channels;
 pub mod domain;
 pub mod memory;
 pub mod ports;

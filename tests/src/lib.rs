@@ -1,8 +1,9 @@
-//! Support for the end-to-end tests: a local server on a free loopback port, a client for it, and (with
-//! the `aws` feature) fresh tables and queues on a local AWS endpoint.
+//! Support for the end-to-end tests: a local server on a free loopback port, a client for it, strict fakes of
+//! Slack and Teams, and (with the `aws` feature) fresh tables and queues on a local AWS endpoint.
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod fakes;
 #[cfg(feature = "aws")]
 pub mod faults;
 #[cfg(feature = "aws")]

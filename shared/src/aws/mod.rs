@@ -1,5 +1,5 @@
-//! The AWS adapters: DynamoDB for the store, SQS for the queue, the stream publisher, and their
-//! configuration from the environment.
+//! The AWS adapters: DynamoDB for the store, SQS for the queue, SES for email, the stream publisher, and
+//! their configuration from the environment.
 
 pub mod dynamo;
 pub mod events;
@@ -7,6 +7,7 @@ pub mod kms;
 pub mod lambda;
 pub mod s3;
 pub mod scheduler;
+pub mod ses;
 pub mod sfn;
 pub mod sqs;
 pub mod stream;

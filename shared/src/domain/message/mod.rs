@@ -2,6 +2,8 @@
 //! says (the form's own words, rendered per channel), and how its sending ended. Recorded in the same write
 //! as the intervention (or the reminder) that asks for it, and sent from the outbox by the publisher.
 
+pub mod compose;
+
 use serde::{Deserialize, Serialize};
 
 use crate::domain::time::Timestamp;
