@@ -186,7 +186,7 @@ fn publish<'a>(rt: &'a Runtime, service: &'a Service) -> (Prepare<'a>, OneReques
     });
     let request = Box::new(move |_: usize| {
         let now = service.now();
-        let outlets = Outlets { queue: &queue, tasks: None, receipts: &receipts };
+        let outlets = Outlets { queue: &queue, tasks: None, receipts: &receipts, messengers: Default::default() };
         let published = rt.block_on(publish_outbox(service.store().as_ref(), outlets, now, now)).expect("published");
         assert_eq!(published, 10);
     });

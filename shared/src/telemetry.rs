@@ -158,6 +158,8 @@ pub mod metric {
     /// Messages to reviewers, by `channel` (`email`, `slack`, `teams`) and `outcome` (`sent`, `parked`,
     /// `withdrawn`, `retrying`); `parked` is alarmed.
     pub const MESSAGES: &str = "Messages";
+    /// Messages to reviewers refused for good by their provider and parked (alarmed).
+    pub const MESSAGES_PARKED: &str = "MessagesParked";
     /// Interventions cancelled.
     pub const INTERVENTIONS_CANCELLED: &str = "InterventionsCancelled";
 }

@@ -50,7 +50,14 @@ async fn the_verify_command_passes_what_was_published_and_names_every_kind_of_ta
     let signer = LocalReceipts::new(old.clone(), vec![]);
     let queue = MemoryQueue::new();
     let now = SystemClock.now();
-    publish_outbox(store.as_ref(), Outlets { queue: &queue, tasks: None, receipts: &signer }, now, now).await.unwrap();
+    publish_outbox(
+        store.as_ref(),
+        Outlets { queue: &queue, tasks: None, receipts: &signer, messengers: Default::default() },
+        now,
+        now,
+    )
+    .await
+    .unwrap();
     let published = serde_json::to_value(&queue.messages()[0]).unwrap();
     // The secret context value travels to the consumer in `context`, never in what was shown or signed over
     // as shown.

@@ -75,7 +75,7 @@ impl Bench {
             .with_scheduler(scheduler.clone())
             .with_tasks(tasks.clone())
             .with_receipts(std::sync::Arc::new(receipts().clone()))
-            .with_channels(Configured { email: true, slack: true, teams: vec!["ops".into()] });
+            .with_channels(Configured { email: true, slack: true, teams: vec!["ops".into()], any_teams: false });
         let queue = MemoryQueue::new();
         Self { name, store, service, clock, tasks, queue, scheduler, keys, collected: Mutex::new(0) }
     }
@@ -142,7 +142,12 @@ impl Bench {
 
     /// Publishes the outbox (queue and waiting runs): how many went out.
     pub async fn publish(&self) -> usize {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
+        let outlets = Outlets {
+            queue: &self.queue,
+            tasks: Some(self.tasks.as_ref()),
+            receipts: receipts(),
+            messengers: Default::default(),
+        };
         let now = self.clock.now();
         publish_outbox(self.store.as_ref(), outlets, now, now).await.expect("published")
     }

@@ -477,7 +477,7 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         assert_eq!(
             publish_records(
                 &records,
-                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
                 f.store.as_ref(),
                 SystemClock.now()
             )
@@ -488,7 +488,7 @@ async fn a_publisher_crash_between_send_and_acknowledgement_resends_the_same_ids
         assert_eq!(
             publish_records(
                 &records,
-                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+                Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
                 f.store.as_ref(),
                 SystemClock.now()
             )
@@ -518,7 +518,7 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     let batch = vec![records[0].clone(), modify, poison.clone(), after.clone()];
     let failed = publish_records(
         &batch,
-        Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+        Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
         f.store.as_ref(),
         SystemClock.now(),
     )
@@ -527,7 +527,7 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     assert_eq!(
         publish_records(
             &[missing],
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             f.store.as_ref(),
             SystemClock.now()
         )
@@ -539,7 +539,7 @@ async fn a_poison_stream_record_is_a_batch_item_failure_not_a_crash() {
     assert_eq!(
         publish_records(
             &[after],
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             f.store.as_ref(),
             SystemClock.now()
         )
@@ -621,7 +621,7 @@ async fn the_timeout_function_retried_after_a_failure_queues_one_and_early_or_gh
     assert_eq!(
         publish_records(
             &records,
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             f.store.as_ref(),
             SystemClock.now()
         )

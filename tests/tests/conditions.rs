@@ -96,7 +96,12 @@ impl World {
 
     async fn publish(&self) {
         let queue = MemoryQueue::new();
-        let outlets = Outlets { queue: &queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
+        let outlets = Outlets {
+            queue: &queue,
+            tasks: Some(self.tasks.as_ref()),
+            receipts: receipts(),
+            messengers: Default::default(),
+        };
         let now = self.clock.now();
         publish_outbox(self.f.store.as_ref(), outlets, now, now).await.expect("published");
     }

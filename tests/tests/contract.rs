@@ -341,7 +341,8 @@ async fn a_record_with_a_waiting_run_shows_its_task_as_documented_and_never_the_
         .with_tasks(tasks.clone())
         .with_receipts(std::sync::Arc::new(receipts().clone()));
     let queue = MemoryQueue::new();
-    let outlets = Outlets { queue: &queue, tasks: Some(tasks.as_ref()), receipts: receipts() };
+    let outlets =
+        Outlets { queue: &queue, tasks: Some(tasks.as_ref()), receipts: receipts(), messengers: Default::default() };
     let input = serde_json::to_vec(&example()).unwrap();
     let task = openapi_validator("TaskRecord");
     let at = "2026-12-01T10:00:00.000Z";

@@ -594,7 +594,7 @@ async fn every_wire_fault_on_the_timeout_reconciles() {
         assert_eq!(w.items(&id.to_string(), "T#").await.len(), 1, "{label}: one timeout recorded");
         while publish_outbox(
             w.store.as_ref(),
-            Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             everything(),
             now(),
         )
@@ -674,7 +674,12 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 }
                 match publish_outbox(
                     w.store.as_ref(),
-                    Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
+                    Outlets {
+                        queue: w.queue.as_ref(),
+                        tasks: None,
+                        receipts: receipts(),
+                        messengers: Default::default(),
+                    },
                     everything(),
                     now(),
                 )
@@ -708,7 +713,12 @@ async fn every_wire_fault_on_publishing_reconciles() {
                 }
                 match publish_records(
                     &records[from..],
-                    Outlets { queue: w.queue.as_ref(), tasks: None, receipts: receipts() },
+                    Outlets {
+                        queue: w.queue.as_ref(),
+                        tasks: None,
+                        receipts: receipts(),
+                        messengers: Default::default(),
+                    },
                     w.store.as_ref(),
                     now(),
                 )

@@ -159,7 +159,7 @@ async fn round_trips(timeouts: bool) {
     // The publisher as deployed, with Step Functions: no run waits on this intervention, which one read
     // per intervention in the batch finds out.
     let tasks = human_intervention::aws::sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(&fixture.config));
-    let outlets = Outlets { queue: &queue, tasks: Some(&tasks), receipts: receipts() };
+    let outlets = Outlets { queue: &queue, tasks: Some(&tasks), receipts: receipts(), messengers: Default::default() };
     assert_eq!(publish_records(&records, outlets, store.as_ref(), SystemClock.now()).await, None, "all published");
     check(
         &format!("publish {SUBMISSIONS} continuations ({label})"),

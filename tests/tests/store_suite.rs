@@ -902,9 +902,9 @@ async fn messages_are_recorded_with_their_intervention_claimed_by_one_sender_and
     assert!(b.store.claim_message(&id, &teams.id, &message::claim(dead)).await.unwrap().is_none(), "{}", b.name);
     assert!(b.store.open_messages(10, created.expires.plus_millis(-1)).await.unwrap().is_empty(), "{}", b.name);
     let open = b.store.open_messages(10, created.expires).await.unwrap();
-    assert_eq!(open, [slack.clone()], "{}", b.name);
+    assert_eq!(open, std::slice::from_ref(&slack), "{}", b.name);
     let unsent: Vec<String> = b.store.unsent_messages(10, retry).await.unwrap().into_iter().map(|m| m.id).collect();
-    assert_eq!(unsent, [email.id.clone()], "{}", b.name);
+    assert_eq!(unsent, std::slice::from_ref(&email.id), "{}", b.name);
     let closed = Message { closed_at: Some(now), ..slack };
     b.store.settle_message(&closed, closed.slot(created.expires)).await.unwrap();
     assert!(b.store.open_messages(10, created.expires).await.unwrap().is_empty(), "{}", b.name);

@@ -185,13 +185,13 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     let (stream, swept) = tokio::join!(
         publish_records(
             &records,
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             f.store.as_ref(),
             now
         ),
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             now.plus_millis(-SWEEP_AFTER_MILLIS),
             now
         ),
@@ -210,7 +210,7 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             old_enough,
             old_enough
         )
@@ -221,7 +221,7 @@ async fn the_stream_and_the_sweep_together_send_each_continuation_once() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts() },
+            Outlets { queue: f.queue.as_ref(), tasks: None, receipts: receipts(), messengers: Default::default() },
             old_enough,
             old_enough
         )
@@ -315,7 +315,7 @@ async fn decided(
     };
     let result = service.submit(&token, request).await.unwrap();
     assert!(matches!(result, SubmitResult::Accepted { .. }), "{result:?}");
-    let outlets = Outlets { queue: f.queue.as_ref(), tasks: None, receipts };
+    let outlets = Outlets { queue: f.queue.as_ref(), tasks: None, receipts, messengers: Default::default() };
     let now = SystemClock.now();
     assert_eq!(publish_outbox(f.store.as_ref(), outlets, now, now).await.unwrap(), 1);
     created.intervention_id

@@ -102,7 +102,12 @@ impl World {
     }
 
     fn outlets(&self) -> Outlets<'_> {
-        Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() }
+        Outlets {
+            queue: &self.queue,
+            tasks: Some(self.tasks.as_ref()),
+            receipts: receipts(),
+            messengers: Default::default(),
+        }
     }
 
     /// The stream's pass (everything recorded so far) and the sweep's, as the publisher runs them.

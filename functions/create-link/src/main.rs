@@ -19,6 +19,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let service = human_intervention::aws::service_from_env(&config).await?;
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
     let service = human_intervention::aws::with_tasks_from_env(service, &config)?;
+    // What an input may name; the channels' secrets stay with the publisher.
+    let service = service.with_channels(human_intervention::domain::message::Configured::from_env());
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
 }
 

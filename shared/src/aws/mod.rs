@@ -26,11 +26,13 @@ use rustls::pki_types::CertificateDer;
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 
+use crate::channels::slack_client::SlackClient;
+use crate::channels::teams_client::TeamsClient;
 use crate::domain::time::SystemClock;
 use crate::domain::token::LinkKeys;
 use crate::memory::LocalReceipts;
 use crate::ports::receipts::ReceiptSigner;
-use crate::service::Service;
+use crate::service::{Channels, Service};
 
 /// The roots every AWS service endpoint chains to (Amazon Trust Services). Trusting these instead of the
 /// system's store spares each SDK client parsing ~150 certificates at init (≈ 4.5 ms of a cold start).
@@ -229,6 +231,48 @@ pub fn receipts_from_env(config: &aws_types::SdkConfig) -> Result<Arc<dyn Receip
     }
     Err("no receipt keys: set RECEIPT_KMS_KEY_IDS (KMS key ids or ARNs, the signing key first) or RECEIPT_SIGNING_KEYS"
         .into())
+}
+
+/// A secret from the environment: `<NAME>` itself, or the SSM SecureString named by `<NAME>_PARAMETER`
+/// (read once at init); `None` when neither is set (or set empty).
+pub async fn secret_from_env(config: &aws_types::SdkConfig, name: &str) -> Result<Option<String>, String> {
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(value) = set(name) {
+        return Ok(Some(value));
+    }
+    let Some(parameter) = set(&format!("{name}_PARAMETER")) else { return Ok(None) };
+    let output =
+        aws_sdk_ssm::Client::new(config)
+            .get_parameter()
+            .name(&parameter)
+            .with_decryption(true)
+            .send()
+            .await
+            .map_err(|e| format!("reading {name} from {parameter}: {}", aws_sdk_ssm::error::DisplayErrorContext(e)))?;
+    let value =
+        output.parameter.and_then(|p| p.value).ok_or_else(|| format!("the parameter {parameter} has no value"))?;
+    Ok(Some(value))
+}
+
+/// The reviewers' channels the publisher sends on: email through SES v2 from `EMAIL_FROM`, Slack with the
+/// bot token (`SLACK_BOT_TOKEN` or its SSM parameter; `SLACK_API_URL` for another endpoint), Teams through
+/// the webhooks (`TEAMS_WEBHOOKS`, a JSON object name → URL, or its SSM parameter). A channel not
+/// configured is `None`; one configured wrongly stops the function, by name.
+pub async fn channels_from_env(config: &aws_types::SdkConfig) -> Result<Channels, String> {
+    let email = ses::mailer_from_env(config)?
+        .map(|(mailer, from)| (from, Arc::new(mailer) as Arc<dyn crate::ports::messages::Mailer>));
+    let slack = match secret_from_env(config, "SLACK_BOT_TOKEN").await? {
+        Some(token) => {
+            let base = std::env::var("SLACK_API_URL").unwrap_or_else(|_| "https://slack.com/api/".to_owned());
+            Some(Arc::new(SlackClient::new(&token, &base)?) as Arc<dyn crate::ports::messages::SlackApi>)
+        }
+        None => None,
+    };
+    let teams = match secret_from_env(config, "TEAMS_WEBHOOKS").await? {
+        Some(spec) => Some(Arc::new(TeamsClient::parse(&spec)?) as Arc<dyn crate::ports::messages::TeamsApi>),
+        None => None,
+    };
+    Ok(Channels { email, slack, teams })
 }
 
 /// The Step Functions client that answers waiting runs.

@@ -6,10 +6,12 @@ use serde_json::Value;
 
 use crate::aws::lambda::InvocationError;
 use crate::domain::continuation::Continuation;
+use crate::domain::id::InterventionId;
+use crate::domain::message::Message;
 use crate::domain::time::Timestamp;
 use crate::ports::queue::MAX_BATCH;
 use crate::ports::store::InterventionStore;
-use crate::service::{settle_sent, sign_all, withhold_withdrawn, Outlets};
+use crate::service::{close_messages, send_message, settle_sent, sign_all, withhold_withdrawn, Messengers, Outlets};
 
 /// One stream record, as the publisher needs it: its sequence number and new image (DynamoDB JSON).
 #[derive(Debug, Clone)]
@@ -169,5 +171,57 @@ mod tests {
         assert_eq!(continuation_of(&record(vote)), None);
         let broken = serde_json::json!({"sk": {"S": "S#v1"}, "doc": {"S": "{}"}, "outbox": {"S": "pending"}});
         assert_eq!(continuation_of(&record(broken)), Some(Err("the outbox item has no continuation".into())));
+    }
+}
+
+/// What a stream record asks of the reviewers' channels: a new message to send, or a cancelled
+/// intervention whose Slack messages are edited.
+#[derive(Debug, Clone, PartialEq)]
+pub enum MessageWork {
+    /// A message recorded in the outbox (an `M#` item inserted).
+    Send(Box<Message>),
+    /// An intervention cancelled (its item modified with `cancelledAt`).
+    Close(InterventionId),
+}
+
+/// The work a record carries for the channels, if any (an unreadable message is left to the sweep).
+pub fn message_work_of(record: &StreamRecord) -> Option<MessageWork> {
+    let sk = image_text(&record.new_image, "sk")?;
+    match record.event_name.as_str() {
+        "INSERT" if sk.starts_with("M#") => {
+            let json = image_text(&record.new_image, "message")?;
+            match serde_json::from_str(json) {
+                Ok(message) => Some(MessageWork::Send(Box::new(message))),
+                Err(error) => {
+                    tracing::warn!(error = %error, "a message record is not readable; the sweep reads the item");
+                    None
+                }
+            }
+        }
+        "MODIFY" if sk == "I" && record.new_image.get("cancelledAt").is_some() => {
+            let pk = image_text(&record.new_image, "pk")?;
+            InterventionId::parse(pk.strip_prefix("I#")?).map(MessageWork::Close)
+        }
+        _ => None,
+    }
+}
+
+/// Sends the messages and edits the cancelled interventions' Slack messages of `records`. Never fails the
+/// batch: what could not be done stays in the outbox for the sweep.
+pub async fn message_records(
+    records: &[StreamRecord],
+    messengers: Messengers<'_>,
+    store: &dyn InterventionStore,
+    now: Timestamp,
+) {
+    for record in records {
+        let result = match message_work_of(record) {
+            None => continue,
+            Some(MessageWork::Send(message)) => send_message(store, messengers, &message, now).await.map(|_| ()),
+            Some(MessageWork::Close(id)) => close_messages(store, messengers, &id, now).await.map(|_| ()),
+        };
+        if let Err(error) = result {
+            tracing::warn!(error = %error, "a message's work failed; the sweep does it");
+        }
     }
 }

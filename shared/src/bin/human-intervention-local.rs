@@ -31,10 +31,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let server = LocalServer::start(config).await?;
     let link = server.create_demo().await?;
+    let email = server.create_one_click_demo().await?;
     // A closed stdout (the reader went away) must not stop the server: write without panicking.
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "Human Intervention is running on http://{} (in memory; Ctrl-C stops it)", server.addr);
     let _ = writeln!(out, "Demo link: {link}");
+    let _ = writeln!(out, "Reviewer's email (one click): {email}");
+    let _ = writeln!(out, "Mailbox (every message it would have sent): {}", server.mailbox_url());
     let _ = writeln!(out, "Queued continuations: http://{}/continuations", server.addr);
     let _ = writeln!(out, "Receipt keys: http://{}/.well-known/receipt-keys.json", server.addr);
     let _ = out.flush();

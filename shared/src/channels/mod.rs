@@ -21,6 +21,7 @@ pub mod email;
 mod http;
 pub mod markdown;
 mod markup;
+pub mod read;
 pub mod slack;
 #[cfg(feature = "aws")]
 pub mod slack_client;

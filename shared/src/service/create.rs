@@ -7,8 +7,7 @@ use super::{traced, Service};
 use crate::domain::context::ContextKey;
 use crate::domain::creation::{check_sendable, IdempotentCreation, NewIntervention};
 use crate::domain::error::ConfigError;
-use crate::domain::field::FieldKind;
-use crate::domain::message::{choice_field, plan_requests, MessageLinks, OptionLink};
+use crate::domain::message::{plan_requests, MessageLinks, OptionLink};
 use crate::domain::model::{Intervention, InterventionState};
 use crate::domain::time::Timestamp;
 use crate::domain::token::LinkKeys;
@@ -178,31 +177,16 @@ impl Service {
         super::links::form_url(&self.base_url, keys, intervention, Some(index as u8))
     }
 
-    /// The links a message to `reviewer` (`None`: the single link) carries: the form, and one per option
-    /// of the form's first single choice (the form with that option chosen).
+    /// The links a message to `reviewer` (`None`: the single link) carries: the form, and its buttons
+    /// (`option_links`: one-click links where the form is one-click, else the form with the option chosen).
     fn message_links(&self, keys: &LinkKeys, intervention: &Intervention, reviewer: Option<usize>) -> MessageLinks {
-        let open = match reviewer {
-            Some(index) => self.reviewer_link(keys, intervention, index),
-            None => format!("{}/i/{}", self.base_url, keys.sign(&intervention.id, intervention.expires_at)),
-        };
-        let choice = choice_field(intervention).and_then(|field| match &field.kind {
-            FieldKind::Choice { options, .. } => Some(options),
-            _ => None,
-        });
-        let options = choice
-            .map(|options| {
-                options
-                    .iter()
-                    .map(|value| OptionLink {
-                        value: value.clone(),
-                        url: format!(
-                            "{open}?option={}",
-                            url::form_urlencoded::byte_serialize(value.as_bytes()).collect::<String>()
-                        ),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let index = reviewer.map(|i| i as u8);
+        let open = super::links::form_url(&self.base_url, keys, intervention, index);
+        let options = self
+            .option_links(intervention, index)
+            .into_iter()
+            .map(|link| OptionLink { value: link.value, url: link.url })
+            .collect();
         MessageLinks { open, options }
     }
 

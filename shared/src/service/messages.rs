@@ -6,6 +6,7 @@
 //! message it sent is edited to say how ([`close_messages`]).
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use crate::channels::email::render_email;
 use crate::channels::slack::{render_slack, render_slack_closed};
@@ -32,6 +33,28 @@ pub struct Messengers<'a> {
     pub slack: Option<&'a dyn SlackApi>,
     /// Teams' Workflows webhooks.
     pub teams: Option<&'a dyn TeamsApi>,
+}
+
+/// The channels a deployment sends on, owned (the publisher's, the local server's).
+#[derive(Clone, Default)]
+pub struct Channels {
+    /// The sender identity and the mailer.
+    pub email: Option<(String, Arc<dyn Mailer>)>,
+    /// Slack's Web API.
+    pub slack: Option<Arc<dyn SlackApi>>,
+    /// Teams' Workflows webhooks.
+    pub teams: Option<Arc<dyn TeamsApi>>,
+}
+
+impl Channels {
+    /// The channels, borrowed for one pass.
+    pub fn messengers(&self) -> Messengers<'_> {
+        Messengers {
+            email: self.email.as_ref().map(|(from, mailer)| (from.as_str(), mailer.as_ref())),
+            slack: self.slack.as_deref(),
+            teams: self.teams.as_deref(),
+        }
+    }
 }
 
 /// What one try at a message did.
@@ -120,15 +143,20 @@ pub async fn send_message(
         return Ok(MessageOutcome::NotMine);
     };
     let (settled, outcome, note) = match deliver(messengers, &intervention, &claimed, now).await {
-        Ok((provider_id, conversation)) => (claimed.sent(now, provider_id, conversation), MessageOutcome::Sent, String::new()),
+        Ok((provider_id, conversation)) => {
+            (claimed.sent(now, provider_id, conversation), MessageOutcome::Sent, String::new())
+        }
         Err(ChannelError::Refused(reason)) => (claimed.parked(now, reason.clone()), MessageOutcome::Parked, reason),
         Err(ChannelError::Retry { reason, retry_after_millis }) => {
             (claimed.failed(now, &reason, retry_after_millis), MessageOutcome::Retrying, reason)
         }
-        Err(ChannelError::Unconfirmed(reason)) => (claimed.failed(now, &reason, None), MessageOutcome::Retrying, reason),
+        Err(ChannelError::Unconfirmed(reason)) => {
+            (claimed.failed(now, &reason, None), MessageOutcome::Retrying, reason)
+        }
     };
     // Parked after its last try, a retry counts as parked.
-    let outcome = if outcome == MessageOutcome::Retrying && settled.parked.is_some() { MessageOutcome::Parked } else { outcome };
+    let outcome =
+        if outcome == MessageOutcome::Retrying && settled.parked.is_some() { MessageOutcome::Parked } else { outcome };
     store.settle_message(&settled, settled.slot(intervention.expires_at)).await?;
     Ok(counted(&settled, outcome, &note))
 }
@@ -137,10 +165,15 @@ pub async fn send_message(
 fn counted(message: &Message, outcome: MessageOutcome, note: &str) -> MessageOutcome {
     let channel = message.channel.as_str();
     metrics::counter!(metric::MESSAGES, "channel" => channel, "outcome" => outcome.as_str()).increment(1);
+    if outcome == MessageOutcome::Parked {
+        metrics::counter!(metric::MESSAGES_PARKED).increment(1);
+    }
     match outcome {
         MessageOutcome::Sent => tracing::info!(message_id = %message.id, channel, "message sent"),
         MessageOutcome::Parked => tracing::warn!(message_id = %message.id, channel, reason = note, "message parked"),
-        _ => tracing::info!(message_id = %message.id, channel, outcome = outcome.as_str(), reason = note, "message not sent"),
+        _ => {
+            tracing::info!(message_id = %message.id, channel, outcome = outcome.as_str(), reason = note, "message not sent")
+        }
     }
     outcome
 }
@@ -153,8 +186,13 @@ async fn deliver(
     message: &Message,
     now: Timestamp,
 ) -> Result<(Option<String>, Option<String>), ChannelError> {
-    let content =
-        compose(intervention, message.reviewer, message.kind, &message.links.open, buttons(intervention, &message.links));
+    let content = compose(
+        intervention,
+        message.reviewer,
+        message.kind,
+        &message.links.open,
+        buttons(intervention, &message.links),
+    );
     let refused = |e: crate::channels::MessageError| ChannelError::Refused(e.to_string());
     let not_configured = |channel: Channel| {
         ChannelError::Refused(format!("{} is not configured where this message is sent", channel.as_str()))
@@ -301,4 +339,29 @@ pub async fn close_expired(
         }
     }
     Ok(closed)
+}
+
+/// After the answers in `sent` went out: edits the Slack messages of each intervention they decided
+/// (best effort: a failure is logged and left to the sweep, never holding up the answers).
+pub async fn close_decided(
+    store: &dyn InterventionStore,
+    messengers: Messengers<'_>,
+    sent: &[crate::domain::continuation::Continuation],
+    now: Timestamp,
+) {
+    if messengers.slack.is_none() {
+        return;
+    }
+    let mut done: HashSet<&str> = HashSet::new();
+    for continuation in sent {
+        if continuation.outcome == crate::domain::continuation::Outcome::Reminder
+            || !done.insert(continuation.intervention_id.as_str())
+        {
+            continue;
+        }
+        let Some(id) = InterventionId::parse(&continuation.intervention_id) else { continue };
+        if let Err(error) = close_messages(store, messengers, &id, now).await {
+            tracing::warn!(error = %error, "editing the decided Slack messages failed; the sweep tries again");
+        }
+    }
 }

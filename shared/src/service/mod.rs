@@ -25,6 +25,7 @@ mod cancel;
 mod create;
 mod export;
 mod links;
+mod messages;
 mod outbox;
 mod receipt;
 mod records;
@@ -39,6 +40,10 @@ pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use export::{export_log, Export, ExportError};
 pub use links::OptionLink;
+pub use messages::{
+    close_decided, close_expired, close_messages, send_message, send_messages, Channels, MessageOutcome, Messengers,
+    Sending,
+};
 pub use outbox::{
     deliver_task, publish_outbox, settle_sent, withhold_withdrawn, Delivery, DeliveryError, Outlets, PublishError,
     SWEEP_AFTER_MILLIS, WITHDRAWN,

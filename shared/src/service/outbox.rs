@@ -13,6 +13,7 @@ use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
 use crate::ports::receipts::{ReceiptSigner, SignError};
 use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::{TaskError, TaskNotifier};
+use crate::service::messages::{close_decided, Messengers};
 use crate::service::receipt::{sign, sign_all};
 use crate::telemetry::{self, metric};
 
@@ -44,6 +45,8 @@ pub struct Outlets<'a> {
     pub tasks: Option<&'a dyn TaskNotifier>,
     /// Who signs every continuation as it leaves (the queue's and the waiting run's).
     pub receipts: &'a dyn ReceiptSigner,
+    /// The reviewers' channels: a decision edits the Slack messages that asked for it.
+    pub messengers: Messengers<'a>,
 }
 
 /// Moves every continuation recorded at or before `recorded_by` onto the queue (and to its waiting run),
@@ -139,6 +142,7 @@ pub async fn settle_sent(
     if !ids.is_empty() {
         store.mark_published(&ids).await?;
         telemetry::log_queued(&sent);
+        close_decided(store, outlets.messengers, &sent, now).await;
     }
     for refusal in refused {
         if let Some(continuation) = batch.iter().find(|c| c.id == refusal.continuation_id) {

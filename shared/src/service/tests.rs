@@ -98,7 +98,7 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             f.clock.now(),
             f.clock.now()
         )
@@ -109,7 +109,7 @@ async fn accepted_submission_is_published_once_with_the_merged_context() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             f.clock.now(),
             f.clock.now()
         )
@@ -361,7 +361,7 @@ async fn characters_sqs_refuses_arrive_as_typed_in_a_sendable_body() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             f.clock.now(),
             f.clock.now()
         )
@@ -483,7 +483,7 @@ async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothin
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             f.clock.now(),
             f.clock.now()
         )
@@ -500,7 +500,7 @@ async fn a_continuation_the_queue_refuses_for_good_is_parked_and_holds_up_nothin
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             f.clock.now(),
             f.clock.now()
         )
@@ -519,9 +519,14 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     let now = f.clock.now();
     let sweep_by = now.plus_millis(-SWEEP_AFTER_MILLIS);
     assert_eq!(
-        publish_outbox(f.store.as_ref(), Outlets { queue: &queue, tasks: None, receipts: receipts() }, sweep_by, now)
-            .await
-            .unwrap(),
+        publish_outbox(
+            f.store.as_ref(),
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
+            sweep_by,
+            now
+        )
+        .await
+        .unwrap(),
         0,
         "too fresh to sweep"
     );
@@ -530,7 +535,7 @@ async fn the_sweep_takes_only_what_the_stream_had_its_chance_to_publish() {
     assert_eq!(
         publish_outbox(
             f.store.as_ref(),
-            Outlets { queue: &queue, tasks: None, receipts: receipts() },
+            Outlets { queue: &queue, tasks: None, receipts: receipts(), messengers: Default::default() },
             now.plus_millis(-SWEEP_AFTER_MILLIS),
             now
         )
@@ -674,7 +679,12 @@ fn waiting() -> Waiting {
 
 impl Waiting {
     async fn publish(&self) -> usize {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
+        let outlets = Outlets {
+            queue: &self.queue,
+            tasks: Some(self.tasks.as_ref()),
+            receipts: receipts(),
+            messengers: Default::default(),
+        };
         publish_outbox(self.f.store.as_ref(), outlets, self.f.clock.now(), self.f.clock.now()).await.unwrap()
     }
 
@@ -700,7 +710,12 @@ async fn a_waiting_run_gets_the_decision_once_whatever_is_published_again() {
     assert_eq!(output["id"], json!(format!("{id}:s1")));
     // The stream's retry and the sweep re-send the message; the task is answered only once.
     let again = w.f.store.continuations(&id).await.unwrap();
-    let outlets = Outlets { queue: &w.queue, tasks: Some(w.tasks.as_ref()), receipts: receipts() };
+    let outlets = Outlets {
+        queue: &w.queue,
+        tasks: Some(w.tasks.as_ref()),
+        receipts: receipts(),
+        messengers: Default::default(),
+    };
     settle_sent(w.f.store.as_ref(), outlets, &again, &[], w.f.clock.now()).await.unwrap();
     assert_eq!(w.tasks.succeed_calls(), 1);
     let stored = w.f.store.get(&id).await.unwrap().unwrap();
@@ -1218,7 +1233,8 @@ async fn a_reminder_ahead_of_the_decision_in_one_batch_does_not_take_the_runs_on
     reminder.id = format!("{id}:reminder");
     let batch = [reminder, decision];
     let queue = MemoryQueue::new();
-    let outlets = Outlets { queue: &queue, tasks: Some(w.tasks.as_ref()), receipts: receipts() };
+    let outlets =
+        Outlets { queue: &queue, tasks: Some(w.tasks.as_ref()), receipts: receipts(), messengers: Default::default() };
     settle_sent(w.f.store.as_ref(), outlets, &batch, &[], w.f.clock.now()).await.unwrap();
     let output: Value = serde_json::from_str(&w.tasks.output("task-r").expect("the decision reached the run")).unwrap();
     assert_eq!(output["outcome"], json!("submitted"));

@@ -376,7 +376,12 @@ impl World {
     }
 
     async fn publish(&mut self, recorded_by: Timestamp) {
-        let outlets = Outlets { queue: &self.queue, tasks: Some(self.tasks.as_ref()), receipts: receipts() };
+        let outlets = Outlets {
+            queue: &self.queue,
+            tasks: Some(self.tasks.as_ref()),
+            receipts: receipts(),
+            messengers: Default::default(),
+        };
         // A queue that is down fails the pass; what it left stays in the outbox.
         let _ = publish_outbox(self.store.as_ref(), outlets, recorded_by, self.now()).await;
         self.observe_tasks().await;

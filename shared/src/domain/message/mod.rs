@@ -92,10 +92,9 @@ pub struct MessageContent {
 
 pub mod notify;
 
-use crate::domain::field::{Field, FieldKind};
+use crate::domain::field::Field;
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Intervention, InterventionState};
-use crate::domain::verdict::Verdict;
 
 pub use notify::{Configured, Notify, NotifySpec};
 
@@ -266,13 +265,9 @@ impl Intervention {
     }
 }
 
-/// The choice a message's buttons answer: the quorum's vote, else the form's first single choice.
+/// The choice a message's buttons answer (the form's `button_field`).
 pub fn choice_field(intervention: &Intervention) -> Option<&Field> {
-    let form = intervention.form.as_ref()?;
-    if let Some(quorum) = &intervention.quorum {
-        return form.field(quorum.field.as_str());
-    }
-    form.fields.iter().find(|f| matches!(f.kind, FieldKind::Choice { multiple: false, .. }))
+    intervention.form.as_ref()?.button_field()
 }
 
 /// The buttons of a message: one per option link, labelled as the page labels the option; the quorum's
@@ -374,37 +369,4 @@ pub fn plan_reminders(intervention: &Intervention, requests: &[Message], now: Ti
             ..request.clone()
         })
         .collect()
-}
-
-/// What a closed Slack message says happened, at `now`: "Approved by Ann Example, 14:02 UTC" (a quorum's
-/// verdict), "Answered by Ann Example: Approve, 14:02 UTC" (`answer`, the label of the option chosen).
-pub fn closing_line(
-    intervention: &Intervention,
-    decided_by: Option<&str>,
-    answer: Option<&str>,
-    now: Timestamp,
-) -> String {
-    let when = |at: Timestamp| at.to_rfc3339().get(11..16).map(|hm| format!("{hm} UTC")).unwrap_or_default();
-    let by = decided_by.map(|name| format!(" by {name}")).unwrap_or_default();
-    match intervention.state_at(now) {
-        InterventionState::Cancelled => format!("Cancelled, {}", when(intervention.cancelled_at.unwrap_or(now))),
-        InterventionState::TimedOut => {
-            format!("Expired unanswered, {}", when(intervention.timed_out_at.unwrap_or(now)))
-        }
-        InterventionState::Expired => format!("Expired unanswered, {}", when(intervention.expires_at.min(now))),
-        InterventionState::Completed => match &intervention.decision {
-            Some(decision) => {
-                let verdict = match decision.verdict {
-                    Verdict::Approved => "Approved",
-                    Verdict::Rejected => "Rejected",
-                };
-                format!("{verdict}{by}, {}", when(decision.at))
-            }
-            None => {
-                let answer = answer.map(|label| format!(": {label}")).unwrap_or_default();
-                format!("Answered{by}{answer}, {}", when(now))
-            }
-        },
-        InterventionState::Pending => String::new(),
-    }
 }

@@ -140,9 +140,32 @@ pub struct Configured {
     pub slack: bool,
     /// The names of the Teams channels with a webhook.
     pub teams: Vec<String>,
+    /// Any Teams channel name is taken (the local server's mailbox).
+    pub any_teams: bool,
 }
 
 impl Configured {
+    /// What this deployment's environment configures: `EMAIL_FROM` (a sender identity), `SLACK_ENABLED`
+    /// (`true`, or a bot token in `SLACK_BOT_TOKEN`), `TEAMS_CHANNELS` (comma-separated names, or the
+    /// names in `TEAMS_WEBHOOKS`). The secrets themselves are read only where messages are sent.
+    pub fn from_env() -> Self {
+        let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+        let mut teams: Vec<String> = set("TEAMS_CHANNELS")
+            .map(|names| names.split(',').map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()).collect())
+            .unwrap_or_default();
+        if let Some(webhooks) = set("TEAMS_WEBHOOKS") {
+            if let Ok(serde_json::Value::Object(map)) = serde_json::from_str(&webhooks) {
+                teams.extend(map.keys().cloned());
+            }
+        }
+        Self {
+            email: set("EMAIL_FROM").is_some(),
+            slack: set("SLACK_ENABLED").is_some_and(|v| v == "true") || set("SLACK_BOT_TOKEN").is_some(),
+            teams,
+            any_teams: false,
+        }
+    }
+
     /// Refuses, at `path`, a channel of `notify` this deployment cannot send on.
     pub fn check(&self, notify: &Notify, path: &str) -> Result<(), ConfigError> {
         if !notify.email.is_empty() && !self.email {
@@ -158,7 +181,7 @@ impl Configured {
             ));
         }
         if let Some(name) = &notify.teams {
-            if !self.teams.contains(name) {
+            if !self.any_teams && !self.teams.contains(name) {
                 return Err(ConfigError::new(
                     format!("{path}.teams"),
                     format!("no Teams channel `{name}` is configured in this deployment (TEAMS_WEBHOOKS)"),
@@ -196,7 +219,7 @@ mod tests {
         let notify = spec(serde_json::json!({"email": ["ann@example.com"], "slack": "C0123456789", "teams": "ops"}))
             .parse("notify")
             .unwrap();
-        let all = Configured { email: true, slack: true, teams: vec!["ops".into()] };
+        let all = Configured { email: true, slack: true, teams: vec!["ops".into()], any_teams: false };
         assert!(all.check(&notify, "notify").is_ok());
         let no_teams = Configured { teams: vec!["other".into()], ..all.clone() };
         assert!(no_teams.check(&notify, "notify").unwrap_err().message.contains("no Teams channel `ops`"));

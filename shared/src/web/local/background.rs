@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use crate::domain::model::{ReminderRefusal, TimeoutRefusal};
 use crate::domain::time::Clock;
+use crate::domain::time::Timestamp;
 use crate::memory::{MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
 use crate::ports::receipts::ReceiptSigner;
 use crate::ports::schedule::InterventionTimers;
 use crate::ports::store::{InterventionStore, ReminderOutcome, TimeoutOutcome};
-use crate::service::{publish_outbox, Outlets, Service};
+use crate::service::{close_expired, publish_outbox, send_messages, Channels, Outlets, Service};
 
 /// Moves accepted submissions onto the queue: at once when the in-memory store signals one, and on every
 /// pass (the outbox sweep) otherwise.
@@ -19,15 +20,24 @@ pub(super) async fn run_publisher(
     store: Arc<dyn InterventionStore>,
     queue: Arc<dyn ContinuationQueue>,
     receipts: Arc<dyn ReceiptSigner>,
+    channels: Channels,
     signal: Option<Arc<MemoryStore>>,
     clock: Arc<dyn Clock>,
 ) {
     loop {
         // The embedded stand-in for the stream: everything recorded so far, at once.
         let now = clock.now();
-        let outlets = Outlets { queue: queue.as_ref(), tasks: None, receipts: receipts.as_ref() };
+        let messengers = channels.messengers();
+        let outlets = Outlets { queue: queue.as_ref(), tasks: None, receipts: receipts.as_ref(), messengers };
         if let Err(error) = publish_outbox(store.as_ref(), outlets, now, now).await {
             tracing::warn!(error = %error, "publishing continuations failed; retrying");
+        }
+        if let Err(error) = send_messages(store.as_ref(), messengers, now, now).await {
+            tracing::warn!(error = %error, "sending messages to reviewers failed; retrying");
+        }
+        // Slack messages of what ended (a cancel, an expiry; a decision was edited as it was published).
+        if let Err(error) = close_expired(store.as_ref(), messengers, Timestamp::from_millis(i64::MAX), now).await {
+            tracing::warn!(error = %error, "editing ended Slack messages failed; retrying");
         }
         match &signal {
             Some(memory) => tokio::select! {

@@ -7,6 +7,41 @@ use crate::domain::time::Timestamp;
 /// The context key the demo's link is written to.
 pub const DEMO_LINK_KEY: &str = "approval.url";
 
+/// The one-click demo: a deploy approval whose only required field is the decision, sent to the reviewer
+/// by email and Slack (the mailbox page shows both; the email's buttons open confirm pages).
+pub fn demo_one_click_input(now: Timestamp) -> serde_json::Value {
+    json!({
+        "environmentId": "local",
+        "tier": "Dedicated",
+        "correlationId": "demo-deploy-7c1e",
+        "runAvailableUntil": now.plus_millis(7 * 24 * 3_600_000).to_rfc3339(),
+        "ruleSetId": "deploy-continue",
+        "urlExpirationHours": 24,
+        "generatedUrlContextKey": DEMO_LINK_KEY,
+        "reviewers": [
+            { "id": "ann@example.com", "name": "Ann Example", "notify": { "email": ["ann@example.com"], "slack": "U0123ABCDEF" } },
+            { "id": "bob@example.com", "name": "Bob Example" }
+        ],
+        "requestedBy": "bob@example.com",
+        "formDocument": {
+            "title": "Deploy checkout v2.14 to production?",
+            "prompt": "The release passed staging. **Approve** to roll it out to every region.",
+            "show": [
+                { "key": "release.version", "label": "Release" },
+                { "key": "release.changes", "label": "Changes" },
+                { "key": "release.notes", "label": "Release notes", "format": { "type": "link" } }
+            ],
+            "fields": [
+                { "key": "decision", "label": "Decision", "type": "choice", "required": true,
+                  "options": [ { "value": "approve", "label": "Approve" }, { "value": "reject", "label": "Reject" } ] },
+                { "key": "note", "label": "Note", "type": "text", "multiline": true, "maxLength": 500 }
+            ]
+        },
+        "context": { "release.version": "2.14.0", "release.changes": 37, "release.notes": "https://example.com/releases/2.14.0" },
+        "action": { "deploy": { "service": "checkout", "version": "2.14.0", "to": "production" } }
+    })
+}
+
 /// The demo intervention: a refund approval with one field of every type.
 pub fn demo_input(now: Timestamp) -> serde_json::Value {
     json!({

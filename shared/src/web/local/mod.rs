@@ -7,6 +7,7 @@
 mod access;
 mod background;
 mod demo;
+mod mailbox;
 mod operator;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -15,20 +16,25 @@ use std::sync::Arc;
 use axum::middleware;
 use axum::Router;
 
+use crate::domain::message::Configured;
 use crate::domain::time::{Clock, SystemClock};
 use crate::domain::token::{LinkKey, LinkKeys};
-use crate::memory::{LocalReceipts, MemoryQueue, MemoryScheduler, MemoryStore};
+use crate::memory::{LocalReceipts, Mailbox, MemoryQueue, MemoryScheduler, MemoryStore};
 use crate::ports::queue::ContinuationQueue;
 use crate::ports::receipts::ReceiptSigner;
 use crate::ports::store::InterventionStore;
-use crate::service::{CreateError, Service};
+use crate::service::{Channels, CreateError, Service};
 use crate::web::routes::{public_router, record_router, with_security_headers};
 
-pub use demo::{demo_input, DEMO_LINK_KEY};
+pub use demo::{demo_input, demo_one_click_input, DEMO_LINK_KEY};
 pub use operator::TOO_LATE;
 
 use access::{loopback_only, read_whole_upload};
 use background::{run_publisher, run_timer};
+use mailbox::mailbox_router;
+
+/// The sender of the local server's emails (they go to its mailbox page, nowhere else).
+pub const LOCAL_SENDER: &str = "Human Intervention <approvals@localhost.localdomain>";
 use operator::operator_router;
 
 /// How the local server is set up.
@@ -88,6 +94,8 @@ pub struct LocalServer {
     pub store: Arc<dyn InterventionStore>,
     /// Its queue, when it is the in-memory one (what `GET /continuations` lists).
     pub memory_queue: Option<Arc<MemoryQueue>>,
+    /// Every message it would have sent to a reviewer (its mailbox page).
+    pub mailbox: Arc<Mailbox>,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
     publisher: tokio::task::JoinHandle<()>,
     timer: tokio::task::JoinHandle<()>,
@@ -119,16 +127,37 @@ impl LocalServer {
                 Backend::Adapters { store, queue } => (store, queue, None, None),
             };
         let scheduler = Arc::new(MemoryScheduler::new());
+        // Every channel goes to the mailbox page: an input may name any of them.
+        let mailbox = Arc::new(Mailbox::new(None));
+        let channels = Channels {
+            email: Some((LOCAL_SENDER.to_owned(), mailbox.clone())),
+            slack: Some(mailbox.clone()),
+            teams: Some(mailbox.clone()),
+        };
         let service = Service::new(store.clone(), Arc::new(keys), config.clock.clone(), &base_url)
             .with_scheduler(scheduler.clone())
-            .with_receipts(receipts.clone());
-        let app = router(service.clone(), memory_queue.clone());
+            .with_receipts(receipts.clone())
+            .with_channels(Configured { email: true, slack: true, teams: Vec::new(), any_teams: true });
+        let app = router(service.clone(), memory_queue.clone()).merge(mailbox_router(mailbox.clone()));
         let server = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await
         });
-        let publisher = tokio::spawn(run_publisher(store.clone(), queue, receipts, memory_store, config.clock.clone()));
+        let publisher =
+            tokio::spawn(run_publisher(store.clone(), queue, receipts, channels, memory_store, config.clock.clone()));
         let timer = tokio::spawn(run_timer(service.clone(), scheduler));
-        Ok(Self { addr, base_url, service, store, memory_queue, server, publisher, timer })
+        Ok(Self { addr, base_url, service, store, memory_queue, mailbox, server, publisher, timer })
+    }
+
+    /// Creates the one-click demo (sent to its reviewer's mailbox) and returns the address of its email on
+    /// the mailbox page.
+    pub async fn create_one_click_demo(&self) -> Result<String, CreateError> {
+        self.service.create(demo_one_click_input(self.service.now()).to_string().as_bytes()).await?;
+        Ok(format!("{}/mailbox/1", self.base_url))
+    }
+
+    /// The mailbox page's address.
+    pub fn mailbox_url(&self) -> String {
+        format!("{}/mailbox", self.base_url)
     }
 
     /// Creates the demo intervention and returns its link.
