@@ -157,17 +157,25 @@ pub enum StoreFault {
     ResponseLost,
 }
 
-/// A store that injects [`StoreFault`]s into acceptance and otherwise passes through.
+/// A store that injects [`StoreFault`]s into acceptance, can lose the record of sent messages, and
+/// otherwise passes through.
 pub struct FaultyStore {
     /// The real store.
     pub inner: Arc<DynamoStore>,
     fault: std::sync::Mutex<StoreFault>,
+    lost_settlements: std::sync::atomic::AtomicUsize,
 }
 
 impl FaultyStore {
     /// Wraps `inner`, healthy.
     pub fn new(inner: Arc<DynamoStore>) -> Self {
-        Self { inner, fault: std::sync::Mutex::new(StoreFault::None) }
+        Self { inner, fault: std::sync::Mutex::new(StoreFault::None), lost_settlements: Default::default() }
+    }
+
+    /// The next `n` settlements of a message fail as if the sender died after the provider took the
+    /// message and before recording it: nothing is written, the claim stays.
+    pub fn lose_settlements(&self, n: usize) {
+        self.lost_settlements.store(n, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// Sets the fault for the following acceptances.
@@ -290,6 +298,11 @@ impl InterventionStore for FaultyStore {
         self.inner.claim_message(id, message_id, claim).await
     }
     async fn settle_message(&self, message: &Message, slot: Option<Slot>) -> Result<(), StoreError> {
+        use std::sync::atomic::Ordering;
+        let lost = self.lost_settlements.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1));
+        if lost.is_ok() {
+            return Err(StoreError::Unavailable("injected: the sender died before recording the message".into()));
+        }
         self.inner.settle_message(message, slot).await
     }
     async fn submissions(&self, id: &InterventionId) -> Result<Vec<Submission>, StoreError> {

@@ -66,7 +66,8 @@ impl Bench {
         Self::on("dynamodb", fixture.store.clone())
     }
 
-    fn on(name: &'static str, store: Arc<dyn InterventionStore>) -> Self {
+    /// On `store` (a wrapped one, say), named `name` in failure messages.
+    pub fn on(name: &'static str, store: Arc<dyn InterventionStore>) -> Self {
         let clock = Arc::new(ManualClock::new(Timestamp::from_millis(START)));
         let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![3; 32]).expect("key"), vec![]).expect("keys"));
         let tasks = Arc::new(MemoryTasks::new());

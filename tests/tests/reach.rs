@@ -11,6 +11,7 @@ use human_intervention::channels::read::email_part;
 use human_intervention::channels::slack_client::SlackClient;
 use human_intervention::channels::teams_client::TeamsClient;
 use human_intervention::domain::id::InterventionId;
+use human_intervention::domain::message::MESSAGE_CLAIM_MILLIS;
 use human_intervention::domain::model::InterventionState;
 use human_intervention::domain::time::Clock;
 use human_intervention::memory::{Delivered, Mailbox};
@@ -259,4 +260,36 @@ async fn every_provider_fault_leaves_the_decision_alone_and_every_message_ends_s
     let edited: Vec<bool> = r.slack.messages().iter().map(|p| has_buttons(p.current_blocks())).collect();
     // The lost reply's post (the first) was never recorded: it keeps its buttons; its links answer as decided.
     assert_eq!(edited, [true, false, false], "{}", r.b.name);
+}
+
+/// A sender that dies between the provider's answer and recording it: the message stays claimed, no other
+/// sender touches it while the claim holds, and the next sweep after it lapses sends it again: the one
+/// duplicate, counted.
+#[tokio::test]
+async fn a_sender_killed_between_send_and_record_is_the_one_duplicate_after_its_claim_lapses() {
+    let fixture = intervention_tests::aws::AwsFixture::new(false).await;
+    let faulty = Arc::new(intervention_tests::aws::FaultyStore::new(fixture.store.clone()));
+    let r = Reach::new(Bench::on("dynamodb", faulty.clone())).await;
+    let mut input = three_by_email_and_one_slack_channel();
+    input.as_object_mut().unwrap().remove("remind");
+    let created = r.b.created(&input).await;
+    faulty.lose_settlements(1);
+    let now = r.b.clock.now();
+    let died = send_messages(r.b.store.as_ref(), r.channels.messengers(), now, now).await;
+    assert!(died.is_err(), "the first sender died recording its first message: {died:?}");
+    assert_eq!(r.emails().len(), 1, "Ann's email went out before the sender died");
+    // Another sender within the claim's hold sends the others, not the dead sender's.
+    r.b.clock.advance(MESSAGE_CLAIM_MILLIS - 1_000);
+    assert_eq!(r.pass().await, Sending { sent: 3, parked: 0, retrying: 0 });
+    assert_eq!(r.emails().len(), 3);
+    // After the hold the claim is a dead sender's: the message goes again, once, and is recorded.
+    r.b.clock.advance(2_000);
+    assert_eq!(r.pass().await, Sending { sent: 1, parked: 0, retrying: 0 });
+    let emails = r.emails();
+    let to_ann = emails.iter().filter(|(to, _)| to == &["ann@example.com"]).count();
+    assert_eq!((emails.len(), to_ann), (4, 2), "one duplicate: Ann's, sent twice");
+    let messages = r.b.store.messages(&created.id).await.unwrap();
+    assert!(messages.iter().all(|m| m.sent.is_some()), "{messages:?}");
+    r.b.clock.advance(MESSAGE_CLAIM_MILLIS * 2);
+    assert_eq!(r.pass().await, Sending::default(), "nothing more, ever");
 }
