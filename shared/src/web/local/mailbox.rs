@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
@@ -14,6 +14,7 @@ use serde_json::Value;
 
 use crate::channels::read::{email_header, email_part};
 use crate::memory::{Delivered, Mailbox};
+use crate::web::error::HttpError;
 use crate::web::local::access::loopback_only;
 
 /// The mailbox routes: `GET /mailbox` (the list) and `GET /mailbox/{n}` (one message), on loopback.
@@ -85,7 +86,7 @@ async fn list(State(mailbox): State<Arc<Mailbox>>) -> Html<String> {
 async fn one(State(mailbox): State<Arc<Mailbox>>, Path(n): Path<String>) -> Response {
     let delivered = mailbox.delivered();
     let Some(message) = n.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| delivered.get(i)) else {
-        return (StatusCode::NOT_FOUND, "Not found").into_response();
+        return HttpError::NotFound("Not found").into_response();
     };
     match message {
         Delivered::Email { email, .. } => {
