@@ -7,6 +7,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import { mkdirSync } from 'node:fs';
 
 import {
   BASE_URL,
@@ -25,6 +26,9 @@ import {
   sleep,
   submit,
 } from './support.mjs';
+
+const SCREENSHOTS = process.env.HI_SCREENSHOT_DIR || new URL('../../target/screenshots', import.meta.url).pathname;
+mkdirSync(SCREENSHOTS, { recursive: true });
 
 const CSP_OR_REFUSAL = /content security policy|refused to|x-frame-options/i;
 
@@ -365,6 +369,55 @@ describe('one click', () => {
       // The other option's link is used up as well: one link, one use.
       await expectRejection(page, oneClickLink(created.link, 0), 410, 'Already used the maximum number of times');
     });
+  });
+
+  test("the email in the local server's mailbox loads nothing remote, and its button confirms before it decides", async () => {
+    const correlationId = `mailbox-${Date.now()}`;
+    const created = await createIntervention(
+      oneClickInput({ correlationId, notify: { email: ['ann@example.com'], slack: 'C0APPROVALS' } }),
+    );
+    // The local publisher sends it within a pass: find it on the mailbox page.
+    let emailHref;
+    await withPage(async (page) => {
+      for (let i = 0; i < 50 && !emailHref; i += 1) {
+        await page.goto(`${BASE_URL}/mailbox`);
+        emailHref = await page
+          .getByRole('link', { name: /^Email to ann@example\.com: Approve refund/ })
+          .first()
+          .getAttribute('href', { timeout: 200 })
+          .catch(() => undefined);
+        if (!emailHref) await sleep(100);
+      }
+      assert.ok(emailHref, 'the email is on the mailbox page');
+      await page.screenshot({ path: `${SCREENSHOTS}/mailbox-desktop.png`, fullPage: true });
+    });
+    for (const [name, viewport] of [['desktop', { width: 1000, height: 900 }], ['phone', { width: 390, height: 844 }]]) {
+      await withPage(
+        async (page) => {
+          const remote = [];
+          page.on('request', (r) => {
+            if (!r.url().startsWith(BASE_URL)) remote.push(r.url());
+          });
+          const response = await page.goto(`${BASE_URL}${emailHref}`);
+          assert.equal(response.status(), 200);
+          assert.match(response.headers()['content-security-policy'], /default-src 'none'/);
+          assert.equal(await page.locator('script, img[src^="http"], link[rel=stylesheet]').count(), 0);
+          assert.deepEqual(remote, [], 'opening the email fetches nothing remote');
+          await page.screenshot({ path: `${SCREENSHOTS}/mailbox-email-${name}.png`, fullPage: true });
+          if (name === 'phone') return;
+          // The email's Approve button: the confirm page, which decides only when its button is pressed.
+          await page.getByRole('link', { name: 'Approve', exact: true }).first().click();
+          await assertVisible(page.getByRole('button', { name: 'Confirm: Approve' }));
+          assert.deepEqual(await continuationsOf(correlationId, { timeoutMs: 300 }), []);
+          await page.getByRole('button', { name: 'Confirm: Approve' }).click();
+          await assertVisible(page.getByRole('heading', { level: 1, name: SUCCESS_HEADING }));
+        },
+        { viewport },
+      );
+    }
+    const message = await onlyContinuation(correlationId);
+    assert.equal(message.context.decision, 'approve');
+    assert.equal(message.interventionId, created.interventionId);
   });
 
   test('a form link with ?option= opens the form with that option chosen (accessible), deciding nothing', async () => {
