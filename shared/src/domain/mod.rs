@@ -15,6 +15,7 @@ pub mod ledger;
 pub mod lifecycle;
 pub mod message;
 pub mod model;
+pub mod notify;
 pub mod proof;
 pub mod quorum;
 pub mod rejection;

@@ -101,7 +101,7 @@ pub struct Intervention {
     pub creation_fingerprint: Option<String>,
     /// Where the single link is sent, if the product sends it (reviewers have their own `notify`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<crate::domain::message::Notify>,
+    pub notify: Option<crate::domain::notify::Notify>,
     /// The named reviewers, each with a link of their own (none: one link with `max_uses` uses).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reviewers: Vec<Reviewer>,

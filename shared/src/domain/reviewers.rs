@@ -12,5 +12,5 @@ pub struct Reviewer {
     pub name: String,
     /// Where their link is sent, if the product sends it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub notify: Option<crate::domain::message::Notify>,
+    pub notify: Option<crate::domain::notify::Notify>,
 }

@@ -4,7 +4,7 @@ use serde::Deserialize;
 
 use crate::domain::error::ConfigError;
 use crate::domain::form::FormSpec;
-use crate::domain::message::NotifySpec;
+use crate::domain::notify::NotifySpec;
 
 /// The link-creation input as sent (camelCase JSON); unknown settings are refused, not ignored.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,29 +8,6 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::time::Timestamp;
 
-/// A channel a reviewer is reached on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Channel {
-    /// An email through SES (the sender identity is configuration).
-    Email,
-    /// A Slack message from the bot (its token is configuration).
-    Slack,
-    /// A Teams channel's Workflows webhook (its URL is configuration, named by the input).
-    Teams,
-}
-
-impl Channel {
-    /// The channel's name in the input, the record and the metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Email => "email",
-            Self::Slack => "slack",
-            Self::Teams => "teams",
-        }
-    }
-}
-
 /// Why a message was sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -90,13 +67,11 @@ pub struct MessageContent {
     pub buttons: Vec<Button>,
 }
 
-pub mod notify;
-
 use crate::domain::field::Field;
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Intervention, InterventionState};
 
-pub use notify::{Configured, Notify, NotifySpec};
+pub use crate::domain::notify::{Channel, Configured, Notify, NotifySpec};
 
 /// How long a sender's claim on a message holds: a sender that died holding it leaves the message to the
 /// next sweep after this (the one case a second copy may be sent).

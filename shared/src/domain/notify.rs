@@ -5,7 +5,29 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::error::ConfigError;
-use crate::domain::message::Channel;
+
+/// A channel a reviewer is reached on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Channel {
+    /// An email through SES (the sender identity is configuration).
+    Email,
+    /// A Slack message from the bot (its token is configuration).
+    Slack,
+    /// A Teams channel's Workflows webhook (its URL is configuration, named by the input).
+    Teams,
+}
+
+impl Channel {
+    /// The channel's name in the input, the record and the metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Slack => "slack",
+            Self::Teams => "teams",
+        }
+    }
+}
 
 /// Most email addresses one `notify` names: they share one message (and one link).
 pub const MAX_EMAIL_ADDRESSES: usize = 10;
