@@ -8,8 +8,7 @@ use human_intervention::channels::slack::{render_slack, render_slack_closed};
 use human_intervention::channels::slack_client::SlackClient;
 use human_intervention::channels::teams::render_teams;
 use human_intervention::channels::teams_client::TeamsClient;
-use human_intervention::domain::message::{Button, ButtonStyle, MessageContent, MessageKind};
-use human_intervention::domain::time::Timestamp;
+use human_intervention::domain::message::MessageContent;
 use human_intervention::ports::messages::{ChannelError, SlackApi, SlackMessage, SlackPosted, TeamsApi, TeamsCard};
 use intervention_tests::fakes::slack::{self, SlackFake};
 use intervention_tests::fakes::teams::TeamsFake;
@@ -17,24 +16,7 @@ use intervention_tests::fakes::Fault;
 use serde_json::json;
 
 fn content(buttons: usize) -> MessageContent {
-    MessageContent {
-        kind: MessageKind::Request,
-        title: "Approve refund".into(),
-        prompt: Some("Refund **120.50 EUR** to the customer? See [the order](https://shop.example/o/1).".into()),
-        details: vec![("Order".into(), "A-1001".into()), ("Amount".into(), "120.50 EUR".into())],
-        action: vec![("refund.amount".into(), "120.5".into())],
-        asked_by: Some("Ann Example".into()),
-        reviewer_name: Some("Bob Example".into()),
-        expires_at: Timestamp::parse_rfc3339("2026-12-07T14:02:00Z").unwrap(),
-        open_url: "https://hi.example/i/v2.form".into(),
-        buttons: (0..buttons)
-            .map(|i| Button {
-                label: ["Approve", "Reject"][i % 2].into(),
-                url: format!("https://hi.example/i/v3.{i}"),
-                style: [ButtonStyle::Primary, ButtonStyle::Danger][i % 2],
-            })
-            .collect(),
-    }
+    intervention_tests::sample_message(buttons)
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
