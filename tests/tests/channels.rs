@@ -181,3 +181,42 @@ async fn a_teams_card_is_taken_by_its_webhook_and_refusals_and_faults_map_as_the
     assert_eq!(fake.cards("finance").len(), 1, "the lost reply's card was posted");
     assert_eq!(fake.wire.calls(), counts(&[("finance", 1), ("ops", 6), ("unknown", 1)]));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    /// Whatever the form says, the renderers either refuse it by name or produce what the fakes (holding the
+    /// providers' limits) take.
+    #[test]
+    fn whatever_the_form_says_slack_and_teams_take_it_or_it_is_refused_by_name(
+        title in "(?s)\\PC{1,200}",
+        prompt in proptest::option::of("(?s)(\\PC|[\n*_\\[\\]()<>&]|https://x\\.example){0,4000}"),
+        details in proptest::collection::vec(("\\PC{1,200}", "(?s)\\PC{0,2500}"), 0..24),
+        buttons in 0usize..30,
+        label in "\\PC{1,90}",
+    ) {
+        let mut c = content(buttons);
+        c.title = title;
+        c.prompt = prompt;
+        c.details = details;
+        if let Some(first) = c.buttons.first_mut() {
+            first.label = label;
+        }
+        match render_slack(&c, slack::APPROVALS) {
+            Ok(message) => {
+                assert_eq!(slack::block_errors(&message.blocks), Vec::<String>::new());
+                assert!(message.text.chars().count() <= 40_000);
+            }
+            Err(error) => {
+                let error = error.to_string();
+                assert!(error.contains("; Slack takes at most "), "{error}");
+            }
+        }
+        match render_teams(&c) {
+            Ok(card) => {
+                assert_eq!(intervention_tests::fakes::teams::check(&card.payload), Ok(()));
+                assert!(card.payload.to_string().len() <= intervention_tests::fakes::teams::MAX_BYTES);
+            }
+            Err(error) => assert!(error.to_string().contains("; Teams takes at most 28672"), "{error}"),
+        }
+    }
+}
