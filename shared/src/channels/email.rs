@@ -93,8 +93,9 @@ fn subject(content: &MessageContent) -> String {
     }
 }
 
-/// The sender's display name (if any) and address, checked.
-fn sender(from: &str) -> Result<(Option<&str>, &str), MessageError> {
+/// The sender's display name (if any) and address, checked: `approvals@example.com` or
+/// `Approvals <approvals@example.com>` (what `EMAIL_FROM` holds).
+pub fn sender(from: &str) -> Result<(Option<&str>, &str), MessageError> {
     let (name, address) = match from.trim().strip_suffix('>').and_then(|f| f.rsplit_once('<')) {
         Some((name, address)) => (Some(name.trim()).filter(|n| !n.is_empty()), address),
         None => (None, from.trim()),
