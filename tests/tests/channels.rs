@@ -75,6 +75,11 @@ async fn slack_s_refusals_are_refused_for_good_naming_slack_s_error() {
     let mut long_button = to(slack::APPROVALS);
     long_button.blocks[7]["elements"][0]["text"]["text"] = json!("B".repeat(76));
     assert_eq!(refused(client.post(&long_button).await), "chat.postMessage: invalid_blocks");
+    let mut wordy = to(slack::APPROVALS);
+    wordy.blocks = json!((0..5)
+        .map(|_| json!({"type": "section", "text": {"type": "mrkdwn", "text": "w".repeat(2_900)}}))
+        .collect::<Vec<_>>());
+    assert_eq!(refused(client.post(&wordy).await), "chat.postMessage: msg_blocks_too_long");
     let empty = SlackMessage { channel: slack::APPROVALS.into(), text: String::new(), blocks: serde_json::Value::Null };
     assert_eq!(refused(client.post(&empty).await), "chat.postMessage: no_text");
 
@@ -90,7 +95,7 @@ async fn every_message_the_renderer_allows_slack_takes() {
     let mut big = content(30);
     big.title = "T".repeat(200);
     big.prompt = Some(format!("{}\n\n{}", "word ".repeat(1_500), "x".repeat(7_000)));
-    big.details = (0..60).map(|i| (format!("label {i}"), "v".repeat(2_500))).collect();
+    big.details = (0..30).map(|i| (format!("label {i}"), "v".repeat(2_500))).collect();
     for message in [render_slack(&big, slack::APPROVALS).unwrap(), render_slack(&content(0), slack::APPROVALS).unwrap()]
     {
         assert_eq!(slack::block_errors(&message.blocks), Vec::<String>::new());
@@ -204,6 +209,7 @@ proptest::proptest! {
         match render_slack(&c, slack::APPROVALS) {
             Ok(message) => {
                 assert_eq!(slack::block_errors(&message.blocks), Vec::<String>::new());
+                assert!(!slack::too_long(&message.blocks), "over Slack's total");
                 assert!(message.text.chars().count() <= 40_000);
             }
             Err(error) => {
