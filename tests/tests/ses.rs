@@ -40,18 +40,18 @@ fn email(tag: &str, title_suffix: &str, from: &str) -> Email {
     render_email(&content, &format!("Approvals <{from}>"), &to, &format!("{tag}:bob:request"), at).expect("renders")
 }
 
-/// The emails moto's SES kept whose raw message contains `tag`: (source, destinations, raw).
+/// The emails moto's SES kept whose raw message contains `tag`: (source, destinations, raw), from
+/// tests/moto/serve.py's `/__ses/sent`.
 async fn kept(tag: &str) -> Vec<(String, Vec<String>, String)> {
     let endpoint = std::env::var("AWS_ENDPOINT_URL").expect("moto's endpoint");
-    let data: Value = reqwest::get(format!("{endpoint}/moto-api/data.json")).await.unwrap().json().await.unwrap();
-    let messages = data["ses"]["RawMessage"].as_array().cloned().unwrap_or_default();
-    messages
-        .iter()
-        .filter(|m| m["raw_data"].as_str().is_some_and(|r| r.contains(tag)))
+    let data: Value = reqwest::get(format!("{endpoint}/__ses/sent")).await.unwrap().json().await.unwrap();
+    let sent = data["sent"].as_array().cloned().expect("the emails SES kept");
+    sent.iter()
+        .filter(|m| m["raw"].as_str().is_some_and(|r| r.contains(tag)))
         .map(|m| {
             let destinations =
                 m["destinations"].as_array().unwrap().iter().map(|d| d.as_str().unwrap().to_owned()).collect();
-            (m["source"].as_str().unwrap().to_owned(), destinations, m["raw_data"].as_str().unwrap().to_owned())
+            (m["source"].as_str().unwrap().to_owned(), destinations, m["raw"].as_str().unwrap().to_owned())
         })
         .collect()
 }
