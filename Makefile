@@ -52,7 +52,7 @@ unit-test:
 # intervention-tests itself is compiled again (-p alone resolves other features: ~60 crates built twice).
 AWS_TESTS := --workspace --features intervention-tests/aws
 aws-test: $(VENV)/.moto $(DYNOXIDE_STAMP)
-	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test round_trips --test golden --test strict --test faults --test tasks --test store_suite --test conditions --test model --test reach
+	LOG_LEVEL=error $(WITH_AWS) $(CARGO) test $(AWS_TESTS) --test aws --test round_trips --test golden --test strict --test faults --test tasks --test store_suite --test conditions --test model --test reach --test ses
 
 ## The 1,000-submission race, 20 rounds, and 200 rounds of a quorum's reviewers all voting at once, on dynoxide;
 ## then $(MODEL_CASES_FULL) random sequences of the contract's model there.

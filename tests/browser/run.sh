@@ -4,7 +4,8 @@
 #
 #   bash tests/browser/run.sh [test|screenshots]
 #
-#   test         run browser.test.mjs (node's test runner, TAP output); exit non-zero if any test fails
+#   test         run browser.test.mjs and email.test.mjs (node's test runner, TAP output; the email's
+#                screenshots land in target/screenshots/); exit non-zero if any test fails
 #   screenshots  write PNGs of every page into target/screenshots/
 #
 # Installs what it needs (apt chromium, npm playwright-core) when missing. Never downloads a browser
@@ -101,6 +102,11 @@ trap 'exit 143' TERM
 link_key="browser:$(head -c 32 /dev/urandom | base64 -w0)"
 export HI_LINK_SIGNING_KEY="$link_key"
 
+# The HTML part of a sample email to a reviewer, for email.test.mjs (the same features as the server: only
+# the example is linked).
+export HI_EMAIL_HTML="$work/email.html"
+(cd "$root" && "${CARGO:-cargo}" run --quiet -p human-intervention --example email_html -- "$HI_EMAIL_HTML")
+
 # PORT=0: the server binds any free loopback port itself (no race) and prints its links with that port.
 env -u LINK_BASE_URL LINK_SIGNING_KEYS="$link_key" PORT=0 "$server_bin" >"$server_log" 2>&1 &
 server_pid=$!
@@ -135,7 +141,8 @@ cd "$here"
 case "$mode" in
   test)
     # No `exec`: the trap must still stop the server afterwards.
-    node --test --test-reporter=tap --test-timeout=60000 browser.test.mjs
+    export HI_SCREENSHOT_DIR="$root/target/screenshots"
+    node --test --test-reporter=tap --test-timeout=60000 browser.test.mjs email.test.mjs
     ;;
   screenshots)
     export HI_SCREENSHOT_DIR="$root/target/screenshots"

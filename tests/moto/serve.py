@@ -39,6 +39,10 @@ and three things in front of moto, none of them moto's:
   ServiceException, as when a response is lost on the way back). Shorthand:
   `{"AWSStepFunctions.SendTaskSuccess": R, "times": n}`. `GET /__script` shows what is left, `DELETE
   /__script` drops it all. A scripted request is still counted.
+- The emails SES kept: `GET /__ses/sent` answers `{"sent": [{"id", "source", "destinations", "raw"}]}`, every
+  raw message sent (SES v1 SendRawEmail or v2 SendEmail with raw content) in every account and region,
+  oldest first. moto's own `/moto-api/data.json` has them too, but serialises every model of every service,
+  which takes seconds once the other tests have filled the tables and queues.
 """
 
 import http.client
@@ -157,6 +161,17 @@ def control(environ, start_response):
                     for key, response in spec.items():
                         scripts.setdefault(key, []).extend([response] * times)
             return answer(start_response, 200, {k: len(v) for k, v in scripts.items() if v})
+    if path == "/__ses/sent":
+        from moto.ses.models import RawMessage, ses_backends
+        with lock:
+            sent = [
+                {"id": m.id, "source": m.source, "destinations": list(m.destinations), "raw": m.raw_data}
+                for regions in ses_backends.values()
+                for backend in regions.values()
+                for m in backend.sent_messages
+                if isinstance(m, RawMessage)
+            ]
+        return answer(start_response, 200, {"sent": sent})
     return answer(start_response, 404, {"message": f"no harness route {method} {path}"})
 
 

@@ -38,6 +38,8 @@ pub enum Service {
     Sqs,
     /// Step Functions (AWS JSON 1.0, `__type` in the body).
     StepFunctions,
+    /// SES v2 (REST JSON: the operation is the path, the error code `__type` in the body).
+    Ses,
 }
 
 /// An operation, from the `X-Amz-Target` header's part after the dot.
@@ -59,6 +61,8 @@ pub enum Operation {
     SendTaskSuccess,
     /// Step Functions `SendTaskHeartbeat`: proving a task token on attach.
     SendTaskHeartbeat,
+    /// SES v2 `SendEmail` (`POST /v2/email/outbound-emails`): a message to a reviewer.
+    SendEmail,
     /// Any other operation, by name.
     Other(String),
 }
@@ -76,6 +80,15 @@ impl Operation {
             "SendTaskSuccess" => Self::SendTaskSuccess,
             "SendTaskHeartbeat" => Self::SendTaskHeartbeat,
             other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The operation of a request: its `X-Amz-Target`, or for a REST service (SES v2) its path.
+    pub fn of(target: &str, path: &str) -> Self {
+        match (target, path) {
+            ("", "/v2/email/outbound-emails") => Self::SendEmail,
+            ("", path) => Self::Other(path.to_owned()),
+            (target, _) => Self::from_target(target),
         }
     }
 }
@@ -109,6 +122,9 @@ pub enum Fault {
     TaskRefused(&'static str),
     /// Step Functions' success (200, `{}`), for a token no endpoint here issued. Not forwarded.
     TaskTaken,
+    /// SES's refusal with this code (`MessageRejected`, `AccountSuspendedException`, …), 400: what AWS
+    /// answers where moto would send. Not forwarded.
+    SesRefused(&'static str),
 }
 
 impl Fault {
@@ -124,6 +140,7 @@ impl Fault {
             Self::Latency(_) => "Latency",
             Self::TaskRefused(code) => code,
             Self::TaskTaken => "TaskTaken",
+            Self::SesRefused(code) => code,
         }
     }
 
@@ -350,7 +367,7 @@ async fn handle(
     let (parts, body) = request.into_parts();
     let body = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
     let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or("");
-    let operation = Operation::from_target(target);
+    let operation = Operation::of(target, parts.uri.path());
     let decision = {
         let mut state = shared.state.lock().expect("lock");
         state.counts.entry(operation.clone()).or_default().received += 1;
@@ -532,6 +549,18 @@ fn error_parts(service: Service, fault: Fault, body: &[u8]) -> (u16, String, Opt
         }
         (Service::StepFunctions, Fault::Throttling) => {
             (400, "ThrottlingException".into(), None, json!({"message": "Rate exceeded"}))
+        }
+        (Service::Ses, Fault::Throttling) => {
+            (429, "TooManyRequestsException".into(), None, json!({"message": "Maximum sending rate exceeded."}))
+        }
+        (Service::Ses, Fault::InternalServerError) => {
+            (500, "InternalFailure".into(), None, json!({"message": "An internal error occurred."}))
+        }
+        (Service::Ses, Fault::ServiceUnavailable) => {
+            (503, "ServiceUnavailable".into(), None, json!({"message": "Service Unavailable"}))
+        }
+        (Service::Ses, Fault::SesRefused(code)) => {
+            (400, code.into(), None, json!({"message": format!("{code} (the fault proxy)")}))
         }
         (service, fault) => panic!("{service:?} has no error response for {fault:?}"),
     }

@@ -203,3 +203,26 @@ pub fn receipts() -> &'static human_intervention::memory::LocalReceipts {
     static KEYS: std::sync::OnceLock<human_intervention::memory::LocalReceipts> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| human_intervention::memory::LocalReceipts::random("test").expect("a random receipt key"))
 }
+
+/// A message to a reviewer as the outbox would compose it, with `buttons` option buttons (Approve, Reject, …).
+pub fn sample_message(buttons: usize) -> human_intervention::domain::message::MessageContent {
+    use human_intervention::domain::message::{Button, ButtonStyle, MessageContent, MessageKind};
+    MessageContent {
+        kind: MessageKind::Request,
+        title: "Approve refund".into(),
+        prompt: Some("Refund **120.50 EUR** to the customer? See [the order](https://shop.example/o/1).".into()),
+        details: vec![("Order".into(), "A-1001".into()), ("Amount".into(), "120.50 EUR".into())],
+        action: vec![("refund.amount".into(), "120.5".into())],
+        asked_by: Some("Ann Example".into()),
+        reviewer_name: Some("Bob Example".into()),
+        expires_at: Timestamp::parse_rfc3339("2026-12-07T14:02:00Z").expect("an instant"),
+        open_url: "https://hi.example/i/v2.form".into(),
+        buttons: (0..buttons)
+            .map(|i| Button {
+                label: ["Approve", "Reject"][i % 2].into(),
+                url: format!("https://hi.example/i/v3.{i}"),
+                style: [ButtonStyle::Primary, ButtonStyle::Danger][i % 2],
+            })
+            .collect(),
+    }
+}

@@ -8,8 +8,7 @@ use human_intervention::channels::slack::{render_slack, render_slack_closed};
 use human_intervention::channels::slack_client::SlackClient;
 use human_intervention::channels::teams::render_teams;
 use human_intervention::channels::teams_client::TeamsClient;
-use human_intervention::domain::message::{Button, ButtonStyle, MessageContent, MessageKind};
-use human_intervention::domain::time::Timestamp;
+use human_intervention::domain::message::MessageContent;
 use human_intervention::ports::messages::{ChannelError, SlackApi, SlackMessage, SlackPosted, TeamsApi, TeamsCard};
 use intervention_tests::fakes::slack::{self, SlackFake};
 use intervention_tests::fakes::teams::TeamsFake;
@@ -17,24 +16,7 @@ use intervention_tests::fakes::Fault;
 use serde_json::json;
 
 fn content(buttons: usize) -> MessageContent {
-    MessageContent {
-        kind: MessageKind::Request,
-        title: "Approve refund".into(),
-        prompt: Some("Refund **120.50 EUR** to the customer? See [the order](https://shop.example/o/1).".into()),
-        details: vec![("Order".into(), "A-1001".into()), ("Amount".into(), "120.50 EUR".into())],
-        action: vec![("refund.amount".into(), "120.5".into())],
-        asked_by: Some("Ann Example".into()),
-        reviewer_name: Some("Bob Example".into()),
-        expires_at: Timestamp::parse_rfc3339("2026-12-07T14:02:00Z").unwrap(),
-        open_url: "https://hi.example/i/v2.form".into(),
-        buttons: (0..buttons)
-            .map(|i| Button {
-                label: ["Approve", "Reject"][i % 2].into(),
-                url: format!("https://hi.example/i/v3.{i}"),
-                style: [ButtonStyle::Primary, ButtonStyle::Danger][i % 2],
-            })
-            .collect(),
-    }
+    intervention_tests::sample_message(buttons)
 }
 
 fn counts(pairs: &[(&str, usize)]) -> BTreeMap<String, usize> {
@@ -93,6 +75,11 @@ async fn slack_s_refusals_are_refused_for_good_naming_slack_s_error() {
     let mut long_button = to(slack::APPROVALS);
     long_button.blocks[7]["elements"][0]["text"]["text"] = json!("B".repeat(76));
     assert_eq!(refused(client.post(&long_button).await), "chat.postMessage: invalid_blocks");
+    let mut wordy = to(slack::APPROVALS);
+    wordy.blocks = json!((0..5)
+        .map(|_| json!({"type": "section", "text": {"type": "mrkdwn", "text": "w".repeat(2_900)}}))
+        .collect::<Vec<_>>());
+    assert_eq!(refused(client.post(&wordy).await), "chat.postMessage: msg_blocks_too_long");
     let empty = SlackMessage { channel: slack::APPROVALS.into(), text: String::new(), blocks: serde_json::Value::Null };
     assert_eq!(refused(client.post(&empty).await), "chat.postMessage: no_text");
 
@@ -108,7 +95,7 @@ async fn every_message_the_renderer_allows_slack_takes() {
     let mut big = content(30);
     big.title = "T".repeat(200);
     big.prompt = Some(format!("{}\n\n{}", "word ".repeat(1_500), "x".repeat(7_000)));
-    big.details = (0..60).map(|i| (format!("label {i}"), "v".repeat(2_500))).collect();
+    big.details = (0..30).map(|i| (format!("label {i}"), "v".repeat(2_500))).collect();
     for message in [render_slack(&big, slack::APPROVALS).unwrap(), render_slack(&content(0), slack::APPROVALS).unwrap()]
     {
         assert_eq!(slack::block_errors(&message.blocks), Vec::<String>::new());
@@ -198,4 +185,44 @@ async fn a_teams_card_is_taken_by_its_webhook_and_refusals_and_faults_map_as_the
     assert!(matches!(client.post("finance", &card).await, Err(ChannelError::Unconfirmed(_))));
     assert_eq!(fake.cards("finance").len(), 1, "the lost reply's card was posted");
     assert_eq!(fake.wire.calls(), counts(&[("finance", 1), ("ops", 6), ("unknown", 1)]));
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+    /// Whatever the form says, the renderers either refuse it by name or produce what the fakes (holding the
+    /// providers' limits) take.
+    #[test]
+    fn whatever_the_form_says_slack_and_teams_take_it_or_it_is_refused_by_name(
+        title in "(?s)\\PC{1,200}",
+        prompt in proptest::option::of("(?s)(\\PC|[\n*_\\[\\]()<>&]|https://x\\.example){0,4000}"),
+        details in proptest::collection::vec(("\\PC{1,200}", "(?s)\\PC{0,2500}"), 0..24),
+        buttons in 0usize..30,
+        label in "\\PC{1,90}",
+    ) {
+        let mut c = content(buttons);
+        c.title = title;
+        c.prompt = prompt;
+        c.details = details;
+        if let Some(first) = c.buttons.first_mut() {
+            first.label = label;
+        }
+        match render_slack(&c, slack::APPROVALS) {
+            Ok(message) => {
+                assert_eq!(slack::block_errors(&message.blocks), Vec::<String>::new());
+                assert!(!slack::too_long(&message.blocks), "over Slack's total");
+                assert!(message.text.chars().count() <= 40_000);
+            }
+            Err(error) => {
+                let error = error.to_string();
+                assert!(error.contains("; Slack takes at most "), "{error}");
+            }
+        }
+        match render_teams(&c) {
+            Ok(card) => {
+                assert_eq!(intervention_tests::fakes::teams::check(&card.payload), Ok(()));
+                assert!(card.payload.to_string().len() <= intervention_tests::fakes::teams::MAX_BYTES);
+            }
+            Err(error) => assert!(error.to_string().contains("; Teams takes at most 28672"), "{error}"),
+        }
+    }
 }

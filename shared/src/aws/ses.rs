@@ -11,6 +11,7 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use aws_sdk_sesv2::Client;
 
+use crate::channels::email::sender;
 use crate::ports::messages::{ChannelError, Email, Mailer};
 
 /// How long one SendEmail may take before its answer counts as lost.
@@ -46,10 +47,7 @@ impl SesMailer {
 /// verified in SES); `None` when it is not set.
 pub fn email_from_env() -> Result<Option<String>, String> {
     let Ok(from) = std::env::var("EMAIL_FROM") else { return Ok(None) };
-    let address = from.trim().strip_suffix('>').and_then(|f| f.rsplit_once('<')).map_or(from.trim(), |(_, a)| a);
-    if from.chars().any(char::is_control) || !email_address::EmailAddress::is_valid(address) {
-        return Err(format!("EMAIL_FROM {from:?} is not an address or `Name <address>`"));
-    }
+    sender(&from).map_err(|e| format!("EMAIL_FROM: {e}"))?;
     Ok(Some(from))
 }
 

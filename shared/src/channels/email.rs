@@ -93,8 +93,9 @@ fn subject(content: &MessageContent) -> String {
     }
 }
 
-/// The sender's display name (if any) and address, checked.
-fn sender(from: &str) -> Result<(Option<&str>, &str), MessageError> {
+/// The sender's display name (if any) and address, checked: `approvals@example.com` or
+/// `Approvals <approvals@example.com>` (what `EMAIL_FROM` holds).
+pub fn sender(from: &str) -> Result<(Option<&str>, &str), MessageError> {
     let (name, address) = match from.trim().strip_suffix('>').and_then(|f| f.rsplit_once('<')) {
         Some((name, address)) => (Some(name.trim()).filter(|n| !n.is_empty()), address),
         None => (None, from.trim()),
@@ -453,5 +454,34 @@ mod tests {
         assert!(!page.contains("<img") && !page.contains("<link") && !page.contains("javascript:"), "{page}");
         assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!page.contains("src=\"") && !page.contains("url("), "a resource fetched on open: {page}");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        #[test]
+        fn no_title_name_or_value_adds_a_header_or_a_line_break(
+            title in "(?s)(\\PC|[\r\n\t:<>\"=?]|Bcc: e@x\\.example){1,120}",
+            name in "(?s)(\\PC|[\r\n:<>\"=?]){0,40}",
+            value in "(?s)(\\PC|[\r\n]){0,60}",
+        ) {
+            let mut c = content();
+            c.title = title;
+            c.details = vec![("Note".into(), value)];
+            let from = format!("{name} <approvals@hi.example>");
+            match render_email(&c, &from, &["bob@example.com".to_owned()], "m:1", at()) {
+                Ok(email) => {
+                    let raw = String::from_utf8(email.raw).unwrap();
+                    assert!(raw.split("\r\n").all(|l| l.len() <= MAX_LINE && !l.contains(['\r', '\n'])), "{raw}");
+                    let names: Vec<String> = headers(&raw).into_iter().map(|(k, _)| k).collect();
+                    assert_eq!(
+                        names,
+                        ["From", "To", "Subject", "Date", "Message-ID", "MIME-Version", "Auto-Submitted", "Content-Type"]
+                    );
+                    assert_eq!(email.to, ["bob@example.com"]);
+                }
+                Err(MessageError::Invalid { what, .. }) => assert!(what.starts_with("the sender"), "{what}"),
+                Err(other) => panic!("{other}"),
+            }
+        }
     }
 }

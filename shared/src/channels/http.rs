@@ -12,6 +12,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
+use crate::ports::messages::ChannelError;
+
 /// How long a request may take, connection included, before its answer counts as lost.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -27,11 +29,30 @@ pub enum Failure {
     Lost(String),
 }
 
+impl Failure {
+    /// The port's error for a failed call to `what`: never sent is safe to try again, lost is unconfirmed.
+    pub fn channel_error(self, what: &str) -> ChannelError {
+        match self {
+            Self::NotSent(reason) => {
+                ChannelError::Retry { reason: format!("{what}: {reason}"), retry_after_millis: None }
+            }
+            Self::Lost(reason) => ChannelError::Unconfirmed(format!("{what}: {reason}")),
+        }
+    }
+}
+
 /// An answer: its status, its `Retry-After` in seconds (if any) and its body.
 pub struct Answer {
     pub status: u16,
     pub retry_after: Option<u64>,
     pub body: Bytes,
+}
+
+impl Answer {
+    /// The provider's `Retry-After`, in milliseconds.
+    pub fn retry_after_millis(&self) -> Option<u64> {
+        self.retry_after.map(|seconds| seconds.saturating_mul(1000))
+    }
 }
 
 type Inner = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;

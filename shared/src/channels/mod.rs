@@ -14,7 +14,11 @@
 //!
 //! The clients (feature `aws`): `slack_client` (the Web API's `chat.postMessage` and `chat.update` with the
 //! bot token) and `teams_client` (the Workflows webhooks), on the HTTP/1 client and rustls the AWS SDK
-//! already links; email goes through SES v2 (the `aws` adapters' `ses`). Their secrets come from configuration.
+//! already links; email goes through SES v2 (the `aws` adapters' `ses`). Their secrets come from configuration,
+//! never from the input, each read by a `from_env` constructor that answers `None` when it is not set:
+//! `EMAIL_FROM` (the verified SES sender, `address` or `Name <address>`), `SLACK_BOT_TOKEN` (with
+//! `SLACK_API_URL`, default `https://slack.com/api/`) and `TEAMS_WEBHOOKS` (a JSON object of channel name to
+//! webhook URL; https only, http to loopback for the tests' fakes).
 
 pub mod email;
 #[cfg(feature = "aws")]

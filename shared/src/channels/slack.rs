@@ -34,6 +34,14 @@ pub const MAX_FIELD_TEXT: usize = 2_000;
 pub const MAX_CONTEXT_TEXT: usize = 3_000;
 /// Characters of the message's top-level `text` (Slack truncates beyond it).
 pub const MAX_TEXT: usize = 40_000;
+/// Characters of text in all the blocks together. Undocumented: Slack answers `msg_blocks_too_long` from
+/// about 13,200 (slackapi/bolt-js#2509 measured 13,172 to 13,297 depending on the blocks); this keeps
+/// clear of it.
+pub const MAX_BLOCKS_TEXT: usize = 12_000;
+/// Characters of a shown value's field once the message has to be shortened to fit [`MAX_BLOCKS_TEXT`].
+pub const SHORT_FIELD_TEXT: usize = 300;
+/// What ends a prompt shortened to fit: the form shows it whole.
+pub const CONTINUED: &str = "_… the rest is on the form._";
 
 const PROVIDER: &str = "Slack";
 
@@ -60,7 +68,6 @@ pub fn mrkdwn(markdown: &str) -> String {
 
 /// The message of `content` for `channel` (a channel or user id).
 pub fn render_slack(content: &MessageContent, channel: &str) -> Result<SlackMessage, MessageError> {
-    let mut blocks = body(content);
     let mut buttons: Vec<(&str, &str, ButtonStyle)> =
         content.buttons.iter().map(|b| (b.label.as_str(), b.url.as_str(), b.style)).collect();
     if buttons.is_empty() {
@@ -70,24 +77,65 @@ pub fn render_slack(content: &MessageContent, channel: &str) -> Result<SlackMess
     for (i, (label, url, style)) in buttons.into_iter().enumerate() {
         elements.push(button(i, label, url, style)?);
     }
-    let chunks: Vec<Value> = elements.chunks(MAX_ACTIONS).map(|c| json!({"type": "actions", "elements": c})).collect();
-    blocks.extend(chunks);
-    blocks.push(context(&words::expiry(content)));
-    finish(content, blocks, channel)
+    let mut tail: Vec<Value> =
+        elements.chunks(MAX_ACTIONS).map(|c| json!({"type": "actions", "elements": c})).collect();
+    tail.push(context(&words::expiry(content)));
+    finish(content, fit(content, tail)?, channel)
 }
 
 /// The decided message that replaces the request (`chat.update`): the same words, `line` ("Approved by
 /// Ann Example, 14:02 UTC") where the buttons and the expiry were.
 pub fn render_slack_closed(content: &MessageContent, line: &str, channel: &str) -> Result<SlackMessage, MessageError> {
-    let mut blocks = body(content);
-    blocks.push(json!({"type": "section", "text": mrkdwn_text(&format!("*{}*", escape(line)))}));
-    let mut message = finish(content, blocks, channel)?;
+    let tail = vec![section(&format!("*{}*", escape(line)))];
+    let mut message = finish(content, fit(content, tail)?, channel)?;
     message.text = truncate(&format!("{} — {line}", content.title), MAX_TEXT);
     Ok(message)
 }
 
-/// The header, the lead, the prompt, the shown values, the action and who asked.
-fn body(content: &MessageContent) -> Vec<Value> {
+/// The body and then `tail`, within [`MAX_BLOCKS_TEXT`]: as written when it fits; else with each shown
+/// value shortened to [`SHORT_FIELD_TEXT`]; else with the prompt cut to the room left too, ending with
+/// [`CONTINUED`] (the form shows both whole); else refused by name.
+fn fit(content: &MessageContent, tail: Vec<Value>) -> Result<Vec<Value>, MessageError> {
+    let with = |field: usize, prompt: Option<usize>| {
+        let mut blocks = body(content, field, prompt);
+        blocks.extend(tail.iter().cloned());
+        blocks
+    };
+    for field in [MAX_FIELD_TEXT, SHORT_FIELD_TEXT] {
+        let blocks = with(field, None);
+        if text_chars(&blocks) <= MAX_BLOCKS_TEXT {
+            return Ok(blocks);
+        }
+    }
+    let room = MAX_BLOCKS_TEXT.saturating_sub(text_chars(&with(SHORT_FIELD_TEXT, Some(0))));
+    let blocks = with(SHORT_FIELD_TEXT, Some(room));
+    match text_chars(&blocks) {
+        chars if chars <= MAX_BLOCKS_TEXT => Ok(blocks),
+        chars => Err(MessageError::over(PROVIDER, "the text of all blocks", chars, MAX_BLOCKS_TEXT, "characters")),
+    }
+}
+
+/// The characters of every text in `blocks` (what Slack's total cap counts, as far as it is known).
+pub fn text_chars(blocks: &[Value]) -> usize {
+    fn count(value: &Value) -> usize {
+        match value {
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, v)| match v {
+                    Value::String(text) if key == "text" => text.chars().count(),
+                    other => count(other),
+                })
+                .sum(),
+            Value::Array(items) => items.iter().map(count).sum(),
+            _ => 0,
+        }
+    }
+    blocks.iter().map(count).sum()
+}
+
+/// The header, the lead, the prompt (cut to `prompt_room` characters, if given), the shown values (each
+/// field at most `field_max` characters), the action and who asked.
+fn body(content: &MessageContent, field_max: usize, prompt_room: Option<usize>) -> Vec<Value> {
     let mut blocks = vec![json!({"type": "header", "text": plain(&truncate(&content.title, MAX_HEADER_TEXT))})];
     if content.title.chars().count() > MAX_HEADER_TEXT {
         // The header holds 150 characters: the whole title follows it.
@@ -97,13 +145,17 @@ fn body(content: &MessageContent) -> Vec<Value> {
         blocks.push(context(&escape(&lead)));
     }
     if let Some(prompt) = &content.prompt {
-        blocks.extend(split(&mrkdwn(prompt), MAX_SECTION_TEXT).into_iter().map(|part| section(&part)));
+        let prompt = match prompt_room {
+            None => mrkdwn(prompt),
+            Some(room) => {
+                format!("{} {CONTINUED}", cut(&mrkdwn(prompt), room.saturating_sub(CONTINUED.chars().count() + 1)))
+            }
+        };
+        blocks.extend(split(prompt.trim(), MAX_SECTION_TEXT).into_iter().map(|part| section(&part)));
     }
     let fields = |rows: &[(String, String)]| -> Vec<Value> {
         rows.iter()
-            .map(|(label, value)| {
-                mrkdwn_text(&truncate(&format!("*{}*\n{}", escape(label), escape(value)), MAX_FIELD_TEXT))
-            })
+            .map(|(label, value)| mrkdwn_text(&truncate(&format!("*{}*\n{}", escape(label), escape(value)), field_max)))
             .collect()
     };
     for chunk in fields(&content.details).chunks(MAX_FIELDS) {
@@ -178,6 +230,19 @@ fn truncate(text: &str, max: usize) -> String {
     let mut short: String = text.chars().take(max.saturating_sub(1)).collect();
     short.push('…');
     short
+}
+
+/// mrkdwn cut to at most `max` characters, never inside an entity (`&amp;`) or a link (`<url|text>`).
+fn cut(text: &str, max: usize) -> String {
+    let end = text.char_indices().nth(max).map_or(text.len(), |(i, _)| i);
+    let mut head = &text[..end];
+    if let Some(open) = head.rfind('<').filter(|&i| !head[i..].contains('>')) {
+        head = &head[..open];
+    }
+    if let Some(amp) = head.rfind('&').filter(|&i| !head[i..].contains(';')) {
+        head = &head[..amp];
+    }
+    head.trim_end().to_owned()
 }
 
 /// `text` in parts of at most `max` characters, split at a paragraph, else a line, else a space, else
@@ -264,27 +329,42 @@ mod tests {
     fn long_words_are_shortened_or_split_and_what_cannot_be_is_refused_by_name() {
         let mut c = content(1);
         c.title = "T".repeat(200);
-        c.prompt = Some(format!("{}\n\n{}", "a ".repeat(2_000), "b".repeat(5_000)));
-        c.details = (0..12).map(|i| (format!("k{i}"), "v".repeat(3_000))).collect();
+        c.prompt = Some(format!("{}\n\n{}", "a ".repeat(2_000), "b".repeat(4_000)));
         let message = render_slack(&c, "C1").unwrap();
         for block in blocks(&message) {
             if let Some(text) = block["text"]["text"].as_str() {
                 let max = if block["type"] == "header" { MAX_HEADER_TEXT } else { MAX_SECTION_TEXT };
                 assert!(text.chars().count() <= max, "{} characters in a {}", text.chars().count(), block["type"]);
             }
-            for field in block["fields"].as_array().into_iter().flatten() {
-                assert!(field["text"].as_str().unwrap().chars().count() <= MAX_FIELD_TEXT);
-            }
-            assert!(block["fields"].as_array().map_or(0, Vec::len) <= MAX_FIELDS);
         }
+        let text =
+            |m: &SlackMessage| blocks(m).iter().filter_map(|b| b["text"]["text"].as_str()).collect::<Vec<_>>().join("");
         let prompt: String = blocks(&message)
             .iter()
             .filter_map(|b| b["text"]["text"].as_str())
-            .filter(|t| t.starts_with('a') || t.starts_with('b'))
-            .collect::<Vec<_>>()
-            .join("");
-        assert_eq!(prompt.matches('a').count(), 2_000);
-        assert_eq!(prompt.matches('b').count(), 5_000, "no part of the prompt is lost");
+            .filter(|t| t.starts_with(['a', 'b']))
+            .collect();
+        assert_eq!(prompt.matches('a').count(), 2_000, "no part of the prompt is lost");
+        assert_eq!(prompt.matches('b').count(), 4_000);
+        assert!(text_chars(blocks(&message)) <= MAX_BLOCKS_TEXT);
+
+        // Over Slack's total: the shown values are shortened first, then the prompt, which says so.
+        c.prompt = Some("p ".repeat(10_000));
+        c.details = (0..12).map(|i| (format!("k{i}"), "v".repeat(3_000))).collect();
+        let message = render_slack(&c, "C1").unwrap();
+        assert!(text_chars(blocks(&message)) <= MAX_BLOCKS_TEXT, "{}", text_chars(blocks(&message)));
+        let fields: Vec<usize> = blocks(&message)
+            .iter()
+            .flat_map(|b| b["fields"].as_array().cloned().unwrap_or_default())
+            .map(|f| f["text"].as_str().unwrap().chars().count())
+            .collect();
+        assert_eq!(fields.len(), 13);
+        assert!(fields[..12].iter().all(|&n| n == SHORT_FIELD_TEXT), "{fields:?}");
+        assert!(text(&message).contains(CONTINUED) && text(&message).contains("p p p"));
+        c.details = (0..45).map(|i| (format!("k{i}"), "v".repeat(300))).collect();
+        let error = render_slack(&c, "C1").unwrap_err().to_string();
+        assert!(error.starts_with("the text of all blocks is 1"), "{error}");
+        assert!(error.ends_with(" characters; Slack takes at most 12000"), "{error}");
 
         let mut c = content(1);
         c.buttons[0].label = "L".repeat(76);

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::http::{check_endpoint, Failure, HttpsClient};
+use super::http::{check_endpoint, HttpsClient};
 use crate::ports::messages::{ChannelError, SlackApi, SlackMessage, SlackPosted};
 
 /// Slack's Web API.
@@ -45,16 +45,13 @@ impl SlackClient {
     /// Calls `method` with `body`; Slack's answer when `ok`.
     async fn call(&self, method: &str, body: &Value) -> Result<Value, ChannelError> {
         let url = format!("{}{method}", self.base_url);
-        let answer =
-            self.http.post_json(&url, Some(&self.authorization), body.to_string().into_bytes()).await.map_err(|f| {
-                match f {
-                    Failure::NotSent(reason) => {
-                        ChannelError::Retry { reason: format!("{method}: {reason}"), retry_after_millis: None }
-                    }
-                    Failure::Lost(reason) => ChannelError::Unconfirmed(format!("{method}: {reason}")),
-                }
-            })?;
-        let retry_after_millis = answer.retry_after.map(|s| s.saturating_mul(1000));
+        let authorization = Some(self.authorization.as_str());
+        let answer = self
+            .http
+            .post_json(&url, authorization, body.to_string().into_bytes())
+            .await
+            .map_err(|f| f.channel_error(method))?;
+        let retry_after_millis = answer.retry_after_millis();
         if answer.status == 429 || answer.status >= 500 {
             let reason = format!("{method}: HTTP {}", answer.status);
             return Err(ChannelError::Retry { reason, retry_after_millis });

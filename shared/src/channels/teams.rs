@@ -14,8 +14,9 @@ pub const MAX_CARD_BYTES: usize = 28 * 1024;
 /// The card's schema version: what Teams renders on every client.
 pub const CARD_VERSION: &str = "1.4";
 
-/// An Adaptive Card TextBlock's Markdown: `**bold**`, `_italic_`, `[text](url)`, lists; every other
-/// Markdown character backslash-escaped so it reads as typed.
+/// An Adaptive Card TextBlock's Markdown: `**bold**`, `_italic_`, `[text](url)`, lists; the characters
+/// that would start one of these in typed text backslash-escaped so it reads as typed (no other: the subset
+/// has no headings, code or HTML, and an escape it does not need could show).
 const CARD_MARKDOWN: Dialect = Dialect {
     escape,
     bold: "**",
@@ -29,7 +30,7 @@ const CARD_MARKDOWN: Dialect = Dialect {
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
-        if "\\*_[]()`#<>".contains(c) {
+        if "\\*_[]".contains(c) {
             out.push('\\');
         }
         out.push(c);
@@ -141,7 +142,7 @@ mod tests {
         let card = render_teams(&c).unwrap().payload;
         assert_eq!(
             card["attachments"][0]["content"]["body"][0]["text"],
-            "\\*\\*not bold\\*\\* \\[x\\]\\(https://evil.example\\)"
+            "\\*\\*not bold\\*\\* \\[x\\](https://evil.example)"
         );
         c.prompt = Some("p".repeat(MAX_CARD_BYTES));
         let error = render_teams(&c).unwrap_err();

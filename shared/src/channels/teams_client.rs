@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 
-use super::http::{check_endpoint, Failure, HttpsClient};
+use super::http::{check_endpoint, HttpsClient};
 use crate::ports::messages::{ChannelError, TeamsApi, TeamsCard};
 
 /// The webhooks of the configured Teams channels.
@@ -47,19 +47,17 @@ impl TeamsApi for TeamsClient {
             return Err(ChannelError::Refused(format!("no Teams webhook is configured under {channel:?}")));
         };
         let what = format!("the Teams webhook {channel:?}");
-        let answer =
-            self.http.post_json(url, None, card.payload.to_string().into_bytes()).await.map_err(|f| match f {
-                Failure::NotSent(reason) => {
-                    ChannelError::Retry { reason: format!("{what}: {reason}"), retry_after_millis: None }
-                }
-                Failure::Lost(reason) => ChannelError::Unconfirmed(format!("{what}: {reason}")),
-            })?;
+        let answer = self
+            .http
+            .post_json(url, None, card.payload.to_string().into_bytes())
+            .await
+            .map_err(|f| f.channel_error(&what))?;
         let excerpt: String = String::from_utf8_lossy(&answer.body).chars().take(200).collect();
         match answer.status {
             200..=299 => Ok(()),
             429 | 500..=599 => Err(ChannelError::Retry {
                 reason: format!("{what}: HTTP {} {excerpt}", answer.status),
-                retry_after_millis: answer.retry_after.map(|s| s.saturating_mul(1000)),
+                retry_after_millis: answer.retry_after_millis(),
             }),
             status => Err(ChannelError::Refused(format!("{what}: HTTP {status} {excerpt}"))),
         }

@@ -17,6 +17,9 @@ pub const APPROVALS: &str = "C0APPROVALS";
 pub const NOT_JOINED: &str = "C0NOTJOINED";
 /// An archived channel (`is_archived`).
 pub const ARCHIVED: &str = "C0ARCHIVED";
+/// Characters of text in all blocks from which Slack answers `msg_blocks_too_long` (undocumented; measured
+/// at about 13,200 in slackapi/bolt-js#2509).
+pub const MAX_BLOCKS_TEXT: usize = 13_000;
 /// Users the bot can message directly (a DM's channel is `D` and the user id's rest).
 pub const USERS: [&str; 3] = ["U0ANN", "U0BOB", "U0CY"];
 
@@ -144,6 +147,9 @@ impl Handler for Slack {
         }
         if !blocks.is_null() {
             let errors = block_errors(&blocks);
+            if too_long(&blocks) {
+                return refuse("msg_blocks_too_long");
+            }
             if !errors.is_empty() {
                 return Reply::json(
                     200,
@@ -175,6 +181,26 @@ impl Handler for Slack {
         posted.updates.push((text.clone(), blocks));
         Reply::json(200, &json!({"ok": true, "channel": channel, "ts": ts, "text": text}))
     }
+}
+
+/// Whether the text of all `blocks` together is over [`MAX_BLOCKS_TEXT`] characters.
+pub fn too_long(blocks: &Value) -> bool {
+    fn text(value: &Value) -> usize {
+        match value {
+            Value::String(_) => 0,
+            Value::Array(items) => items.iter().map(text).sum(),
+            Value::Object(map) => {
+                map.get("text").and_then(Value::as_str).map_or(0, |t| t.chars().count())
+                    + map
+                        .iter()
+                        .filter(|(k, _)| k.as_str() != "text" || !map[*k].is_string())
+                        .map(|(_, v)| text(v))
+                        .sum::<usize>()
+            }
+            _ => 0,
+        }
+    }
+    text(blocks) > MAX_BLOCKS_TEXT
 }
 
 /// What Slack would refuse in `blocks` (each as `<what> [json-pointer:<where>]`); empty when it takes them.
