@@ -119,6 +119,8 @@ def setup(workdir):
     # The onTimeout timers: a schedule group on moto (it stores schedules; it never fires them).
     group = f"{table}-timeouts"
     client("scheduler").create_schedule_group(Name=group)
+    # The reviewers' emails: a verified identity on moto's SES (v2), the publisher's EMAIL_FROM.
+    client("sesv2").create_email_identity(EmailIdentity=SENDER)
     account = "123456789012"
     path = os.path.join(workdir, "aws.env")
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -128,12 +130,17 @@ def setup(workdir):
         f.write(f"LOG_LEVEL={LOG_LEVEL}\nENVIRONMENT_NAME={ENVIRONMENT_NAME}\n")
         f.write(f"TIMEOUT_FUNCTION_ARN=arn:aws:lambda:eu-west-1:{account}:function:timeout\n")
         f.write(f"SCHEDULER_ROLE_ARN=arn:aws:iam::{account}:role/scheduler\n")
+        f.write(f"EMAIL_FROM=Approvals <{SENDER}>\n")
     print(f"table {table}, queue {queue_url}, signing key id 'flow' (32 random bytes), "
           f"LOG_LEVEL={LOG_LEVEL}, ENVIRONMENT_NAME={ENVIRONMENT_NAME}")
     print(sfn.setup_moto(client, REGION))
 
 
 # ---------------------------------------------------------------------------------------------- helpers
+
+
+# The SES identity the publisher sends reviewers' emails from.
+SENDER = "approvals@flow.example.com"
 
 
 class StepFailed(Exception):
@@ -249,10 +256,12 @@ class Printed:
         return [doc for doc in map(as_json, self.lines(since)) if doc is not None and "_aws" in doc]
 
 
-def metric_values(docs, name, function, reason=None):
+def metric_values(docs, name, function, reason=None, labels=None):
     """The values of metric `name` in the EMF documents of `function` that declare it in the product's namespace
-    with the dimensions function, environment (and reason), set to `function`, ENVIRONMENT_NAME (and `reason`)."""
-    wanted = {"function", "environment"} | ({"reason"} if reason else set())
+    with the dimensions function, environment (and reason, and `labels`' names), set to `function`,
+    ENVIRONMENT_NAME (and `reason`, and `labels`' values)."""
+    labels = labels or {}
+    wanted = {"function", "environment"} | ({"reason"} if reason else set()) | set(labels)
     values = []
     for doc in docs:
         for directive in doc["_aws"].get("CloudWatchMetrics", []):
@@ -265,6 +274,8 @@ def metric_values(docs, name, function, reason=None):
             if doc.get("function") != function or doc.get("environment") != ENVIRONMENT_NAME:
                 continue
             if reason and doc.get("reason") != reason:
+                continue
+            if any(doc.get(k) != v for k, v in labels.items()):
                 continue
             if isinstance(doc.get(name), (int, float)):
                 values.append(doc[name])
@@ -363,13 +374,13 @@ class Flow:
         check(schedule["ScheduleExpression"].startswith("at("), f"the onTimeout timer: {schedule['ScheduleExpression']}")
         return link, intervention_id, token, expires, schedule["ScheduleExpression"]
 
-    def expect_metric(self, step, name, function, reason=None, count=1):
+    def expect_metric(self, step, name, function, reason=None, count=1, labels=None):
         """The metric in the EMF documents printed since `step` started (a document can follow its answer by a
         moment: watch relays the function's stdout)."""
         deadline = time.monotonic() + 10
         while True:
             docs = self.printed.emf(self.marks[step])
-            values = metric_values(docs, name, function, reason)
+            values = metric_values(docs, name, function, reason, labels)
             if sum(values) >= count or time.monotonic() > deadline:
                 break
             time.sleep(0.1)
@@ -377,6 +388,7 @@ class Flow:
         check(sum(values) == count, f"{name} from {function} (reason {reason}) = {values}, expected {count}, "
                                     f"in the {len(docs)} EMF documents printed since step {step}: {seen}")
         dims = f"function={function}, environment={ENVIRONMENT_NAME}" + (f", reason={reason}" if reason else "")
+        dims += "".join(f", {k}={v}" for k, v in (labels or {}).items())
         return (f"{name}={int(sum(values))} {{{dims}}} in namespace {METRICS_NAMESPACE}, "
                 f"{len(values)} of the {len(docs)} EMF documents printed since step {step} started")
 
@@ -533,6 +545,42 @@ class Flow:
                 f"form-page's {keys_url}, digest checked; outcome submitted, context.note is the marker "
                 f"({message['Body'].count(self.marker)} occurrence in the SQS body), attributes correlationId+environmentId "
                 f"({', '.join(sorted(attributes))}); submission item has no outbox/outboxAt (published)")
+
+    # E -------------------------------------------------------------------------------------------
+    def create_notified(self):
+        """An intervention whose link the product sends itself, by email: the message is recorded with it."""
+        to = f"reviewer-{secrets.token_hex(4)}@example.com"
+        payload = self.creation_input(correlationId=str(uuid.uuid4()), notify={"email": [to]})
+        rc, out, err = invoke(self.port, "create-link", self.file("create-link-notified.json", payload))
+        link, intervention_id, token, expires, timer = self.created(payload, rc, out, err)
+        key = {"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": "M#r0"}}
+        item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        check(item is not None, "no M#r0 message item beside the intervention")
+        check(item.get("outbox", {}).get("S") == "message", f"the message is not in the outbox: {sorted(item)}")
+        self.state.update(notified_id=intervention_id, notified_to=to, notified_link=link)
+        return f"interventionId {intervention_id}, message M#r0 in the outbox (outbox=message) for {to}"
+
+    def emailed(self):
+        """The publisher sent the message through SES v2 (moto kept it), once, and recorded SES's MessageId."""
+        intervention_id, to = self.state["notified_id"], self.state["notified_to"]
+        status, _, body = http("GET", f"{os.environ['AWS_ENDPOINT_URL']}/__ses/sent")
+        check(status == 200, f"moto's /__ses/sent answered {status}")
+        sent = [m for m in json.loads(body)["sent"] if to in m["destinations"]]
+        check(len(sent) == 1, f"{len(sent)} emails to {to} on moto's SES")
+        raw = sent[0]["raw"]
+        check(f"<{SENDER}>" in raw and "multipart/alternative" in raw, "not the reviewer's email from EMAIL_FROM")
+        decoded = "".join(
+            base64.b64decode("".join(part.split("\r\n\r\n", 1)[1].split("\r\n--", 1)[0].split())).decode()
+            for part in raw.split("Content-Transfer-Encoding: base64")[1:]
+        )
+        check(self.state["notified_link"] in decoded, "the reviewer's own link is not in the email")
+        key = {"pk": {"S": f"I#{intervention_id}"}, "sk": {"S": "M#r0"}}
+        item = self.dynamo.get_item(TableName=self.table, Key=key, ConsistentRead=True)["Item"]
+        message = json.loads(item["message"]["S"])
+        check("outbox" not in item, f"the sent message is still in the outbox: {sorted(item)}")
+        check(message.get("sent", {}).get("providerId") == sent[0]["id"], f"SES's id not recorded: {message.get('sent')}")
+        self.tokens.append(self.state["notified_link"].rsplit("/i/", 1)[1])
+        return f"1 email to {to} from {SENDER} on moto's SES, holding the reviewer's link; MessageId {sent[0]['id']} recorded"
 
     # 7 -------------------------------------------------------------------------------------------
     def create_short_link(self):
@@ -700,6 +748,12 @@ def steps(workdir, port):
         ("5", "publisher invoke", lambda: flow.publish("publisher-event"), ["4"]),
         ("5m", "metric after the publisher", metric("5", "ContinuationsPublished", "publisher"), ["5"]),
         ("6", "SQS continuation + outbox cleared", flow.queued, ["5"]),
+        ("E1", "create-link invoke with notify: the email recorded with the intervention", flow.create_notified, []),
+        ("E2", "publisher invoke on the message's stream record", lambda: (
+            flow.stream_event(flow.state["notified_id"], "M#r0", "message-event") + "; "
+            + flow.publish("message-event")), ["E1"]),
+        ("E2m", "metric after the message", metric("E2", "Messages", "publisher", labels={"channel": "email", "outcome": "sent"}), ["E2"]),
+        ("E3", "the email on moto's SES (v2), SES's MessageId recorded", flow.emailed, ["E2"]),
         ("7", "create-link invoke, a link expiring in 1 s (onTimeout)", flow.create_short_link, []),
         ("8", "create-link bad input", flow.bad_input, []),
         ("8m", "metric after the bad input", metric("8", "Rejections", "create-link", "invalid_config", 2), ["8"]),

@@ -8,6 +8,8 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::channels::email::render_email;
 use crate::channels::slack::{render_slack, render_slack_closed};
 use crate::channels::teams::render_teams;
@@ -19,7 +21,7 @@ use crate::domain::time::Timestamp;
 use crate::domain::verdict::Verdict;
 use crate::ports::messages::{ChannelError, Mailer, SlackApi, SlackPosted, TeamsApi};
 use crate::ports::store::{InterventionStore, StoreError};
-use crate::telemetry::metric;
+use crate::telemetry::{self, metric};
 
 /// Messages read from the outbox at a time.
 const MESSAGE_BATCH: usize = 25;
@@ -130,10 +132,23 @@ pub async fn send_message(
     message: &Message,
     now: Timestamp,
 ) -> Result<MessageOutcome, StoreError> {
+    // Every line under the intervention's ids, as every operation's.
+    let span = telemetry::intervention_span("message");
+    send_in_span(store, messengers, message, now).instrument(span).await
+}
+
+async fn send_in_span(
+    store: &dyn InterventionStore,
+    messengers: Messengers<'_>,
+    message: &Message,
+    now: Timestamp,
+) -> Result<MessageOutcome, StoreError> {
+    telemetry::record_intervention_id(&message.intervention_id);
     let Some(intervention) = store.get(&message.intervention_id).await? else {
         tracing::warn!(message_id = %message.id, "a message of an intervention that is not stored; nothing to send");
         return Ok(MessageOutcome::NotMine);
     };
+    telemetry::record_intervention(&intervention);
     if let Some(reason) = withdrawn(&intervention, message, now) {
         let parked = message.clone().parked(now, reason);
         store.settle_message(&parked, parked.slot(intervention.expires_at)).await?;
@@ -282,8 +297,19 @@ pub async fn close_messages(
     id: &InterventionId,
     now: Timestamp,
 ) -> Result<usize, StoreError> {
+    close_in_span(store, messengers, id, now).instrument(telemetry::intervention_span("close")).await
+}
+
+async fn close_in_span(
+    store: &dyn InterventionStore,
+    messengers: Messengers<'_>,
+    id: &InterventionId,
+    now: Timestamp,
+) -> Result<usize, StoreError> {
     let Some(slack) = messengers.slack else { return Ok(0) };
+    telemetry::record_intervention_id(id);
     let Some(intervention) = store.get(id).await? else { return Ok(0) };
+    telemetry::record_intervention(&intervention);
     if !intervention.sends_messages() {
         return Ok(0);
     }
