@@ -451,7 +451,7 @@ class Flow:
             source = f"moto's stream {arn.rsplit('/', 1)[-1]}: {len(records)} records " \
                      f"({', '.join(r['eventName'] for r in records)}), one INSERT of {sk}"
             # Only the item's own record: an earlier, published one would be queued again (at least once).
-            if sk.startswith("T#"):
+            if sk.startswith(("T#", "M#")):
                 records = inserts
         except Exception as error:  # moto's stream is an emulation: fall back to the stored item
             note = f" — FALLBACK: moto's stream did not serve the record ({error}); built from GetItem"
