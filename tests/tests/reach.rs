@@ -29,6 +29,9 @@ on_both_stores!(
     every_provider_fault_leaves_the_decision_alone_and_every_message_ends_sent_or_parked,
 );
 
+/// The verified sender of the reviewers' emails.
+const SENDER: &str = "Approvals <approvals@example.com>";
+
 /// A bench with the reviewers' channels: an email mailbox, Slack and Teams through their real clients.
 struct Reach {
     b: Bench,
@@ -42,9 +45,9 @@ impl Reach {
     async fn new(b: Bench) -> Self {
         let slack = SlackFake::start().await;
         let teams = TeamsFake::start(&["ops"]).await;
-        let mailbox = Arc::new(Mailbox::new(None));
+        let mailbox = Arc::new(Mailbox::new(SENDER, None));
         let channels = Channels {
-            email: Some(("Approvals <approvals@example.com>".into(), mailbox.clone())),
+            email: Some((SENDER.into(), mailbox.clone())),
             slack: Some(Arc::new(SlackClient::new(TOKEN, &slack.api_url()).expect("a client"))),
             teams: Some(Arc::new(TeamsClient::new(teams.webhooks()).expect("a client"))),
         };

@@ -128,7 +128,7 @@ impl LocalServer {
             };
         let scheduler = Arc::new(MemoryScheduler::new());
         // Every channel goes to the mailbox page: an input may name any of them.
-        let mailbox = Arc::new(Mailbox::new(None));
+        let mailbox = Arc::new(Mailbox::new(LOCAL_SENDER, None));
         let channels = Channels {
             email: Some((LOCAL_SENDER.to_owned(), mailbox.clone())),
             slack: Some(mailbox.clone()),
