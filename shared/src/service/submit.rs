@@ -248,7 +248,7 @@ impl Service {
             return Ok(SubmitResult::ContinuationTooLarge { bytes });
         }
         if intervention.quorum.is_some() {
-            return self.vote(intervention, submission, now).await;
+            return self.vote(intervention, submission, continuation, now).await;
         }
         self.accept(intervention, submission, &continuation, now).await
     }
