@@ -103,7 +103,7 @@ pub fn record_intervention(intervention: &crate::domain::model::Intervention) {
 }
 
 /// Logs that these continuations are on the queue, each under its own ids.
-pub fn log_queued(continuations: &[crate::domain::continuation::Continuation]) {
+pub fn log_queued(continuations: &[&crate::domain::continuation::Continuation]) {
     for c in continuations {
         let span = tracing::info_span!(
             "intervention",

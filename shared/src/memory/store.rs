@@ -2,7 +2,7 @@
 //! timeout atomic.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,13 +27,14 @@ use crate::ports::store::{
 struct Tables {
     interventions: HashMap<InterventionId, Intervention>,
     submissions: HashMap<InterventionId, Vec<Submission>>,
-    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded.
-    outbox: Vec<(Timestamp, Continuation)>,
+    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded
+    /// (shared with `recorded`: a continuation is copied once, when it is recorded).
+    outbox: Vec<(Timestamp, Arc<Continuation>)>,
     /// Continuations the queue refused for good, with the reason.
-    parked: Vec<(Continuation, String, Timestamp)>,
+    parked: Vec<(Arc<Continuation>, String, Timestamp)>,
     allowance: HashMap<(String, String), u64>,
     /// Every continuation recorded, by intervention (the outbox forgets published ones).
-    recorded: HashMap<InterventionId, Vec<Continuation>>,
+    recorded: HashMap<InterventionId, Vec<Arc<Continuation>>>,
     /// Each intervention's decision log, appended by the changes that carry an entry.
     log: HashMap<InterventionId, Vec<Entry>>,
     /// Each environment's checkpoints of the decision log, oldest first.
@@ -57,8 +58,9 @@ impl Tables {
 
     /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
     fn record_continuation(&mut self, id: InterventionId, continuation: &Continuation, now: Timestamp) {
+        let continuation = Arc::new(continuation.clone());
         self.outbox.push((now, continuation.clone()));
-        self.recorded.entry(id).or_default().push(continuation.clone());
+        self.recorded.entry(id).or_default().push(continuation);
     }
 
     /// Applies `change` to the stored intervention if its guards hold, or returns the refusal the change
@@ -128,7 +130,7 @@ impl MemoryStore {
 
     /// The continuations the queue refused for good, with the reason, oldest first.
     pub fn parked(&self) -> Vec<(Continuation, String)> {
-        self.lock().map(|t| t.parked.iter().map(|(c, r, _)| (c.clone(), r.clone())).collect()).unwrap_or_default()
+        self.lock().map(|t| t.parked.iter().map(|(c, r, _)| ((**c).clone(), r.clone())).collect()).unwrap_or_default()
     }
 
     /// Waits until a continuation is added to the outbox (or a notification is pending).
@@ -273,7 +275,8 @@ impl InterventionStore for MemoryStore {
     }
 
     async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
-        let mut recorded = self.lock()?.recorded.get(id).cloned().unwrap_or_default();
+        let mut recorded: Vec<Continuation> =
+            self.lock()?.recorded.get(id).map(|all| all.iter().map(|c| (**c).clone()).collect()).unwrap_or_default();
         continuation::recorded_order(&mut recorded);
         Ok(recorded)
     }
@@ -342,7 +345,7 @@ impl InterventionStore for MemoryStore {
 
     async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError> {
         let tables = self.lock()?;
-        Ok(tables.outbox.iter().filter(|(at, _)| *at <= recorded_by).take(limit).map(|(_, c)| c.clone()).collect())
+        Ok(tables.outbox.iter().filter(|(at, _)| *at <= recorded_by).take(limit).map(|(_, c)| (**c).clone()).collect())
     }
 
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {

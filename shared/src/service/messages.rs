@@ -346,7 +346,7 @@ pub async fn close_expired(
 pub async fn close_decided(
     store: &dyn InterventionStore,
     messengers: Messengers<'_>,
-    sent: &[crate::domain::continuation::Continuation],
+    sent: &[&crate::domain::continuation::Continuation],
     now: Timestamp,
 ) {
     if messengers.slack.is_none() {
