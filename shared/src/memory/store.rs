@@ -57,8 +57,8 @@ impl Tables {
     }
 
     /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
-    fn record_continuation(&mut self, id: InterventionId, continuation: &Continuation, now: Timestamp) {
-        let continuation = Arc::new(continuation.clone());
+    fn record_continuation(&mut self, id: InterventionId, continuation: Continuation, now: Timestamp) {
+        let continuation = Arc::new(continuation);
         self.outbox.push((now, continuation.clone()));
         self.recorded.entry(id).or_default().push(continuation);
     }
@@ -183,7 +183,7 @@ impl InterventionStore for MemoryStore {
         &self,
         _: &Intervention,
         submission: &Submission,
-        continuation: Option<&Continuation>,
+        continuation: Option<Continuation>,
         change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
@@ -221,7 +221,7 @@ impl InterventionStore for MemoryStore {
             Some(Ok(())) => {}
         }
         tables.count_allowance(&intervention.id, change.at);
-        tables.record_continuation(intervention.id, continuation, change.at);
+        tables.record_continuation(intervention.id, continuation.clone(), change.at);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
@@ -241,7 +241,7 @@ impl InterventionStore for MemoryStore {
             Some(Err(block)) => return Ok(block.into()),
             Some(Ok(())) => {}
         }
-        tables.record_continuation(intervention.id, continuation, change.at);
+        tables.record_continuation(intervention.id, continuation.clone(), change.at);
         tables.record_messages(intervention, messages);
         drop(guard);
         self.outbox_ready.notify_one();

@@ -61,7 +61,7 @@ impl Service {
                 Ok(change) => change,
                 Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
             };
-            let deciding = decision.as_ref().map(|(_, continuation)| continuation);
+            let (verdict, deciding) = decision.map_or((None, None), |(verdict, c)| (Some(verdict), Some(c)));
             match self.store.accept(&current, &submission, deciding, &change).await? {
                 Acceptance::Stale => {
                     let Some(newer) = self.load(&current.id).await? else {
@@ -70,7 +70,6 @@ impl Service {
                     current = newer;
                 }
                 acceptance => {
-                    let verdict = decision.map(|(verdict, _)| verdict);
                     return self.counted(acceptance, current, submission, verdict).await;
                 }
             }
