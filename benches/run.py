@@ -707,7 +707,9 @@ INSTRUCTION_PATHS = [
     ("submit", 200, "submit: POST /i/{token}, 20 fields, router"),
     ("vote", 99, "quorum vote: POST /i/{token}, 3 reviewers, router"),
     ("create", 100, "create: Service::create, 20-field input"),
-    ("publish10", 40, "publish ten continuations (publish_outbox)"),
+    ("publish10", 40, "publish ten continuations (publish_outbox), signed remotely as KMS does"),
+    ("publish10_local", 10, "publish ten continuations, signed locally (P-256, the local server)"),
+    ("sign_local", 40, "one local P-256 receipt signature"),
     ("render20", 200, "render a 20-field page"),
     ("parse_validate20", 200, "parse + validate a 20-field body"),
 ]

@@ -10,7 +10,9 @@
 //! | `submit` | a 20-field page post through the public router, success page collected |
 //! | `vote` | a quorum reviewer's 20-field vote through the public router (3 reviewers, all must approve) |
 //! | `create` | `Service::create` of the 20-field input |
-//! | `publish10` | `publish_outbox` moving ten recorded continuations onto the in-memory queue |
+//! | `publish10` | `publish_outbox` moving ten recorded continuations onto the in-memory queue, each receipt signed as KMS signs on AWS: remotely (a fixed signature here; the call's time is not instructions) |
+//! | `publish10_local` | the same, each receipt signed with a local P-256 key (the local server's signer) |
+//! | `sign_local` | one local P-256 ECDSA signature of a receipt's 32-byte message |
 //! | `render20` | the 20-field form page rendered |
 //! | `parse_validate20` | a 20-field post parsed and validated |
 //!
@@ -24,7 +26,9 @@ use std::hint::black_box;
 use axum::body::Body;
 use axum::http::Request;
 use human_intervention::domain::input;
-use human_intervention::memory::MemoryQueue;
+use human_intervention::domain::proof::receipt::Jwks;
+use human_intervention::memory::{LocalReceipts, MemoryQueue};
+use human_intervention::ports::receipts::{ReceiptSigner, SignError};
 use human_intervention::service::{publish_outbox, Outlets, Service, SubmitResult};
 use human_intervention::web::routes::public_router;
 use tokio::runtime::Runtime;
@@ -63,7 +67,8 @@ fn main() {
 }
 
 /// Every path, in the table's order.
-const PATHS: [&str; 7] = ["view", "submit", "vote", "create", "publish10", "render20", "parse_validate20"];
+const PATHS: [&str; 9] =
+    ["view", "submit", "vote", "create", "publish10", "publish10_local", "sign_local", "render20", "parse_validate20"];
 
 fn run(rt: &Runtime, path: &str, n: usize) {
     let (service, _) = support::memory_service();
@@ -97,7 +102,18 @@ fn setup<'a>(rt: &'a Runtime, service: &'a Service, path: &str) -> (Prepare<'a>,
                 }),
             )
         }
-        "publish10" => publish(rt, service),
+        "publish10" => publish(rt, service, Box::new(Remote::new())),
+        "publish10_local" => publish(rt, service, Box::new(local_key())),
+        "sign_local" => {
+            let key = local_key();
+            let message = [7u8; 32];
+            (
+                Box::new(|_| {}),
+                Box::new(move |_: usize| {
+                    black_box(rt.block_on(key.sign(&message)).expect("signed"));
+                }),
+            )
+        }
         "render20" => {
             let (_, intervention) = rt.block_on(support::create_20_fields(service, 1));
             (
@@ -169,11 +185,48 @@ fn submissions<'a>(rt: &'a Runtime, service: &'a Service, quorum: bool) -> (Prep
     (prepare, request)
 }
 
+fn local_key() -> LocalReceipts {
+    LocalReceipts::random("bench").expect("a receipt key")
+}
+
+/// The signer as KMS is on AWS: the signature is computed elsewhere (one call per continuation, concurrent
+/// within a batch), so this process only builds the message and reads the answer, a fixed DER signature.
+struct Remote {
+    signature: Vec<u8>,
+}
+
+impl Remote {
+    fn new() -> Self {
+        let key = local_key();
+        let signature =
+            tokio::runtime::Builder::new_current_thread().build().expect("runtime").block_on(key.sign(&[0; 32]));
+        Self { signature: signature.expect("signed") }
+    }
+}
+
+#[async_trait::async_trait]
+impl ReceiptSigner for Remote {
+    fn key_id(&self) -> &str {
+        "bench-remote"
+    }
+
+    async fn sign(&self, _: &[u8; 32]) -> Result<Vec<u8>, SignError> {
+        Ok(self.signature.clone())
+    }
+
+    async fn public_keys(&self) -> Result<Jwks, SignError> {
+        Ok(Jwks { keys: Vec::new() })
+    }
+}
+
 /// Ten continuations recorded (ten submissions on a fresh 10-use link), then one `publish_outbox`: each
-/// signed with a local P-256 key as it leaves.
-fn publish<'a>(rt: &'a Runtime, service: &'a Service) -> (Prepare<'a>, OneRequest<'a>) {
+/// signed by `receipts` as it leaves.
+fn publish<'a>(
+    rt: &'a Runtime,
+    service: &'a Service,
+    receipts: Box<dyn ReceiptSigner>,
+) -> (Prepare<'a>, OneRequest<'a>) {
     let queue = MemoryQueue::new();
-    let receipts = human_intervention::memory::LocalReceipts::random("bench").expect("a receipt key");
     let prepare = Box::new(move |i: usize| {
         rt.block_on(async {
             let (token, _) = support::create_20_fields(service, 10).await;
@@ -186,7 +239,8 @@ fn publish<'a>(rt: &'a Runtime, service: &'a Service) -> (Prepare<'a>, OneReques
     });
     let request = Box::new(move |_: usize| {
         let now = service.now();
-        let outlets = Outlets { queue: &queue, tasks: None, receipts: &receipts, messengers: Default::default() };
+        let outlets =
+            Outlets { queue: &queue, tasks: None, receipts: receipts.as_ref(), messengers: Default::default() };
         let published = rt.block_on(publish_outbox(service.store().as_ref(), outlets, now, now)).expect("published");
         assert_eq!(published, 10);
     });

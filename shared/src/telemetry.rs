@@ -102,16 +102,25 @@ pub fn record_intervention(intervention: &crate::domain::model::Intervention) {
         .record("environmentId", intervention.environment_id.as_str());
 }
 
+/// [`intervention_span`] with its ids known from the start: work on one intervention outside its requests
+/// (publishing, sending its messages), every line of it under the intervention's ids.
+pub fn span_with_ids(
+    operation: &'static str,
+    correlation_id: &str,
+    intervention_id: &dyn std::fmt::Display,
+    environment_id: &str,
+) -> tracing::Span {
+    let span = intervention_span(operation);
+    span.record("interventionId", tracing::field::display(intervention_id))
+        .record("correlationId", correlation_id)
+        .record("environmentId", environment_id);
+    span
+}
+
 /// Logs that these continuations are on the queue, each under its own ids.
-pub fn log_queued(continuations: &[crate::domain::continuation::Continuation]) {
+pub fn log_queued(continuations: &[&crate::domain::continuation::Continuation]) {
     for c in continuations {
-        let span = tracing::info_span!(
-            "intervention",
-            operation = "publish",
-            correlationId = %c.correlation_id,
-            interventionId = %c.intervention_id,
-            environmentId = %c.environment_id,
-        );
+        let span = span_with_ids("publish", &c.correlation_id, &c.intervention_id, &c.environment_id);
         span.in_scope(|| tracing::info!(continuationId = %c.id, "continuation queued"));
     }
     metrics::counter!(metric::CONTINUATIONS_PUBLISHED).increment(continuations.len() as u64);
@@ -119,13 +128,7 @@ pub fn log_queued(continuations: &[crate::domain::continuation::Continuation]) {
 
 /// Logs (as an error: someone must look) and counts a continuation the queue refused for good.
 pub fn log_parked(c: &crate::domain::continuation::Continuation, reason: &str) {
-    let span = tracing::info_span!(
-        "intervention",
-        operation = "publish",
-        correlationId = %c.correlation_id,
-        interventionId = %c.intervention_id,
-        environmentId = %c.environment_id,
-    );
+    let span = span_with_ids("publish", &c.correlation_id, &c.intervention_id, &c.environment_id);
     span.in_scope(|| tracing::error!(continuationId = %c.id, reason, "continuation parked: the queue refuses it"));
     metrics::counter!(metric::CONTINUATIONS_PARKED).increment(1);
 }

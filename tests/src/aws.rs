@@ -220,7 +220,7 @@ impl InterventionStore for FaultyStore {
         &self,
         intervention: &Intervention,
         submission: &Submission,
-        continuation: Option<&Continuation>,
+        continuation: Option<Continuation>,
         change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
         match self.fault() {

@@ -147,7 +147,7 @@ impl Continuation {
             context: Context::default(),
             votes: None,
             pending_reviewers: None,
-            digest: proof::decision_digest(intervention.action.as_ref(), &shown),
+            digest: proof::intervention_digest(intervention, &shown),
             action: intervention.action.clone(),
             shown,
             changes: None,
@@ -164,7 +164,13 @@ impl Continuation {
         field: &ContextKey,
         verdict: Verdict,
     ) -> Self {
-        let mut continuation = Self::for_submission(intervention, deciding);
+        Self::for_submission(intervention, deciding).deciding(votes, field, verdict)
+    }
+
+    /// This continuation of the deciding vote (see [`Self::for_submission`]) made the quorum's decision
+    /// ([`Self::for_decision`]): a vote's request builds the presented document once.
+    pub fn deciding(self, votes: &[Submission], field: &ContextKey, verdict: Verdict) -> Self {
+        let mut continuation = self;
         continuation.outcome = match verdict {
             Verdict::Approved => Outcome::Approved,
             Verdict::Rejected => Outcome::Rejected,
@@ -338,8 +344,11 @@ struct BodyLength {
 impl std::io::Write for BodyLength {
     fn write(&mut self, written: &[u8]) -> std::io::Result<usize> {
         // ASCII is sendable as written: serde_json escapes the control characters SQS refuses.
+        if written.is_ascii() {
+            self.bytes += written.len();
+            return Ok(written.len());
+        }
         self.bytes += match std::str::from_utf8(written) {
-            Ok(_) if written.is_ascii() => written.len(),
             Ok(text) => text.chars().map(|c| if is_sendable(c) { c.len_utf8() } else { 6 * c.len_utf16() }).sum(),
             Err(_) => {
                 self.split = true;

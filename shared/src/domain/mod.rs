@@ -2,6 +2,7 @@
 //! body, the stored intervention, the link-creation input, the continuation, refusals and the link keys.
 //! Nothing here does I/O.
 
+pub mod canonical;
 pub mod context;
 pub mod continuation;
 pub mod creation;

@@ -93,6 +93,11 @@ pub struct Intervention {
     /// The thing to be approved (a JSON object), shown on the page and bound into every continuation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<serde_json::Value>,
+    /// The digest every continuation carries (`proof::decision_digest` of `action` and the presented
+    /// document): both are fixed at creation, so it is computed once, then; absent on interventions
+    /// created before it was kept (computed when needed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision_digest: Option<String>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
     /// Digest of the creation input, to tell a retry of the creation from another input (absent on

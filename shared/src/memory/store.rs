@@ -2,7 +2,7 @@
 //! timeout atomic.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -27,13 +27,14 @@ use crate::ports::store::{
 struct Tables {
     interventions: HashMap<InterventionId, Intervention>,
     submissions: HashMap<InterventionId, Vec<Submission>>,
-    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded.
-    outbox: Vec<(Timestamp, Continuation)>,
+    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded
+    /// (shared with `recorded`: a continuation is copied once, when it is recorded).
+    outbox: Vec<(Timestamp, Arc<Continuation>)>,
     /// Continuations the queue refused for good, with the reason.
-    parked: Vec<(Continuation, String, Timestamp)>,
+    parked: Vec<(Arc<Continuation>, String, Timestamp)>,
     allowance: HashMap<(String, String), u64>,
     /// Every continuation recorded, by intervention (the outbox forgets published ones).
-    recorded: HashMap<InterventionId, Vec<Continuation>>,
+    recorded: HashMap<InterventionId, Vec<Arc<Continuation>>>,
     /// Each intervention's decision log, appended by the changes that carry an entry.
     log: HashMap<InterventionId, Vec<Entry>>,
     /// Each environment's checkpoints of the decision log, oldest first.
@@ -56,9 +57,10 @@ impl Tables {
     }
 
     /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
-    fn record_continuation(&mut self, id: InterventionId, continuation: &Continuation, now: Timestamp) {
+    fn record_continuation(&mut self, id: InterventionId, continuation: Continuation, now: Timestamp) {
+        let continuation = Arc::new(continuation);
         self.outbox.push((now, continuation.clone()));
-        self.recorded.entry(id).or_default().push(continuation.clone());
+        self.recorded.entry(id).or_default().push(continuation);
     }
 
     /// Applies `change` to the stored intervention if its guards hold, or returns the refusal the change
@@ -128,7 +130,7 @@ impl MemoryStore {
 
     /// The continuations the queue refused for good, with the reason, oldest first.
     pub fn parked(&self) -> Vec<(Continuation, String)> {
-        self.lock().map(|t| t.parked.iter().map(|(c, r, _)| (c.clone(), r.clone())).collect()).unwrap_or_default()
+        self.lock().map(|t| t.parked.iter().map(|(c, r, _)| ((**c).clone(), r.clone())).collect()).unwrap_or_default()
     }
 
     /// Waits until a continuation is added to the outbox (or a notification is pending).
@@ -181,7 +183,7 @@ impl InterventionStore for MemoryStore {
         &self,
         _: &Intervention,
         submission: &Submission,
-        continuation: Option<&Continuation>,
+        continuation: Option<Continuation>,
         change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
         let mut guard = self.lock()?;
@@ -219,7 +221,7 @@ impl InterventionStore for MemoryStore {
             Some(Ok(())) => {}
         }
         tables.count_allowance(&intervention.id, change.at);
-        tables.record_continuation(intervention.id, continuation, change.at);
+        tables.record_continuation(intervention.id, continuation.clone(), change.at);
         drop(guard);
         self.outbox_ready.notify_one();
         Ok(TimeoutOutcome::Queued)
@@ -239,7 +241,7 @@ impl InterventionStore for MemoryStore {
             Some(Err(block)) => return Ok(block.into()),
             Some(Ok(())) => {}
         }
-        tables.record_continuation(intervention.id, continuation, change.at);
+        tables.record_continuation(intervention.id, continuation.clone(), change.at);
         tables.record_messages(intervention, messages);
         drop(guard);
         self.outbox_ready.notify_one();
@@ -273,7 +275,8 @@ impl InterventionStore for MemoryStore {
     }
 
     async fn continuations(&self, id: &InterventionId) -> Result<Vec<Continuation>, StoreError> {
-        let mut recorded = self.lock()?.recorded.get(id).cloned().unwrap_or_default();
+        let mut recorded: Vec<Continuation> =
+            self.lock()?.recorded.get(id).map(|all| all.iter().map(|c| (**c).clone()).collect()).unwrap_or_default();
         continuation::recorded_order(&mut recorded);
         Ok(recorded)
     }
@@ -342,7 +345,7 @@ impl InterventionStore for MemoryStore {
 
     async fn unpublished(&self, limit: usize, recorded_by: Timestamp) -> Result<Vec<Continuation>, StoreError> {
         let tables = self.lock()?;
-        Ok(tables.outbox.iter().filter(|(at, _)| *at <= recorded_by).take(limit).map(|(_, c)| c.clone()).collect())
+        Ok(tables.outbox.iter().filter(|(at, _)| *at <= recorded_by).take(limit).map(|(_, c)| (**c).clone()).collect())
     }
 
     async fn mark_published(&self, continuation_ids: &[String]) -> Result<(), StoreError> {

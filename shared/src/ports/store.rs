@@ -174,11 +174,12 @@ pub trait InterventionStore: Send + Sync {
     /// environment's run allowance for the month. A vote that decides nothing has no continuation. A
     /// submission id recorded before is a [`Acceptance::Repeat`]; a failed guard is explained by the change.
     /// Of N concurrent calls with distinct submission ids exactly min(N, remaining uses) are accepted.
+    /// The continuation is handed over: a store that keeps it in memory keeps it without a copy.
     async fn accept(
         &self,
         intervention: &Intervention,
         submission: &Submission,
-        continuation: Option<&Continuation>,
+        continuation: Option<Continuation>,
         change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError>;
 

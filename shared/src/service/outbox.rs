@@ -136,8 +136,8 @@ pub async fn settle_sent(
             }
         }
     }
-    let sent: Vec<Continuation> =
-        batch.iter().filter(|c| !is_refused(c) && !undelivered.contains(&c.id.as_str())).cloned().collect();
+    let sent: Vec<&Continuation> =
+        batch.iter().filter(|c| !is_refused(c) && !undelivered.contains(&c.id.as_str())).collect();
     let ids: Vec<String> = sent.iter().map(|c| c.id.clone()).collect();
     if !ids.is_empty() {
         store.mark_published(&ids).await?;

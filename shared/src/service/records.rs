@@ -222,7 +222,7 @@ impl InterventionRecord {
             .collect();
         let shown = proof::shown(intervention);
         Self {
-            digest: proof::decision_digest(intervention.action.as_ref(), &shown),
+            digest: proof::intervention_digest(intervention, &shown),
             action: intervention.action.clone(),
             shown,
             intervention_id: intervention.id.to_string(),

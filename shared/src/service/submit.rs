@@ -248,9 +248,9 @@ impl Service {
             return Ok(SubmitResult::ContinuationTooLarge { bytes });
         }
         if intervention.quorum.is_some() {
-            return self.vote(intervention, submission, now).await;
+            return self.vote(intervention, submission, continuation, now).await;
         }
-        self.accept(intervention, submission, &continuation, now).await
+        self.accept(intervention, submission, continuation, now).await
     }
 
     /// One reviewer's submission to an intervention without a quorum, accepted with its continuation.
@@ -258,7 +258,7 @@ impl Service {
         &self,
         intervention: Intervention,
         submission: Submission,
-        continuation: &Continuation,
+        continuation: Continuation,
         now: Timestamp,
     ) -> Result<SubmitResult, StoreError> {
         let reviewer = submission.reviewer_id.as_deref().and_then(|r| intervention.reviewer_index(r));

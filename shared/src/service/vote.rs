@@ -25,10 +25,12 @@ enum Decision {
 impl Service {
     /// A quorum's vote: decided on the tally read, and tried again on a newer tally until it is counted or
     /// refused. The vote that decides records the decision and the one continuation in the same step.
+    /// `continuation` is the vote's own (an answer's), which the deciding one extends.
     pub(super) async fn vote(
         &self,
         read: Intervention,
         submission: Submission,
+        continuation: Continuation,
         now: Timestamp,
     ) -> Result<SubmitResult, StoreError> {
         let Some(quorum) = read.quorum.clone() else {
@@ -42,7 +44,7 @@ impl Service {
         };
         let mut current = read;
         for _ in 0..VOTE_ATTEMPTS {
-            let decision = match self.decision(&current, &submission, &quorum, approve).await? {
+            let decision = match self.decision(&current, &submission, &continuation, &quorum, approve).await? {
                 Decision::Open => None,
                 Decision::Decides(verdict, continuation) => Some((verdict, *continuation)),
                 Decision::TooLarge(bytes) => return Ok(SubmitResult::ContinuationTooLarge { bytes }),
@@ -59,8 +61,8 @@ impl Service {
                 Ok(change) => change,
                 Err(rejection) => return Ok(SubmitResult::Rejected(rejection)),
             };
-            let continuation = decision.as_ref().map(|(_, continuation)| continuation);
-            match self.store.accept(&current, &submission, continuation, &change).await? {
+            let (verdict, deciding) = decision.map_or((None, None), |(verdict, c)| (Some(verdict), Some(c)));
+            match self.store.accept(&current, &submission, deciding, &change).await? {
                 Acceptance::Stale => {
                     let Some(newer) = self.load(&current.id).await? else {
                         return Ok(SubmitResult::Rejected(Rejection::NotFound));
@@ -68,7 +70,6 @@ impl Service {
                     current = newer;
                 }
                 acceptance => {
-                    let verdict = decision.map(|(verdict, _)| verdict);
                     return self.counted(acceptance, current, submission, verdict).await;
                 }
             }
@@ -81,6 +82,7 @@ impl Service {
         &self,
         current: &Intervention,
         submission: &Submission,
+        continuation: &Continuation,
         quorum: &Quorum,
         approve: bool,
     ) -> Result<Decision, StoreError> {
@@ -94,7 +96,7 @@ impl Service {
             return Ok(Decision::Moved);
         }
         votes.push(submission.clone());
-        let continuation = Continuation::for_decision(current, submission, &votes, &quorum.field, verdict);
+        let continuation = continuation.clone().deciding(&votes, &quorum.field, verdict);
         let bytes = continuation.message_bytes().map_err(|e| StoreError::Corrupt(e.to_string()))?;
         if bytes > MAX_MESSAGE_BYTES {
             tracing::info!(bytes, "vote refused: the decision's continuation would be too large to queue");

@@ -1,7 +1,8 @@
 //! The item layout of the one table: keys, attributes, and how stored items read back.
 //!
 //! Items (`pk`, `sk`):
-//! - `I#<id>`, `I` — the intervention: `doc` (its JSON) and the attributes every condition reads:
+//! - `I#<id>`, `I` — the intervention: `doc` (its JSON; since this version with `decisionDigest`, the digest
+//!   every continuation carries, computed once at creation) and the attributes every condition reads:
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
 //!   A run waiting on it (Step Functions) adds `taskToken` (a secret, removed once answered) and
 //!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the

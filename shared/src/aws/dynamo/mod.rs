@@ -189,10 +189,10 @@ impl InterventionStore for DynamoStore {
         &self,
         intervention: &Intervention,
         submission: &Submission,
-        continuation: Option<&Continuation>,
+        continuation: Option<Continuation>,
         change: &Change<SubmissionRefusal>,
     ) -> Result<Acceptance, StoreError> {
-        self.accept_change(intervention, submission, continuation, change).await
+        self.accept_change(intervention, submission, continuation.as_ref(), change).await
     }
 
     async fn time_out(

@@ -8,7 +8,7 @@ use crate::domain::form::{FormDocument, FormSpec};
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Decision, Intervention, OnTimeout, Quorum, Remind, Reviewer, Tally, Tier};
 use crate::domain::notify::{Configured, Notify};
-use crate::domain::proof::check_action;
+use crate::domain::proof::{self, check_action};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 
@@ -381,7 +381,7 @@ fn check_timeout_window(expires_at: Timestamp, run_available_until: Timestamp) -
 impl Intervention {
     /// The record for a new intervention with id `id`, created at `now`.
     pub fn new(id: InterventionId, new: NewIntervention, now: Timestamp) -> Self {
-        Self {
+        let mut intervention = Self {
             id,
             environment_id: new.environment_id,
             tier: new.tier,
@@ -398,6 +398,7 @@ impl Intervention {
             context: new.context,
             secret_keys: new.secret_keys,
             action: new.action,
+            decision_digest: None,
             on_timeout: new.on_timeout,
             creation_fingerprint: Some(new.fingerprint),
             reviewers: new.reviewers,
@@ -412,7 +413,10 @@ impl Intervention {
             reminded_at: None,
             first_answer: None,
             log_head: None,
-        }
+        };
+        let shown = proof::shown(&intervention);
+        intervention.decision_digest = Some(proof::decision_digest(intervention.action.as_ref(), &shown));
+        intervention
     }
 }
 

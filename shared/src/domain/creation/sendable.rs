@@ -93,6 +93,7 @@ fn worst_decision_bytes(
     limits: &[Option<usize>],
 ) -> Result<usize, ConfigError> {
     // The form as it would be with these limits: the continuation's `shown` document names each maxLength.
+    // (Its decision digest stays the one made at creation: only the size is wanted, and that is the same.)
     let mut intervention = intervention.clone();
     let mut input = Context::default();
     for (field, limit) in intervention.form.iter_mut().flat_map(|f| &mut f.fields).zip(limits) {

@@ -12,40 +12,46 @@ use super::spec::{QuorumSpec, RemindSpec, ReviewerSpec};
 use super::*;
 
 /// The digest of a creation input: the same JSON value, whatever its key order or spacing, has the same.
+/// Its form is its own (keys in byte order, numbers as serde_json writes them), not RFC 8785: stored
+/// fingerprints are compared with it, so it never changes.
 pub fn fingerprint(value: &serde_json::Value) -> String {
     use sha2::{Digest, Sha256};
-    fn canonical(value: &serde_json::Value, out: &mut String) {
+    fn canonical(value: &serde_json::Value, out: &mut Vec<u8>) {
         match value {
             serde_json::Value::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, key) in keys.into_iter().enumerate() {
+                let mut entries: Vec<(&String, &serde_json::Value)> = map.iter().collect();
+                entries.sort_by_key(|(key, _)| *key);
+                out.push(b'{');
+                for (i, (key, item)) in entries.into_iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str(&serde_json::Value::String(key.clone()).to_string());
-                    out.push(':');
-                    canonical(&map[key], out);
+                    write(key, out);
+                    out.push(b':');
+                    canonical(item, out);
                 }
-                out.push('}');
+                out.push(b'}');
             }
             serde_json::Value::Array(items) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     canonical(item, out);
                 }
-                out.push(']');
+                out.push(b']');
             }
-            other => out.push_str(&other.to_string()),
+            other => write(other, out),
         }
     }
-    let mut text = String::new();
+    fn write<T: serde::Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+        // Writing a string or a scalar into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, value);
+    }
+    let mut text = Vec::with_capacity(1024);
     canonical(value, &mut text);
-    crate::domain::id::hex(&Sha256::digest(text.as_bytes()))
+    crate::domain::id::hex(&Sha256::digest(&text))
 }
 
 pub(super) fn check_idempotency_key(key: &str) -> Result<(), ConfigError> {

@@ -444,3 +444,13 @@ fn an_action_is_an_object_without_secrets_and_within_its_size() {
     let error = refused(|i| i["action"] = json!({"note": "x".repeat(crate::domain::proof::MAX_ACTION_BYTES)}));
     assert!(error.message.contains("at most 16384"), "{error}");
 }
+
+#[test]
+fn the_creation_fingerprint_keeps_its_form() {
+    // Stored fingerprints are compared with new ones: keys in byte order, numbers as serde_json writes them.
+    let value: serde_json::Value = serde_json::from_str(
+        r#"{"z":1,"a":[true,null,-3,1.5,"é\u0001\"\\/\n"],"é":{"b":"x","A":{"😀":0,"\uFFFD":2}},"n":18446744073709551615}"#,
+    )
+    .unwrap();
+    assert_eq!(super::fingerprint(&value), "ed05c922aaacf2fc03e3897c7fb8100eb435d9992b7f5e26359083157e33dc05");
+}

@@ -18,16 +18,14 @@ mod verify;
 pub use checkpoint::{checkpoint_genesis, ChainHead, Checkpoint};
 pub use verify::{verify, verify_after, Problem, Verified};
 
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use sha2::{Digest, Sha256};
-
-use crate::domain::id::{hex, InterventionId};
+use crate::domain::canonical;
+use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
 use crate::domain::verdict::Verdict;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-/// The prefix of every digest: the algorithm, so that another one could follow.
-pub const DIGEST_PREFIX: &str = "sha256:";
+pub use crate::domain::canonical::DIGEST_PREFIX;
 
 /// What an entry records. New kinds (an operator's actions) are added here; a reader that does not know
 /// a kind still verifies it, since the digest covers whatever the line holds.
@@ -97,6 +95,65 @@ pub struct Entry {
     pub digest: String,
 }
 
+/// An [`Entry`] without its digest, its fields in RFC 8785's key order (every field of `Entry` is here).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Sorted<'a> {
+    at: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    continuation_id: Option<&'a str>,
+    environment_id: &'a str,
+    intervention_id: InterventionId,
+    kind: EntryKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lane: Option<&'a str>,
+    prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reviewer_id: Option<&'a str>,
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    submission_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verdict: Option<Verdict>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    vote: Option<Vote>,
+}
+
+impl<'a> From<&'a Entry> for Sorted<'a> {
+    fn from(entry: &'a Entry) -> Self {
+        // Destructured whole: a field added to `Entry` does not compile until it is added here.
+        let Entry {
+            environment_id,
+            intervention_id,
+            lane,
+            seq,
+            kind,
+            at,
+            submission_id,
+            reviewer_id,
+            continuation_id,
+            vote,
+            verdict,
+            prev,
+            digest: _,
+        } = entry;
+        Self {
+            at,
+            continuation_id: continuation_id.as_deref(),
+            environment_id,
+            intervention_id: *intervention_id,
+            kind: *kind,
+            lane: lane.as_deref(),
+            prev,
+            reviewer_id: reviewer_id.as_deref(),
+            seq: *seq,
+            submission_id: submission_id.as_deref(),
+            verdict: *verdict,
+            vote: *vote,
+        }
+    }
+}
+
 /// An intervention's chain as the intervention carries it: the last entry's position and digest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Head {
@@ -127,15 +184,18 @@ pub type ChainKey = (String, String);
 /// The `prev` of a chain's first entry: fixed by its environment, intervention and lane, so a chain
 /// cannot be moved to another intervention or lane.
 pub fn genesis(environment_id: &str, intervention_id: &str, lane: &str) -> String {
-    let mut value = serde_json::json!({
-        "environmentId": environment_id,
-        "interventionId": intervention_id,
-        "kind": "genesis",
-    });
-    if !lane.is_empty() {
-        value["lane"] = Value::String(lane.to_owned());
+    /// Its fields in RFC 8785's key order, which serde_json then writes as RFC 8785 does (strings only).
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Genesis<'a> {
+        environment_id: &'a str,
+        intervention_id: &'a str,
+        kind: &'static str,
+        #[serde(skip_serializing_if = "str::is_empty")]
+        lane: &'a str,
     }
-    digest_of(&value)
+    let genesis = Genesis { environment_id, intervention_id, kind: "genesis", lane };
+    canonical::sha256_digest(&serde_json::to_vec(&genesis).unwrap_or_default())
 }
 
 /// How a chain is named in a report.
@@ -149,13 +209,14 @@ pub(crate) fn describe(key: &ChainKey) -> String {
 /// The digest of a line's JSON object: canonical JSON (RFC 8785) of everything but `digest`, under
 /// SHA-256. Any field, known or not, is covered.
 pub fn digest_of(value: &Value) -> String {
-    let mut value = value.clone();
+    digest_without_digest(value.clone())
+}
+
+fn digest_without_digest(mut value: Value) -> String {
     if let Value::Object(map) = &mut value {
         map.remove("digest");
     }
-    // Canonicalising a JSON value fails only on numbers JSON cannot hold, which a Value never has.
-    let canonical = serde_json_canonicalizer::to_vec(&value).unwrap_or_default();
-    format!("{DIGEST_PREFIX}{}", hex(&Sha256::digest(canonical)))
+    canonical::digest(&value)
 }
 
 impl Entry {
@@ -217,7 +278,12 @@ impl Entry {
     }
 
     fn digested(mut entry: Self) -> Self {
-        entry.digest = digest_of(&entry.to_value());
+        entry.digest = match entry.seq <= canonical::EXACT_INTEGER {
+            // Its fields in RFC 8785's key order: serde_json writes them as RFC 8785 does (strings, names,
+            // an integer it writes exactly), with no JSON value built in between.
+            true => canonical::sha256_digest(&serde_json::to_vec(&Sorted::from(&entry)).unwrap_or_default()),
+            false => digest_without_digest(entry.to_value()),
+        };
         entry
     }
 
@@ -252,7 +318,7 @@ pub(crate) fn in_export_order(entries: &[Entry]) -> Vec<&Entry> {
 
 /// A value as one canonical JSON line.
 pub(crate) fn canonical_line(value: &Value) -> String {
-    String::from_utf8(serde_json_canonicalizer::to_vec(value).unwrap_or_default()).unwrap_or_default()
+    String::from_utf8(canonical::canonical(value)).unwrap_or_default()
 }
 
 /// The export's JSON Lines: the entries, by chain then `seq`, then the checkpoint that anchors

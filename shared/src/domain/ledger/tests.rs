@@ -2,6 +2,7 @@ use proptest::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::*;
+use crate::domain::canonical::EXACT_INTEGER;
 use crate::domain::id::hex;
 
 const ENV: &str = "env-1";
@@ -67,6 +68,28 @@ fn the_digest_is_sha256_of_the_canonical_json_without_the_digest() {
     // Key order and whitespace do not matter: the canonical form decides.
     let reordered: Value = serde_json::from_str(&format!(" {{ \"seq\" : 0 , {} ", &canonical[1..])).unwrap();
     assert_eq!(digest_of(&reordered), entry.digest);
+}
+
+#[test]
+fn an_entry_is_digested_as_its_json_line_is() {
+    let odd = "r\u{1}\"é\u{1F600}\u{FFFD}";
+    let decided = || Decided { reviewer_id: Some(odd.into()), verdict: Some(Verdict::Rejected), ..Decided::default() };
+    let at = Timestamp::from_millis(1_795_600_800_000);
+    let far = Head { seq: EXACT_INTEGER + 7, digest: "sha256:x".into() };
+    let mut entries = chain(1, 4);
+    entries.extend(lanes(2, 2));
+    entries.push(Entry::in_lane(odd, id(3), odd, EntryKind::Unknown, at, decided()));
+    entries.push(Entry::after(Some(&far), ENV, id(4), EntryKind::Cancel, at, decided()));
+    for entry in &entries {
+        assert_eq!(entry.digest, digest_of(&entry.to_value()), "{entry:?}");
+    }
+    for lane in ["", odd] {
+        let mut value = serde_json::json!({"environmentId": odd, "interventionId": "i", "kind": "genesis"});
+        if !lane.is_empty() {
+            value["lane"] = Value::String(lane.into());
+        }
+        assert_eq!(genesis(odd, "i", lane), digest_of(&value));
+    }
 }
 
 #[test]

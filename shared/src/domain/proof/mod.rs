@@ -12,34 +12,32 @@ pub use shown::{
     action_lines, check_action, shown, shown_details, shown_field, Shown, DEFAULT_TITLE, MAX_ACTION_BYTES,
 };
 
-use sha2::{Digest, Sha256};
+pub use crate::domain::canonical::{canonical, sha256_digest, DIGEST_PREFIX};
 
-/// The prefix of every digest this product writes (`sha256:` and 64 lowercase hex digits).
-pub const DIGEST_PREFIX: &str = "sha256:";
-
-/// RFC 8785 canonical JSON of `value`: the same bytes for the same content in any key order.
-pub fn canonical(value: &serde_json::Value) -> Vec<u8> {
-    // Only a non-finite number fails, and a serde_json::Value cannot hold one.
-    serde_json_canonicalizer::to_vec(value).unwrap_or_default()
-}
-
-/// `sha256:<hex>` of `bytes`.
-pub fn sha256_digest(bytes: &[u8]) -> String {
-    let hash = Sha256::digest(bytes);
-    let mut out = String::with_capacity(DIGEST_PREFIX.len() + 64);
-    out.push_str(DIGEST_PREFIX);
-    for byte in hash {
-        out.push_str(&format!("{byte:02x}"));
-    }
-    out
-}
+use crate::domain::canonical::write_canonical;
+use crate::domain::model::Intervention;
 
 /// The digest a continuation carries: SHA-256 of the canonical JSON of `{"action": …, "shown": …}`
 /// (`action` null when none was given). A consumer recomputes it from its own copy of the action and the
 /// continuation's `shown`.
 pub fn decision_digest(action: Option<&serde_json::Value>, shown: &serde_json::Value) -> String {
-    let bound = serde_json::json!({ "action": action, "shown": shown });
-    sha256_digest(&canonical(&bound))
+    // The canonical JSON of that object, written around the two without copying them ("action" < "shown").
+    let mut bytes = Vec::with_capacity(4096);
+    bytes.extend_from_slice(b"{\"action\":");
+    write_canonical(action.unwrap_or(&serde_json::Value::Null), &mut bytes);
+    bytes.extend_from_slice(b",\"shown\":");
+    write_canonical(shown, &mut bytes);
+    bytes.push(b'}');
+    sha256_digest(&bytes)
+}
+
+/// The digest of `intervention`'s decision: the one kept at creation, or, for an intervention stored
+/// before it was kept, computed from `shown` (its presented document).
+pub fn intervention_digest(intervention: &Intervention, shown: &Shown) -> String {
+    match &intervention.decision_digest {
+        Some(digest) => digest.clone(),
+        None => decision_digest(intervention.action.as_ref(), shown),
+    }
 }
 
 /// Checks a received continuation (its JSON) against the consumer's own copy of the action: its `digest`
@@ -72,6 +70,10 @@ mod tests {
             serde_json::from_str(r#"{"refund":{"currency":"EUR","amount":"120.50","order":"A-1001"}}"#).unwrap();
         let shown = json!({"title": "Refund", "fields": []});
         assert_eq!(decision_digest(Some(&a), &shown), decision_digest(Some(&b), &shown));
+        let bound =
+            |action: Option<&serde_json::Value>| sha256_digest(&canonical(&json!({"action": action, "shown": shown})));
+        assert_eq!(decision_digest(Some(&a), &shown), bound(Some(&a)));
+        assert_eq!(decision_digest(None, &shown), bound(None));
         assert_ne!(decision_digest(Some(&a), &shown), decision_digest(None, &shown));
         let altered = json!({"refund": {"order": "A-1001", "amount": "1200.50", "currency": "EUR"}});
         assert_ne!(decision_digest(Some(&a), &shown), decision_digest(Some(&altered), &shown));

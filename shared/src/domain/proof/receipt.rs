@@ -37,11 +37,16 @@ pub struct Receipt {
 
 /// The 32 bytes a receipt signs: SHA-256 of the canonical JSON of `continuation` without `receipt`.
 pub fn signed_message(continuation: &serde_json::Value) -> [u8; 32] {
-    let mut unsigned = continuation.clone();
-    if let Some(object) = unsigned.as_object_mut() {
-        object.remove("receipt");
-    }
-    Sha256::digest(canonical(&unsigned)).into()
+    let canonical = match continuation.as_object() {
+        // Copied only when there is a receipt to leave out: the publisher signs continuations without one.
+        Some(object) if object.contains_key("receipt") => {
+            let mut unsigned = object.clone();
+            unsigned.remove("receipt");
+            canonical(&serde_json::Value::Object(unsigned))
+        }
+        _ => canonical(continuation),
+    };
+    Sha256::digest(canonical).into()
 }
 
 /// A P-256 signing key with its id: the embedded default's receipt key.
