@@ -152,7 +152,7 @@ async fn send_in_span(
     if let Some(reason) = withdrawn(&intervention, message, now) {
         let parked = message.clone().parked(now, reason);
         store.settle_message(&parked, parked.slot(intervention.expires_at)).await?;
-        return Ok(counted(&intervention, message, MessageOutcome::Withdrawn, reason));
+        return Ok(counted(message, MessageOutcome::Withdrawn, reason));
     }
     let Some(claimed) = store.claim_message(&intervention.id, &message.id, &message::claim(now)).await? else {
         return Ok(MessageOutcome::NotMine);
@@ -173,18 +173,17 @@ async fn send_in_span(
     let outcome =
         if outcome == MessageOutcome::Retrying && settled.parked.is_some() { MessageOutcome::Parked } else { outcome };
     store.settle_message(&settled, settled.slot(intervention.expires_at)).await?;
-    Ok(counted(&intervention, &settled, outcome, &note))
+    Ok(counted(&settled, outcome, &note))
 }
 
-/// Logs one line, under its intervention's ids, and counts a message's outcome by channel.
-fn counted(intervention: &Intervention, message: &Message, outcome: MessageOutcome, note: &str) -> MessageOutcome {
+/// Logs one line (in the message's span, under its intervention's ids) and counts a message's outcome by
+/// channel.
+fn counted(message: &Message, outcome: MessageOutcome, note: &str) -> MessageOutcome {
     let channel = message.channel.as_str();
     metrics::counter!(metric::MESSAGES, "channel" => channel, "outcome" => outcome.as_str()).increment(1);
     if outcome == MessageOutcome::Parked {
         metrics::counter!(metric::MESSAGES_PARKED).increment(1);
     }
-    let i = intervention;
-    let _span = telemetry::span_with_ids("message", &i.correlation_id, &i.id, &i.environment_id).entered();
     match outcome {
         MessageOutcome::Sent => tracing::info!(message_id = %message.id, channel, "message sent"),
         MessageOutcome::Parked => tracing::warn!(message_id = %message.id, channel, reason = note, "message parked"),
