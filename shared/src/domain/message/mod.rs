@@ -187,6 +187,35 @@ pub fn claim(now: Timestamp) -> Claim {
 }
 
 impl Message {
+    /// A message as it is recorded at `now`: not tried yet.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recorded(
+        id: String,
+        intervention_id: InterventionId,
+        kind: MessageKind,
+        reviewer: Option<usize>,
+        channel: Channel,
+        to: Vec<String>,
+        links: MessageLinks,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            id,
+            intervention_id,
+            kind,
+            reviewer,
+            channel,
+            to,
+            links,
+            recorded_at: now,
+            attempts: 0,
+            retry_at: None,
+            sent: None,
+            parked: None,
+            closed_at: None,
+        }
+    }
+
     /// Where it sits in the outbox; `None` once there is nothing more to do with it.
     pub fn slot(&self, expires_at: Timestamp) -> Option<Slot> {
         match (&self.sent, &self.parked) {
@@ -300,21 +329,17 @@ pub fn plan_requests(
     for (reviewer, notify) in targets {
         let links = links(reviewer);
         for (channel, to) in notify.channels() {
-            messages.push(Message {
-                id: format!("{}.r{}", intervention.id, messages.len()),
-                intervention_id: intervention.id,
-                kind: MessageKind::Request,
+            let id = format!("{}.r{}", intervention.id, messages.len());
+            messages.push(Message::recorded(
+                id,
+                intervention.id,
+                MessageKind::Request,
                 reviewer,
                 channel,
                 to,
-                links: links.clone(),
-                recorded_at: now,
-                attempts: 0,
-                retry_at: None,
-                sent: None,
-                parked: None,
-                closed_at: None,
-            });
+                links.clone(),
+                now,
+            ));
         }
     }
     messages
@@ -332,16 +357,19 @@ pub fn plan_reminders(intervention: &Intervention, requests: &[Message], now: Ti
         .iter()
         .filter(|m| m.kind == MessageKind::Request && m.reviewer.is_some_and(reminded))
         .enumerate()
-        .map(|(n, request)| Message {
-            id: format!("{}.m{n}", intervention.id),
-            kind: MessageKind::Reminder,
-            recorded_at: now,
-            attempts: 0,
-            retry_at: None,
-            sent: None,
-            parked: None,
-            closed_at: None,
-            ..request.clone()
+        .map(|(n, request)| {
+            let id = format!("{}.m{n}", intervention.id);
+            let (to, links) = (request.to.clone(), request.links.clone());
+            Message::recorded(
+                id,
+                request.intervention_id,
+                MessageKind::Reminder,
+                request.reviewer,
+                request.channel,
+                to,
+                links,
+                now,
+            )
         })
         .collect()
 }

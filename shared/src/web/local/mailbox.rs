@@ -9,13 +9,14 @@ use axum::http::{header, HeaderValue};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{middleware, Router};
-use maud::{html, Markup, DOCTYPE};
+use maud::{html, Markup};
 use serde_json::Value;
 
 use crate::channels::read::{email_header, email_part};
 use crate::memory::{Delivered, Mailbox};
 use crate::web::error::HttpError;
 use crate::web::local::access::loopback_only;
+use crate::web::pages::layout::layout;
 
 /// The mailbox routes: `GET /mailbox` (the list) and `GET /mailbox/{n}` (one message), on loopback.
 pub(super) fn mailbox_router(mailbox: Arc<Mailbox>) -> Router {
@@ -24,22 +25,6 @@ pub(super) fn mailbox_router(mailbox: Arc<Mailbox>) -> Router {
         .route("/mailbox/{n}", get(one))
         .route_layer(middleware::from_fn(loopback_only))
         .with_state(mailbox)
-}
-
-fn page(title: &str, content: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="robots" content="noindex";
-                title { (title) }
-                link rel="stylesheet" href="/assets/intervention.css";
-            }
-            body { main.card { (content) } }
-        }
-    }
 }
 
 /// What the list says of one message: its channel, recipients and subject (or first line).
@@ -80,7 +65,7 @@ async fn list(State(mailbox): State<Arc<Mailbox>>) -> Html<String> {
             }
         }
     };
-    Html(page("Mailbox", content).into_string())
+    Html(layout("Mailbox", content).into_string())
 }
 
 async fn one(State(mailbox): State<Arc<Mailbox>>, Path(n): Path<String>) -> Response {
@@ -106,7 +91,7 @@ async fn one(State(mailbox): State<Arc<Mailbox>>, Path(n): Path<String>) -> Resp
                 (blocks(&message.blocks))
                 p { a href="/mailbox" { "Back to the mailbox" } }
             };
-            Html(page("Slack message", content).into_string()).into_response()
+            Html(layout("Slack message", content).into_string()).into_response()
         }
         Delivered::Teams { channel, card } => {
             let content = html! {
@@ -114,7 +99,7 @@ async fn one(State(mailbox): State<Arc<Mailbox>>, Path(n): Path<String>) -> Resp
                 (adaptive_card(&card.payload["attachments"][0]["content"]))
                 p { a href="/mailbox" { "Back to the mailbox" } }
             };
-            Html(page("Teams card", content).into_string()).into_response()
+            Html(layout("Teams card", content).into_string()).into_response()
         }
     }
 }

@@ -11,7 +11,7 @@ pub const STYLESHEET_HREF: &str = "../assets/intervention.css";
 pub const STYLESHEET: &str = include_str!("intervention.css");
 
 /// A whole page: `title` in the head, `content` in the card.
-pub(super) fn layout(title: &str, content: Markup) -> Markup {
+pub(crate) fn layout(title: &str, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {

@@ -10,7 +10,7 @@
 mod field;
 mod form;
 mod input;
-mod layout;
+pub(crate) mod layout;
 mod outcome;
 
 pub use field::FieldView;
