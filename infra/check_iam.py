@@ -42,7 +42,7 @@ ENVIRONMENT_INDEX = "${Table.Arn}/index/byEnvironment"
 CORRELATION_INDEX = "${Table.Arn}/index/byCorrelation"
 # Task tokens are not IAM resources: these actions support no resource-level permissions, so "*" is
 # their only valid Resource (checked below against the Service Authorization Reference's data).
-TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat"}
+TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat", "states:SendTaskFailure"}
 # Receipts (receipts_from_env): KMS signs with the template's key, and form-page reads its public half.
 RECEIPT_ENV = {"RECEIPT_KMS_KEY_IDS": "ReceiptKey.Arn"}
 SIGN_RECEIPTS = {"kms:Sign": {"ReceiptKey.Arn"}}
@@ -91,6 +91,8 @@ SCHEDULER_ENV = {
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
 #                on the byEnvironment index (the listing).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
+#                an operator's cancel fails a waiting run's task (SendTaskFailure, under the delivery's
+#                claim: UpdateItem),
 #                Query on the table (the continuations already queued: "too late"), the cancel
 #                TransactWriteItems: Update (cancel) and Put (its decision log entry), DeleteSchedule (its
 #                timer); its asynchronous on-failure destination (sqs:SendMessage).
@@ -195,6 +197,7 @@ EXPECTED = {
             "dynamodb:PutItem": {"Table.Arn"},
             "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
             "sqs:SendMessage": {"CancelDeadLetterQueue.Arn"},
+            "states:SendTaskFailure": {"*"},
         },
         SCHEDULER_ENV,
     ),

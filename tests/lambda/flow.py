@@ -785,6 +785,8 @@ def steps(workdir, port):
          machine.creation_retried, ["S1"]),
         ("S12", "TaskTimedOut on the attach's heartbeat (scripted): run FAILED, cancel (FAILED event) expires the link",
          machine.heartbeat_refused, ["S1"]),
+        ("S13", "operator cancel of a waiting run: the execution FAILED at once with InterventionCancelled",
+         machine.operator_cancelled, ["S1"]),
         ("S10", "the task tokens: in no record and no execution output", machine.token_nowhere, ["S1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),

@@ -525,6 +525,29 @@ class Sfn:
                 f"expired (GET), 410 (POST); no timer, no continuation item, nothing queued (and after a sweep), "
                 f"no SendTaskSuccess")
 
+    # ------------------------------------------------------------------------------------------ S13
+    def operator_cancelled(self):
+        """An operator's cancel of a waiting run's intervention fails the run at once with InterventionCancelled."""
+        machine = self.machine("refund-waiting", self.example(WAITING))
+        arn = self.start(machine, self.example_input())
+        attach, token, created, link = self.paused(arn)
+        intervention_id = created["interventionId"]
+        started = time.monotonic()
+        rc, out, err = self.invoke(self.flow.port, "cancel", self.flow.file("sfn-operator-cancel.json", {"interventionId": intervention_id}))
+        self.check(rc == 0, f"cargo lambda invoke cancel exited {rc}: {err.strip()[-600:]}")
+        answer = json.loads(out)
+        self.check(self.cancelled_only(answer, intervention_id), f"cancel answered {out}")
+        described = self.ended(arn, seconds=30)
+        took = time.monotonic() - started
+        self.check(described["status"] == "FAILED" and described.get("error") == "InterventionCancelled",
+                   f"the run is {described['status']} {described.get('error')}: {described.get('cause')}")
+        self.expect_expired(link)
+        _, record = self.record(intervention_id)
+        self.task_gone(record, "InterventionCancelled")
+        return (f"cancel answered {json.dumps(answer)}; the execution FAILED with InterventionCancelled "
+                f"{took:.1f} s after the cancel (its heartbeat was 87300 s away); the link 410; the record's task: gone, "
+                f"InterventionCancelled")
+
     def sweep_messages(self):
         self.sweep()
         return self.drain()

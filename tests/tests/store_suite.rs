@@ -16,7 +16,7 @@ use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use human_intervention::domain::time::{Clock, Timestamp};
 use human_intervention::ports::store::{CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
-use human_intervention::service::{deliver_task, export_log, Cancellation, SubmitResult, View};
+use human_intervention::service::{deliver_task, export_log, Cancellation, SubmitResult, View, CANCELLED_ERROR};
 use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
 use serde_json::{json, Value};
@@ -68,6 +68,7 @@ fn at(millis: i64) -> Timestamp {
 }
 
 on_both_stores!(
+    an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_and_a_run_that_ended_is_not_told,
     messages_are_recorded_with_their_intervention_claimed_by_one_sender_and_slotted_as_the_domain_says,
     a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on_their_channels,
     a_reminder_decided_before_the_waiting_run_went_is_refused_after,
@@ -927,4 +928,29 @@ async fn a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on
     // Fired again: refused, and no second set of reminders.
     b.service.fire_reminder(&id).await.unwrap();
     assert_eq!(b.store.messages(&id).await.unwrap().len(), messages.len(), "{}", b.name);
+}
+
+async fn an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_and_a_run_that_ended_is_not_told(
+    b: Bench,
+) {
+    let (id, token) = b.create(&input()).await;
+    b.attach(id, "task-1").await.expect("attached");
+    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(b.tasks.failure("task-1").as_deref(), Some(CANCELLED_ERROR), "{}: failed at once", b.name);
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], "gone", "{}: {record}", b.name);
+    assert_eq!(record["task"]["reason"], CANCELLED_ERROR, "{}: {record}", b.name);
+    assert!(matches!(b.view(&token).await, View::Rejected(Rejection::Expired)), "{}", b.name);
+    // Cancelled again: the run was told once.
+    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(b.tasks.succeed_calls(), 0, "{}", b.name);
+
+    // A run that ended (the cancel rule's event) is gone: it is not told.
+    let mut other = input();
+    other["correlationId"] = json!("ended-run");
+    let (ended, _) = b.create(&other).await;
+    b.attach(ended, "task-2").await.expect("attached");
+    let answers = b.service.cancel_run("ended-run").await.unwrap();
+    assert_eq!(answers, [(ended, Cancellation::Cancelled)], "{}", b.name);
+    assert_eq!(b.tasks.failure("task-2"), None, "{}: the ended run is not failed", b.name);
 }

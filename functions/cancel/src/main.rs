@@ -1,7 +1,8 @@
 //! Cancel: invoked by the EventBridge rule on Step Functions execution status changes (ABORTED, FAILED,
 //! TIMED_OUT), it cancels every intervention of that execution (correlation id = the execution's ARN)
-//! that nothing answered yet; an operator may invoke it with `{"interventionId": …}`. A cancel that comes
-//! after a submission or a timeout was accepted changes nothing and says so ("tooLate").
+//! that nothing answered yet; an operator may invoke it with `{"interventionId": …}`, which also fails a run
+//! waiting on it at once (`InterventionCancelled`). A cancel that comes after a submission or a timeout was
+//! accepted changes nothing and says so ("tooLate").
 
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let store = human_intervention::aws::store_from_env(&config)?;
     let service = Service::without_links(Arc::new(store), Arc::new(SystemClock));
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
+    // An operator's cancel fails a run that waits on the intervention at once (SendTaskFailure).
+    let service = service.with_tasks(Arc::new(human_intervention::aws::tasks_from_env(&config)));
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| handle(&service, event))).await
 }
 

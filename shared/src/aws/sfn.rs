@@ -71,4 +71,21 @@ impl TaskNotifier for StepFunctionsTasks {
         sent.map_err(answer_error)?;
         Ok(())
     }
+
+    async fn fail(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), TaskError> {
+        // One attempt, as an answer: a retry after a lost reply would be refused as already answered.
+        let once = aws_sdk_sfn::config::Builder::default().retry_config(RetryConfig::disabled());
+        let sent = self
+            .client
+            .send_task_failure()
+            .task_token(token.expose())
+            .error(error)
+            .cause(cause)
+            .customize()
+            .config_override(once)
+            .send()
+            .await;
+        sent.map_err(answer_error)?;
+        Ok(())
+    }
 }

@@ -15,6 +15,8 @@ struct Tasks {
     open: Vec<String>,
     /// Tokens answered, with the output.
     answered: HashMap<String, String>,
+    /// Tokens failed, with the error's name.
+    failed: HashMap<String, String>,
     /// Calls of `succeed`, answered or refused.
     succeed_calls: usize,
     /// Failures to answer with before behaving again (e.g. throttling).
@@ -57,6 +59,11 @@ impl MemoryTasks {
         self.tasks().answered.get(token).cloned()
     }
 
+    /// The error a token was failed with.
+    pub fn failure(&self, token: &str) -> Option<String> {
+        self.tasks().failed.get(token).cloned()
+    }
+
     /// How many times `succeed` was called, whatever the answer.
     pub fn succeed_calls(&self) -> usize {
         self.tasks().succeed_calls
@@ -67,7 +74,7 @@ impl MemoryTasks {
             tasks.unavailable -= 1;
             return Err(TaskError::Unavailable("ThrottlingException (in memory)".into()));
         }
-        if tasks.answered.contains_key(token.expose()) {
+        if tasks.answered.contains_key(token.expose()) || tasks.failed.contains_key(token.expose()) {
             return Err(TaskError::Gone(TaskGone::TimedOut));
         }
         if !tasks.open.iter().any(|t| t == token.expose()) {
@@ -89,6 +96,14 @@ impl TaskNotifier for MemoryTasks {
         Self::check(&mut tasks, token)?;
         tasks.open.retain(|t| t != token.expose());
         tasks.answered.insert(token.expose().to_owned(), output.to_owned());
+        Ok(())
+    }
+
+    async fn fail(&self, token: &TaskToken, error: &str, _cause: &str) -> Result<(), TaskError> {
+        let mut tasks = self.tasks();
+        Self::check(&mut tasks, token)?;
+        tasks.open.retain(|t| t != token.expose());
+        tasks.failed.insert(token.expose().to_owned(), error.to_owned());
         Ok(())
     }
 }

@@ -27,4 +27,7 @@ pub trait TaskNotifier: Send + Sync {
 
     /// Ends the task with `output` (a JSON text) as its result.
     async fn succeed(&self, token: &TaskToken, output: &str) -> Result<(), TaskError>;
+
+    /// Ends the task with the named `error` (what the run's `Catch` routes on) and its `cause`.
+    async fn fail(&self, token: &TaskToken, error: &str, cause: &str) -> Result<(), TaskError>;
 }

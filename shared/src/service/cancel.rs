@@ -9,10 +9,12 @@ use futures_util::stream::{self, StreamExt};
 
 use super::{traced, Service, VOTE_ATTEMPTS};
 use crate::domain::id::InterventionId;
-use crate::domain::lifecycle;
+use crate::domain::lifecycle::{self, Settlement};
 use crate::domain::model::{Intervention, InterventionState};
+use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
 use crate::ports::store::{CancelOutcome, StoreError};
+use crate::ports::tasks::TaskError;
 use crate::telemetry::{self, metric};
 
 /// How many interventions of an ended run are cancelled at once: 500 take seconds, not minutes, and stay
@@ -28,6 +30,12 @@ pub const INDEX_WAIT: Duration = Duration::from_secs(1);
 
 /// An intervention of the run created this recently means its siblings may not be in the index yet.
 const INDEX_LAG_MILLIS: i64 = 10_000;
+
+/// The error an operator's cancel fails a waiting run with (what its `Catch` routes on).
+pub const CANCELLED_ERROR: &str = "InterventionCancelled";
+
+/// The cause that goes with it.
+const CANCELLED_CAUSE: &str = "The intervention was cancelled by an operator: its links answer Link has expired.";
 
 /// What a cancel answered.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,9 +61,37 @@ impl Service {
             telemetry::record_intervention_id(id);
             // Read first: the cancel's decision log entry follows the head read.
             let Some(intervention) = self.load(id).await? else { return Ok(Cancellation::NotFound) };
-            self.cancel_stored(intervention).await
+            let waiting = matches!(intervention.task, TaskStatus::Waiting { .. });
+            let cancellation = self.cancel_stored(intervention).await?;
+            // An operator's cancel tells a run that waits on it at once, instead of leaving it to its
+            // heartbeat (a run that ended is not told: it is gone).
+            if cancellation == Cancellation::Cancelled && waiting {
+                self.fail_waiting_run(id).await?;
+            }
+            Ok(cancellation)
         })
         .await
+    }
+
+    /// Fails the task of the run waiting on the cancelled intervention `id` with [`CANCELLED_ERROR`], once
+    /// (under the delivery's claim); records it gone with that name. A Step Functions that cannot be
+    /// reached leaves the run to its heartbeat, and says so.
+    async fn fail_waiting_run(&self, id: &InterventionId) -> Result<(), StoreError> {
+        let Some(tasks) = &self.tasks else { return Ok(()) };
+        let now = self.clock.now();
+        let Some(token) = self.store.claim_task(id, &lifecycle::claim(now)).await? else { return Ok(()) };
+        let settlement = match tasks.fail(&token, CANCELLED_ERROR, CANCELLED_CAUSE).await {
+            Ok(()) => {
+                tracing::info!(error = CANCELLED_ERROR, "the waiting run was failed: the intervention is cancelled");
+                Settlement::Gone(CANCELLED_ERROR.to_owned())
+            }
+            Err(TaskError::Gone(gone)) => Settlement::Gone(gone.code().to_owned()),
+            Err(error) => {
+                tracing::warn!(error = %error, "failing the waiting run failed; it ends at its heartbeat");
+                Settlement::Released
+            }
+        };
+        self.store.settle_task(id, &lifecycle::settle(&token, &settlement, now)).await
     }
 
     /// The store's cancel, decided on `read` and again on a fresh read while votes move the decision

@@ -36,7 +36,7 @@ mod view;
 mod vote;
 
 pub use attach::{AttachError, Attached};
-pub use cancel::{Cancellation, INDEX_LOOKS, INDEX_WAIT};
+pub use cancel::{Cancellation, CANCELLED_ERROR, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};
 pub use export::{export_log, Export, ExportError};
 pub use links::OptionLink;
