@@ -533,7 +533,8 @@ class Sfn:
         attach, token, created, link = self.paused(arn)
         intervention_id = created["interventionId"]
         started = time.monotonic()
-        rc, out, err = self.invoke(self.flow.port, "cancel", self.flow.file("sfn-operator-cancel.json", {"interventionId": intervention_id}))
+        request = {"interventionId": intervention_id, "by": "ops@example.com", "reason": "sent to the wrong person"}
+        rc, out, err = self.invoke(self.flow.port, "cancel", self.flow.file("sfn-operator-cancel.json", request))
         self.check(rc == 0, f"cargo lambda invoke cancel exited {rc}: {err.strip()[-600:]}")
         answer = json.loads(out)
         self.check(self.cancelled_only(answer, intervention_id), f"cancel answered {out}")
@@ -544,9 +545,13 @@ class Sfn:
         self.expect_expired(link)
         _, record = self.record(intervention_id)
         self.task_gone(record, "InterventionCancelled")
+        actions = record.get("actions", [])
+        self.check(len(actions) == 1 and actions[0].get("by") == "ops@example.com"
+                   and actions[0].get("reason") == "sent to the wrong person" and actions[0].get("action") == "cancel",
+                   f"the record's actions: {actions}")
         return (f"cancel answered {json.dumps(answer)}; the execution FAILED with InterventionCancelled "
                 f"{took:.1f} s after the cancel (its heartbeat was 87300 s away); the link 410; the record's task: gone, "
-                f"InterventionCancelled")
+                f"InterventionCancelled; its actions: {json.dumps(actions)}")
 
     def sweep_messages(self):
         self.sweep()

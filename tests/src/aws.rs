@@ -326,6 +326,9 @@ impl InterventionStore for FaultyStore {
     async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError> {
         self.inner.log_entries(environment_id).await
     }
+    async fn intervention_log(&self, id: &InterventionId) -> Result<Vec<Entry>, StoreError> {
+        self.inner.intervention_log(id).await
+    }
     async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.inner.last_checkpoint(environment_id).await
     }

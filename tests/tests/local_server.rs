@@ -625,3 +625,28 @@ async fn operator_routes_refuse_other_hosts_other_origins_and_bodies_not_declare
     let response = t.client.get(&link).header("host", "links.example.com").send().await.unwrap();
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn a_cancel_says_who_and_why_in_the_record_and_a_body_it_cannot_read_is_refused_by_name() {
+    let t = TestServer::start().await;
+    let (_, id) = t.create(&example()).await;
+    let url = format!("{}/interventions/{id}/cancel", t.url);
+    let unreadable = t.client.post(&url).body(r#"{"reasons": "typo"}"#).send().await.unwrap();
+    assert_eq!(unreadable.status(), 400);
+    let message = unreadable.json::<Value>().await.unwrap()["error"]["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("reason") && message.contains("unknown field"), "{message}");
+    let too_long = t.client.post(&url).body(json!({"reason": "x".repeat(501)}).to_string()).send().await.unwrap();
+    assert_eq!(too_long.status(), 400);
+    let cancelled = t.client.post(&url).body(r#"{"reason": "sent to the wrong person"}"#).send().await.unwrap();
+    assert_eq!(cancelled.status(), 200);
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    let actions = record["actions"].as_array().expect("actions");
+    assert_eq!(actions.len(), 1, "{record}");
+    assert_eq!(
+        (&actions[0]["action"], &actions[0]["by"], &actions[0]["reason"]),
+        (&json!("cancel"), &json!("local operator"), &json!("sent to the wrong person")),
+        "{record}"
+    );
+    assert!(actions[0]["at"].is_string(), "{record}");
+}

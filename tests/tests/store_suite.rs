@@ -836,7 +836,7 @@ async fn a_cancel_or_timeout_decided_before_a_vote_was_counted_is_stale_and_appe
     let (id, tokens) = b.create(&quorum(&["a", "b", "c"], 2)).await;
     let before = b.store.get(&id).await.unwrap().unwrap();
     assert!(accepted(&b.vote(&tokens["a"], "approve", "v1").await), "{}", b.name);
-    let cancel = lifecycle::cancel(&before, b.clock.now());
+    let cancel = lifecycle::cancel(&before, b.clock.now(), None);
     let refused = b.store.cancel(&before, &cancel).await.unwrap();
     assert!(matches!(refused, CancelOutcome::Stale), "{}: {refused:?}", b.name);
     b.clock.set(at(EXPIRY + 60_000));
@@ -935,11 +935,27 @@ async fn an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_a
 ) {
     let (id, token) = b.create(&input()).await;
     b.attach(id, "task-1").await.expect("attached");
-    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    let ops = lifecycle::Operator::new("ops@example.com", Some("sent to the wrong person")).unwrap();
+    assert_eq!(b.service.cancel_as(&id, Some(&ops)).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
     assert_eq!(b.tasks.failure("task-1").as_deref(), Some(CANCELLED_ERROR), "{}: failed at once", b.name);
     let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
     assert_eq!(record["task"]["state"], "gone", "{}: {record}", b.name);
     assert_eq!(record["task"]["reason"], CANCELLED_ERROR, "{}: {record}", b.name);
+    // The audit trail: who, what, when and why, from the cancel's own decision log entry.
+    let when = b.clock.now().to_rfc3339();
+    let expected =
+        json!([{"action": "cancel", "by": "ops@example.com", "at": when, "reason": "sent to the wrong person"}]);
+    assert_eq!(record["actions"], expected, "{}", b.name);
+    let entries = b.store.intervention_log(&id).await.unwrap();
+    assert_eq!(entries.len(), 1, "{}", b.name);
+    let export = export_log(b.store.as_ref(), "prod-eu", at(EXPIRY)).await.expect("exported");
+    let verified = verify(&export.text).expect("the export with the operator's entry verifies");
+    assert_eq!(verified.entries, 1, "{}", b.name);
+    let schema = intervention_tests::validator(intervention_tests::DECISION_LOG_SCHEMA);
+    for line in export.text.lines() {
+        let problems = intervention_tests::violations(&schema, &serde_json::from_str(line).unwrap());
+        assert!(problems.is_empty(), "{}: {line} breaks the schema: {problems:?}", b.name);
+    }
     assert!(matches!(b.view(&token).await, View::Rejected(Rejection::Expired)), "{}", b.name);
     // Cancelled again: the run was told once.
     assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);

@@ -37,7 +37,7 @@ async fn handle(service: &Service, event: LambdaEvent<Value>) -> Result<Value, D
 async fn cancel(service: &Service, event: &Value) -> Result<Value, InvocationError> {
     let answers: Vec<(InterventionId, Cancellation)> = match CancelRequest::from_event(event)? {
         CancelRequest::Run(correlation_id) => service.cancel_run(&correlation_id).await?,
-        CancelRequest::Intervention(id) => vec![(id, service.cancel(&id).await?)],
+        CancelRequest::Intervention(id, operator) => vec![(id, service.cancel_as(&id, Some(&operator)).await?)],
         CancelRequest::Ignored(status) => return Ok(json!({ "cancelled": [], "tooLate": [], "ignored": status })),
     };
     let mut cancelled = Vec::new();

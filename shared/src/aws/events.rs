@@ -5,17 +5,21 @@ use serde_json::Value;
 
 use crate::aws::lambda::InvocationError;
 use crate::domain::id::InterventionId;
+use crate::domain::lifecycle::Operator;
 
 /// The execution statuses after which nothing can resume the run: its interventions are cancelled.
 pub const ENDED_STATUSES: [&str; 3] = ["ABORTED", "FAILED", "TIMED_OUT"];
+
+/// Who an operator's direct cancel is recorded as when the invoker names no one (`"by"`).
+pub const DIRECT_INVOKE: &str = "operator (direct invoke of the cancel function)";
 
 /// What a cancel event asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancelRequest {
     /// The run with this correlation id (the execution's ARN) ended: cancel its interventions.
     Run(String),
-    /// Cancel this one intervention.
-    Intervention(InterventionId),
+    /// Cancel this one intervention: an operator's action, who and why.
+    Intervention(InterventionId, Operator),
     /// An execution status after which the run may still be answered (e.g. SUCCEEDED, RUNNING): nothing.
     Ignored(String),
 }
@@ -29,7 +33,11 @@ impl CancelRequest {
                 .as_str()
                 .and_then(InterventionId::parse)
                 .ok_or_else(|| bad("interventionId is not an intervention id"))?;
-            return Ok(Self::Intervention(id));
+            let text = |name: &str| event.get(name).and_then(Value::as_str);
+            // Who: as the invoker names itself (its IAM identity is in CloudTrail's record of the Invoke).
+            let operator = Operator::new(text("by").unwrap_or(DIRECT_INVOKE), text("reason"))
+                .map_err(InvocationError::InvalidCancelEvent)?;
+            return Ok(Self::Intervention(id, operator));
         }
         let kind = event.get("detail-type").and_then(Value::as_str);
         if event.get("source").and_then(Value::as_str) != Some("aws.states")
@@ -89,11 +97,21 @@ mod tests {
         let id = InterventionId::random().unwrap();
         assert_eq!(
             CancelRequest::from_event(&json!({ "interventionId": id.to_string() })).unwrap(),
-            CancelRequest::Intervention(id)
+            CancelRequest::Intervention(id, Operator::new(DIRECT_INVOKE, None).unwrap())
+        );
+        let named =
+            json!({ "interventionId": id.to_string(), "by": "ops@example.com", "reason": "sent to the wrong person" });
+        assert_eq!(
+            CancelRequest::from_event(&named).unwrap(),
+            CancelRequest::Intervention(
+                id,
+                Operator::new("ops@example.com", Some("sent to the wrong person")).unwrap()
+            )
         );
         for bad in [
             json!({}),
             json!({ "interventionId": "x" }),
+            json!({ "interventionId": id.to_string(), "reason": "x".repeat(501) }),
             json!({ "source": "aws.states", "detail-type": "Step Functions Execution Status Change" }),
         ] {
             let error = CancelRequest::from_event(&bad).unwrap_err();

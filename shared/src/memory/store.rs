@@ -432,6 +432,10 @@ impl InterventionStore for MemoryStore {
         Ok(tables.log.values().flatten().filter(|e| e.environment_id == environment_id).cloned().collect())
     }
 
+    async fn intervention_log(&self, id: &InterventionId) -> Result<Vec<Entry>, StoreError> {
+        Ok(self.lock()?.log.get(id).cloned().unwrap_or_default())
+    }
+
     async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
         Ok(self.lock()?.checkpoints.get(environment_id).and_then(|all| all.last()).cloned())
     }

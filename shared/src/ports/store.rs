@@ -287,6 +287,9 @@ pub trait InterventionStore: Send + Sync {
     /// decision, under its `seq`, and never again.
     async fn log_entries(&self, environment_id: &str) -> Result<Vec<Entry>, StoreError>;
 
+    /// The decision log entries of one intervention (its chain and its lanes), as stored; any order.
+    async fn intervention_log(&self, id: &InterventionId) -> Result<Vec<Entry>, StoreError>;
+
     /// The environment's last checkpoint of the decision log, if any.
     async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError>;
 

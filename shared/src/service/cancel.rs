@@ -9,7 +9,7 @@ use futures_util::stream::{self, StreamExt};
 
 use super::{traced, Service, VOTE_ATTEMPTS};
 use crate::domain::id::InterventionId;
-use crate::domain::lifecycle::{self, Settlement};
+use crate::domain::lifecycle::{self, Operator, Settlement};
 use crate::domain::model::{Intervention, InterventionState};
 use crate::domain::task::TaskStatus;
 use crate::domain::time::Timestamp;
@@ -57,12 +57,22 @@ impl Service {
     /// The run is no longer available: its link answers "Link has expired" from now on — but only while
     /// nothing was accepted or timed out; after that it is too late, and the record keeps its state.
     pub async fn cancel(&self, id: &InterventionId) -> Result<Cancellation, StoreError> {
+        self.cancel_as(id, None).await
+    }
+
+    /// [`Service::cancel`] by an operator, who and why recorded in the cancel's decision log entry (the
+    /// record's `actions`).
+    pub async fn cancel_as(
+        &self,
+        id: &InterventionId,
+        operator: Option<&Operator>,
+    ) -> Result<Cancellation, StoreError> {
         traced("cancel", |_| {}, async {
             telemetry::record_intervention_id(id);
             // Read first: the cancel's decision log entry follows the head read.
             let Some(intervention) = self.load(id).await? else { return Ok(Cancellation::NotFound) };
             let waiting = matches!(intervention.task, TaskStatus::Waiting { .. });
-            let cancellation = self.cancel_stored(intervention).await?;
+            let cancellation = self.cancel_stored(intervention, operator).await?;
             // An operator's cancel tells a run that waits on it at once, instead of leaving it to its
             // heartbeat (a run that ended is not told: it is gone).
             if cancellation == Cancellation::Cancelled && waiting {
@@ -96,11 +106,11 @@ impl Service {
 
     /// The store's cancel, decided on `read` and again on a fresh read while votes move the decision
     /// log; when it cancels, the timers the intervention has are removed.
-    async fn cancel_stored(&self, read: Intervention) -> Result<Cancellation, StoreError> {
+    async fn cancel_stored(&self, read: Intervention, operator: Option<&Operator>) -> Result<Cancellation, StoreError> {
         let (id, mut read) = (read.id, read);
         for _ in 0..VOTE_ATTEMPTS {
             let now = self.clock.now();
-            match self.store.cancel(&read, &lifecycle::cancel(&read, now)).await? {
+            match self.store.cancel(&read, &lifecycle::cancel(&read, now, operator)).await? {
                 CancelOutcome::Cancelled => {
                     tracing::info!("run cancelled");
                     metrics::counter!(metric::INTERVENTIONS_CANCELLED).increment(1);
@@ -205,7 +215,7 @@ impl Service {
             let created_at = Some(intervention.created_at);
             // The cancel's own guards on the copy read: a final one costs no write (a retry's case).
             let now = self.clock.now();
-            match lifecycle::cancel(&intervention, now).refusal(&intervention) {
+            match lifecycle::cancel(&intervention, now, None).refusal(&intervention) {
                 Some(lifecycle::CancelRefusal::AlreadyCancelled) => {
                     tracing::info!("run cancelled before");
                     return Ok((Cancellation::Cancelled, created_at));
@@ -215,7 +225,7 @@ impl Service {
                 }
                 Some(lifecycle::CancelRefusal::Moved) | None => {}
             }
-            Ok((self.cancel_stored(intervention).await?, created_at))
+            Ok((self.cancel_stored(intervention, None).await?, created_at))
         })
         .await
     }

@@ -50,7 +50,7 @@ pub use outbox::{
 };
 pub use receipt::{sign, sign_all};
 pub use records::{
-    InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, TaskRecord, SECRET_MASK,
+    ActionRecord, InterventionList, InterventionRecord, InterventionSummary, SubmissionRecord, TaskRecord, SECRET_MASK,
 };
 pub use submit::{Posted, SubmitRequest, SubmitResult};
 pub use view::{LivePage, View};

@@ -6,6 +6,7 @@ use serde::Serialize;
 use super::Service;
 use crate::domain::continuation::Continuation;
 use crate::domain::id::InterventionId;
+use crate::domain::ledger::{Entry, EntryKind};
 use crate::domain::message::{Channel, Message, MessageKind};
 use crate::domain::model::{Intervention, InterventionState, Submission};
 use crate::domain::proof::{self, Change};
@@ -57,6 +58,39 @@ pub struct InterventionRecord {
     /// The messages sent to its reviewers (never their links), by id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub messages: Vec<MessageRecord>,
+    /// What operators did to it, oldest first (from its decision log).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionRecord>,
+}
+
+/// An operator's action on an intervention, in a record: what, who, when and why.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ActionRecord {
+    /// What was done: `cancel`.
+    pub action: EntryKind,
+    /// Who did it.
+    pub by: String,
+    /// When (RFC 3339).
+    pub at: String,
+    /// Why, as they said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ActionRecord {
+    /// The operators' actions among an intervention's log entries, oldest first.
+    fn of(entries: Vec<Entry>) -> Vec<Self> {
+        let mut actions: Vec<(u64, Self)> = entries
+            .into_iter()
+            .filter_map(|e| {
+                let by = e.by?;
+                Some((e.seq, Self { action: e.kind, by, at: e.at, reason: e.reason }))
+            })
+            .collect();
+        actions.sort_by_key(|(seq, _)| *seq);
+        actions.into_iter().map(|(_, a)| a).collect()
+    }
 }
 
 /// One message to a reviewer, in a record: where it went and how its sending ended, never its links.
@@ -239,6 +273,7 @@ impl InterventionRecord {
             decided_at: intervention.decision.as_ref().map(|d| d.at.to_rfc3339()),
             task: TaskRecord::of(&intervention.task),
             messages: messages.iter().map(|m| MessageRecord::new(intervention, m)).collect(),
+            actions: Vec::new(),
         }
     }
 }
@@ -296,7 +331,12 @@ impl Service {
         let Some(intervention) = self.store.get(id).await? else { return Ok(None) };
         let submissions = self.store.submissions(id).await?;
         let messages = if intervention.sends_messages() { self.store.messages(id).await? } else { Vec::new() };
-        Ok(Some(InterventionRecord::new(&intervention, &submissions, &messages, now)))
+        let mut record = InterventionRecord::new(&intervention, &submissions, &messages, now);
+        // Only a cancel is an operator's action so far: no other record reads the log.
+        if intervention.cancelled_at.is_some() {
+            record.actions = ActionRecord::of(self.store.intervention_log(id).await?);
+        }
+        Ok(Some(record))
     }
 
     /// A page of an environment's interventions, newest first.

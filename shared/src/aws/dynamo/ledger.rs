@@ -54,7 +54,7 @@ impl DynamoStore {
     }
 
     /// One intervention's entries, by `seq`.
-    async fn intervention_entries(&self, id: InterventionId) -> Result<Vec<Entry>, StoreError> {
+    pub(super) async fn intervention_entries(&self, id: InterventionId) -> Result<Vec<Entry>, StoreError> {
         let query = self
             .client
             .query()

@@ -303,6 +303,10 @@ impl InterventionStore for DynamoStore {
         self.log_entries_query(environment_id).await
     }
 
+    async fn intervention_log(&self, id: &InterventionId) -> Result<Vec<Entry>, StoreError> {
+        self.intervention_entries(*id).await
+    }
+
     async fn last_checkpoint(&self, environment_id: &str) -> Result<Option<Checkpoint>, StoreError> {
         self.last_checkpoint_query(environment_id).await
     }

@@ -89,6 +89,12 @@ pub struct Entry {
     /// The quorum's verdict (decisions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<Verdict>,
+    /// The operator who acted (an operator's action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Why, as the operator said (an operator's action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The digest of the entry before, or the chain's genesis for `seq` 0.
     pub prev: String,
     /// This entry's digest.
@@ -101,6 +107,8 @@ pub struct Entry {
 struct Sorted<'a> {
     at: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     continuation_id: Option<&'a str>,
     environment_id: &'a str,
     intervention_id: InterventionId,
@@ -108,6 +116,8 @@ struct Sorted<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     lane: Option<&'a str>,
     prev: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reviewer_id: Option<&'a str>,
     seq: u64,
@@ -134,17 +144,21 @@ impl<'a> From<&'a Entry> for Sorted<'a> {
             continuation_id,
             vote,
             verdict,
+            by,
+            reason,
             prev,
             digest: _,
         } = entry;
         Self {
             at,
+            by: by.as_deref(),
             continuation_id: continuation_id.as_deref(),
             environment_id,
             intervention_id: *intervention_id,
             kind: *kind,
             lane: lane.as_deref(),
             prev,
+            reason: reason.as_deref(),
             reviewer_id: reviewer_id.as_deref(),
             seq: *seq,
             submission_id: submission_id.as_deref(),
@@ -176,6 +190,10 @@ pub struct Decided {
     pub vote: Option<Vote>,
     /// The quorum's verdict.
     pub verdict: Option<Verdict>,
+    /// The operator who acted (an operator's action: a cancel by id).
+    pub by: Option<String>,
+    /// Why, as the operator said.
+    pub reason: Option<String>,
 }
 
 /// Which chain an entry is on: its intervention id and its lane (`""` for the intervention's chain).
@@ -272,6 +290,8 @@ impl Entry {
             continuation_id: decided.continuation_id,
             vote: decided.vote,
             verdict: decided.verdict,
+            by: decided.by,
+            reason: decided.reason,
             prev,
             digest: String::new(),
         }

@@ -22,6 +22,9 @@ fn chain(n: u8, len: usize) -> Vec<Entry> {
             continuation_id: Some(format!("{}:s{k}", id(n))),
             vote: Some(Vote::Approve),
             verdict: (kind == EntryKind::Decision).then_some(Verdict::Approved),
+            // An operator's who and why on some entries: covered by the digest like every field.
+            by: (k % 2 == 0).then(|| "arn:aws:iam::123456789012:user/ops".to_owned()),
+            reason: (k % 4 == 0).then(|| "the link went to the wrong person".to_owned()),
         };
         let at = Timestamp::from_millis(1_795_600_800_000 + k as i64 * 1000);
         entries.push(Entry::after(entries.last().map(Entry::head).as_ref(), ENV, id(n), kind, at, decided));
@@ -60,7 +63,7 @@ fn first_problem(text: &str) -> Problem {
 fn the_digest_is_sha256_of_the_canonical_json_without_the_digest() {
     let entry = &chain(1, 1)[0];
     let canonical = format!(
-        r#"{{"at":"2026-11-25T10:00:00.000Z","continuationId":"{id}:s0","environmentId":"env-1","interventionId":"{id}","kind":"vote","prev":"{prev}","reviewerId":"r0@example.com","seq":0,"submissionId":"s0","vote":"approve"}}"#,
+        r#"{{"at":"2026-11-25T10:00:00.000Z","by":"arn:aws:iam::123456789012:user/ops","continuationId":"{id}:s0","environmentId":"env-1","interventionId":"{id}","kind":"vote","prev":"{prev}","reason":"the link went to the wrong person","reviewerId":"r0@example.com","seq":0,"submissionId":"s0","vote":"approve"}}"#,
         id = id(1),
         prev = genesis(ENV, &id(1).to_string(), ""),
     );
@@ -166,17 +169,19 @@ fn a_kind_this_version_does_not_know_verifies_like_any_other() {
 }
 
 #[test]
-fn an_entry_never_holds_more_than_ids_kind_time_and_digests() {
+fn an_entry_never_holds_more_than_ids_kind_time_digests_and_an_operators_who_and_why() {
     let value = chain(1, 3)[2].to_value();
     let keys: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
     let allowed = [
         "at",
+        "by",
         "continuationId",
         "digest",
         "environmentId",
         "interventionId",
         "kind",
         "prev",
+        "reason",
         "reviewerId",
         "seq",
         "submissionId",

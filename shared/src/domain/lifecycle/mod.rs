@@ -306,9 +306,15 @@ fn explain_cancel(guard: &Guard, _: &Intervention) -> CancelRefusal {
 
 /// Cancelling the run at `now`: only while nothing answered it and the timeout was not queued. Decided
 /// on the item as stored, but appended after the log's head as `read` (a quorum's votes move it).
-pub fn cancel(read: &Intervention, now: Timestamp) -> Change<CancelRefusal> {
+pub fn cancel(read: &Intervention, now: Timestamp, operator: Option<&Operator>) -> Change<CancelRefusal> {
     let guards = vec![Guard::NotCancelled, Guard::NotTimedOut, Guard::Unanswered, Guard::log_head_of(read)];
-    let effects = vec![Effect::Cancel(now), logged(read, EntryKind::Cancel, now, Decided::default())];
+    // An operator's cancel says who and why in its log entry: the audit trail is the decision log.
+    let decided = Decided {
+        by: operator.map(|o| o.by.clone()),
+        reason: operator.and_then(|o| o.reason.clone()),
+        ..Decided::default()
+    };
+    let effects = vec![Effect::Cancel(now), logged(read, EntryKind::Cancel, now, decided)];
     Change { guards, effects, at: now, explain: explain_cancel }
 }
 
@@ -316,6 +322,40 @@ pub fn cancel(read: &Intervention, now: Timestamp) -> Change<CancelRefusal> {
 /// it was recorded. The publisher parks it instead.
 pub fn reminder_withdrawn(i: &Intervention) -> bool {
     !Guard::NotCancelled.holds(i) || !Guard::RunNotGone.holds(i)
+}
+
+/// Who acted on an intervention, and why: an operator's action, recorded in its decision log entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operator {
+    /// Who (the IAM principal, or "local operator").
+    pub by: String,
+    /// Why, as they said.
+    pub reason: Option<String>,
+}
+
+/// Longest operator name, in characters.
+pub const MAX_OPERATOR_CHARS: usize = 256;
+/// Longest reason, in characters.
+pub const MAX_REASON_CHARS: usize = 500;
+
+impl Operator {
+    /// Checks who and why: 1 to 256 and at most 500 characters, no control characters (a log line's
+    /// text); the refusal names what is wrong.
+    pub fn new(by: &str, reason: Option<&str>) -> Result<Self, String> {
+        let printable = |text: &str| !text.chars().any(|c| c.is_control() || c == '\u{FFFE}' || c == '\u{FFFF}');
+        if by.trim().is_empty() || by.chars().count() > MAX_OPERATOR_CHARS || !printable(by) {
+            return Err(format!(
+                "by: the operator must be 1 to {MAX_OPERATOR_CHARS} characters, none of them a control character"
+            ));
+        }
+        let reason = reason.map(str::trim).filter(|r| !r.is_empty());
+        if let Some(reason) = reason {
+            if reason.chars().count() > MAX_REASON_CHARS || !printable(reason) {
+                return Err(format!("reason: at most {MAX_REASON_CHARS} characters, none of them a control character"));
+            }
+        }
+        Ok(Self { by: by.to_owned(), reason: reason.map(str::to_owned) })
+    }
 }
 
 /// Why a task change did nothing.

@@ -61,7 +61,7 @@ fn a_vote_on_an_old_tally_is_stale_and_a_decided_quorum_says_how() {
     assert_eq!(i.tally, Tally { approvals: 2, rejections: 0 });
     assert_eq!(i.refusal_for(Some(2), now()), Some(Rejection::Decided(Verdict::Approved)));
     assert_eq!(i.first_answer.as_deref(), Some("c1"));
-    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&i, now(), None).refusal(&i), Some(CancelRefusal::TooLate));
 }
 
 #[test]
@@ -70,12 +70,12 @@ fn timeout_reminder_and_cancel_exclude_each_other_by_their_guards() {
     let expired = i.expires_at;
     assert_eq!(time_out(&i, "t", now()).unwrap_err(), TimeoutRefusal::NotDue);
     let change = time_out(&i, "t", expired).expect("due");
-    cancel(&i.clone(), now()).apply(&mut i).unwrap();
+    cancel(&i.clone(), now(), None).apply(&mut i).unwrap();
     assert_eq!(change.refusal(&i), Some(TimeoutRefusal::Cancelled));
-    assert_eq!(cancel(&i, now()).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
+    assert_eq!(cancel(&i, now(), None).refusal(&i), Some(CancelRefusal::AlreadyCancelled));
     let mut j = intervention(|_| {});
     change.apply(&mut j).unwrap();
-    assert_eq!(cancel(&j, now()).refusal(&j), Some(CancelRefusal::TooLate));
+    assert_eq!(cancel(&j, now(), None).refusal(&j), Some(CancelRefusal::TooLate));
     assert_eq!(j.first_answer.as_deref(), Some("t"));
 }
 
@@ -135,7 +135,7 @@ fn a_links_submissions_each_append_a_lane_and_never_wait_on_each_other() {
     assert_eq!(lanes, vec![(lane("s0"), 0, EntryKind::Submission), (lane("s1"), 0, EntryKind::Submission)]);
     assert_eq!(i.log_head, None, "lanes leave the intervention's chain where it is");
     // Answered: the cancel is too late and appends nothing.
-    assert_eq!(cancel(&i.clone(), now()).apply(&mut i), Err(CancelRefusal::TooLate));
+    assert_eq!(cancel(&i.clone(), now(), None).apply(&mut i), Err(CancelRefusal::TooLate));
     assert_eq!(i.log_head, None);
 }
 
@@ -159,7 +159,7 @@ fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
     assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(0));
     // A vote on the head before another is decided again (its tally moved too).
     assert_eq!(second.refusal(&i), Some(SubmissionRefusal::Stale));
-    assert_eq!(cancel(&read, now()).refusal(&i), Some(CancelRefusal::Moved));
-    cancel(&i.clone(), now()).apply(&mut i).unwrap();
+    assert_eq!(cancel(&read, now(), None).refusal(&i), Some(CancelRefusal::Moved));
+    cancel(&i.clone(), now(), None).apply(&mut i).unwrap();
     assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1), "the vote, then the cancel");
 }

@@ -14,6 +14,7 @@ use serde_json::json;
 
 use crate::domain::error::ConfigError;
 use crate::domain::id::InterventionId;
+use crate::domain::lifecycle;
 use crate::memory::MemoryQueue;
 use crate::service::{Cancellation, CreateError, Service};
 use crate::web::error::HttpError;
@@ -68,11 +69,47 @@ fn invalid_config(error: &ConfigError) -> Response {
 pub const TOO_LATE: &str =
     "Too late to cancel: a response was accepted (or the link timed out) and its continuation is queued.";
 
-async fn cancel(State(operator): State<Operator>, id: Result<Path<String>, PathRejection>) -> Response {
+/// Largest cancel body (`{"reason": …}`), in bytes.
+const MAX_CANCEL_BYTES: usize = 4 * 1024;
+
+/// Who acts on the local server's operator routes.
+pub const LOCAL_OPERATOR: &str = "local operator";
+
+/// A cancel's optional body: why.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelBody {
+    reason: Option<String>,
+}
+
+async fn cancel(
+    State(operator): State<Operator>,
+    id: Result<Path<String>, PathRejection>,
+    request: Request,
+) -> Response {
     let Some(id) = id.ok().and_then(|Path(id)| InterventionId::parse(&id)) else {
         return HttpError::NotFound("Not found").into_response();
     };
-    match operator.service.cancel(&id).await {
+    let body = match read_body(request.into_body(), MAX_CANCEL_BYTES).await {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    // No body: a cancel without a reason. A body says why, as JSON.
+    let reason = match body.is_empty() {
+        true => None,
+        false => match serde_json::from_slice::<CancelBody>(&body) {
+            Ok(body) => body.reason,
+            Err(error) => {
+                return HttpError::BadRequest(format!("the body must be {{\"reason\": \"…\"}}: {error}"))
+                    .into_response()
+            }
+        },
+    };
+    let actor = match lifecycle::Operator::new(LOCAL_OPERATOR, reason.as_deref()) {
+        Ok(actor) => actor,
+        Err(message) => return HttpError::BadRequest(message).into_response(),
+    };
+    match operator.service.cancel_as(&id, Some(&actor)).await {
         Ok(Cancellation::Cancelled) => {
             Json(json!({"interventionId": id.to_string(), "state": "cancelled"})).into_response()
         }
