@@ -190,15 +190,17 @@ impl FaultyStore {
 
 use human_intervention::domain::id::{InterventionId, SubmissionId};
 use human_intervention::domain::ledger::{Checkpoint, Entry};
-use human_intervention::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use human_intervention::domain::lifecycle::{
+    ActionRefusal, CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal,
+};
 use human_intervention::domain::message::{Claim, Message, Slot};
 use human_intervention::domain::model::TimeoutRefusal;
 use human_intervention::domain::model::{Intervention, Submission};
 use human_intervention::domain::task::TaskToken;
 use human_intervention::domain::time::Timestamp;
 use human_intervention::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
-    TimeoutOutcome,
+    Acceptance, ActionOutcome, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome,
+    StoreError, TimeoutOutcome,
 };
 
 #[async_trait::async_trait]
@@ -208,6 +210,15 @@ impl InterventionStore for FaultyStore {
     }
     async fn get(&self, id: &InterventionId) -> Result<Option<Intervention>, StoreError> {
         self.inner.get(id).await
+    }
+    async fn act(
+        &self,
+        intervention: &Intervention,
+        continuation: Option<&Continuation>,
+        messages: &[Message],
+        change: &Change<ActionRefusal>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.inner.act(intervention, continuation, messages, change).await
     }
     async fn find_submission(
         &self,

@@ -12,15 +12,17 @@ use tokio::sync::Notify;
 use crate::domain::continuation::{self, Continuation};
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
-use crate::domain::lifecycle::{CancelRefusal, Change, Effect, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::lifecycle::{
+    ActionRefusal, CancelRefusal, Change, Effect, ReminderBlock, SubmissionRefusal, TaskRefusal,
+};
 use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
 use crate::domain::task::{TaskStatus, TaskToken};
 use crate::domain::time::Timestamp;
 use crate::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
-    TimeoutOutcome,
+    Acceptance, ActionOutcome, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome,
+    StoreError, TimeoutOutcome,
 };
 
 #[derive(Default)]
@@ -264,6 +266,36 @@ impl InterventionStore for MemoryStore {
                 None => CancelOutcome::NotFound,
             },
         })
+    }
+
+    async fn act(
+        &self,
+        intervention: &Intervention,
+        continuation: Option<&Continuation>,
+        messages: &[Message],
+        change: &Change<ActionRefusal>,
+    ) -> Result<ActionOutcome, StoreError> {
+        let id = &intervention.id;
+        let mut guard = self.lock()?;
+        let tables = &mut *guard;
+        match tables.apply(id, change) {
+            None => return Ok(ActionOutcome::NotFound),
+            Some(Err(refusal)) => return Ok(ActionOutcome::Refused(refusal)),
+            Some(Ok(())) => {}
+        }
+        if let Some(continuation) = continuation {
+            tables.count_allowance(id, change.at);
+            tables.record_continuation(*id, continuation.clone(), change.at);
+        }
+        // Slotted by the expiry the change leaves (an extend's).
+        if let Some(stored) = tables.interventions.get(id).cloned() {
+            tables.record_messages(&stored, messages);
+        }
+        drop(guard);
+        if continuation.is_some() || !messages.is_empty() {
+            self.outbox_ready.notify_one();
+        }
+        Ok(ActionOutcome::Done)
     }
 
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
-use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::lifecycle::{ActionRefusal, CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, InterventionState, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
@@ -115,6 +115,17 @@ pub enum CancelOutcome {
     Stale,
 }
 
+/// What an operator's action (expire now, re-send, extend) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Applied with its decision log entry, its messages and its continuation, in one atomic step.
+    Done,
+    /// Nothing changed, for this reason ([`ActionRefusal::Moved`]: read again and decide again).
+    Refused(ActionRefusal),
+    /// No intervention with this id.
+    NotFound,
+}
+
 /// What attaching a task token did.
 #[derive(Debug, Clone)]
 pub enum AttachOutcome {
@@ -211,6 +222,19 @@ pub trait InterventionStore: Send + Sync {
         intervention: &Intervention,
         change: &Change<CancelRefusal>,
     ) -> Result<CancelOutcome, StoreError>;
+
+    /// An operator's action (`lifecycle::expire`, `resend`, `extend`), in one atomic step, only if the
+    /// guards of `change` (decided on `intervention` as read) hold on the stored item: applies its effects
+    /// and appends its decision log entry, records `messages` in the outbox (unsent, slotted by the expiry
+    /// the change leaves) and, with a `continuation` (an expiry's timeout continuation), records it in the
+    /// outbox and counts the allowance like the timeout.
+    async fn act(
+        &self,
+        intervention: &Intervention,
+        continuation: Option<&Continuation>,
+        messages: &[Message],
+        change: &Change<ActionRefusal>,
+    ) -> Result<ActionOutcome, StoreError>;
 
     /// The ids of the interventions of a run, by its correlation id (from an index, never a scan).
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError>;

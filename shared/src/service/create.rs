@@ -179,7 +179,12 @@ impl Service {
 
     /// The links a message to `reviewer` (`None`: the single link) carries: the form, and its buttons
     /// (`option_links`: one-click links where the form is one-click, else the form with the option chosen).
-    fn message_links(&self, keys: &LinkKeys, intervention: &Intervention, reviewer: Option<usize>) -> MessageLinks {
+    pub(super) fn message_links(
+        &self,
+        keys: &LinkKeys,
+        intervention: &Intervention,
+        reviewer: Option<usize>,
+    ) -> MessageLinks {
         let index = reviewer.map(|i| i as u8);
         let open = super::links::form_url(&self.base_url, keys, intervention, index);
         let options = self

@@ -20,6 +20,7 @@ use crate::ports::store::{InterventionStore, StoreError};
 use crate::ports::tasks::TaskNotifier;
 use crate::telemetry;
 
+mod actions;
 mod attach;
 mod cancel;
 mod create;
@@ -35,6 +36,7 @@ mod timeout;
 mod view;
 mod vote;
 
+pub use actions::{Acted, ActionDone, ResendTo};
 pub use attach::{AttachError, Attached};
 pub use cancel::{Cancellation, CANCELLED_ERROR, INDEX_LOOKS, INDEX_WAIT};
 pub use create::{CreateError, CreatedLink};

@@ -67,7 +67,7 @@ pub struct InterventionRecord {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ActionRecord {
-    /// What was done: `cancel`.
+    /// What was done: `cancel`, `expire`, `resend` or `extend`.
     pub action: EntryKind,
     /// Who did it.
     pub by: String,
@@ -76,6 +76,15 @@ pub struct ActionRecord {
     /// Why, as they said.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The reviewer a re-send went to alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reviewer_id: Option<String>,
+    /// The new expiry (an extend).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
+    /// The timeout continuation an expiry queued.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub continuation_id: Option<String>,
 }
 
 impl ActionRecord {
@@ -85,7 +94,16 @@ impl ActionRecord {
             .into_iter()
             .filter_map(|e| {
                 let by = e.by?;
-                Some((e.seq, Self { action: e.kind, by, at: e.at, reason: e.reason }))
+                let action = Self {
+                    action: e.kind,
+                    by,
+                    at: e.at,
+                    reason: e.reason,
+                    reviewer_id: e.reviewer_id,
+                    expires_at: e.expires_at,
+                    continuation_id: e.continuation_id,
+                };
+                Some((e.seq, action))
             })
             .collect();
         actions.sort_by_key(|(seq, _)| *seq);
@@ -332,8 +350,8 @@ impl Service {
         let submissions = self.store.submissions(id).await?;
         let messages = if intervention.sends_messages() { self.store.messages(id).await? } else { Vec::new() };
         let mut record = InterventionRecord::new(&intervention, &submissions, &messages, now);
-        // Only a cancel is an operator's action so far: no other record reads the log.
-        if intervention.cancelled_at.is_some() {
+        // An operator's action is on the intervention's chain: without a head, there is none.
+        if intervention.log_head.is_some() {
             record.actions = ActionRecord::of(self.store.intervention_log(id).await?);
         }
         Ok(Some(record))

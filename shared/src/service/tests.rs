@@ -1246,3 +1246,214 @@ fn receipts() -> &'static crate::memory::LocalReceipts {
     static KEYS: std::sync::OnceLock<crate::memory::LocalReceipts> = std::sync::OnceLock::new();
     KEYS.get_or_init(|| crate::memory::LocalReceipts::random("test").expect("a random receipt key"))
 }
+
+// An operator's actions: expire now, re-send, extend.
+
+fn operator(reason: &str) -> crate::domain::lifecycle::Operator {
+    crate::domain::lifecycle::Operator::new("arn:aws:iam::123456789012:user/ops", Some(reason)).unwrap()
+}
+
+fn refused_by(acted: Acted) -> crate::domain::lifecycle::ActionRefusal {
+    match acted {
+        Acted::Refused { refusal, .. } => refusal,
+        other => panic!("not refused: {other:?}"),
+    }
+}
+
+fn done(acted: Acted) -> ActionDone {
+    match acted {
+        Acted::Done(done) => done,
+        other => panic!("not done: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_operator_expires_now_the_timeout_continuation_queued_once_and_its_timers_removed() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let w = waiting();
+    let (created, token) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    assert_eq!(w.attach(id, "task-1").await.unwrap(), Attached::Waiting);
+    let expired = done(w.f.service.expire_as(&id, &operator("stuck")).await.unwrap());
+    assert_eq!(expired.state, InterventionState::TimedOut);
+    assert_eq!(expired.expires_at, Timestamp::from_millis(START).to_rfc3339());
+    assert_eq!(expired.continuation_id.as_deref(), Some(format!("{id}:timeout").as_str()));
+    assert!(matches!(w.f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    assert!(w.f.scheduler.take_due(Timestamp::from_millis(EXPIRY + 5)).is_empty(), "the timer is removed");
+    // The waiting run gets the timeout continuation from the publisher, as from the timer.
+    assert_eq!(w.publish().await, 1);
+    let output: Value = serde_json::from_str(&w.tasks.output("task-1").expect("the run was answered")).unwrap();
+    assert_eq!(output["outcome"], json!("timedOut"));
+    w.f.clock.set(Timestamp::from_millis(EXPIRY + 5));
+    assert_eq!(w.f.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut));
+    assert_eq!(w.f.store.continuations(&id).await.unwrap().len(), 1, "one continuation in the end");
+    assert_eq!(refused_by(w.f.service.expire_as(&id, &operator("again")).await.unwrap()), ActionRefusal::TimedOut);
+    let record = serde_json::to_value(w.f.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["actions"][0]["action"], json!("expire"));
+    assert_eq!(record["actions"][0]["by"], json!("arn:aws:iam::123456789012:user/ops"));
+    assert_eq!(record["actions"][0]["reason"], json!("stuck"));
+    assert_eq!(record["actions"][0]["continuationId"], json!(format!("{id}:timeout")));
+}
+
+#[tokio::test]
+async fn expire_now_is_refused_by_name_when_too_late_and_just_expires_without_on_timeout() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let f = fixture();
+    let (answered, token) = f.link(input(1)).await;
+    assert!(accepted(&f.post(&token, "decision=approve").await));
+    assert_eq!(
+        refused_by(f.service.expire_as(&id_of(&answered), &operator("x")).await.unwrap()),
+        ActionRefusal::Decided
+    );
+    let (cancelled, _) = f.link(input(1)).await;
+    f.service.cancel(&id_of(&cancelled)).await.unwrap();
+    assert_eq!(
+        refused_by(f.service.expire_as(&id_of(&cancelled), &operator("x")).await.unwrap()),
+        ActionRefusal::Cancelled
+    );
+    let mut without = input(1);
+    without.as_object_mut().unwrap().remove("onTimeout");
+    let (unset, token) = f.link(without).await;
+    let expired = done(f.service.expire_as(&id_of(&unset), &operator("x")).await.unwrap());
+    assert_eq!((expired.state, expired.continuation_id), (InterventionState::Expired, None));
+    assert!(matches!(f.post(&token, "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    assert_eq!(refused_by(f.service.expire_as(&id_of(&unset), &operator("x")).await.unwrap()), ActionRefusal::Expired);
+    assert!(f.store.continuations(&id_of(&unset)).await.unwrap().is_empty());
+    assert_eq!(f.service.expire_as(&InterventionId::random().unwrap(), &operator("x")).await.unwrap(), Acted::NotFound);
+}
+
+fn notified_reviewers() -> Value {
+    let mut value = reviewers_input(&["ann", "bob"]);
+    value["reviewers"][0]["notify"] = json!({"email": ["ann@example.com"]});
+    value["reviewers"][1]["notify"] = json!({"email": ["bob@example.com"]});
+    value
+}
+
+fn with_email(f: Fixture) -> Fixture {
+    let channels = crate::domain::message::Configured { email: true, ..Default::default() };
+    Fixture { service: f.service.with_channels(channels), ..f }
+}
+
+#[tokio::test]
+async fn a_resend_sends_the_links_again_to_those_pending_or_to_one_reviewer_at_a_corrected_address() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let f = with_email(fixture());
+    let (created, tokens) = f.reviewer_links(notified_reviewers()).await;
+    let id = id_of(&created);
+    let requests = f.store.messages(&id).await.unwrap();
+    assert_eq!(requests.len(), 2);
+    let again = done(f.service.resend_as(&id, &operator("lost"), ResendTo::default()).await.unwrap());
+    assert_eq!(again.message_ids, vec![format!("{id}.s0-0"), format!("{id}.s0-1")]);
+    assert!(accepted(&f.post(&tokens["bob"], "decision=approve&_submissionId=b1").await));
+    let again = done(f.service.resend_as(&id, &operator("lost"), ResendTo::default()).await.unwrap());
+    assert_eq!(again.message_ids, vec![format!("{id}.s1-0")], "bob answered: ann only");
+    let to = |reviewer: &str, notify: Option<Value>| ResendTo {
+        reviewer: Some(reviewer.to_owned()),
+        notify: notify.map(|n| serde_json::from_value(n).unwrap()),
+    };
+    let corrected = json!({"email": ["ann@corp.example.com"]});
+    let again = done(f.service.resend_as(&id, &operator("typo"), to("ann", Some(corrected))).await.unwrap());
+    let messages = f.store.messages(&id).await.unwrap();
+    let sent = messages.iter().find(|m| m.id == again.message_ids[0]).unwrap();
+    assert_eq!(sent.to, vec!["ann@corp.example.com"]);
+    assert_eq!(sent.links, requests.iter().find(|m| m.reviewer == Some(0)).unwrap().links, "ann's own links");
+    assert_eq!(
+        refused_by(f.service.resend_as(&id, &operator("x"), to("bob", None)).await.unwrap()),
+        ActionRefusal::ReviewerAnswered
+    );
+    let slack = to("ann", Some(json!({"slack": "C0123456789"})));
+    assert_eq!(
+        refused_by(f.service.resend_as(&id, &operator("x"), slack).await.unwrap()),
+        ActionRefusal::ChannelNotConfigured
+    );
+    let bad = to("ann", Some(json!({"email": ["not an address"]})));
+    assert!(
+        matches!(f.service.resend_as(&id, &operator("x"), bad).await.unwrap(), Acted::Invalid(e) if e.field == "notify.email[0]")
+    );
+    let nobody = to("carol", None);
+    assert!(
+        matches!(f.service.resend_as(&id, &operator("x"), nobody).await.unwrap(), Acted::Invalid(e) if e.field == "reviewer")
+    );
+    let record = serde_json::to_value(f.service.record(&id).await.unwrap().unwrap()).unwrap();
+    let actions: Vec<_> = record["actions"].as_array().unwrap().iter().map(|a| a["action"].clone()).collect();
+    assert_eq!(actions, vec![json!("resend"), json!("resend"), json!("resend")]);
+    assert_eq!(record["actions"][2]["reviewerId"], json!("ann"));
+}
+
+#[tokio::test]
+async fn a_resend_on_an_unconfigured_channel_or_to_nobody_is_refused_by_name() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let f = with_email(fixture());
+    let (created, _) = f.reviewer_links(notified_reviewers()).await;
+    let id = id_of(&created);
+    let unconfigured = f.service.clone().with_channels(Default::default());
+    assert_eq!(
+        refused_by(unconfigured.resend_as(&id, &operator("x"), ResendTo::default()).await.unwrap()),
+        ActionRefusal::ChannelNotConfigured
+    );
+    f.service.cancel(&id).await.unwrap();
+    assert_eq!(
+        refused_by(f.service.resend_as(&id, &operator("x"), ResendTo::default()).await.unwrap()),
+        ActionRefusal::Cancelled
+    );
+    let (plain, _) = f.link(input(1)).await;
+    assert_eq!(
+        refused_by(f.service.resend_as(&id_of(&plain), &operator("x"), ResendTo::default()).await.unwrap()),
+        ActionRefusal::NothingToSend
+    );
+}
+
+#[tokio::test]
+async fn an_extension_moves_the_expiry_and_its_timer_old_links_keep_theirs_and_new_ones_are_sent() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let w = waiting();
+    let f = with_email(Fixture {
+        service: w.f.service.clone(),
+        store: w.f.store.clone(),
+        clock: w.f.clock.clone(),
+        scheduler: w.f.scheduler.clone(),
+    });
+    let (created, tokens) = f.reviewer_links(notified_reviewers()).await;
+    let id = id_of(&created);
+    assert_eq!(w.attach(id, "task-1").await.unwrap(), Attached::Waiting);
+    let later = Timestamp::from_millis(EXPIRY + 3_600_000);
+    let extended = done(f.service.extend_as(&id, &operator("on leave"), later).await.unwrap());
+    assert_eq!(extended.expires_at, later.to_rfc3339());
+    assert_eq!(extended.message_ids.len(), 2);
+    let messages = f.store.messages(&id).await.unwrap();
+    let new = messages.iter().find(|m| m.id == extended.message_ids[0]).unwrap();
+    let new_token = new.links.open.rsplit('/').next().unwrap().to_owned();
+    assert_ne!(new_token, tokens["ann"]);
+    // The timer moved: nothing at the old expiry, the timeout at the new one.
+    assert!(f.scheduler.take_due(Timestamp::from_millis(EXPIRY + 5)).is_empty());
+    f.clock.set(Timestamp::from_millis(EXPIRY + 5));
+    assert_eq!(f.service.fire_timeout(&id).await.unwrap(), TimeoutOutcome::Refused(TimeoutRefusal::NotDue));
+    assert!(matches!(f.post(&tokens["ann"], "decision=approve").await, SubmitResult::Rejected(Rejection::Expired)));
+    assert!(accepted(&f.post(&new_token, "decision=approve&_submissionId=a1").await));
+    assert_eq!(refused_by(f.service.extend_as(&id, &operator("x"), later).await.unwrap()), ActionRefusal::NotLater);
+    let record = serde_json::to_value(f.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["actions"][0]["action"], json!("extend"));
+    assert_eq!(record["actions"][0]["expiresAt"], json!(later.to_rfc3339()));
+}
+
+#[tokio::test]
+async fn an_extension_is_refused_by_name_not_later_past_the_run_or_with_its_run_gone() {
+    use crate::domain::lifecycle::ActionRefusal;
+    let w = waiting();
+    let (created, _) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    let run_until = w.f.store.get(&id).await.unwrap().unwrap().run_available_until;
+    let extend = |at: Timestamp| {
+        let service = w.f.service.clone();
+        async move { refused_by(service.extend_as(&id, &operator("x"), at).await.unwrap()) }
+    };
+    assert_eq!(extend(Timestamp::from_millis(EXPIRY)).await, ActionRefusal::NotLater);
+    assert_eq!(extend(run_until.plus_millis(1)).await, ActionRefusal::PastRunAvailability);
+    assert_eq!(w.attach(id, "task-1").await.unwrap(), Attached::Waiting);
+    w.tasks.time_out("task-1");
+    assert_eq!(extend(Timestamp::from_millis(EXPIRY + 60_000)).await, ActionRefusal::RunGone);
+    assert_eq!(w.f.store.get(&id).await.unwrap().unwrap().expires_at, Timestamp::from_millis(EXPIRY), "unchanged");
+    let unlinked = Service::without_links(w.f.store.clone(), w.f.clock.clone());
+    let acted = unlinked.extend_as(&id, &operator("x"), Timestamp::from_millis(EXPIRY + 60_000)).await.unwrap();
+    assert_eq!(refused_by(acted), ActionRefusal::NoLinkKeys);
+}

@@ -48,6 +48,8 @@ pub enum HttpError {
     NotLoopbackHost,
     /// An operator route asked from another web origin (403).
     CrossOrigin,
+    /// An operator's action asked without a caller to record as its author (403).
+    NoPrincipal,
     /// An operator route's JSON body sent without `Content-Type: application/json` (415).
     OperatorMediaType,
     /// The operator routes that read continuations run on SQS, not in memory (404).
@@ -70,7 +72,7 @@ impl HttpError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) | Self::NotInMemory => StatusCode::NOT_FOUND,
-            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => StatusCode::FORBIDDEN,
+            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin | Self::NoPrincipal => StatusCode::FORBIDDEN,
             Self::OperatorMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
@@ -94,6 +96,7 @@ impl HttpError {
             Self::BadRequest(_) => "bad_request",
             Self::NotFound(_) => "not_found",
             Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => "forbidden",
+            Self::NoPrincipal => "no_principal",
             Self::OperatorMediaType => "unsupported_media_type",
             Self::NotInMemory => "not_in_memory",
         }
@@ -118,7 +121,7 @@ impl HttpError {
             Self::PayloadTooLarge => "Too large",
             Self::BadRequest(_) => "Bad request",
             Self::NotFound(_) => "Not found",
-            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin => "Forbidden",
+            Self::NotLoopback | Self::NotLoopbackHost | Self::CrossOrigin | Self::NoPrincipal => "Forbidden",
             Self::OperatorMediaType => "Unsupported format",
             Self::NotInMemory => "Not here",
         }
@@ -157,6 +160,11 @@ impl HttpError {
                 "Operator routes answer only to a loopback Host (localhost, 127.0.0.1, [::1]).".into()
             }
             Self::CrossOrigin => "Operator routes answer only to requests from the server's own origin.".into(),
+            Self::NoPrincipal => {
+                "An operator's action is recorded with who did it: the request carries no caller (sign it with \
+                 SigV4)."
+                    .into()
+            }
             Self::OperatorMediaType => "Send the body as Content-Type: application/json.".into(),
             Self::NotInMemory => "Continuations are on the SQS queue; read them there.".into(),
         }
@@ -214,6 +222,7 @@ mod tests {
             HttpError::NotLoopback,
             HttpError::NotLoopbackHost,
             HttpError::CrossOrigin,
+            HttpError::NoPrincipal,
             HttpError::OperatorMediaType,
             HttpError::NotInMemory,
             HttpError::OperatorUnavailable("Try again."),

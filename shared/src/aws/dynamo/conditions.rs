@@ -185,6 +185,7 @@ impl Clauses {
                 let at = self.e.value(v(""), n(at.millis()));
                 self.set.push(format!("cancelledAt = if_not_exists(cancelledAt, {at})"));
             }
+            Effect::Expiry(at) => self.set("expiresAt", k, "", n(at.millis())),
             // The head moves here; the entry itself is an item of its own (`dynamo::ledger`).
             Effect::Append(entry) if entry.lane.is_none() => {
                 self.set("logSeq", k, "s", n(entry.seq));

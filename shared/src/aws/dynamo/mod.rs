@@ -13,18 +13,19 @@ use aws_sdk_dynamodb::Client;
 use crate::domain::continuation::Continuation;
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
-use crate::domain::lifecycle::{CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
+use crate::domain::lifecycle::{ActionRefusal, CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, Submission, TimeoutRefusal};
 use crate::domain::task::TaskToken;
 use crate::domain::time::Timestamp;
 use crate::ports::store::{
-    Acceptance, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome, StoreError,
-    TimeoutOutcome,
+    Acceptance, ActionOutcome, AttachOutcome, CancelOutcome, InterventionStore, ListQuery, Page, ReminderOutcome,
+    StoreError, TimeoutOutcome,
 };
 use items::{decode_intervention, intervention_pk, n, s, ttl};
 
 mod acceptance;
+mod actions;
 mod cancel;
 pub mod conditions;
 mod items;
@@ -220,6 +221,16 @@ impl InterventionStore for DynamoStore {
         change: &Change<CancelRefusal>,
     ) -> Result<CancelOutcome, StoreError> {
         self.cancel_change(intervention, change).await
+    }
+
+    async fn act(
+        &self,
+        intervention: &Intervention,
+        continuation: Option<&Continuation>,
+        messages: &[Message],
+        change: &Change<ActionRefusal>,
+    ) -> Result<ActionOutcome, StoreError> {
+        self.action_change(intervention, continuation, messages, change).await
     }
 
     async fn by_correlation(&self, correlation_id: &str) -> Result<Vec<InterventionId>, StoreError> {

@@ -42,6 +42,12 @@ pub enum EntryKind {
     Timeout,
     /// The run cancelled.
     Cancel,
+    /// An operator ended it now, as if its expiry had passed (its timeout continuation queued, if any).
+    Expire,
+    /// An operator sent the reviewers' links again.
+    Resend,
+    /// An operator moved its expiry later.
+    Extend,
     /// A kind this version does not know (a later version's): read, and verified, like any other.
     #[serde(other)]
     Unknown,
@@ -95,6 +101,9 @@ pub struct Entry {
     /// Why, as the operator said (an operator's action).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The link's new expiry (RFC 3339; an operator's extend).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<String>,
     /// The digest of the entry before, or the chain's genesis for `seq` 0.
     pub prev: String,
     /// This entry's digest.
@@ -111,6 +120,8 @@ struct Sorted<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     continuation_id: Option<&'a str>,
     environment_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<&'a str>,
     intervention_id: InterventionId,
     kind: EntryKind,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,6 +157,7 @@ impl<'a> From<&'a Entry> for Sorted<'a> {
             verdict,
             by,
             reason,
+            expires_at,
             prev,
             digest: _,
         } = entry;
@@ -154,6 +166,7 @@ impl<'a> From<&'a Entry> for Sorted<'a> {
             by: by.as_deref(),
             continuation_id: continuation_id.as_deref(),
             environment_id,
+            expires_at: expires_at.as_deref(),
             intervention_id: *intervention_id,
             kind: *kind,
             lane: lane.as_deref(),
@@ -194,6 +207,8 @@ pub struct Decided {
     pub by: Option<String>,
     /// Why, as the operator said.
     pub reason: Option<String>,
+    /// The link's new expiry (an extend).
+    pub expires_at: Option<Timestamp>,
 }
 
 /// Which chain an entry is on: its intervention id and its lane (`""` for the intervention's chain).
@@ -292,6 +307,7 @@ impl Entry {
             verdict: decided.verdict,
             by: decided.by,
             reason: decided.reason,
+            expires_at: decided.expires_at.map(|at| at.to_rfc3339()),
             prev,
             digest: String::new(),
         }

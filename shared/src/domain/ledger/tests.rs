@@ -25,6 +25,8 @@ fn chain(n: u8, len: usize) -> Vec<Entry> {
             // An operator's who and why on some entries: covered by the digest like every field.
             by: (k % 2 == 0).then(|| "arn:aws:iam::123456789012:user/ops".to_owned()),
             reason: (k % 4 == 0).then(|| "the link went to the wrong person".to_owned()),
+            // An extend's new expiry, likewise.
+            expires_at: (k % 3 == 1).then(|| Timestamp::from_millis(1_795_700_000_000)),
         };
         let at = Timestamp::from_millis(1_795_600_800_000 + k as i64 * 1000);
         entries.push(Entry::after(entries.last().map(Entry::head).as_ref(), ENV, id(n), kind, at, decided));

@@ -36,6 +36,8 @@ pub enum Effect {
     Remind(Timestamp),
     /// The run was cancelled (the first instant stays).
     Cancel(Timestamp),
+    /// The link's expiry moves to this instant (an operator's expire now, or extend).
+    Expiry(Timestamp),
     /// A waiting run's token, replacing an earlier one and any claim or refusal.
     Attach {
         /// The token.
@@ -92,6 +94,7 @@ impl Effect {
             Self::Cancel(at) => {
                 i.cancelled_at.get_or_insert(*at);
             }
+            Self::Expiry(at) => i.expires_at = *at,
             Self::Attach { token, at } => {
                 i.task = TaskStatus::Waiting { attached_at: *at, token: token.clone(), claimed_at: None, lost: None }
             }

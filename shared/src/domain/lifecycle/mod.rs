@@ -10,9 +10,12 @@
 //! guard [`Guard::LogHeadIs`] holds it to the head read, and [`Effect::Append`] moves the head. A link's
 //! accepted submission (no quorum) is the exception: its entry is a lane of its own, with no head to hold.
 
+mod actions;
 mod effect;
 mod guard;
 pub mod refusals;
+
+pub use actions::{expire, extend, resend, ActionRefusal};
 
 pub use effect::Effect;
 

@@ -307,13 +307,8 @@ pub fn withdrawn(intervention: &Intervention, message: &Message, now: Timestamp)
     None
 }
 
-/// The messages a new intervention sends: one per channel named by each `notify` (the single link's, or
-/// each reviewer's but the requester's), with the links `links` signs for that reviewer.
-pub fn plan_requests(
-    intervention: &Intervention,
-    links: impl Fn(Option<usize>) -> MessageLinks,
-    now: Timestamp,
-) -> Vec<Message> {
+/// Whom the requests go to: the single link's `notify`, or each reviewer's but the requester's.
+fn targets(intervention: &Intervention) -> Vec<(Option<usize>, &Notify)> {
     let mut targets: Vec<(Option<usize>, &Notify)> = Vec::new();
     if let Some(notify) = &intervention.notify {
         targets.push((None, notify));
@@ -325,11 +320,72 @@ pub fn plan_requests(
             }
         }
     }
+    targets
+}
+
+/// The messages a new intervention sends: one per channel named by each `notify` (the single link's, or
+/// each reviewer's but the requester's), with the links `links` signs for that reviewer.
+pub fn plan_requests(
+    intervention: &Intervention,
+    links: impl Fn(Option<usize>) -> MessageLinks,
+    now: Timestamp,
+) -> Vec<Message> {
     let mut messages = Vec::new();
-    for (reviewer, notify) in targets {
+    for (reviewer, notify) in targets(intervention) {
         let links = links(reviewer);
         for (channel, to) in notify.channels() {
             let id = format!("{}.r{}", intervention.id, messages.len());
+            messages.push(Message::recorded(
+                id,
+                intervention.id,
+                MessageKind::Request,
+                reviewer,
+                channel,
+                to,
+                links.clone(),
+                now,
+            ));
+        }
+    }
+    messages
+}
+
+/// Whom an operator sends the links again: one target (`None`: the single link), and, if corrected, the
+/// channels it is sent on instead of those it was created with.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Resend<'a> {
+    /// Only this target (`Some(None)`: the single link's recipients); every pending one otherwise.
+    pub only: Option<Option<usize>>,
+    /// The corrected channels of `only`.
+    pub notify: Option<&'a Notify>,
+}
+
+/// The requests again, as an operator's re-send or extend records them (ids `<interventionId>.<tag>-<n>`):
+/// to every target still pending at the read (a reviewer who answered is left out), or only `resend.only`,
+/// on its corrected channels if given; each with the links `links` gives for its reviewer (a target with
+/// none is left out).
+pub fn plan_again(
+    intervention: &Intervention,
+    links: impl Fn(Option<usize>) -> Option<MessageLinks>,
+    resend: Resend<'_>,
+    tag: &str,
+    now: Timestamp,
+) -> Vec<Message> {
+    let mut chosen = targets(intervention);
+    if let Some(only) = resend.only {
+        chosen.retain(|(reviewer, _)| *reviewer == only);
+        if let Some(notify) = resend.notify {
+            chosen = vec![(only, notify)];
+        }
+    }
+    let mut messages = Vec::new();
+    for (reviewer, notify) in chosen {
+        if reviewer.is_some_and(|index| intervention.reviewed.contains(&index)) {
+            continue;
+        }
+        let Some(links) = links(reviewer) else { continue };
+        for (channel, to) in notify.channels() {
+            let id = format!("{}.{tag}-{}", intervention.id, messages.len());
             messages.push(Message::recorded(
                 id,
                 intervention.id,

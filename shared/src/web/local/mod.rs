@@ -26,8 +26,8 @@ use crate::ports::store::InterventionStore;
 use crate::service::{Channels, CreateError, Service};
 use crate::web::routes::{public_router, record_router, with_security_headers};
 
+pub use crate::web::routes::TOO_LATE;
 pub use demo::{demo_input, demo_one_click_input, DEMO_LINK_KEY};
-pub use operator::TOO_LATE;
 
 use access::{loopback_only, read_whole_upload};
 use background::{run_publisher, run_timer};

@@ -5,6 +5,7 @@
 //! `records` (the operator's record routes), `headers` (the security headers and HSTS) and `respond`
 //! (how a route answers).
 
+mod actions;
 mod headers;
 mod keys;
 mod live;
@@ -19,6 +20,7 @@ use axum::Router;
 use crate::service::Service;
 use crate::web::pages;
 
+pub use actions::{action_router, Principal, TOO_LATE};
 pub use headers::{with_hsts, with_security_headers, CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
 pub use keys::RECEIPT_KEYS_PATH;
 pub use records::{record_router, MAX_PAGE};
@@ -47,9 +49,10 @@ pub fn lambda_router(service: Service) -> Router {
     })))
 }
 
-/// The record routes for the `records` Lambda function, with HSTS on every response.
+/// The record routes for the `records` Lambda function, with the operator's actions (each by the
+/// [`Principal`] the function puts in the request from API Gateway's IAM caller), HSTS on every response.
 pub fn lambda_record_router(service: Service) -> Router {
-    with_hsts(record_router(service))
+    with_hsts(record_router(service.clone()).merge(with_security_headers(action_router(service))))
 }
 
 #[cfg(test)]
