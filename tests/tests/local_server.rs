@@ -650,3 +650,155 @@ async fn a_cancel_says_who_and_why_in_the_record_and_a_body_it_cannot_read_is_re
     );
     assert!(actions[0]["at"].is_string(), "{record}");
 }
+
+// An operator's actions: expire now, re-send, extend.
+
+async fn act(t: &TestServer, id: &str, action: &str, body: Value) -> (u16, Value) {
+    let url = format!("{}/interventions/{id}/{action}", t.url);
+    let response = t.client.post(url).json(&body).send().await.unwrap();
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+async fn actions_of(t: &TestServer, id: &str) -> Vec<Value> {
+    let record: Value =
+        t.client.get(format!("{}/interventions/{id}", t.url)).send().await.unwrap().json().await.unwrap();
+    record["actions"].as_array().cloned().unwrap_or_default()
+}
+
+/// The emails delivered so far, once there are `n` (the local publisher sends within a pass).
+async fn emails(t: &TestServer, n: usize) -> Vec<human_intervention::ports::messages::Email> {
+    let mut emails = Vec::new();
+    for _ in 0..200 {
+        emails = t
+            .server
+            .mailbox
+            .delivered()
+            .into_iter()
+            .filter_map(|d| match d {
+                human_intervention::memory::Delivered::Email { email, .. } => Some(email),
+                _ => None,
+            })
+            .collect();
+        if emails.len() >= n {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(emails.len(), n, "emails delivered");
+    emails
+}
+
+/// The form link in an email's text.
+fn form_link(email: &human_intervention::ports::messages::Email, base: &str) -> String {
+    let text = human_intervention::channels::read::email_part(&email.raw, "text/plain").expect("a text part");
+    let at = text.find(base).expect("a link");
+    text[at..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.' | '-' | '_')).collect()
+}
+
+#[tokio::test]
+async fn an_operator_expires_now_the_timeout_is_queued_once_the_link_answers_410_and_the_record_says_who_and_why() {
+    let t = TestServer::start().await;
+    let (link, id) = t.create(&example()).await;
+    let (status, bad) = act(&t, &id, "expire", json!({"reasons": "typo"})).await;
+    assert_eq!((status, &bad["field"]), (400, &json!("reasons")), "{bad}");
+    let (status, expired) = act(&t, &id, "expire", json!({"reason": "the customer withdrew"})).await;
+    assert_eq!(status, 200, "{expired}");
+    assert_eq!((&expired["action"], &expired["state"]), (&json!("expire"), &json!("timedOut")), "{expired}");
+    assert_eq!(expired["continuationId"], json!(format!("{id}:timeout")));
+    let page = t.client.get(&link).send().await.unwrap();
+    assert_eq!(page.status(), 410);
+    assert!(page.text().await.unwrap().contains("Link has expired"));
+    let queued = t.wait_for_continuations(1).await;
+    assert_eq!((&queued[0]["id"], &queued[0]["outcome"]), (&json!(format!("{id}:timeout")), &json!("timedOut")));
+    let (status, again) = act(&t, &id, "expire", json!({})).await;
+    assert_eq!((status, &again["error"]["code"]), (409, &json!("timed_out")), "{again}");
+    let (status, cancel) = act(&t, &id, "cancel", json!({})).await;
+    assert_eq!((status, &cancel["error"]["code"]), (409, &json!("too_late")), "{cancel}");
+    let actions = actions_of(&t, &id).await;
+    assert_eq!(actions.len(), 1, "a refused action is not recorded: {actions:?}");
+    assert_eq!(
+        (&actions[0]["action"], &actions[0]["by"], &actions[0]["reason"]),
+        (&json!("expire"), &json!("local operator"), &json!("the customer withdrew"))
+    );
+    assert_eq!(t.continuations().await.len(), 1, "one continuation");
+    let (status, _) = act(&t, "AAAAAAAAAAAAAAAAAAAAAA", "expire", json!({})).await;
+    assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn an_operator_resends_the_links_to_those_pending_or_one_reviewer_at_a_corrected_address() {
+    let t = TestServer::start().await;
+    let mut input = example();
+    input.as_object_mut().unwrap().remove("maxUrlUses");
+    input["reviewers"] = json!([
+        {"id": "ann", "name": "Ann", "notify": {"email": ["ann@example.com"]}},
+        {"id": "bob", "name": "Bob", "notify": {"email": ["bob@example.com"]}}
+    ]);
+    let (_, id) = t.create_for_reviewers(&input).await;
+    emails(&t, 2).await;
+    let (status, resent) = act(&t, &id, "resend", json!({"reason": "the first emails bounced"})).await;
+    assert_eq!(status, 200, "{resent}");
+    assert_eq!(resent["messageIds"].as_array().unwrap().len(), 2, "{resent}");
+    emails(&t, 4).await;
+    let corrected = json!({"reviewer": "ann", "notify": {"email": ["ann@corp.example.com"]}, "reason": "typo"});
+    let (status, resent) = act(&t, &id, "resend", corrected).await;
+    assert_eq!((status, resent["messageIds"].as_array().unwrap().len()), (200, 1), "{resent}");
+    let last = emails(&t, 5).await.pop().unwrap();
+    assert_eq!(last.to, vec!["ann@corp.example.com"]);
+    for (body, field) in [
+        (json!({"reviewer": "carol"}), "reviewer"),
+        (json!({"reviewer": "ann", "notify": {"email": ["not an address"]}}), "notify.email[0]"),
+        (json!({"notify": {"email": ["ann@example.com"]}}), "reviewer"),
+        (json!({"reviewer": 7}), "reviewer"),
+    ] {
+        let (status, bad) = act(&t, &id, "resend", body).await;
+        assert_eq!((status, &bad["field"]), (400, &json!(field)), "{bad}");
+    }
+    let actions = actions_of(&t, &id).await;
+    let names: Vec<_> = actions.iter().map(|a| (a["action"].clone(), a["reviewerId"].clone())).collect();
+    assert_eq!(names, vec![(json!("resend"), Value::Null), (json!("resend"), json!("ann"))]);
+    assert_eq!(act(&t, &id, "cancel", json!({})).await.0, 200);
+    let (status, refused) = act(&t, &id, "resend", json!({})).await;
+    assert_eq!((status, &refused["error"]["code"]), (409, &json!("cancelled")), "{refused}");
+}
+
+#[tokio::test]
+async fn an_extension_keeps_old_links_to_their_expiry_sends_new_ones_and_ends_in_one_continuation() {
+    let start = Timestamp::parse_rfc3339("2026-11-25T10:00:00Z").unwrap();
+    let (t, clock) = TestServer::with_manual_clock(start).await;
+    let mut input = design_example("2026-11-25T12:00:00Z");
+    input["notify"] = json!({"email": ["ann@example.com"]});
+    let (old, id) = t.create(&input).await;
+    emails(&t, 1).await;
+    for (body, code) in [
+        (json!({"expiresAt": "2026-11-25T10:30:00Z"}), "not_later"),
+        (json!({"expiresAt": "2026-11-25T12:00:01Z"}), "past_run_available_until"),
+    ] {
+        let (status, refused) = act(&t, &id, "extend", body).await;
+        assert_eq!((status, &refused["error"]["code"]), (409, &json!(code)), "{refused}");
+    }
+    let (status, bad) = act(&t, &id, "extend", json!({"reason": "no date"})).await;
+    assert_eq!((status, &bad["field"]), (400, &json!("expiresAt")), "{bad}");
+    let body = json!({"expiresAt": "2026-11-25T11:30:00Z", "reason": "the approver is away"});
+    let (status, extended) = act(&t, &id, "extend", body).await;
+    assert_eq!(status, 200, "{extended}");
+    assert_eq!(extended["expiresAt"], json!("2026-11-25T11:30:00.000Z"));
+    let new = form_link(&emails(&t, 2).await[1], &format!("{}/i/", t.url));
+    assert_ne!(new, old);
+    clock.set(Timestamp::parse_rfc3339("2026-11-25T11:00:00.005Z").unwrap());
+    assert_eq!(t.client.get(&old).send().await.unwrap().status(), 410, "the old link keeps its expiry");
+    assert_eq!(t.client.get(&new).send().await.unwrap().status(), 200, "the new link works");
+    let answered = t.post_form(&new, "decision=approve").await;
+    assert!(answered.status().is_success() || answered.status().is_redirection(), "{}", answered.status());
+    let queued = t.wait_for_continuations(1).await;
+    assert_eq!(queued[0]["outcome"], json!("submitted"));
+    clock.set(Timestamp::parse_rfc3339("2026-11-25T11:30:01Z").unwrap());
+    let actions = actions_of(&t, &id).await;
+    assert_eq!(
+        (&actions[0]["action"], &actions[0]["expiresAt"], &actions[0]["reason"]),
+        (&json!("extend"), &json!("2026-11-25T11:30:00.000Z"), &json!("the approver is away"))
+    );
+    let (status, late) = act(&t, &id, "extend", json!({"expiresAt": "2026-11-25T11:45:00Z"})).await;
+    assert_eq!((status, &late["error"]["code"]), (409, &json!("already_decided")), "{late}");
+    assert_eq!(t.continuations().await.len(), 1, "one continuation in the end");
+}

@@ -63,7 +63,7 @@ async fn asked(id: Result<Path<String>, PathRejection>, request: Request, allowe
         },
     };
     if let Some(unknown) = fields.keys().find(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad_field(unknown, &format!("is not a field of this action (only {})", allowed.join(", "))));
+        return Err(bad_field(unknown, &format!("unknown field: this action takes only {}", allowed.join(", "))));
     }
     Ok(Asked { id, by, fields })
 }
