@@ -15,8 +15,10 @@ use human_intervention::domain::model::{InterventionState, ReminderRefusal, Time
 use human_intervention::domain::rejection::Rejection;
 use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
 use human_intervention::domain::time::{Clock, Timestamp};
-use human_intervention::ports::store::{CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
-use human_intervention::service::{deliver_task, export_log, Cancellation, SubmitResult, View, CANCELLED_ERROR};
+use human_intervention::ports::store::{ActionOutcome, CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
+use human_intervention::service::{
+    deliver_task, export_log, Acted, Cancellation, ResendTo, SubmitResult, View, CANCELLED_ERROR,
+};
 use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
 use serde_json::{json, Value};
@@ -68,6 +70,9 @@ fn at(millis: i64) -> Timestamp {
 }
 
 on_both_stores!(
+    an_operator_expiry_queues_the_timeout_once_with_its_entry_and_the_waiting_run_gets_it,
+    an_operator_action_decided_before_another_decision_changes_nothing_and_appends_nothing,
+    a_resend_and_an_extension_record_their_messages_in_the_same_write_and_the_links_keep_their_own_expiry,
     an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_and_a_run_that_ended_is_not_told,
     messages_are_recorded_with_their_intervention_claimed_by_one_sender_and_slotted_as_the_domain_says,
     a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on_their_channels,
@@ -969,4 +974,113 @@ async fn an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_a
     let answers = b.service.cancel_run("ended-run").await.unwrap();
     assert_eq!(answers, [(ended, Cancellation::Cancelled)], "{}", b.name);
     assert_eq!(b.tasks.failure("task-2"), None, "{}: the ended run is not failed", b.name);
+}
+
+fn ops(reason: &str) -> lifecycle::Operator {
+    lifecycle::Operator::new("arn:aws:iam::123456789012:user/ops", Some(reason)).unwrap()
+}
+
+/// The export of the environment verifies, and each line keeps the decision log's schema.
+async fn export_verifies(b: &Bench) -> usize {
+    let export = export_log(b.store.as_ref(), "prod-eu", b.clock.now()).await.expect("exported");
+    let verified = verify(&export.text).expect("the export with the operators' entries verifies");
+    let schema = intervention_tests::validator(intervention_tests::DECISION_LOG_SCHEMA);
+    for line in export.text.lines() {
+        let problems = intervention_tests::violations(&schema, &serde_json::from_str(line).unwrap());
+        assert!(problems.is_empty(), "{}: {line} breaks the schema: {problems:?}", b.name);
+    }
+    verified.entries
+}
+
+async fn an_operator_expiry_queues_the_timeout_once_with_its_entry_and_the_waiting_run_gets_it(b: Bench) {
+    let (id, token) = b.create(&input()).await;
+    b.attach(id, "task-1").await.expect("attached");
+    let Acted::Done(done) = b.service.expire_as(&id, &ops("withdrawn")).await.unwrap() else { panic!("{}", b.name) };
+    assert_eq!(done.continuation_id, Some(format!("{id}:timeout")), "{}", b.name);
+    assert!(matches!(b.view(&token).await, View::Rejected(Rejection::Expired)), "{}", b.name);
+    assert!(b.scheduler.take_due(at(EXPIRY + 5)).is_empty(), "{}: its timer is removed", b.name);
+    let collected = b.collect().await;
+    assert_eq!(collected.len(), 1, "{}", b.name);
+    assert_eq!(collected[0].outcome, Outcome::TimedOut, "{}", b.name);
+    let output: Value = serde_json::from_str(&b.tasks.output("task-1").expect("the run was answered")).unwrap();
+    assert_eq!(output["id"], json!(format!("{id}:timeout")), "{}", b.name);
+    b.clock.set(at(EXPIRY + 5));
+    let fired = b.service.fire_timeout(&id).await.unwrap();
+    assert_eq!(fired, TimeoutOutcome::Refused(TimeoutRefusal::AlreadyTimedOut), "{}", b.name);
+    assert_eq!(b.store.continuations(&id).await.unwrap().len(), 1, "{}: one continuation", b.name);
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["state"], "timedOut", "{}", b.name);
+    assert_eq!(record["actions"][0]["action"], "expire", "{}: {record}", b.name);
+    assert_eq!(record["actions"][0]["reason"], "withdrawn", "{}: {record}", b.name);
+    assert_eq!(export_verifies(&b).await, 1, "{}", b.name);
+}
+
+async fn an_operator_action_decided_before_another_decision_changes_nothing_and_appends_nothing(b: Bench) {
+    let (id, _) = b.create(&input()).await;
+    let read = b.store.get(&id).await.unwrap().unwrap();
+    let now = b.clock.now();
+    let timeout = Continuation::for_timeout(&read).expect("onTimeout");
+    let expire = lifecycle::expire(&read, Some(&timeout.id), now, &ops("x"));
+    let resend = lifecycle::resend(&read, None, now, &ops("y"));
+    assert_eq!(b.store.act(&read, None, &[], &resend).await.unwrap(), ActionOutcome::Done, "{}", b.name);
+    // Decided on the same read: the log moved.
+    let stale = b.store.act(&read, Some(&timeout), &[], &expire).await.unwrap();
+    assert_eq!(stale, ActionOutcome::Refused(lifecycle::ActionRefusal::Moved), "{}", b.name);
+    assert!(b.store.continuations(&id).await.unwrap().is_empty(), "{}: nothing queued", b.name);
+    b.service.cancel(&id).await.unwrap();
+    let cancelled = b.store.get(&id).await.unwrap().unwrap();
+    let expire = lifecycle::expire(&cancelled, Some(&timeout.id), now, &ops("x"));
+    let late = b.store.act(&cancelled, Some(&timeout), &[], &expire).await.unwrap();
+    assert_eq!(late, ActionOutcome::Refused(lifecycle::ActionRefusal::Cancelled), "{}", b.name);
+    let kinds: Vec<EntryKind> = b.store.intervention_log(&id).await.unwrap().iter().map(|e| e.kind).collect();
+    assert_eq!(kinds.len(), 2, "{}: {kinds:?}", b.name);
+    assert!(kinds.contains(&EntryKind::Resend) && kinds.contains(&EntryKind::Cancel), "{}: {kinds:?}", b.name);
+    assert!(b.store.continuations(&id).await.unwrap().is_empty(), "{}: nothing queued", b.name);
+    let unknown = Continuation { id: "x".into(), ..timeout };
+    let mut gone = read.clone();
+    gone.id = InterventionId::random().unwrap();
+    let change = lifecycle::expire(&gone, Some("x"), now, &ops("x"));
+    assert_eq!(b.store.act(&gone, Some(&unknown), &[], &change).await.unwrap(), ActionOutcome::NotFound, "{}", b.name);
+}
+
+async fn a_resend_and_an_extension_record_their_messages_in_the_same_write_and_the_links_keep_their_own_expiry(
+    b: Bench,
+) {
+    let created = b.created(&notified()).await;
+    let id = created.id;
+    let requests = b.store.messages(&id).await.unwrap();
+    let Acted::Done(resent) = b.service.resend_as(&id, &ops("bounced"), ResendTo::default()).await.unwrap() else {
+        panic!("{}", b.name)
+    };
+    assert_eq!(resent.message_ids.len(), 3, "{}", b.name);
+    let due: BTreeSet<String> =
+        b.store.unsent_messages(20, b.clock.now()).await.unwrap().into_iter().map(|m| m.id).collect();
+    assert!(resent.message_ids.iter().all(|m| due.contains(m)), "{}: unsent, due now", b.name);
+    let stored = b.store.messages(&id).await.unwrap();
+    let again = stored.iter().find(|m| m.id == resent.message_ids[0]).unwrap();
+    assert_eq!(again.links, requests[0].links, "{}: the request's own links", b.name);
+
+    b.attach(id, "task-1").await.expect("attached");
+    let later = at(EXPIRY + 3_600_000);
+    let Acted::Done(extended) = b.service.extend_as(&id, &ops("away"), later).await.unwrap() else {
+        panic!("{}", b.name)
+    };
+    assert_eq!(b.store.get(&id).await.unwrap().unwrap().expires_at, later, "{}", b.name);
+    let stored = b.store.messages(&id).await.unwrap();
+    let new = stored.iter().find(|m| m.id == extended.message_ids[0]).unwrap();
+    assert_ne!(new.links, requests[0].links, "{}: new links", b.name);
+    let new_token = json!(new.links.open.rsplit('/').next().unwrap());
+    b.clock.set(at(EXPIRY + 5));
+    assert!(matches!(b.view(&created.tokens["r0"]).await, View::Rejected(Rejection::Expired)), "{}", b.name);
+    assert!(matches!(b.view(&new_token).await, View::Live(_)), "{}", b.name);
+    assert!(b.scheduler.take_due(at(EXPIRY + 5)).is_empty(), "{}: the timer moved", b.name);
+    // The run went: the next extension is refused by name, and changes nothing.
+    b.tasks.time_out("task-1");
+    let refused = b.service.extend_as(&id, &ops("again"), later.plus_millis(60_000)).await.unwrap();
+    assert!(matches!(refused, Acted::Refused { refusal: lifecycle::ActionRefusal::RunGone, .. }), "{}", b.name);
+    assert_eq!(b.store.get(&id).await.unwrap().unwrap().expires_at, later, "{}", b.name);
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    let actions: Vec<_> = record["actions"].as_array().unwrap().iter().map(|a| a["action"].clone()).collect();
+    assert_eq!(actions, [json!("resend"), json!("extend")], "{}", b.name);
+    assert_eq!(export_verifies(&b).await, 2, "{}", b.name);
 }
