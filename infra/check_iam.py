@@ -89,7 +89,11 @@ SCHEDULER_ENV = {
 #                The reminder: the request messages it copies for the reviewers who have not answered
 #                (Query on the table), put in its transaction (Put).
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
-#                on the byEnvironment index (the listing).
+#                on the byEnvironment index (the listing). An operator's action (cancel, expire, resend,
+#                extend): its TransactWriteItems (Update the intervention and the allowance, Put its entry,
+#                messages and an expiry's continuation), DeleteSchedule (expire, cancel) and UpdateSchedule
+#                (extend moves the timeout timer, passing SchedulerRole), SendTaskFailure (cancel) and
+#                SendTaskHeartbeat (extend), the signing keys (extend signs new links).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
 #                an operator's cancel fails a waiting run's task (SendTaskFailure, under the delivery's
 #                claim: UpdateItem),
@@ -184,8 +188,16 @@ EXPECTED = {
             **own_logs("RecordsLogGroup"),
             "dynamodb:GetItem": {"Table.Arn"},
             "dynamodb:Query": {"Table.Arn", ENVIRONMENT_INDEX},
+            "dynamodb:UpdateItem": {"Table.Arn"},
+            "dynamodb:PutItem": {"Table.Arn"},
+            "scheduler:UpdateSchedule": {SCHEDULES_IN_GROUP},
+            "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
+            "iam:PassRole": {"SchedulerRole.Arn"},
+            "states:SendTaskFailure": {"*"},
+            "states:SendTaskHeartbeat": {"*"},
+            **SIGNING_KEYS,
         },
-        {},
+        {**LINKS_ENV, **SCHEDULER_ENV, **CHANNELS_ENV},
     ),
     "CancelFunction": (
         "cancel",
@@ -256,8 +268,15 @@ EXECUTE_API = "arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId
 RECORDS_READER_POLICY = {
     "execute-api:Invoke": {f"{EXECUTE_API}/GET/interventions", f"{EXECUTE_API}/GET/interventions/*"},
 }
+INTERVENTION_OPERATOR_POLICY = {
+    "execute-api:Invoke": {
+        f"{EXECUTE_API}/POST/interventions/*/{action}" for action in ("cancel", "expire", "resend", "extend")
+    },
+}
 # Which routes are IAM-authorized (the rest are the public link pages), and the function behind each.
-RECORDS_ROUTES = {"/interventions", "/interventions/{id}"}
+RECORDS_ROUTES = {"/interventions", "/interventions/{id}"} | {
+    f"/interventions/{{id}}/{action}" for action in ("cancel", "expire", "resend", "extend")
+}
 
 # What `LinkKeys::parse` accepts as a key: `kid:base64secret`, with a secret of 16 bytes or more, which
 # (unlike an IAM action such as `sqs:ChangeMessageVisibility`) mixes cases with digits or + /.
@@ -698,6 +717,8 @@ def main():
     compare("ContinuationConsumerPolicy", grants(statements(consumer)), CONSUMER_POLICY)
     reader = resources.get("RecordsReaderPolicy", {}).get("Properties", {}).get("PolicyDocument", {})
     compare("RecordsReaderPolicy", grants(statements(reader)), RECORDS_READER_POLICY)
+    acting = resources.get("InterventionOperatorPolicy", {}).get("Properties", {}).get("PolicyDocument", {})
+    compare("InterventionOperatorPolicy", grants(statements(acting)), INTERVENTION_OPERATOR_POLICY)
 
     # The timers: the role only EventBridge Scheduler may assume, only for this account's timeout group;
     # only passed to EventBridge Scheduler; the timers' target is the timeout function itself.
@@ -806,7 +827,11 @@ def main():
             check(f"{name}: scoped to this API", "${HttpApi}/" in source, source)
             check(f"{name}: never the cancel function", function != "Ref:CancelFunction", function)
             if function == "Ref:RecordsFunction":
-                check(f"{name}: the records function only through its GET routes", "/GET/interventions" in source, source)
+                check(
+                    f"{name}: the records function only through its routes (GET records, POST actions)",
+                    "/GET/interventions" in source or source.endswith("/POST/interventions/*"),
+                    source,
+                )
 
     # Routes: the record routes are IAM-authorized (and only they reach the records function); the link
     # pages are public. Every integration names a function of this template.
@@ -837,7 +862,7 @@ def main():
                 )
             else:
                 check(f"{route}: public, not the records function", not signed and function != "RecordsFunction", (signed, function))
-    check("both record routes are on the API", RECORDS_ROUTES <= set(body.get("paths", {})), sorted(body.get("paths", {})))
+    check("every record and action route is on the API", RECORDS_ROUTES <= set(body.get("paths", {})), sorted(body.get("paths", {})))
 
     # The signing keys are not in the template, only where to find them.
     text = path.read_text()

@@ -6,8 +6,6 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use human_intervention::domain::message::Configured;
-use human_intervention::domain::time::SystemClock;
-use human_intervention::service::Service;
 use human_intervention::web::routes::Principal;
 use lambda_http::request::RequestContext;
 
@@ -16,9 +14,8 @@ use lambda_http::request::RequestContext;
 async fn main() -> Result<(), lambda_http::Error> {
     human_intervention::telemetry::init();
     let config = human_intervention::aws::sdk_config()?;
-    let store = human_intervention::aws::store_from_env(&config)?;
-    // No link keys: a re-send sends the links its requests carried; an extend needs new ones (refused).
-    let service = Service::without_links(Arc::new(store), Arc::new(SystemClock)).with_channels(Configured::from_env());
+    // The link keys: an extend signs new links (a re-send sends those its requests carried).
+    let service = human_intervention::aws::service_from_env(&config).await?.with_channels(Configured::from_env());
     let service = human_intervention::aws::with_timers_from_env(service, &config)?;
     // A cancel fails a waiting run at once; an extend heartbeats it.
     let service = service.with_tasks(Arc::new(human_intervention::aws::tasks_from_env(&config)));

@@ -62,6 +62,11 @@ impl InterventionTimers for EventBridgeScheduler {
         self.create(id.to_string(), input, at).await
     }
 
+    async fn reschedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
+        let input = serde_json::json!({ "interventionId": id.to_string() });
+        self.update(id.to_string(), input, at).await
+    }
+
     async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError> {
         self.delete(id.to_string()).await
     }
@@ -77,10 +82,13 @@ impl InterventionTimers for EventBridgeScheduler {
 }
 
 impl EventBridgeScheduler {
-    async fn create(&self, name: String, input: serde_json::Value, at: Timestamp) -> Result<(), ScheduleError> {
-        let input = input.to_string();
-        let mut target =
-            Target::builder().arn(&self.target.function_arn).role_arn(&self.target.role_arn).input(input).retry_policy(
+    /// The timer's target (the timeout function with `input`) and its window.
+    fn parts(&self, input: serde_json::Value) -> Result<(Target, FlexibleTimeWindow), ScheduleError> {
+        let mut target = Target::builder()
+            .arn(&self.target.function_arn)
+            .role_arn(&self.target.role_arn)
+            .input(input.to_string())
+            .retry_policy(
                 RetryPolicy::builder().maximum_retry_attempts(185).maximum_event_age_in_seconds(86_400).build(),
             );
         if let Some(dead_letter) = &self.target.dead_letter_arn {
@@ -88,6 +96,11 @@ impl EventBridgeScheduler {
         }
         let target = target.build().map_err(error)?;
         let window = FlexibleTimeWindow::builder().mode(FlexibleTimeWindowMode::Off).build().map_err(error)?;
+        Ok((target, window))
+    }
+
+    async fn create(&self, name: String, input: serde_json::Value, at: Timestamp) -> Result<(), ScheduleError> {
+        let (target, window) = self.parts(input.clone())?;
         let created = self
             .client
             .create_schedule()
@@ -95,8 +108,8 @@ impl EventBridgeScheduler {
             .group_name(&self.target.group)
             .schedule_expression(at_expression(at))
             .schedule_expression_timezone("UTC")
-            .flexible_time_window(window.clone())
-            .target(target.clone())
+            .flexible_time_window(window)
+            .target(target)
             .action_after_completion(ActionAfterCompletion::Delete)
             .send()
             .await;
@@ -105,22 +118,28 @@ impl EventBridgeScheduler {
             // A retried creation (same idempotency key) whose first attempt set the timer but stored
             // nothing: the one timer is moved to this attempt's expiry.
             Err(e) if e.as_service_error().is_some_and(|e| e.is_conflict_exception()) => {
-                self.client
-                    .update_schedule()
-                    .name(&name)
-                    .group_name(&self.target.group)
-                    .schedule_expression(at_expression(at))
-                    .schedule_expression_timezone("UTC")
-                    .flexible_time_window(window)
-                    .target(target)
-                    .action_after_completion(ActionAfterCompletion::Delete)
-                    .send()
-                    .await
-                    .map_err(|e| error(aws_sdk_scheduler::error::DisplayErrorContext(e)))?;
-                Ok(())
+                self.update(name, input, at).await
             }
             Err(e) => Err(error(aws_sdk_scheduler::error::DisplayErrorContext(e))),
         }
+    }
+
+    /// Moves the timer `name` to `at` (UpdateSchedule replaces the whole schedule: the same target).
+    async fn update(&self, name: String, input: serde_json::Value, at: Timestamp) -> Result<(), ScheduleError> {
+        let (target, window) = self.parts(input)?;
+        self.client
+            .update_schedule()
+            .name(&name)
+            .group_name(&self.target.group)
+            .schedule_expression(at_expression(at))
+            .schedule_expression_timezone("UTC")
+            .flexible_time_window(window)
+            .target(target)
+            .action_after_completion(ActionAfterCompletion::Delete)
+            .send()
+            .await
+            .map_err(|e| error(aws_sdk_scheduler::error::DisplayErrorContext(e)))?;
+        Ok(())
     }
 
     async fn delete(&self, name: String) -> Result<(), ScheduleError> {

@@ -20,6 +20,12 @@ pub trait InterventionTimers: Send + Sync {
     /// Fires the timeout of `id` at (or soon after) `at`.
     async fn schedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError>;
 
+    /// Moves the existing timeout timer of `id` to `at` (an operator's extend): never creates one, so a
+    /// deployment may grant this without the right to create timers.
+    async fn reschedule(&self, id: &InterventionId, at: Timestamp) -> Result<(), ScheduleError> {
+        self.schedule(id, at).await
+    }
+
     /// Removes the timer of `id`, if there is one.
     async fn unschedule(&self, id: &InterventionId) -> Result<(), ScheduleError>;
 

@@ -280,7 +280,7 @@ impl Service {
     async fn reschedule(&self, read: &Intervention, expires_at: Timestamp) {
         let Some(scheduler) = &self.scheduler else { return };
         if read.on_timeout.is_some() {
-            if let Err(error) = scheduler.schedule(&read.id, expires_at).await {
+            if let Err(error) = scheduler.reschedule(&read.id, expires_at).await {
                 tracing::warn!(error = %error, "moving the timeout timer failed");
             }
         }
