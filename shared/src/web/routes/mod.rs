@@ -97,4 +97,25 @@ mod tests {
             assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], STRICT_TRANSPORT_SECURITY, "{path}");
         }
     }
+
+    #[tokio::test]
+    async fn an_action_without_a_principal_is_refused_403_by_name_and_with_one_reaches_the_service() {
+        let keys = Arc::new(LinkKeys::new(LinkKey::new("k1", vec![1; 32]).unwrap(), vec![]).unwrap());
+        let service = Service::new(Arc::new(MemoryStore::new()), keys, Arc::new(SystemClock), "https://l.example");
+        for action in ["cancel", "expire", "resend", "extend"] {
+            let uri = format!("/interventions/AAAAAAAAAAAAAAAAAAAAAA/{action}");
+            let request = Request::builder().method("POST").uri(&uri).body(Body::empty()).unwrap();
+            let response = lambda_record_router(service.clone()).oneshot(request).await.unwrap();
+            assert_eq!(response.status(), 403, "{action}");
+            assert_eq!(response.headers()[header::STRICT_TRANSPORT_SECURITY], STRICT_TRANSPORT_SECURITY);
+            let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["error"]["code"], "no_principal", "{action}");
+            let mut request = Request::builder().method("POST").uri(&uri).body(Body::empty()).unwrap();
+            request.extensions_mut().insert(Principal("arn:aws:iam::123456789012:user/ops".into()));
+            let response = lambda_record_router(service.clone()).oneshot(request).await.unwrap();
+            let expected = if action == "extend" { 400 } else { 404 };
+            assert_eq!(response.status(), expected, "{action}: unknown id (extend: no expiresAt)");
+        }
+    }
 }
