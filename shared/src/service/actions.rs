@@ -269,7 +269,11 @@ impl Service {
             Ok(()) => Ok(None),
             Err(TaskError::Gone(gone)) => {
                 tracing::info!(error = gone.code(), "extend refused: the waiting run is gone");
-                Ok(Some(Acted::Refused { refusal: ActionRefusal::RunGone, state: read.state_at(now) }))
+                // Recorded as the publisher records it: the links of a gone run answer Link has expired.
+                let settlement = lifecycle::Settlement::Gone(gone.code().to_owned());
+                self.store.settle_task(&read.id, &lifecycle::settle(token, &settlement, now)).await?;
+                let state = self.load(&read.id).await?.map_or(InterventionState::Cancelled, |i| i.state_at(now));
+                Ok(Some(Acted::Refused { refusal: ActionRefusal::RunGone, state }))
             }
             Err(error) => Err(StoreError::Unavailable(format!("the waiting run could not be heartbeated: {error}"))),
         }

@@ -1452,7 +1452,10 @@ async fn an_extension_is_refused_by_name_not_later_past_the_run_or_with_its_run_
     assert_eq!(w.attach(id, "task-1").await.unwrap(), Attached::Waiting);
     w.tasks.time_out("task-1");
     assert_eq!(extend(Timestamp::from_millis(EXPIRY + 60_000)).await, ActionRefusal::RunGone);
-    assert_eq!(w.f.store.get(&id).await.unwrap().unwrap().expires_at, Timestamp::from_millis(EXPIRY), "unchanged");
+    let stored = w.f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, Timestamp::from_millis(EXPIRY), "unchanged");
+    assert!(stored.task.is_gone(), "the run is recorded gone, as the publisher records it");
+    assert_eq!(extend(Timestamp::from_millis(EXPIRY + 60_000)).await, ActionRefusal::RunGone, "by the guards now");
     let unlinked = Service::without_links(w.f.store.clone(), w.f.clock.clone());
     let acted = unlinked.extend_as(&id, &operator("x"), Timestamp::from_millis(EXPIRY + 60_000)).await.unwrap();
     assert_eq!(refused_by(acted), ActionRefusal::NoLinkKeys);
