@@ -181,7 +181,7 @@ impl Service {
 
     /// The action planned by `plan` on a read (with the `seq` its entry takes), written, and planned again
     /// on a fresh read while other decisions move the log.
-    async fn act<'a, P>(&self, id: &InterventionId, action: EntryKind, plan: P) -> Result<Acted, StoreError>
+    async fn act<P>(&self, id: &InterventionId, action: EntryKind, plan: P) -> Result<Acted, StoreError>
     where
         P: for<'r> Fn(
             &'r Intervention,

@@ -1,12 +1,13 @@
 //! The decision log: every decision on an intervention (an accepted submission, a counted vote, a quorum's
-//! decision, the timeout, a cancel) appended to that intervention's own hash chain, in the same write as
+//! decision, the timeout, an operator's cancel, expiry, re-send or extension) appended to that intervention's own hash chain, in the same write as
 //! the decision. Per-intervention chains never serialise two interventions' decisions; the environment's
 //! [`Checkpoint`], written by the export alone, anchors every chain's head.
 //!
 //! A link's accepted submissions (an intervention without a quorum) need no order among themselves, and
 //! chaining them would make concurrent acceptances on one link compare-and-set: each is an entry of its
 //! own `lane` (keyed by its submission id, its own one-entry chain), and the checkpoint joins the lanes.
-//! Votes, the decision, the timeout and a cancel are ordered on the intervention's one chain (no `lane`).
+//! Votes, the decision, the timeout and the operators' actions are ordered on the intervention's one chain
+//! (no `lane`).
 //!
 //! An entry's `digest` is `sha256:` + hex(SHA-256(RFC 8785 canonical JSON of the entry without `digest`));
 //! its `prev` is the digest of the entry before it, or for `seq` 0 the chain's [`genesis`]. Nothing secret

@@ -1,12 +1,13 @@
 //! The intervention's lifecycle, decided once: each change (accept a submission, count a vote, time out,
-//! remind, cancel, attach a token, claim and settle a delivery) is decided here from the intervention as
+//! remind, cancel, an operator's expiry, re-send and extension, attach a token, claim and settle a
+//! delivery) is decided here from the intervention as
 //! read, and handed to the store as a value — the [`Guard`]s under which it may apply, its [`Effect`]s on
 //! the intervention, and how a failed guard is explained. A store checks the guards atomically with the
 //! effects (the memory store under its lock, DynamoDB as one condition), and explains a refusal with
 //! [`Change::refusal`] on the item as it found it: no adapter decides or guesses.
 //!
-//! Every decision (an accepted submission, a counted vote, the quorum's decision, the timeout, a cancel)
-//! also appends its entry to the intervention's decision log (`domain::ledger`) in the same change: the
+//! Every decision (an accepted submission, a counted vote, the quorum's decision, the timeout, an
+//! operator's action) also appends its entry to the intervention's decision log (`domain::ledger`) in the same change: the
 //! guard [`Guard::LogHeadIs`] holds it to the head read, and [`Effect::Append`] moves the head. A link's
 //! accepted submission (no quorum) is the exception: its entry is a lane of its own, with no head to hold.
 

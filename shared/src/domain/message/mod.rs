@@ -129,7 +129,8 @@ pub struct Parked {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Message {
-    /// `<interventionId>.<r|m><n>`: unique, and the same on every retry.
+    /// `<interventionId>.<r|m><n>` (a request, a reminder), or `.s<seq>-<n>` / `.x<seq>-<n>` (an operator's
+    /// re-send, extension; `seq` their log entry's): unique, and the same on every retry.
     pub id: String,
     /// Its intervention.
     pub intervention_id: InterventionId,
