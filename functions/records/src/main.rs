@@ -38,3 +38,34 @@ async fn principal(mut request: Request) -> Request {
     }
     request
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An HTTP API (payload 2.0) event for `POST /interventions/{id}/expire`, signed by `user_arn` if any.
+    fn event(user_arn: Option<&str>) -> Request {
+        let authorizer = match user_arn {
+            Some(arn) => format!(r#","authorizer":{{"iam":{{"accountId":"123456789012","userArn":"{arn}"}}}}"#),
+            None => String::new(),
+        };
+        let text = format!(
+            r#"{{"version":"2.0","routeKey":"POST /interventions/{{id}}/expire","rawPath":"/interventions/x/expire",
+            "rawQueryString":"","headers":{{"host":"api.example.com"}},"body":"{{}}","isBase64Encoded":false,
+            "requestContext":{{"accountId":"123456789012","apiId":"api","domainName":"api.example.com",
+            "http":{{"method":"POST","path":"/interventions/x/expire","protocol":"HTTP/1.1","sourceIp":"10.0.0.1",
+            "userAgent":"test"}},"requestId":"r","routeKey":"POST /interventions/{{id}}/expire","stage":"$default",
+            "time":"07/Dec/2026:10:00:00 +0000","timeEpoch":1796637600000{authorizer}}}}}"#
+        );
+        lambda_http::request::from_str(&text).expect("an HTTP API event").map(axum::body::Body::new)
+    }
+
+    #[tokio::test]
+    async fn the_iam_caller_of_an_http_api_request_is_its_principal_and_none_without_one() {
+        let arn = "arn:aws:iam::123456789012:user/ops";
+        let signed = principal(event(Some(arn))).await;
+        assert_eq!(signed.extensions().get::<Principal>().map(|p| p.0.as_str()), Some(arn));
+        let unsigned = principal(event(None)).await;
+        assert!(unsigned.extensions().get::<Principal>().is_none());
+    }
+}
