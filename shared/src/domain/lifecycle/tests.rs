@@ -163,3 +163,40 @@ fn a_cancel_decided_before_a_vote_was_counted_is_decided_again() {
     cancel(&i.clone(), now(), None).apply(&mut i).unwrap();
     assert_eq!(i.log_head.as_ref().map(|h| h.seq), Some(1), "the vote, then the cancel");
 }
+
+#[test]
+fn an_operators_action_is_refused_by_the_name_of_its_first_failing_guard() {
+    let ops = Operator::new("ops", Some("why")).unwrap();
+    let i = intervention(|_| {});
+    let expire_change = expire(&i, Some("c"), now(), &ops);
+    assert_eq!(expire_change.refusal(&i), None);
+    let mut after = i.clone();
+    expire_change.apply(&mut after).unwrap();
+    assert_eq!((after.expires_at, after.timed_out_at, after.first_answer.as_deref()), (now(), Some(now()), Some("c")));
+    let seq = after.log_head.as_ref().map(|h| h.seq);
+    assert_eq!(seq, Some(0), "its entry is on the chain");
+    // Refused by name: the expiry just applied, a cancel, an answer, a moved log.
+    assert_eq!(expire(&after, None, now(), &ops).refusal(&after), Some(ActionRefusal::TimedOut));
+    assert_eq!(resend(&after, None, now(), &ops).refusal(&after), Some(ActionRefusal::TimedOut));
+    let mut cancelled = i.clone();
+    cancelled.cancelled_at = Some(now());
+    assert_eq!(expire(&cancelled, None, now(), &ops).refusal(&cancelled), Some(ActionRefusal::Cancelled));
+    let mut answered = i.clone();
+    answered.uses = 1;
+    assert_eq!(expire(&answered, None, now(), &ops).refusal(&answered), Some(ActionRefusal::Decided));
+    assert_eq!(expire_change.refusal(&after), Some(ActionRefusal::TimedOut));
+    let moved = resend(&i, None, now(), &ops);
+    let mut other = i.clone();
+    resend(&i, None, now(), &ops).apply(&mut other).unwrap();
+    assert_eq!(moved.refusal(&other), Some(ActionRefusal::Moved));
+    // An extension: later, within the run's availability, else refused before any write.
+    let later = i.expires_at.plus_millis(60_000);
+    assert_eq!(extend(&i, i.expires_at, now(), &ops).unwrap_err(), ActionRefusal::NotLater);
+    let past = i.run_available_until.plus_millis(1);
+    assert_eq!(extend(&i, past, now(), &ops).unwrap_err(), ActionRefusal::PastRunAvailability);
+    let mut extended = i.clone();
+    extend(&i, later, now(), &ops).unwrap().apply(&mut extended).unwrap();
+    assert_eq!(extended.expires_at, later);
+    let expired_at = i.expires_at.plus_millis(1);
+    assert_eq!(extend(&i, later, expired_at, &ops).unwrap_err(), ActionRefusal::Expired);
+}
