@@ -47,6 +47,10 @@ TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat", "sta
 RECEIPT_ENV = {"RECEIPT_KMS_KEY_IDS": "ReceiptKey.Arn"}
 SIGN_RECEIPTS = {"kms:Sign": {"ReceiptKey.Arn"}}
 TIMEOUT_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-timeout"
+# The durable example's executions (infra/examples/durable_approval.py): Lambda authorises the durable execution
+# APIs (checkpoints, callbacks) against a durable execution's ARN, which extends the qualified function ARN;
+# ":*" matches every version's, an unqualified ARN none.
+DURABLE_EXECUTIONS = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-durable-approval:*"
 
 # Environment variables beyond the Globals (TABLE_NAME, LOG_LEVEL, ENVIRONMENT_NAME), exactly, as
 # `describe` renders them; ANY: set, any value.
@@ -151,6 +155,7 @@ EXPECTED = {
             "dynamodb:GetItem": {"Table.Arn"},
             "sqs:SendMessage": {"ContinuationQueue.Arn", "PublisherFailureQueue.Arn"},
             "states:SendTaskSuccess": {"*"},
+            "lambda:SendDurableExecutionCallbackSuccess": {DURABLE_EXECUTIONS},
             **SIGN_RECEIPTS,
             "dynamodb:Query": {"${Table.Arn}/index/outbox", "Table.Arn"},
             "ses:SendEmail": {SES_IDENTITIES},
@@ -198,6 +203,7 @@ EXPECTED = {
             "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
             "sqs:SendMessage": {"CancelDeadLetterQueue.Arn"},
             "states:SendTaskFailure": {"*"},
+            "lambda:SendDurableExecutionCallbackFailure": {DURABLE_EXECUTIONS},
         },
         SCHEDULER_ENV,
     ),
@@ -547,6 +553,44 @@ def task_states(definition):
             yield from task_states(branch)
 
 
+def check_durable_example(resources):
+    """The durable example: a durable function (DurableConfig) that outlives its callback's longest wait, with
+    its own role: invoke create-link, checkpoint its own executions, its own logs; nothing else. The product
+    answers its callbacks (publisher: success, cancel: failure) on its executions only (DURABLE_EXECUTIONS,
+    in EXPECTED)."""
+    function = resources.get("DurableApprovalFunction", {})
+    props = function.get("Properties", {})
+    check("DurableApprovalFunction exists, with the waiting examples (HasSenderEmail)",
+          function.get("Type") == "AWS::Serverless::Function" and function.get("Condition") == "HasSenderEmail")
+    name = describe(props.get("FunctionName"))
+    check("DurableApprovalFunction: its name is the one DURABLE_EXECUTIONS grants on",
+          DURABLE_EXECUTIONS == f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}:*", name)
+    durable = props.get("DurableConfig", {})
+    # The callback waits the link's 24 h + 20 min at most (durable_approval.py's TIMEOUT_MARGIN_SECONDS).
+    check("DurableApprovalFunction: DurableConfig, its ExecutionTimeout above the callback's longest wait",
+          isinstance(durable.get("ExecutionTimeout"), int) and durable["ExecutionTimeout"] > 24 * 3600 + 20 * 60
+          and 1 <= durable.get("RetentionPeriodInDays", 14) <= 90, durable)
+    check("DurableApprovalFunction: a Python runtime that ships the durable execution SDK (3.13+)",
+          props.get("Runtime") in ("python3.13", "python3.14") and props.get("Handler") == "durable_approval.handler"
+          and (INFRA / props.get("CodeUri", "") / "durable_approval.py").is_file(), props.get("Runtime"))
+    env = props.get("Environment", {}).get("Variables", {})
+    check("DurableApprovalFunction: CREATE_LINK_FUNCTION is create-link",
+          describe(env.get("CREATE_LINK_FUNCTION")) == "CreateLinkFunction.Arn", env)
+    role_name = (props.get("Role", {}).get("Fn::GetAtt") or ["?"])[0]
+    role = resources.get(role_name, {})
+    check("DurableApprovalFunction has its own role, no managed policies, no SAM policies",
+          role.get("Type") == "AWS::IAM::Role" and not role.get("Properties", {}).get("ManagedPolicyArns")
+          and "Policies" not in props, role_name)
+    users = [n for n, r in resources.items() if r.get("Properties", {}).get("Role") == props.get("Role")]
+    check(f"{role_name} serves DurableApprovalFunction only", users == ["DurableApprovalFunction"], users)
+    compare(f"DurableApprovalFunction ({role_name})", grants(role_statements(role)), {
+        **own_logs("DurableApprovalLogGroup"),
+        "lambda:InvokeFunction": {"CreateLinkFunction.Arn"},
+        "lambda:CheckpointDurableExecution": {DURABLE_EXECUTIONS},
+        "lambda:GetDurableExecutionState": {DURABLE_EXECUTIONS},
+    })
+
+
 def check_state_machine_roles(resources, path):
     """Each state machine's role allows exactly what its ASL's tasks do: lambda:InvokeFunction on exactly
     the functions its Lambda tasks name (lambda:invoke and lambda:invoke.waitForTaskToken, through the
@@ -636,10 +680,11 @@ def main():
         for d in (REPO / "functions").iterdir()
         if (d / "Cargo.toml").is_file()
     )
+    # The Rust functions (cargo-lambda builds); the durable example is Python, checked on its own below.
     deployed = sorted(
         r.get("Metadata", {}).get("BuildProperties", {}).get("Binary", "")
         for r in resources.values()
-        if r["Type"] == "AWS::Serverless::Function"
+        if r["Type"] == "AWS::Serverless::Function" and r.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda"
     )
     check("every crate in functions/ is a function in the template", set(crates) <= set(deployed), f"{crates} vs {deployed}")
     pending = sorted(set(deployed) - set(crates))
@@ -896,6 +941,7 @@ def main():
     check_log_export_rule(resources)
     check_queue_policies(resources)
     check_state_machine_roles(resources, path)
+    check_durable_example(resources)
 
     passed, failed = results.count(True), results.count(False)
     print(f"{passed} passed, {failed} failed")

@@ -31,6 +31,10 @@ fi
 if ! "$venv/bin/python" -c 'import moto, boto3, flask, rfc8785' 2>/dev/null; then
   "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'rfc8785==0.1.4'
 fi
+# Lambda durable functions: the SDK and its local emulator (tests/durable/serve.py), the D steps' waiting run.
+if ! "$venv/bin/python" -c 'import aws_durable_execution_sdk_python, aws_durable_execution_sdk_python_testing' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet 'aws-durable-execution-sdk-python==3.0.0' 'aws-durable-execution-sdk-python-testing==1.4.0'
+fi
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   "$venv/bin/pip" install --quiet 'cargo-lambda==1.9.2' 'ziglang==0.17.1'
 fi
