@@ -15,10 +15,11 @@ API as aws-sdk-lambda calls it, under /2025-12-01/:
     GET  durable-executions/{Arn}/history                     GetDurableExecutionHistory (the callbacks' ids)
     POST durable-executions/{Arn}/stop                        StopDurableExecution
 
-Two durable functions are registered: `durable-approval` (infra/examples/durable_approval.py, whose Lambda
-client invokes create-link at AWS_ENDPOINT_URL_LAMBDA or AWS_ENDPOINT_URL: moto's bridge to the functions
-under `cargo lambda watch`, tests/moto/serve.py) and `probe` (waits for one callback and returns its result;
-its input may set `timeoutSeconds` and `heartbeatSeconds`).
+Three durable functions are registered: `durable-approval` (infra/examples/durable_approval.py, whose Lambda
+client invokes create-link at AWS_ENDPOINT_URL: moto's bridge to the functions under `cargo lambda watch`,
+tests/moto/serve.py; CREATE_LINK_FUNCTION defaults to `create-link`), `attach` (wait_for_callback on an
+intervention made elsewhere, `{"interventionId"}`, its submitter the example's attach call) and `probe`
+(waits for one callback and returns its result; its input may set `timeoutSeconds` and `heartbeatSeconds`).
 
 What the emulator forgives, compared to Lambda (read in the package's executor.py, execution.py and
 web/handlers.py, version 1.4.0), and what this server does instead:
@@ -50,13 +51,13 @@ The harness's own routes (never Lambda's):
                            "answers": {"succeed 200": n, "succeed 400 CallbackTimeoutException": n, …}}
                           every callback request on the wire, counted before it is answered
     DELETE /__calls       resets them
-    POST /__start         {"function": "durable-approval" | "probe", "input": {…}, "name": "…"} →
+    POST /__start         {"function": "durable-approval" | "attach" | "probe", "input": {…}, "name": "…"} →
                           {"executionArn": …} (starts an execution, asynchronously)
     POST /__strict        {"strict": false} answers as the emulator does (tests/durable/check.py shows the
                           difference), {"strict": true} as Lambda does (the default)
 
-Callback ids are secrets like task tokens: this server logs at WARNING (the emulator logs them at INFO) and
-never prints one.
+Callback ids are secrets like task tokens: this server logs the emulator's ERROR lines only (it logs the ids at
+INFO and in its timeouts' WARNING lines) and never prints one.
 """
 
 import importlib.util
@@ -70,7 +71,7 @@ import threading
 import urllib.parse
 import uuid
 
-from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, WaitForCallbackConfig
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.lambda_service import OperationStatus
 from aws_durable_execution_sdk_python_testing.runner import DurableFunctionTestRunner
@@ -84,6 +85,9 @@ REGION = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or
 MAX_RESULT_BYTES = 262144
 CALLBACK_ID = re.compile(r"^[A-Za-z0-9+/]+={0,2}$")
 CALLBACK_ROUTE = re.compile(r"^/2025-12-01/durable-execution-callbacks/([^/]+)/(succeed|fail|heartbeat)$")
+
+
+os.environ.setdefault("CREATE_LINK_FUNCTION", "create-link")
 
 
 def load_example():
@@ -104,11 +108,23 @@ def probe(event, context):
     return {"result": callback.result()}
 
 
+@durable_execution
+def attach(event, context):
+    """Attaches to an intervention made elsewhere ({"interventionId"}) with wait_for_callback, whose submitter is
+    the example's attach call to create-link, and returns the decision (tests/lambda/durable.py D3: a decision
+    recorded before the callback id arrives is delivered on arrival)."""
+    def submit(callback_id, _):
+        example.create_link({"interventionId": event["interventionId"], "callbackId": callback_id})
+    config = WaitForCallbackConfig(timeout=Duration(seconds=600))
+    return {"decision": json.loads(context.wait_for_callback(submit, name="decision", config=config))}
+
+
 example = load_example()
 runner = DurableFunctionTestRunner(handler=example.handler, skip_time=False, region=REGION,
                                    execution_timeout=3600)
 runner.register_durable_function("durable-approval", example.handler, execution_timeout=3600)
 runner.register_durable_function("probe", probe, execution_timeout=3600)
+runner.register_durable_function("attach", attach, execution_timeout=3600)
 executor = runner._executor  # the web server serves the runner's executor
 
 harness = threading.Lock()
@@ -240,7 +256,7 @@ class Handler(RequestHandler):
         if path == "/__start" and method == "POST":
             spec = json.loads(self._body() or b"{}")
             function = spec.get("function", "durable-approval")
-            if function not in ("durable-approval", "probe"):
+            if function not in ("durable-approval", "probe", "attach"):
                 return self._answer(400, {"message": f"no function {function}"})
             arn = runner.run_async(input=json.dumps(spec.get("input", {})), function_name=function,
                                    execution_name=spec.get("name") or str(uuid.uuid4()), execution_timeout=3600)
@@ -260,8 +276,8 @@ def main():
     port = int(sys.argv[1]) if len(sys.argv) > 1 else 0
     server = WebServer(WebServiceConfig(host="127.0.0.1", port=port, log_level=logging.WARNING), executor)
     server.RequestHandlerClass = Handler
-    # The emulator logs callback ids at INFO and DEBUG.
-    logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.WARNING)
+    # The emulator logs callback ids at INFO, DEBUG and in its timeouts' WARNING lines.
+    logging.getLogger("aws_durable_execution_sdk_python_testing").setLevel(logging.ERROR)
     logging.getLogger("aws_durable_execution_sdk_python").setLevel(logging.WARNING)
     print(f"http://127.0.0.1:{server.server_address[1]}", flush=True)
     try:

@@ -58,6 +58,7 @@ fi
 work=$(mktemp -d)
 chmod 700 "$work"
 watch_pid=
+durable_pid=
 child=
 
 # Every process below watch (the function instances run in sessions of their own, so a process-group
@@ -124,6 +125,14 @@ cleanup() {
       tail -n 40 "$work/watch.log"
     fi
   fi
+  if [ -n "$durable_pid" ]; then
+    stop "$durable_pid"
+    wait "$durable_pid" 2>/dev/null || true
+    if [ "$rc" -ne 0 ] && [ -f "$work/durable.log" ]; then
+      echo "--- last lines of the durable execution emulator's log"
+      tail -n 20 "$work/durable.log"
+    fi
+  fi
   rm -rf "$work"
   echo "flow.sh: exit $rc, total $(($(date +%s) - started))s"
   if [ -n "${FLOW_RC_FILE:-}" ]; then echo "$rc" >"$FLOW_RC_FILE"; fi
@@ -160,6 +169,27 @@ step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
 step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
 sed 's/^/  /' "$work/step.log"
 
+# --- the durable execution emulator (tests/durable/serve.py: one process for all D steps) on a free port, before
+# watch: the functions' Lambda client answers callbacks there (AWS_ENDPOINT_URL_LAMBDA), while the durable
+# functions it runs invoke create-link through moto's bridge (AWS_ENDPOINT_URL).
+t0=$(date +%s)
+"$venv/bin/python" "$root/tests/durable/serve.py" 0 >"$work/durable.url" 2>"$work/durable.log" &
+durable_pid=$!
+durable_url=
+for _ in $(seq 1 100); do
+  durable_url=$(head -n 1 "$work/durable.url" 2>/dev/null || true)
+  [ -n "$durable_url" ] && break
+  kill -0 "$durable_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$durable_url" ]; then
+  echo "FAIL [0] the durable execution emulator did not start:"
+  tail -n 20 "$work/durable.log"
+  exit 1
+fi
+export DURABLE_ENDPOINT=$durable_url
+echo "PASS [0] durable execution emulator on $durable_url ($(($(date +%s) - t0))s)"
+
 # --- the seven binaries, built up front in one build so that a compile error shows here and watch only
 # starts them. Watch starts a function as `cargo run --bin <name>` at the workspace root, without -p: cargo
 # then resolves features over every member of the workspace, whichever function it is. `cargo build --bin a
@@ -180,6 +210,7 @@ link_base="http://127.0.0.1:$port/lambda-url/form-page"
   cat "$work/aws.env"
   echo "LINK_BASE_URL=$link_base"
   echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+  echo "AWS_ENDPOINT_URL_LAMBDA=$durable_url"
   echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
   echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
   echo "AWS_REGION=$AWS_REGION"
