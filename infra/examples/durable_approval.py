@@ -51,7 +51,7 @@ import boto3
 import botocore.exceptions
 from aws_durable_execution_sdk_python.config import CallbackConfig, Duration, StepConfig
 from aws_durable_execution_sdk_python.context import DurableContext, StepContext
-from aws_durable_execution_sdk_python.exceptions import CallbackExternalError, CallbackTimeoutError
+from aws_durable_execution_sdk_python.exceptions import CallbackExternalError, CallbackTimeoutError, StepError
 from aws_durable_execution_sdk_python.execution import durable_execution
 from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
 
@@ -76,7 +76,9 @@ class InterventionUnavailable(Exception):
 
 
 class InterventionRefused(Exception):
-    """create-link refused the input (InvalidInterventionConfig, IdempotencyKeyReused, ...): not retried."""
+    """create-link refused the creation or the attach (InvalidInterventionConfig, IdempotencyKeyReused,
+    InterventionNotFound, DecisionAlreadyDelivered, ...; the message starts with its errorType): not retried.
+    Also what the execution fails with when a step still fails after its retries."""
 
 
 class NoDecision(Exception):
@@ -176,7 +178,10 @@ def handler(event, context: DurableContext):
         # The link is a credential: the product sends it (notify); the checkpoint keeps the id and expiry.
         return {"interventionId": created["interventionId"], "expiresAt": created["expiresAt"]}
 
-    intervention = context.step(create, name="create approval link", config=retried())
+    try:
+        intervention = context.step(create, name="create approval link", config=retried())
+    except StepError as error:  # refused, or still unavailable after the retries: the execution fails with it
+        raise InterventionRefused(error.message) from None
 
     # wait_for_callback, written out (it is create_callback, a submitter step and the callback's result) so
     # that a failure's error type, which the SDK keeps on the callback operation and not on its
@@ -187,7 +192,10 @@ def handler(event, context: DurableContext):
         # Exactly {interventionId, callbackId}: the attach. Its answer ("waiting" or "delivered") is for logs.
         create_link({"interventionId": intervention["interventionId"], "callbackId": callback.callback_id})
 
-    context.step(attach, name="decision submitter", config=retried())
+    try:
+        context.step(attach, name="decision submitter", config=retried())
+    except StepError as error:  # e.g. DecisionAlreadyDelivered, the callback refused: no decision will come
+        raise InterventionRefused(error.message) from None
     try:
         result = callback.result()
     except CallbackTimeoutError:

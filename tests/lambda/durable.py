@@ -7,6 +7,8 @@ AWS_ENDPOINT_URL_LAMBDA = the emulator.
     D0  the emulator itself through boto3 (tests/durable/check.py: block → succeed → completes; a second
         succeed → CallbackTimeoutException, where the emulator alone answers a bare 404; limits; a failure's
         error type)
+    D0x the example's branches in the emulator's in-process runner, create-link stubbed (tests/durable/example.py:
+        approve, reject, timedOut, the callback's timeout, a cancel, a creation retried and refused)
     D1  the example (infra/examples/durable_approval.py) paused; approved on the page; the publisher on the
         stream record delivers: the execution completes with the decision (RefundApproved); exactly one
         SendDurableExecutionCallbackSuccess on the wire, still one after a second publish and a sweep;
@@ -29,6 +31,8 @@ import importlib.util
 import json
 import os
 import secrets
+import subprocess
+import sys
 import time
 import urllib.request
 
@@ -188,6 +192,14 @@ class Durable:
         for step in (self.emulator.e1, self.emulator.e2, self.emulator.e3):
             details.append(step(emu))
         return " | ".join(details)
+
+    def example_branches(self):
+        done = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "durable", "example.py")],
+                              capture_output=True, text=True, timeout=300)
+        lines = [line for line in done.stdout.splitlines() if line.startswith(("PASS", "FAIL"))]
+        self.check(done.returncode == 0 and lines and all(line.startswith("PASS") for line in lines),
+                   "\n  ".join(lines) or done.stderr[-600:])
+        return " | ".join(line.split(": ", 1)[-1] for line in lines)
 
     # ------------------------------------------------------------------------------------------ D1
     def approved(self):

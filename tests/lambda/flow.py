@@ -796,6 +796,8 @@ def steps(workdir, port):
         # Lambda durable functions in the emulator (durable.py, tests/durable/serve.py), create-link through the
         # bridge, the publisher and cancel answering their callbacks (AWS_ENDPOINT_URL_LAMBDA).
         ("D0", "the durable execution emulator through boto3: strict where it forgives", waiting.emulator_check, []),
+        ("D0x", "the durable example's branches, create-link stubbed (tests/durable/example.py)",
+         waiting.example_branches, []),
         *([
             ("D1", "the durable example, approved: paused, delivered once by the publisher, RefundApproved",
              waiting.approved, ["S1", "D0"]),
