@@ -115,7 +115,8 @@ def attach(event, context):
     recorded before the callback id arrives is delivered on arrival)."""
     def submit(callback_id, _):
         example.create_link({"interventionId": event["interventionId"], "callbackId": callback_id})
-    config = WaitForCallbackConfig(timeout=Duration(seconds=600))
+    # Retried as the example retries its steps (what is worth it only), not the SDK's default (every error).
+    config = WaitForCallbackConfig(timeout=Duration(seconds=600), retry_strategy=example.retried().retry_strategy)
     return {"decision": json.loads(context.wait_for_callback(submit, name="decision", config=config))}
 
 
