@@ -73,7 +73,8 @@ SCHEDULER_ENV = {
 #                ({interventionId, taskToken}): GetItem (the intervention), Query (a continuation recorded
 #                before), UpdateItem (store the token, claim and mark the delivery), SendTaskHeartbeat
 #                (prove the token), SendTaskSuccess (deliver an earlier continuation at once, signed:
-#                kms:Sign).
+#                kms:Sign); a durable execution's callback id ({interventionId, callbackId}): the same with
+#                SendDurableExecutionCallbackHeartbeat and ...Success, on the durable example's executions.
 #   form-page:   Service::view = GetItem (the intervention; a GET never writes); the receipt keys route:
 #                kms:GetPublicKey.
 #   submission:  GetItem (intervention, repeated submission) + TransactWriteItems, which IAM authorises
@@ -82,7 +83,8 @@ SCHEDULER_ENV = {
 #   publisher:   the stream (event source mapping), SendMessageBatch (= sqs:SendMessage), UpdateItem
 #                (mark published), and the mapping's on-failure destination (sqs:SendMessage); the
 #                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem;
-#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention);
+#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention), or
+#                SendDurableExecutionCallbackSuccess for a durable execution's callback (the example's);
 #                every continuation signed: kms:Sign. Messages to reviewers: SES v2 SendEmail (authorised as
 #                ses:SendEmail and ses:SendRawEmail, from the configured identity), the Slack token and
 #                the Teams webhooks from SSM SecureStrings (ssm:GetParameter, kms:Decrypt through SSM), a
@@ -95,8 +97,9 @@ SCHEDULER_ENV = {
 #   records:     GetItem (the intervention), Query on the table (its submissions, begins_with S#) and
 #                on the byEnvironment index (the listing).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
-#                an operator's cancel fails a waiting run's task (SendTaskFailure, under the delivery's
-#                claim: UpdateItem),
+#                an operator's cancel fails a waiting run's task (SendTaskFailure, or
+#                SendDurableExecutionCallbackFailure for the durable example's callback, under the
+#                delivery's claim: UpdateItem),
 #                Query on the table (the continuations already queued: "too late"), the cancel
 #                TransactWriteItems: Update (cancel) and Put (its decision log entry), DeleteSchedule (its
 #                timer); its asynchronous on-failure destination (sqs:SendMessage).
@@ -117,6 +120,8 @@ EXPECTED = {
             "iam:PassRole": {"SchedulerRole.Arn"},
             "states:SendTaskHeartbeat": {"*"},
             "states:SendTaskSuccess": {"*"},
+            "lambda:SendDurableExecutionCallbackHeartbeat": {DURABLE_EXECUTIONS},
+            "lambda:SendDurableExecutionCallbackSuccess": {DURABLE_EXECUTIONS},
             **SIGN_RECEIPTS,
         },
         {**LINKS_ENV, **SCHEDULER_ENV, **RECEIPT_ENV, **CHANNELS_ENV},
