@@ -31,8 +31,11 @@ Why Python: the official durable execution SDK for Python (`aws-durable-executio
 local testing emulator (`aws-durable-execution-sdk-python-testing`: the durable execution HTTP API,
 callbacks included, served on loopback, with no Docker), which tests/durable/serve.py runs so that the
 product's real publisher and create-link deliver to a real waiting execution in `make lambda-test`. The
-Rust crate (aws-durable-execution-sdk 0.1.0 on crates.io) has no such emulator, and Lambda's managed
-Python runtimes (3.13+) ship the SDK, so this example deploys as one file.
+official Rust crate (aws-durable-execution-sdk 0.1.0 on crates.io, a `test-util` feature for its own unit
+tests) publishes no emulator of the durable execution HTTP API that the product's binaries could answer
+(the in-process runners of third-party crates such as durable-execution-sdk-testing, an alpha, replace the
+API rather than serve it); and Lambda's managed Python runtimes (3.13+) ship the SDK, so this example
+deploys as one file.
 
 Deployed by infra/template.yaml as DurableApprovalFunction (DurableConfig; its role may invoke create-link
 and checkpoint its own executions, nothing else). Environment: CREATE_LINK_FUNCTION (create-link's name or
