@@ -38,6 +38,7 @@ import urllib.request
 
 import boto3
 import botocore.config
+from aws_durable_execution_sdk_python.serdes import deserialize
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
 EXAMPLE_INPUT = os.path.join(ROOT, "infra", "statemachine", "refund-approval.example-input.json")
@@ -163,7 +164,8 @@ class Durable:
                        f"the execution ended {described['Status']} before it paused: {described.get('Error')}")
             return None
         events = self.wait("the execution to wait on its callback", attached, seconds)
-        created = [json.loads(e["StepSucceededDetails"]["Result"]["Payload"]) for e in events
+        # The SDK's checkpoint encoding (its serdes envelope), read with the SDK's own reader.
+        created = [deserialize(None, e["StepSucceededDetails"]["Result"]["Payload"], e["Id"], arn) for e in events
                    if e["EventType"] == "StepSucceeded" and e.get("Name") == "create approval link"]
         self.check(len(created) == 1, f"{len(created)} creation steps succeeded")
         self.check(set(created[0]) == {"interventionId", "expiresAt"}, f"the creation step kept {sorted(created[0])}")
@@ -231,8 +233,10 @@ class Durable:
         self.check(once == twice == 1, f"SendDurableExecutionCallbackSuccess on the wire: {once} after the delivery, "
                                        f"{twice} after a second publish and a sweep")
         self.check(self.sent(before, "fail") == 0, "a callback failure was sent")
+        beats = self.answers(before, "heartbeat")
+        self.check(beats == {"heartbeat 200": 1}, f"the attach's proof: {beats}")
         _, task = self.record_task(intervention_id)
-        return (f"paused after the creation step and the attach; approved on the page; the publisher delivered: "
+        return (f"paused after the creation step and the attach (its proof: {beats}); approved on the page; the publisher delivered: "
                 f"SUCCEEDED {output['status']} with the continuation {decision.get('id')}; "
                 f"SendDurableExecutionCallbackSuccess on the wire: {once}, still {twice} after a second publish and "
                 f"a sweep ({self.answers(before, 'succeed')}); the creation again with its key: the same "
