@@ -66,7 +66,9 @@ race: $(VENV)/.moto $(DYNOXIDE_STAMP)
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
-## moto's server (tests/moto/serve.py's bridge), SendTaskSuccess counted on the wire (tests/lambda/sfn.py).
+## moto's server (tests/moto/serve.py's bridge), SendTaskSuccess counted on the wire (tests/lambda/sfn.py); and
+## the durable example's executions in the durable execution emulator (tests/durable/serve.py, no Docker), answered
+## by the publisher and cancel under watch, the callback calls counted on the wire (tests/lambda/durable.py).
 lambda-test: $(VENV)/.moto $(VENV)/.durable
 	tests/moto/with-moto.sh bash tests/lambda/flow.sh
 
