@@ -47,26 +47,6 @@ NO_DECISION = "durable_approval.NoDecision"
 CANCELLED = "durable_approval.InterventionCancelled"
 
 
-# The D1-D5 steps need the product's side (create-link's callback attach, the publisher's and cancel's
-# callback answers): they run once its Rust source calls this API.
-PRODUCT_MARK = "send_durable_execution_callback_success"
-
-
-def product_delivers():
-    if os.environ.get("FLOW_DURABLE_FORCE"):  # to see the D steps fail before the product's side is there
-        return True
-    for top in ("functions", "shared"):
-        for directory, _, files in os.walk(os.path.join(ROOT, top)):
-            if "target" in directory.split(os.sep) or "fuzz" in directory.split(os.sep):
-                continue
-            for name in files:
-                if name.endswith(".rs"):
-                    with open(os.path.join(directory, name), encoding="utf-8", errors="replace") as f:
-                        if PRODUCT_MARK in f.read():
-                            return True
-    return False
-
-
 def load(name, path):
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)

@@ -798,24 +798,19 @@ def steps(workdir, port):
         ("D0", "the durable execution emulator through boto3: strict where it forgives", waiting.emulator_check, []),
         ("D0x", "the durable example's branches, create-link stubbed (tests/durable/example.py)",
          waiting.example_branches, []),
-        *([
-            ("D1", "the durable example, approved: paused, delivered once by the publisher, RefundApproved",
-             waiting.approved, ["S1", "D0"]),
-            ("D2", "a callback that timed out: the publisher's delivery finds it gone, Link has expired",
-             waiting.callback_timed_out, ["S1", "D0"]),
-            ("D3", "a decision recorded before the callback id arrives: delivered on arrival", waiting.decided_before_attach,
-             ["S1", "D0"]),
-            ("D4", "operator cancel of a waiting durable execution: FAILED at once with InterventionCancelled",
-             waiting.operator_cancelled, ["S1", "D0"]),
-            ("D5", "the callback ids: in no record and no execution output", waiting.callback_ids_nowhere, ["D1"]),
-        ] if durable.product_delivers() else []),
+        ("D1", "the durable example, approved: paused, delivered once by the publisher, RefundApproved",
+         waiting.approved, ["S1", "D0"]),
+        ("D2", "a callback that timed out: the publisher's delivery finds it gone, Link has expired",
+         waiting.callback_timed_out, ["S1", "D0"]),
+        ("D3", "a decision recorded before the callback id arrives: delivered on arrival", waiting.decided_before_attach,
+         ["S1", "D0"]),
+        ("D4", "operator cancel of a waiting durable execution: FAILED at once with InterventionCancelled",
+         waiting.operator_cancelled, ["S1", "D0"]),
+        ("D5", "the callback ids: in no record and no execution output", waiting.callback_ids_nowhere, ["D1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),
     ]
     passed, failed = set(), False
-    if not durable.product_delivers():
-        print("SKIP [D1-D5] the durable executions' steps: the product has no durable callbacks yet "
-              f"({durable.PRODUCT_MARK} is in no Rust source of functions/ or shared/)", flush=True)
     for number, name, step, needs in chain:
         missing = [n for n in needs if n not in passed]
         if missing:

@@ -14,8 +14,10 @@
 # in flow.py, one PASS/FAIL line each (watch.log, which holds the functions' stdout and stderr, is what the
 # last checks read). The S steps (tests/lambda/sfn.py) run executions on moto's Step Functions interpreter
 # (with-moto.sh starts moto with MOTO_PORT; flow.py setup turns the interpreter on), whose Lambda tasks reach
-# the functions under watch through moto's server (tests/moto/serve.py's bridge, set below). It exits non-zero on any failure, and always stops watch and every
-# function process it started.
+# the functions under watch through moto's server (tests/moto/serve.py's bridge, set below). The D steps
+# (tests/lambda/durable.py) run Lambda durable executions in the durable execution emulator (tests/durable/serve.py,
+# started below before watch, whose functions answer its callbacks through AWS_ENDPOINT_URL_LAMBDA). It exits
+# non-zero on any failure, and always stops watch, the emulator and every function process it started.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
