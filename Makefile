@@ -9,6 +9,10 @@ MOTO_VERSION := 5.2.5
 # A second RFC 8785 implementation, for the consumer example that verifies receipts (infra/examples/consumer.py).
 RFC8785_VERSION := 0.1.4
 SCHEMATHESIS_VERSION := 4.32.5
+# Lambda durable functions: the SDK the waiting example uses (infra/examples/durable_approval.py) and its local
+# emulator of the durable execution API (tests/durable/serve.py), both from PyPI, no Docker.
+DURABLE_SDK_VERSION := 3.0.0
+DURABLE_TESTING_VERSION := 1.4.0
 # dynoxide (crates.io dynoxide-rs), the concurrent DynamoDB the store tests and the races run on
 # (tests/dynoxide/with-dynoxide.sh says why). Built once with only the server's features and kept outside
 # the work tree, so a fresh clone on the same machine (CI's) reuses it; the stamp says it is complete.
@@ -62,8 +66,10 @@ race: $(VENV)/.moto $(DYNOXIDE_STAMP)
 
 ## The real Lambda binaries under `cargo lambda watch`, against moto; with Step Functions executions of the
 ## example state machines on moto's interpreter, whose Lambda tasks reach the functions under watch through
-## moto's server (tests/moto/serve.py's bridge), SendTaskSuccess counted on the wire (tests/lambda/sfn.py).
-lambda-test: $(VENV)/.moto
+## moto's server (tests/moto/serve.py's bridge), SendTaskSuccess counted on the wire (tests/lambda/sfn.py); and
+## the durable example's executions in the durable execution emulator (tests/durable/serve.py, no Docker), answered
+## by the publisher and cancel under watch, the callback calls counted on the wire (tests/lambda/durable.py).
+lambda-test: $(VENV)/.moto $(VENV)/.durable
 	tests/moto/with-moto.sh bash tests/lambda/flow.sh
 
 ## The SAM template: cfn-lint, SAM translation, and least-privilege IAM checks.
@@ -97,6 +103,12 @@ fuzz:
 $(VENV)/.moto:
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q 'moto[server]==$(MOTO_VERSION)' 'rfc8785==$(RFC8785_VERSION)'
+	touch $@
+
+$(VENV)/.durable:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q 'aws-durable-execution-sdk-python==$(DURABLE_SDK_VERSION)' \
+	  'aws-durable-execution-sdk-python-testing==$(DURABLE_TESTING_VERSION)'
 	touch $@
 
 # --locked: dynoxide's own lock file; only the HTTP server and its CLI (no MCP server, no import).

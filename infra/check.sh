@@ -5,7 +5,7 @@
 #      with their contract with create-link
 #      (infra/check_translate.py);
 #   3. least privilege and secret handling (infra/check_iam.py);
-#   4. the example consumer compiles.
+#   4. the examples (the consumer, the durable function) compile.
 # Tools go into the repository's virtualenv (.venv), created if missing.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,9 +42,11 @@ echo "== SAM translation and state machines (infra/check_translate.py)"
 echo "== least privilege and secrets (infra/check_iam.py)"
 "$VENV/bin/python" infra/check_iam.py || failed+=("check_iam.py")
 
-echo "== example consumer compiles"
-"$VENV/bin/python" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' infra/examples/consumer.py \
-  && echo "ok" || failed+=("examples/consumer.py")
+echo "== the examples compile (the consumer, the durable function)"
+for example in infra/examples/consumer.py infra/examples/durable_approval.py; do
+  "$VENV/bin/python" -c 'import ast, sys; ast.parse(open(sys.argv[1]).read(), sys.argv[1])' "$example" \
+    && echo "ok $example" || failed+=("$example")
+done
 
 if (( ${#failed[@]} )); then
   echo "infra check FAILED: ${failed[*]}"

@@ -47,6 +47,10 @@ TASK_TOKEN_ACTIONS = {"states:SendTaskSuccess", "states:SendTaskHeartbeat", "sta
 RECEIPT_ENV = {"RECEIPT_KMS_KEY_IDS": "ReceiptKey.Arn"}
 SIGN_RECEIPTS = {"kms:Sign": {"ReceiptKey.Arn"}}
 TIMEOUT_FUNCTION_ARN = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-timeout"
+# The durable example's executions (infra/examples/durable_approval.py): Lambda authorises the durable execution
+# APIs (checkpoints, callbacks) against a durable execution's ARN, which extends the qualified function ARN;
+# ":*" matches every version's, an unqualified ARN none.
+DURABLE_EXECUTIONS = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-durable-approval:*"
 
 # Environment variables beyond the Globals (TABLE_NAME, LOG_LEVEL, ENVIRONMENT_NAME), exactly, as
 # `describe` renders them; ANY: set, any value.
@@ -69,7 +73,8 @@ SCHEDULER_ENV = {
 #                ({interventionId, taskToken}): GetItem (the intervention), Query (a continuation recorded
 #                before), UpdateItem (store the token, claim and mark the delivery), SendTaskHeartbeat
 #                (prove the token), SendTaskSuccess (deliver an earlier continuation at once, signed:
-#                kms:Sign).
+#                kms:Sign); a durable execution's callback id ({interventionId, callbackId}): the same with
+#                SendDurableExecutionCallbackHeartbeat and ...Success, on the durable example's executions.
 #   form-page:   Service::view = GetItem (the intervention; a GET never writes); the receipt keys route:
 #                kms:GetPublicKey.
 #   submission:  GetItem (intervention, repeated submission) + TransactWriteItems, which IAM authorises
@@ -78,7 +83,8 @@ SCHEDULER_ENV = {
 #   publisher:   the stream (event source mapping), SendMessageBatch (= sqs:SendMessage), UpdateItem
 #                (mark published), and the mapping's on-failure destination (sqs:SendMessage); the
 #                outbox sweep ({"sweep": true} every 5 minutes): Query on the outbox index + GetItem;
-#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention);
+#                a waiting run's first continuation: SendTaskSuccess (the token is on the intervention), or
+#                SendDurableExecutionCallbackSuccess for a durable execution's callback (the example's);
 #                every continuation signed: kms:Sign. Messages to reviewers: SES v2 SendEmail (authorised as
 #                ses:SendEmail and ses:SendRawEmail, from the configured identity), the Slack token and
 #                the Teams webhooks from SSM SecureStrings (ssm:GetParameter, kms:Decrypt through SSM), a
@@ -93,10 +99,12 @@ SCHEDULER_ENV = {
 #                extend): its TransactWriteItems (Update the intervention and the allowance, Put its entry,
 #                messages and an expiry's continuation), DeleteSchedule (expire, cancel) and UpdateSchedule
 #                (extend moves the timeout timer, passing SchedulerRole), SendTaskFailure (cancel) and
-#                SendTaskHeartbeat (extend), the signing keys (extend signs new links).
+#                SendTaskHeartbeat (extend), for a durable execution's callback SendDurableExecutionCallbackFailure
+#                and ...Heartbeat (the durable example's), the signing keys (extend signs new links).
 #   cancel:      Query on the byCorrelation index (the interventions of an execution), GetItem (each),
-#                an operator's cancel fails a waiting run's task (SendTaskFailure, under the delivery's
-#                claim: UpdateItem),
+#                an operator's cancel fails a waiting run's task (SendTaskFailure, or
+#                SendDurableExecutionCallbackFailure for the durable example's callback, under the
+#                delivery's claim: UpdateItem),
 #                Query on the table (the continuations already queued: "too late"), the cancel
 #                TransactWriteItems: Update (cancel) and Put (its decision log entry), DeleteSchedule (its
 #                timer); its asynchronous on-failure destination (sqs:SendMessage).
@@ -117,6 +125,8 @@ EXPECTED = {
             "iam:PassRole": {"SchedulerRole.Arn"},
             "states:SendTaskHeartbeat": {"*"},
             "states:SendTaskSuccess": {"*"},
+            "lambda:SendDurableExecutionCallbackHeartbeat": {DURABLE_EXECUTIONS},
+            "lambda:SendDurableExecutionCallbackSuccess": {DURABLE_EXECUTIONS},
             **SIGN_RECEIPTS,
         },
         {**LINKS_ENV, **SCHEDULER_ENV, **RECEIPT_ENV, **CHANNELS_ENV},
@@ -155,6 +165,7 @@ EXPECTED = {
             "dynamodb:GetItem": {"Table.Arn"},
             "sqs:SendMessage": {"ContinuationQueue.Arn", "PublisherFailureQueue.Arn"},
             "states:SendTaskSuccess": {"*"},
+            "lambda:SendDurableExecutionCallbackSuccess": {DURABLE_EXECUTIONS},
             **SIGN_RECEIPTS,
             "dynamodb:Query": {"${Table.Arn}/index/outbox", "Table.Arn"},
             "ses:SendEmail": {SES_IDENTITIES},
@@ -195,6 +206,8 @@ EXPECTED = {
             "iam:PassRole": {"SchedulerRole.Arn"},
             "states:SendTaskFailure": {"*"},
             "states:SendTaskHeartbeat": {"*"},
+            "lambda:SendDurableExecutionCallbackFailure": {DURABLE_EXECUTIONS},
+            "lambda:SendDurableExecutionCallbackHeartbeat": {DURABLE_EXECUTIONS},
             **SIGNING_KEYS,
         },
         {**LINKS_ENV, **SCHEDULER_ENV, **CHANNELS_ENV},
@@ -210,6 +223,7 @@ EXPECTED = {
             "scheduler:DeleteSchedule": {SCHEDULES_IN_GROUP},
             "sqs:SendMessage": {"CancelDeadLetterQueue.Arn"},
             "states:SendTaskFailure": {"*"},
+            "lambda:SendDurableExecutionCallbackFailure": {DURABLE_EXECUTIONS},
         },
         SCHEDULER_ENV,
     ),
@@ -566,6 +580,44 @@ def task_states(definition):
             yield from task_states(branch)
 
 
+def check_durable_example(resources):
+    """The durable example: a durable function (DurableConfig) that outlives its callback's longest wait, with
+    its own role: invoke create-link, checkpoint its own executions, its own logs; nothing else. The product
+    answers its callbacks (publisher: success, cancel: failure) on its executions only (DURABLE_EXECUTIONS,
+    in EXPECTED)."""
+    function = resources.get("DurableApprovalFunction", {})
+    props = function.get("Properties", {})
+    check("DurableApprovalFunction exists, with the waiting examples (HasSenderEmail)",
+          function.get("Type") == "AWS::Serverless::Function" and function.get("Condition") == "HasSenderEmail")
+    name = describe(props.get("FunctionName"))
+    check("DurableApprovalFunction: its name is the one DURABLE_EXECUTIONS grants on",
+          DURABLE_EXECUTIONS == f"arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:{name}:*", name)
+    durable = props.get("DurableConfig", {})
+    # The callback waits the link's 24 h + 20 min at most (durable_approval.py's TIMEOUT_MARGIN_SECONDS).
+    check("DurableApprovalFunction: DurableConfig, its ExecutionTimeout above the callback's longest wait",
+          isinstance(durable.get("ExecutionTimeout"), int) and durable["ExecutionTimeout"] > 24 * 3600 + 20 * 60
+          and 1 <= durable.get("RetentionPeriodInDays", 14) <= 90, durable)
+    check("DurableApprovalFunction: a Python runtime that ships the durable execution SDK (3.13+)",
+          props.get("Runtime") in ("python3.13", "python3.14") and props.get("Handler") == "durable_approval.handler"
+          and (INFRA / props.get("CodeUri", "") / "durable_approval.py").is_file(), props.get("Runtime"))
+    env = props.get("Environment", {}).get("Variables", {})
+    check("DurableApprovalFunction: CREATE_LINK_FUNCTION is create-link",
+          describe(env.get("CREATE_LINK_FUNCTION")) == "CreateLinkFunction.Arn", env)
+    role_name = (props.get("Role", {}).get("Fn::GetAtt") or ["?"])[0]
+    role = resources.get(role_name, {})
+    check("DurableApprovalFunction has its own role, no managed policies, no SAM policies",
+          role.get("Type") == "AWS::IAM::Role" and not role.get("Properties", {}).get("ManagedPolicyArns")
+          and "Policies" not in props, role_name)
+    users = [n for n, r in resources.items() if r.get("Properties", {}).get("Role") == props.get("Role")]
+    check(f"{role_name} serves DurableApprovalFunction only", users == ["DurableApprovalFunction"], users)
+    compare(f"DurableApprovalFunction ({role_name})", grants(role_statements(role)), {
+        **own_logs("DurableApprovalLogGroup"),
+        "lambda:InvokeFunction": {"CreateLinkFunction.Arn"},
+        "lambda:CheckpointDurableExecution": {DURABLE_EXECUTIONS},
+        "lambda:GetDurableExecutionState": {DURABLE_EXECUTIONS},
+    })
+
+
 def check_state_machine_roles(resources, path):
     """Each state machine's role allows exactly what its ASL's tasks do: lambda:InvokeFunction on exactly
     the functions its Lambda tasks name (lambda:invoke and lambda:invoke.waitForTaskToken, through the
@@ -655,10 +707,11 @@ def main():
         for d in (REPO / "functions").iterdir()
         if (d / "Cargo.toml").is_file()
     )
+    # The Rust functions (cargo-lambda builds); the durable example is Python, checked on its own below.
     deployed = sorted(
         r.get("Metadata", {}).get("BuildProperties", {}).get("Binary", "")
         for r in resources.values()
-        if r["Type"] == "AWS::Serverless::Function"
+        if r["Type"] == "AWS::Serverless::Function" and r.get("Metadata", {}).get("BuildMethod") == "rust-cargolambda"
     )
     check("every crate in functions/ is a function in the template", set(crates) <= set(deployed), f"{crates} vs {deployed}")
     pending = sorted(set(deployed) - set(crates))
@@ -921,6 +974,7 @@ def main():
     check_log_export_rule(resources)
     check_queue_policies(resources)
     check_state_machine_roles(resources, path)
+    check_durable_example(resources)
 
     passed, failed = results.count(True), results.count(False)
     print(f"{passed} passed, {failed} failed")

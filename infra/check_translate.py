@@ -222,6 +222,14 @@ def main() -> int:
         print(f"SAM translation failed: {error}")
         return 1
 
+    # The durable example stays durable once translated (SAM passes DurableConfig to AWS::Lambda::Function).
+    durable = translated["Resources"].get("DurableApprovalFunction", {}).get("Properties", {}).get("DurableConfig")
+    if durable and durable.get("ExecutionTimeout"):
+        print(f"DurableApprovalFunction: translated with DurableConfig {json.dumps(durable)}")
+    else:
+        print("DurableApprovalFunction: no DurableConfig after the SAM translation")
+        ok = False
+
     if lint(translated, "translated template"):
         print(f"SAM translation: {len(translated['Resources'])} CloudFormation resources, cfn-lint clean")
     else:

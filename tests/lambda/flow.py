@@ -33,6 +33,7 @@ import uuid
 
 import boto3
 
+import durable
 import sfn
 
 # The consumer example's checks (infra/examples/consumer.py): the receipt verified with `cryptography` and
@@ -334,6 +335,7 @@ class Flow:
         self.tokens, self.secrets = [], []
         self.marker = "flow-note-marker-" + secrets.token_hex(8)
         self.task_tokens = []  # the Step Functions steps' (sfn.py): secrets too
+        self.callback_ids = []  # the durable executions' callback ids (durable.py): secrets too
         self.state = {}
 
     def file(self, name, payload):
@@ -701,6 +703,7 @@ class Flow:
                         ("signed part", token.split(".", 2)[2]), ("HMAC tail", token[-40:])]
         needles += [(f"secret {key}", value) for key, value in self.secrets]
         needles += [("task token", token) for token in sorted(set(self.task_tokens))]
+        needles += [("callback id", callback_id) for callback_id in sorted(set(self.callback_ids))]
         needles.append(("note marker", self.marker))
         counts, found = {}, []
         for what, value in needles:
@@ -735,6 +738,8 @@ def steps(workdir, port):
     flow = Flow(workdir, port)
     machine = sfn.Sfn(flow, client, check, invoke, http, REGION)
     flow.task_tokens = machine.task_tokens
+    waiting = durable.Durable(flow, machine, client, check, invoke, os.environ["DURABLE_ENDPOINT"])
+    flow.callback_ids = waiting.callback_ids
     metric = lambda step, *args, **kwargs: (lambda: flow.expect_metric(step, *args, **kwargs))  # noqa: E731
     chain = [  # (number, name, step, the steps it needs)
         ("1", "create-link invoke", flow.create_link, []),
@@ -788,6 +793,20 @@ def steps(workdir, port):
         ("S13", "operator cancel of a waiting run: the execution FAILED at once with InterventionCancelled",
          machine.operator_cancelled, ["S1"]),
         ("S10", "the task tokens: in no record and no execution output", machine.token_nowhere, ["S1"]),
+        # Lambda durable functions in the emulator (durable.py, tests/durable/serve.py), create-link through the
+        # bridge, the publisher and cancel answering their callbacks (AWS_ENDPOINT_URL_LAMBDA).
+        ("D0", "the durable execution emulator through boto3: strict where it forgives", waiting.emulator_check, []),
+        ("D0x", "the durable example's branches, create-link stubbed (tests/durable/example.py)",
+         waiting.example_branches, []),
+        ("D1", "the durable example, approved: paused, delivered once by the publisher, RefundApproved",
+         waiting.approved, ["S1", "D0"]),
+        ("D2", "a callback that timed out: the publisher's delivery finds it gone, Link has expired",
+         waiting.callback_timed_out, ["S1", "D0"]),
+        ("D3", "a decision recorded before the callback id arrives: delivered on arrival", waiting.decided_before_attach,
+         ["S1", "D0"]),
+        ("D4", "operator cancel of a waiting durable execution: FAILED at once with InterventionCancelled",
+         waiting.operator_cancelled, ["S1", "D0"]),
+        ("D5", "the callback ids: in no record and no execution output", waiting.callback_ids_nowhere, ["D1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),
     ]

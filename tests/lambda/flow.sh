@@ -14,8 +14,10 @@
 # in flow.py, one PASS/FAIL line each (watch.log, which holds the functions' stdout and stderr, is what the
 # last checks read). The S steps (tests/lambda/sfn.py) run executions on moto's Step Functions interpreter
 # (with-moto.sh starts moto with MOTO_PORT; flow.py setup turns the interpreter on), whose Lambda tasks reach
-# the functions under watch through moto's server (tests/moto/serve.py's bridge, set below). It exits non-zero on any failure, and always stops watch and every
-# function process it started.
+# the functions under watch through moto's server (tests/moto/serve.py's bridge, set below). The D steps
+# (tests/lambda/durable.py) run Lambda durable executions in the durable execution emulator (tests/durable/serve.py,
+# started below before watch, whose functions answer its callbacks through AWS_ENDPOINT_URL_LAMBDA). It exits
+# non-zero on any failure, and always stops watch, the emulator and every function process it started.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -30,6 +32,10 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 if ! "$venv/bin/python" -c 'import moto, boto3, flask, rfc8785' 2>/dev/null; then
   "$venv/bin/pip" install --quiet 'moto[server]==5.2.5' 'rfc8785==0.1.4'
+fi
+# Lambda durable functions: the SDK and its local emulator (tests/durable/serve.py), the D steps' waiting run.
+if ! "$venv/bin/python" -c 'import aws_durable_execution_sdk_python, aws_durable_execution_sdk_python_testing' 2>/dev/null; then
+  "$venv/bin/pip" install --quiet 'aws-durable-execution-sdk-python==3.0.0' 'aws-durable-execution-sdk-python-testing==1.4.0'
 fi
 if [ ! -x "$venv/bin/cargo-lambda" ]; then
   "$venv/bin/pip" install --quiet 'cargo-lambda==1.9.2' 'ziglang==0.17.1'
@@ -54,6 +60,7 @@ fi
 work=$(mktemp -d)
 chmod 700 "$work"
 watch_pid=
+durable_pid=
 child=
 
 # Every process below watch (the function instances run in sessions of their own, so a process-group
@@ -120,6 +127,14 @@ cleanup() {
       tail -n 40 "$work/watch.log"
     fi
   fi
+  if [ -n "$durable_pid" ]; then
+    stop "$durable_pid"
+    wait "$durable_pid" 2>/dev/null || true
+    if [ "$rc" -ne 0 ] && [ -f "$work/durable.log" ]; then
+      echo "--- last lines of the durable execution emulator's log"
+      tail -n 20 "$work/durable.log"
+    fi
+  fi
   rm -rf "$work"
   echo "flow.sh: exit $rc, total $(($(date +%s) - started))s"
   if [ -n "${FLOW_RC_FILE:-}" ]; then echo "$rc" >"$FLOW_RC_FILE"; fi
@@ -156,6 +171,27 @@ step() { # step NAME CMD... : one PASS/FAIL line for a preparation step
 step "moto table + queue + signing key" "$venv/bin/python" "$here/flow.py" setup "$work"
 sed 's/^/  /' "$work/step.log"
 
+# --- the durable execution emulator (tests/durable/serve.py: one process for all D steps) on a free port, before
+# watch: the functions' Lambda client answers callbacks there (AWS_ENDPOINT_URL_LAMBDA), while the durable
+# functions it runs invoke create-link through moto's bridge (AWS_ENDPOINT_URL).
+t0=$(date +%s)
+"$venv/bin/python" "$root/tests/durable/serve.py" 0 >"$work/durable.url" 2>"$work/durable.log" &
+durable_pid=$!
+durable_url=
+for _ in $(seq 1 100); do
+  durable_url=$(head -n 1 "$work/durable.url" 2>/dev/null || true)
+  [ -n "$durable_url" ] && break
+  kill -0 "$durable_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [ -z "$durable_url" ]; then
+  echo "FAIL [0] the durable execution emulator did not start:"
+  tail -n 20 "$work/durable.log"
+  exit 1
+fi
+export DURABLE_ENDPOINT=$durable_url
+echo "PASS [0] durable execution emulator on $durable_url ($(($(date +%s) - t0))s)"
+
 # --- the seven binaries, built up front in one build so that a compile error shows here and watch only
 # starts them. Watch starts a function as `cargo run --bin <name>` at the workspace root, without -p: cargo
 # then resolves features over every member of the workspace, whichever function it is. `cargo build --bin a
@@ -176,6 +212,7 @@ link_base="http://127.0.0.1:$port/lambda-url/form-page"
   cat "$work/aws.env"
   echo "LINK_BASE_URL=$link_base"
   echo "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL"
+  echo "AWS_ENDPOINT_URL_LAMBDA=$durable_url"
   echo "AWS_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID"
   echo "AWS_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY"
   echo "AWS_REGION=$AWS_REGION"

@@ -141,6 +141,13 @@ impl Bench {
         self.service.attach_task(&attachment).await
     }
 
+    /// Attaches a durable function's callback id (issued by the memory Lambda first).
+    pub async fn attach_callback(&self, id: InterventionId, callback_id: &str) -> Result<Attached, AttachError> {
+        self.tasks.issue(callback_id);
+        let token = TaskToken::callback(callback_id).expect("callback id");
+        self.service.attach_task(&TaskAttachment { intervention_id: id, token }).await
+    }
+
     /// Publishes the outbox (queue and waiting runs): how many went out.
     pub async fn publish(&self) -> usize {
         let outlets = Outlets {

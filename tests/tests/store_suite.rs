@@ -13,11 +13,11 @@ use human_intervention::domain::lifecycle::{self, Settlement};
 use human_intervention::domain::message::{self, Channel, Message, MessageKind, MESSAGE_CLAIM_MILLIS};
 use human_intervention::domain::model::{InterventionState, ReminderRefusal, TimeoutRefusal};
 use human_intervention::domain::rejection::Rejection;
-use human_intervention::domain::task::{TaskToken, TASK_CLAIM_MILLIS};
+use human_intervention::domain::task::{TaskStatus, TaskToken, WaitKind, TASK_CLAIM_MILLIS};
 use human_intervention::domain::time::{Clock, Timestamp};
 use human_intervention::ports::store::{ActionOutcome, CancelOutcome, ReminderOutcome, StoreError, TimeoutOutcome};
 use human_intervention::service::{
-    deliver_task, export_log, Acted, Cancellation, ResendTo, SubmitResult, View, CANCELLED_ERROR,
+    deliver_task, export_log, Acted, Attached, Cancellation, ResendTo, SubmitResult, View, CANCELLED_ERROR,
 };
 use intervention_tests::suite::{accepted, race_repeats, Bench, START};
 use intervention_tests::{design_example, on_both_stores};
@@ -73,6 +73,7 @@ on_both_stores!(
     an_operator_expiry_queues_the_timeout_once_with_its_entry_and_the_waiting_run_gets_it,
     an_operator_action_decided_before_another_decision_changes_nothing_and_appends_nothing,
     a_resend_and_an_extension_record_their_messages_in_the_same_write_and_the_links_keep_their_own_expiry,
+    a_durable_functions_callback_gets_the_first_answer_once_on_its_own_service_and_a_closed_one_is_gone,
     an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_and_a_run_that_ended_is_not_told,
     messages_are_recorded_with_their_intervention_claimed_by_one_sender_and_slotted_as_the_domain_says,
     a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on_their_channels,
@@ -933,6 +934,43 @@ async fn a_reminder_reaches_only_the_reminded_reviewers_who_have_not_answered_on
     // Fired again: refused, and no second set of reminders.
     b.service.fire_reminder(&id).await.unwrap();
     assert_eq!(b.store.messages(&id).await.unwrap().len(), messages.len(), "{}", b.name);
+}
+
+/// A durable function's callback is a waiting run like a task: stored with its kind (DynamoDB's
+/// `taskKind`), answered with the first answer once, by Lambda's rules (a closed callback is
+/// `CallbackTimeoutException`: gone, the links expire), failed at once by an operator's cancel.
+async fn a_durable_functions_callback_gets_the_first_answer_once_on_its_own_service_and_a_closed_one_is_gone(b: Bench) {
+    const CALLBACK: &str = "ZHVyYWJsZS1jYWxsYmFjay0x+/A=";
+    let (id, token) = b.create(&input()).await;
+    assert_eq!(b.attach_callback(id, CALLBACK).await.expect("attached"), Attached::Waiting, "{}", b.name);
+    let stored = b.store.get(&id).await.unwrap().unwrap();
+    let TaskStatus::Waiting { token: waiting, .. } = &stored.task else { panic!("{}: {:?}", b.name, stored.task) };
+    assert_eq!(waiting.kind(), WaitKind::DurableFunction, "{}: the kind is stored with the id", b.name);
+    assert!(accepted(&b.post(&token, "decision=approve&_submissionId=s-1").await), "{}", b.name);
+    b.publish().await;
+    b.publish().await;
+    let output: Value = serde_json::from_str(&b.tasks.output(CALLBACK).expect("answered")).unwrap();
+    assert_eq!(output["outcome"], "submitted", "{}: {output}", b.name);
+    assert_eq!(b.tasks.succeed_calls(), 1, "{}: once, after a second publish", b.name);
+    assert!(!output.to_string().contains(CALLBACK), "{}: the callback id is never in the answer", b.name);
+
+    // A callback that timed out before the decision: Lambda refuses it; recorded gone, the link expires.
+    let (id, token) = b.create(&input()).await;
+    b.attach_callback(id, "Y2xvc2Vk").await.expect("attached");
+    b.tasks.time_out("Y2xvc2Vk");
+    assert!(accepted(&b.post(&token, "decision=approve&_submissionId=s-2").await), "{}", b.name);
+    b.publish().await;
+    let record = serde_json::to_value(b.service.record(&id).await.unwrap().unwrap()).unwrap();
+    assert_eq!(record["task"]["state"], "gone", "{}: {record}", b.name);
+    assert_eq!(record["task"]["reason"], "CallbackTimeoutException", "{}: {record}", b.name);
+    assert!(matches!(b.view(&token).await, View::Rejected(Rejection::Expired)), "{}: Link has expired", b.name);
+    assert!(!record.to_string().contains("Y2xvc2Vk"), "{}: never in the record", b.name);
+
+    // An operator's cancel fails the waiting callback at once with the named error.
+    let (id, _) = b.create(&input()).await;
+    b.attach_callback(id, "Y2FuY2Vs").await.expect("attached");
+    assert_eq!(b.service.cancel(&id).await.unwrap(), Cancellation::Cancelled, "{}", b.name);
+    assert_eq!(b.tasks.failure("Y2FuY2Vs").as_deref(), Some(CANCELLED_ERROR), "{}", b.name);
 }
 
 async fn an_operator_cancel_fails_the_waiting_run_at_once_with_its_named_error_and_a_run_that_ended_is_not_told(

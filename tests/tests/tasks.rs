@@ -317,7 +317,7 @@ async fn a_task_that_timed_out_marks_the_run_gone_its_link_expired_and_is_never_
     // A refused heartbeat is refused by name at attach, and nothing is stored.
     let fresh = w.service.create(input(None, 1).to_string().as_bytes()).await.unwrap();
     w.sfn.set(Operation::SendTaskHeartbeat, Fault::TaskRefused("InvalidToken").always());
-    assert!(matches!(w.attach(&fresh, "made-up").await, Err(AttachError::TokenRefused("InvalidToken"))));
+    assert!(matches!(w.attach(&fresh, "made-up").await, Err(AttachError::TokenRefused(_, "InvalidToken"))));
     assert_eq!(w.store.get(&id(&fresh)).await.unwrap().unwrap().task, TaskStatus::None);
 }
 

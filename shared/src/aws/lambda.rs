@@ -4,6 +4,7 @@
 use lambda_runtime::Diagnostic;
 
 use crate::domain::error::ConfigError;
+use crate::domain::task::WaitKind;
 use crate::ports::store::StoreError;
 use crate::service::{AttachError, CreateError, PublishError};
 
@@ -55,7 +56,8 @@ impl InvocationError {
             Self::Create(CreateError::Invalid(_)) => ConfigError::ERROR_TYPE,
             Self::Create(CreateError::KeyReused) => "IdempotencyKeyReused",
             Self::Attach(AttachError::NotFound) => "InterventionNotFound",
-            Self::Attach(AttachError::TokenRefused(_)) => "TaskTokenRefused",
+            Self::Attach(AttachError::TokenRefused(WaitKind::StepFunctions, _)) => "TaskTokenRefused",
+            Self::Attach(AttachError::TokenRefused(WaitKind::DurableFunction, _)) => "CallbackIdRefused",
             Self::Attach(AttachError::AlreadyDelivered) => "DecisionAlreadyDelivered",
             Self::Attach(AttachError::NoTasks | AttachError::Unavailable(_)) => "InterventionStoreUnavailable",
             Self::InvalidCancelEvent(_) => "InvalidCancelEvent",

@@ -1,6 +1,7 @@
 //! The AWS adapters: DynamoDB for the store, SQS for the queue, SES for email, the stream publisher, and
 //! their configuration from the environment.
 
+pub mod durable;
 pub mod dynamo;
 pub mod events;
 pub mod kms;
@@ -275,9 +276,17 @@ pub async fn channels_from_env(config: &aws_types::SdkConfig) -> Result<Channels
     Ok(Channels { email, slack, teams })
 }
 
-/// The Step Functions client that answers waiting runs.
-pub fn tasks_from_env(config: &aws_types::SdkConfig) -> sfn::StepFunctionsTasks {
-    sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(config))
+/// The clients that answer waiting runs: Step Functions for tasks, Lambda for durable functions'
+/// callbacks (`AWS_ENDPOINT_URL_LAMBDA`, when set, is Lambda's endpoint alone, as in the SDKs that read it).
+pub fn tasks_from_env(config: &aws_types::SdkConfig) -> durable::WaitingRuns {
+    let mut lambda = aws_sdk_lambda::config::Builder::from(config);
+    if let Some(url) = std::env::var("AWS_ENDPOINT_URL_LAMBDA").ok().filter(|v| !v.is_empty()) {
+        lambda = lambda.endpoint_url(url);
+    }
+    durable::WaitingRuns::new(
+        sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(config)),
+        durable::DurableCallbacks::new(aws_sdk_lambda::Client::from_conf(lambda.build())),
+    )
 }
 
 #[cfg(test)]

@@ -22,9 +22,9 @@ impl StepFunctionsTasks {
     }
 }
 
-/// Step Functions' refusal of a token is for good; anything else (throttling, a 5xx, no answer) may pass.
-/// The message is the service's code and words only: never the token.
-fn task_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
+/// Step Functions' (or Lambda's) refusal of a token is for good; anything else (throttling, a 5xx, no
+/// answer) may pass. The message is the service's code and words only: never the token.
+pub(super) fn task_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt::Debug>(
     error: SdkError<E, R>,
 ) -> TaskError {
     if let Some(gone) = error.as_service_error().and_then(|e| e.code()).and_then(TaskGone::from_code) {
@@ -39,7 +39,9 @@ fn task_error<E: ProvideErrorMetadata + std::error::Error + 'static, R: std::fmt
 
 /// An answer that may have been taken is unconfirmed: it left and no reply came (a timeout, a dropped
 /// connection, an unreadable reply), or a 5xx, after which AWS does not say whether it was applied.
-fn answer_error<E: ProvideErrorMetadata + std::error::Error + 'static>(error: SdkError<E, HttpResponse>) -> TaskError {
+pub(super) fn answer_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    error: SdkError<E, HttpResponse>,
+) -> TaskError {
     let server_error = error.raw_response().is_some_and(|r| r.status().is_server_error());
     let lost = matches!(error, SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_));
     if lost || server_error {

@@ -1,18 +1,20 @@
-//! Waiting runs in memory, as strict as Step Functions: a token is answered once; a second answer, or
-//! one to a token it never issued or has let go, is refused as Step Functions refuses it.
+//! Waiting runs in memory, as strict as Step Functions and Lambda's callbacks: a token is answered once; a
+//! second answer, or one to a token it never issued or has let go, is refused as its service refuses it.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
 
-use crate::domain::task::{TaskGone, TaskToken};
+use crate::domain::task::{TaskGone, TaskToken, WaitKind};
 use crate::ports::tasks::{TaskError, TaskNotifier};
 
 #[derive(Default)]
 struct Tasks {
     /// Tokens issued and still open.
     open: Vec<String>,
+    /// Tokens whose timeout passed.
+    timed_out: std::collections::HashSet<String>,
     /// Tokens answered, with the output.
     answered: HashMap<String, String>,
     /// Tokens failed, with the error's name.
@@ -23,7 +25,7 @@ struct Tasks {
     unavailable: usize,
 }
 
-/// Step Functions' task tokens in memory.
+/// Step Functions' task tokens and durable functions' callback ids in memory.
 #[derive(Default)]
 pub struct MemoryTasks {
     tasks: Mutex<Tasks>,
@@ -46,7 +48,9 @@ impl MemoryTasks {
 
     /// The task's timeout passed (or its execution stopped): answers to it are refused from now on.
     pub fn time_out(&self, token: &str) {
-        self.tasks().open.retain(|t| t != token);
+        let mut tasks = self.tasks();
+        tasks.open.retain(|t| t != token);
+        tasks.timed_out.insert(token.to_owned());
     }
 
     /// The next `n` calls fail as if Step Functions throttled.
@@ -74,11 +78,18 @@ impl MemoryTasks {
             tasks.unavailable -= 1;
             return Err(TaskError::Unavailable("ThrottlingException (in memory)".into()));
         }
+        // Each service's own refusal: a closed callback is `CallbackTimeoutException`, as on Lambda.
+        let (closed, unknown) = match token.kind() {
+            WaitKind::StepFunctions => (TaskGone::TimedOut, TaskGone::DoesNotExist),
+            WaitKind::DurableFunction => (TaskGone::CallbackTimedOut, TaskGone::CallbackNotFound),
+        };
         if tasks.answered.contains_key(token.expose()) || tasks.failed.contains_key(token.expose()) {
-            return Err(TaskError::Gone(TaskGone::TimedOut));
+            return Err(TaskError::Gone(closed));
         }
         if !tasks.open.iter().any(|t| t == token.expose()) {
-            return Err(TaskError::Gone(TaskGone::DoesNotExist));
+            // Lambda answers a callback that timed out as one closed; one it never issued is not found.
+            let timed_out = token.kind() == WaitKind::DurableFunction && tasks.timed_out.contains(token.expose());
+            return Err(TaskError::Gone(if timed_out { closed } else { unknown }));
         }
         Ok(())
     }

@@ -1,4 +1,5 @@
-//! The waiting-run port: answering a Step Functions task that waits on an intervention.
+//! The waiting-run port: answering a run that waits on an intervention (a Step Functions task, or a Lambda
+//! durable function's callback).
 
 use async_trait::async_trait;
 
@@ -7,22 +8,22 @@ use crate::domain::task::{TaskGone, TaskToken};
 /// Why a task was not answered.
 #[derive(Debug, thiserror::Error)]
 pub enum TaskError {
-    /// Step Functions will never take an answer for this token: the run (or that attempt) is gone.
-    #[error("Step Functions refused the task token: {}", .0.code())]
+    /// The service will never take an answer for this token: the run (or that attempt) is gone.
+    #[error("the waiting run's service refused its token: {}", .0.code())]
     Gone(TaskGone),
-    /// Step Functions could not be reached or throttled; nothing is known to have been taken; try again.
-    #[error("Step Functions is unavailable: {0}")]
+    /// The service could not be reached or throttled; nothing is known to have been taken; try again.
+    #[error("the waiting run's service is unavailable: {0}")]
     Unavailable(String),
     /// The answer may have been taken (it left, and its reply was lost: a timeout, a dropped connection, a
     /// 5xx), so a refusal of the next attempt may only mean the run has this one.
-    #[error("Step Functions did not confirm the answer: {0}")]
+    #[error("the waiting run's service did not confirm the answer: {0}")]
     Unconfirmed(String),
 }
 
 /// Where a waiting run is answered.
 #[async_trait]
 pub trait TaskNotifier: Send + Sync {
-    /// Tells the task it is still alive (and proves the token is one Step Functions knows).
+    /// Tells the task it is still alive (and proves the token is one its service knows).
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), TaskError>;
 
     /// Ends the task with `output` (a JSON text) as its result.

@@ -789,7 +789,10 @@ async fn an_unknown_token_or_intervention_is_refused_by_name_and_nothing_is_stor
     let id = id_of(&created);
     let attachment =
         TaskAttachment { intervention_id: id, token: crate::domain::task::TaskToken::parse("never-issued").unwrap() };
-    assert!(matches!(w.f.service.attach_task(&attachment).await, Err(AttachError::TokenRefused("TaskDoesNotExist"))));
+    assert!(matches!(
+        w.f.service.attach_task(&attachment).await,
+        Err(AttachError::TokenRefused(_, "TaskDoesNotExist"))
+    ));
     assert_eq!(w.f.store.get(&id).await.unwrap().unwrap().task, TaskStatus::None);
     let unknown = InterventionId::random().unwrap();
     assert!(matches!(w.attach(unknown, "t").await, Err(AttachError::NotFound)));

@@ -202,6 +202,7 @@ impl Clauses {
         match effect {
             Effect::Attach { token, at } => {
                 self.set("taskToken", k, "k", s(token.expose()));
+                self.set("taskKind", k, "w", s(token.kind().as_str()));
                 self.set("taskAttachedAt", k, "t", n(at.millis()));
                 self.remove.extend(["taskClaimedAt", "taskGone", "taskGoneAt", "taskUnconfirmed", "taskUnconfirmedAt"]);
             }

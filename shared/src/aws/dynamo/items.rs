@@ -4,8 +4,9 @@
 //! - `I#<id>`, `I` — the intervention: `doc` (its JSON; since this version with `decisionDigest`, the digest
 //!   every continuation carries, computed once at creation) and the attributes every condition reads:
 //!   `expiresAt`, `runAvailableUntil` (Unix ms), `maxUses`, `uses`, `cancelledAt`.
-//!   A run waiting on it (Step Functions) adds `taskToken` (a secret, removed once answered) and
-//!   `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
+//!   A run waiting on it adds `taskToken` (a secret, removed once answered: a Step Functions task token or
+//!   a durable function's callback id), `taskKind` (`durableFunction`, `stepFunctions`; absent on items
+//!   attached before durable functions: Step Functions) and `taskAttachedAt`; a publisher sending to it holds `taskClaimedAt`; then `taskDelivered` (the
 //!   continuation id) and `taskDeliveredAt`, or `taskGone` (Step Functions' refusal) and `taskGoneAt`;
 //!   `taskUnconfirmed` (the continuation id) and `taskUnconfirmedAt` once an answer's reply was lost.
 //!   `correlationId` keys the `byCorrelation` index (interventions created before it are not in it).
@@ -51,7 +52,7 @@ use crate::domain::continuation::{Origin, Verdict};
 use crate::domain::id::{hex, InterventionId, SubmissionId};
 use crate::domain::ledger::{Entry, Head};
 use crate::domain::model::{Decision, Intervention, Submission, Tally};
-use crate::domain::task::{TaskStatus, TaskToken};
+use crate::domain::task::{TaskStatus, TaskToken, WaitKind};
 use crate::domain::time::Timestamp;
 use crate::ports::store::StoreError;
 
@@ -164,7 +165,7 @@ pub(super) fn task_status(item: &Item) -> Result<TaskStatus, StoreError> {
     } else if let (Some(token), Some(at)) = (text(item, "taskToken"), number(item, "taskAttachedAt")) {
         TaskStatus::Waiting {
             attached_at: Timestamp::from_millis(at),
-            token: TaskToken::parse(token).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            token: TaskToken::of_kind(wait_kind(item)?, token).map_err(|e| StoreError::Corrupt(e.to_string()))?,
             claimed_at: number(item, "taskClaimedAt").map(Timestamp::from_millis),
             lost: lost(item),
         }
@@ -173,6 +174,14 @@ pub(super) fn task_status(item: &Item) -> Result<TaskStatus, StoreError> {
     } else {
         TaskStatus::None
     })
+}
+
+/// Which kind of run waits, from `taskKind` (absent on items attached before durable functions: Step Functions).
+fn wait_kind(item: &Item) -> Result<WaitKind, StoreError> {
+    match text(item, "taskKind") {
+        None => Ok(WaitKind::StepFunctions),
+        Some(kind) => WaitKind::parse(kind).ok_or_else(|| StoreError::Corrupt(format!("taskKind {kind:?} is unknown"))),
+    }
 }
 
 /// An answer whose reply was lost, from `taskUnconfirmed` and `taskUnconfirmedAt`.
