@@ -149,7 +149,7 @@ BASELINE_TARGET := $(CURDIR)/target/baseline
 # `make bench` measures x86_64 builds made as the packages are (non-PIE: .cargo/config.toml says why); the
 # explicit --target keeps the flag off build scripts and proc-macros.
 BENCH_TRIPLE := x86_64-unknown-linux-gnu
-BENCH_BUILD := CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C relocation-model=static" $(CARGO) build --release --target $(BENCH_TRIPLE)
+BENCH_BUILD := CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-no-pie" $(CARGO) build --release --target $(BENCH_TRIPLE)
 
 .PHONY: package bench
 
