@@ -20,6 +20,8 @@ AWS_ENDPOINT_URL_LAMBDA = the emulator.
         succeed), nothing more from a second publish
     D4  an operator's cancel ({"interventionId", "by", "reason"}): the execution FAILED at once with
         InterventionCancelled; one SendDurableExecutionCallbackFailure; the link 410
+    D6  an operator's extension (the records function, IAM caller): the callback heartbeated, still waiting after
+        the old expiry; the old link 410; the new link, emailed by the product, decides; one succeed
     D5  the callback ids: in no record route answer and no execution output (flow step 15: in no log line)
 
 Each waits with a deadline (no timed assertion). The callback ids are read from the executions' histories,
@@ -305,6 +307,34 @@ class Durable:
         return (f"cancel answered {json.dumps(answer)}; the execution FAILED at once with {error.get('ErrorType')} "
                 f"(its callback had 24 h 20 min left); SendDurableExecutionCallbackFailure {failures}; the link 410; "
                 f"the record's task {json.dumps(task)}")
+
+    # ------------------------------------------------------------------------------------------ D6
+    def extended(self):
+        """An operator's extension of a waiting durable execution's intervention: the callback heartbeated, the
+        execution still waiting after the old expiry; the old link 410, the new one decides; one succeed."""
+        before = self.wire()
+        to = f"approver-{secrets.token_hex(4)}@example.com"
+        payload = self.input(urlExpirationHours=0.003, notify={"email": [to]},
+                             wait={"timeoutSeconds": 900, "heartbeatSeconds": 600})
+        arn = self.start("durable-approval", payload)
+        intervention_id = self.paused(arn)
+        old_link = self.link(arn, payload, intervention_id)
+        detail = self.machine.extend_waiting(intervention_id, old_link, to,
+                                             lambda: self.described(arn)["Status"] == "RUNNING")
+        beats = self.answers(before, "heartbeat")
+        self.check(beats == {"heartbeat 200": 2}, f"heartbeats (the attach's proof, the extension's): {beats}")
+        submission_id = self.machine.view_and_submit(detail["new_link"], "approve", f"{self.flow.marker}-extended")
+        self.machine.publish(intervention_id, f"S#{submission_id}", "durable-extended-event")
+        described = self.ended(arn)
+        self.check(described["Status"] == "SUCCEEDED", f"the execution ended {described['Status']}: {described.get('Error')}")
+        output = json.loads(described["Result"])
+        self.check(output.get("decision", {}).get("submissionId") == submission_id, f"the output: {str(output)[:300]}")
+        self.machine.sweep()
+        once = self.sent(before, "succeed")
+        self.check(once == 1, f"SendDurableExecutionCallbackSuccess on the wire: {once}")
+        return (f"extend answered {detail['answer']}; heartbeats {beats}; {detail['waited']}; SUCCEEDED "
+                f"{output.get('status')} with the new link's submission; succeed on the wire: {once}; actions "
+                f"{detail['actions']}")
 
     # ------------------------------------------------------------------------------------------ D5
     def callback_ids_nowhere(self):

@@ -792,6 +792,8 @@ def steps(workdir, port):
          machine.heartbeat_refused, ["S1"]),
         ("S13", "operator cancel of a waiting run: the execution FAILED at once with InterventionCancelled",
          machine.operator_cancelled, ["S1"]),
+        ("S14", "operator extension of a waiting run: still waiting after the old expiry, the new link decides",
+         machine.extended, ["S1"]),
         ("S10", "the task tokens: in no record and no execution output", machine.token_nowhere, ["S1"]),
         # Lambda durable functions in the emulator (durable.py, tests/durable/serve.py), create-link through the
         # bridge, the publisher and cancel answering their callbacks (AWS_ENDPOINT_URL_LAMBDA).
@@ -806,6 +808,8 @@ def steps(workdir, port):
          ["S1", "D0"]),
         ("D4", "operator cancel of a waiting durable execution: FAILED at once with InterventionCancelled",
          waiting.operator_cancelled, ["S1", "D0"]),
+        ("D6", "an operator's extension of a waiting durable execution: still waiting after the old expiry, the new link decides",
+         waiting.extended, ["S1", "D0"]),
         ("D5", "the callback ids: in no record and no execution output", waiting.callback_ids_nowhere, ["D1"]),
         ("14", f"LOG_LEVEL={LOG_LEVEL} in the function processes", flow.levels, []),
         ("15", f"no token, secret or marker in the functions' output at LOG_LEVEL={LOG_LEVEL}", flow.logs, []),

@@ -42,6 +42,19 @@ SEND_TASK_SUCCESS = "AWSStepFunctions.SendTaskSuccess"
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 
 
+# The IAM caller of the operator's actions in the flow (the records function's requestContext).
+OPERATOR_ARN = "arn:aws:iam::123456789012:user/flow-operator"
+
+
+def decode_email(raw):
+    """The text of a MIME email's base64 parts (the product's emails: multipart/alternative)."""
+    import base64
+    return "".join(
+        base64.b64decode("".join(part.split("\r\n\r\n", 1)[1].split("\r\n--", 1)[0].split())).decode()
+        for part in raw.split("Content-Transfer-Encoding: base64")[1:]
+    )
+
+
 def harness(method, path, body=None):
     """serve.py's own routes (and moto's /moto-api) on the moto server."""
     data = None if body is None else json.dumps(body).encode()
@@ -688,6 +701,106 @@ class Sfn:
                 f"idempotencyKey: 1 intervention of the execution (byCorrelation), 1 timer, 1 link; a 4th call with "
                 f"the same key and input: the same id, link and expiresAt; the same key with another ruleSetId: "
                 f"IdempotencyKeyReused, nothing stored (the run wrote {count - before_items} item)")
+
+    # ------------------------------------------------------------------------------------------ S14
+    def extended(self):
+        """An operator's extension of a waiting run's intervention: the run heartbeated, still waiting after the
+        old expiry; the old link 410, the new one (emailed by the product) decides; one continuation."""
+        short = '"urlExpirationHours": 0.003, "notify": {"email.$": "States.Array($.approverEmail)"},'
+        machine = self.machine("refund-waiting-extend", self.example(WAITING, **{'"urlExpirationHours": 24,': short}))
+        payload = self.example_input()
+        payload["approverEmail"] = f"approver-{secrets.token_hex(4)}@example.com"
+        arn = self.start(machine, payload)
+        _, _, created, old_link = self.paused(arn)
+        intervention_id = created["interventionId"]
+        before = calls()
+        beat = "AWSStepFunctions.SendTaskHeartbeat"
+        detail = self.extend_waiting(intervention_id, old_link, payload["approverEmail"],
+                                     lambda: self.sfn.describe_execution(executionArn=arn)["status"] == "RUNNING")
+        beats = calls().get(beat, 0) - before.get(beat, 0)
+        self.check(beats == 1, f"{beats} SendTaskHeartbeat for the extension")
+        sts = self.sts_count()
+        submission_id = self.view_and_submit(detail["new_link"], "approve", f"{self.flow.marker}-extended")
+        self.publish(intervention_id, f"S#{submission_id}", "sfn-extended-event")
+        described = self.ended(arn)
+        self.check(described["status"] == "SUCCEEDED", f"the execution ended {described['status']}")
+        output = json.loads(described["output"])
+        self.check(output.get("submissionId") == submission_id and output.get("context", {}).get("decision") == "approve",
+                   f"the output: {str(output)[:300]}")
+        self.sweep()
+        self.check(self.sts_count() - sts == 1, f"{self.sts_count() - sts} SendTaskSuccess")
+        queued = [m for m in self.drain() if m.get("interventionId") == intervention_id and m.get("outcome") != "reminder"]
+        self.check(len({m["id"] for m in queued}) == 1, f"{len(queued)} continuations of {intervention_id} queued")
+        continuations = [i for i in self.items_of(intervention_id) if i["sk"]["S"].startswith("S#")]
+        self.check(len(continuations) == 1, f"{len(continuations)} submissions recorded")
+        return (f"extend answered {detail['answer']}; SendTaskHeartbeat {beats}; {detail['waited']}; "
+                f"SUCCEEDED with the new link's submission; SendTaskSuccess 1; 1 submission; actions {detail['actions']}")
+
+    def extend_waiting(self, intervention_id, old_link, to, waiting):
+        """Extends by 10 minutes before the old expiry, waits past it, and checks: the run still waits, the old
+        link 410, a new email to `to` holds a new link that opens the form."""
+        _, record = self.record(intervention_id)
+        old_expiry = datetime.datetime.fromisoformat(record["expiresAt"].replace("Z", "+00:00"))
+        new_expiry = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0) + datetime.timedelta(minutes=10)
+        self.sweep()  # the request itself goes first (no stream event is handed over here)
+        seen = {m["id"] for m in self.ses_sent(to)}
+        self.check(len(seen) == 1, f"{len(seen)} request emails to {to} before the extension")
+        status, answer = self.operator(intervention_id, "extend", {
+            "expiresAt": new_expiry.strftime("%Y-%m-%dT%H:%M:%SZ"), "reason": "the reviewer is away"})
+        self.check(status == 200 and answer.get("action") == "extend" and answer.get("messageIds"),
+                   f"extend answered {status}: {answer}")
+        left = (old_expiry - datetime.datetime.now(datetime.timezone.utc)).total_seconds()
+        self.check(left > 0, f"the extension came {-left:.1f} s after the old expiry")
+        time.sleep(left + 1.0)
+        self.check(waiting(), "the run stopped waiting after the old expiry")
+        self.expect_expired(old_link)
+        self.sweep()
+        emails = [m for m in self.ses_sent(to) if m["id"] not in seen]
+        links = set()
+        for email in emails:
+            links |= set(re.findall(r"https?://[^\s\"'<>]+/i/(v1\.[A-Za-z0-9._~-]+)", decode_email(email["raw"])))
+        old_token = old_link.rsplit("/i/", 1)[1]
+        new = sorted(t for t in links if t != old_token)
+        self.check(len(emails) == 1 and len(new) == 1, f"{len(emails)} new emails to {to}, new form links {len(new)}")
+        new_link = old_link.rsplit("/i/", 1)[0] + "/i/" + new[0]
+        self.flow.tokens.append(new[0])
+        _, record = self.record(intervention_id)
+        actions = [(a["action"], a["by"], a.get("reason")) for a in record.get("actions", [])]
+        self.check(actions == [("extend", OPERATOR_ARN, "the reviewer is away")], f"the record's actions: {actions}")
+        return {"answer": json.dumps(answer), "new_link": new_link, "actions": actions,
+                "waited": f"{left:.1f} s to the old expiry: still waiting after it, the old link 410, 1 new email "
+                          f"with a new link"}
+
+    def ses_sent(self, to):
+        status, _, body = self.http("GET", f"{os.environ['AWS_ENDPOINT_URL']}/__ses/sent")
+        self.check(status == 200, f"moto's /__ses/sent answered {status}")
+        return [m for m in json.loads(body)["sent"] if to in m["destinations"]]
+
+    def operator(self, intervention_id, action, body):
+        """An operator's action on the records function, as the HTTP API hands it over with IAM authorisation
+        (payload 2.0, the caller's ARN in requestContext.authorizer.iam): (status, JSON)."""
+        path = f"/interventions/{intervention_id}/{action}"
+        now = datetime.datetime.now(datetime.timezone.utc)
+        event = {
+            "version": "2.0", "routeKey": f"POST /interventions/{{id}}/{action}", "rawPath": path, "rawQueryString": "",
+            "headers": {"content-type": "application/json", "accept": "application/json", "host": "api.example.com"},
+            "requestContext": {
+                "accountId": "123456789012", "apiId": "flow", "domainName": "api.example.com", "domainPrefix": "api",
+                "http": {"method": "POST", "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
+                         "userAgent": "flow"},
+                "authorizer": {"iam": {"accessKey": "AKIAFLOW", "accountId": "123456789012",
+                                       "callerId": "AIDAFLOW", "userArn": OPERATOR_ARN, "userId": "AIDAFLOW"}},
+                "requestId": secrets.token_hex(8), "routeKey": f"POST /interventions/{{id}}/{action}",
+                "stage": "$default", "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                "timeEpoch": int(now.timestamp() * 1000),
+            },
+            "pathParameters": {"id": intervention_id}, "body": json.dumps(body), "isBase64Encoded": False,
+        }
+        rc, out, err = self.invoke(self.flow.port, "records", self.flow.file(f"operator-{action}.json", event))
+        self.check(rc == 0, f"cargo lambda invoke records exited {rc}: {err.strip()[-600:]}")
+        answer = json.loads(out)
+        text = answer.get("body") or ""
+        return answer.get("statusCode"), json.loads(text) if text.startswith("{") else text
 
     # ------------------------------------------------------------------------------------------ records
     def record(self, intervention_id):
