@@ -167,6 +167,10 @@ impl Service {
                     extended.expires_at = expires_at;
                     let links = |target| self.new_links(&extended, target);
                     let messages = plan_again(&extended, links, Resend::default(), &format!("x{tag}"), now);
+                    // New links that reach no one would leave only the old ones, which die at the old expiry.
+                    if messages.is_empty() {
+                        return Err((ActionRefusal::NothingToSend, read, now));
+                    }
                     self.configured(&messages, read, now)?;
                     Ok(Planned { change, continuation: None, messages })
                 })

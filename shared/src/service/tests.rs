@@ -1462,4 +1462,12 @@ async fn an_extension_is_refused_by_name_not_later_past_the_run_or_with_its_run_
     let unlinked = Service::without_links(w.f.store.clone(), w.f.clock.clone());
     let acted = unlinked.extend_as(&id, &operator("x"), Timestamp::from_millis(EXPIRY + 60_000)).await.unwrap();
     assert_eq!(refused_by(acted), ActionRefusal::NoLinkKeys);
+    // Without a channel the new links would reach no one, and the old ones still die at the old expiry.
+    let (created, _) = w.f.link(input(1)).await;
+    let id = id_of(&created);
+    assert_eq!(extend(Timestamp::from_millis(EXPIRY + 60_000)).await, ActionRefusal::RunGone, "the first one");
+    let fresh = w.f.service.extend_as(&id, &operator("x"), Timestamp::from_millis(EXPIRY + 60_000)).await.unwrap();
+    assert_eq!(refused_by(fresh), ActionRefusal::NothingToSend);
+    let stored = w.f.store.get(&id).await.unwrap().unwrap();
+    assert_eq!(stored.expires_at, Timestamp::from_millis(EXPIRY), "unchanged");
 }
