@@ -147,9 +147,10 @@ LAMBDA_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
 # The baselines of `make bench` (benches/hello-lambda, outside the workspace) build here.
 BASELINE_TARGET := $(CURDIR)/target/baseline
 # `make bench` measures x86_64 builds made as the packages are (non-PIE: .cargo/config.toml says why); the
-# explicit --target keeps the flag off build scripts and proc-macros.
+# explicit --target keeps the flag off build scripts and proc-macros. Through gcc the flag goes to the linker
+# itself (-Wl,): the driver's -no-pie would link crc-fast's cdylib as an executable; zig takes -no-pie.
 BENCH_TRIPLE := x86_64-unknown-linux-gnu
-BENCH_BUILD := CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-no-pie" $(CARGO) build --release --target $(BENCH_TRIPLE)
+BENCH_BUILD := CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C link-arg=-Wl,--no-pie" $(CARGO) build --release --target $(BENCH_TRIPLE)
 
 .PHONY: package bench
 
