@@ -331,13 +331,22 @@ pub fn plan_requests(
     links: impl Fn(Option<usize>) -> MessageLinks,
     now: Timestamp,
 ) -> Vec<Message> {
+    let chosen = targets(intervention).into_iter().map(|(reviewer, notify)| (reviewer, notify, links(reviewer)));
+    requests(intervention, chosen, |n| format!("{}.r{n}", intervention.id), now)
+}
+
+/// One request message per channel of each target, numbered in order by `id`.
+fn requests<'a>(
+    intervention: &Intervention,
+    chosen: impl IntoIterator<Item = (Option<usize>, &'a Notify, MessageLinks)>,
+    id: impl Fn(usize) -> String,
+    now: Timestamp,
+) -> Vec<Message> {
     let mut messages = Vec::new();
-    for (reviewer, notify) in targets(intervention) {
-        let links = links(reviewer);
+    for (reviewer, notify, links) in chosen {
         for (channel, to) in notify.channels() {
-            let id = format!("{}.r{}", intervention.id, messages.len());
-            messages.push(Message::recorded(
-                id,
+            let message = Message::recorded(
+                id(messages.len()),
                 intervention.id,
                 MessageKind::Request,
                 reviewer,
@@ -345,7 +354,8 @@ pub fn plan_requests(
                 to,
                 links.clone(),
                 now,
-            ));
+            );
+            messages.push(message);
         }
     }
     messages
@@ -379,27 +389,10 @@ pub fn plan_again(
             chosen = vec![(only, notify)];
         }
     }
-    let mut messages = Vec::new();
-    for (reviewer, notify) in chosen {
-        if reviewer.is_some_and(|index| intervention.reviewed.contains(&index)) {
-            continue;
-        }
-        let Some(links) = links(reviewer) else { continue };
-        for (channel, to) in notify.channels() {
-            let id = format!("{}.{tag}-{}", intervention.id, messages.len());
-            messages.push(Message::recorded(
-                id,
-                intervention.id,
-                MessageKind::Request,
-                reviewer,
-                channel,
-                to,
-                links.clone(),
-                now,
-            ));
-        }
-    }
-    messages
+    let pending =
+        chosen.into_iter().filter(|(reviewer, _)| !reviewer.is_some_and(|i| intervention.reviewed.contains(&i)));
+    let linked = pending.filter_map(|(reviewer, notify)| Some((reviewer, notify, links(reviewer)?)));
+    requests(intervention, linked, |n| format!("{}.{tag}-{n}", intervention.id), now)
 }
 
 /// The reminder's messages: each request message to a reminded reviewer who has not answered, again (the
