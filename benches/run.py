@@ -922,6 +922,10 @@ def main():
             "SCHEDULER_ROLE_ARN": aws["SCHEDULER_ROLE_ARN"],
             # log-export's bucket: read at start-up, written only when an export runs.
             "LOG_BUCKET": "decision-log",
+            # Receipts are signed by KMS (moto's key, made by flow.py setup), as deployed; the reviewers'
+            # emails come from the verified sender.
+            "RECEIPT_KMS_KEY_IDS": aws["RECEIPT_KMS_KEY_IDS"],
+            "EMAIL_FROM": aws["EMAIL_FROM"],
         }
 
     # BENCH_ONLY=abef (say) runs only those parts; the table shows n/a for the others.

@@ -10,8 +10,11 @@ use base64::Engine;
 use p256::ecdsa::signature::{Signer, Verifier};
 use p256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use p256::pkcs8::DecodePublicKey;
+use ring::rand::SystemRandom;
+use ring::signature::{EcdsaKeyPair, ECDSA_P256_SHA256_ASN1_SIGNING};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::sync::Arc;
 
 use crate::domain::proof::canonical;
 
@@ -54,6 +57,8 @@ pub fn signed_message(continuation: &serde_json::Value) -> [u8; 32] {
 pub struct ReceiptKey {
     kid: String,
     key: SigningKey,
+    /// The same key in ring, which signs (p256 keeps the key, its public half and the fallback).
+    signer: Option<Arc<EcdsaKeyPair>>,
 }
 
 impl fmt::Debug for ReceiptKey {
@@ -68,7 +73,16 @@ impl ReceiptKey {
         check_kid(kid)?;
         let key = SigningKey::from_slice(scalar)
             .map_err(|_| format!("the receipt key {kid:?} is not a P-256 private key (32 bytes, in range)"))?;
-        Ok(Self { kid: kid.to_owned(), key })
+        let public = key.verifying_key().to_encoded_point(false);
+        let signer = EcdsaKeyPair::from_private_key_and_public_key(
+            &ECDSA_P256_SHA256_ASN1_SIGNING,
+            scalar,
+            public.as_bytes(),
+            &SystemRandom::new(),
+        )
+        .ok()
+        .map(Arc::new);
+        Ok(Self { kid: kid.to_owned(), key, signer })
     }
 
     /// A fresh random key (the local server's when none is configured).
@@ -88,8 +102,12 @@ impl ReceiptKey {
         &self.kid
     }
 
-    /// The DER signature of `message` (ECDSA P-256, SHA-256 of the message; RFC 6979 nonces).
+    /// The DER signature of `message` (ECDSA P-256, SHA-256 of the message): ring's, with a random nonce;
+    /// p256's (RFC 6979 nonce) only if ring could not take the key or draw a nonce.
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
+        if let Some(signed) = self.signer.as_ref().and_then(|s| s.sign(&SystemRandom::new(), message).ok()) {
+            return signed.as_ref().to_vec();
+        }
         let signature: Signature = self.key.sign(message);
         signature.to_der().as_bytes().to_vec()
     }
