@@ -6,6 +6,7 @@ mod queue;
 mod receipts;
 mod scheduler;
 mod store;
+mod tables;
 mod tasks;
 
 pub use mailbox::{Delivered, Mailbox};

@@ -1,8 +1,8 @@
 //! The store in memory, with the same guarantees as DynamoDB: one lock makes each acceptance and each
 //! timeout atomic.
 
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::collections::HashSet;
+use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,9 +12,7 @@ use tokio::sync::Notify;
 use crate::domain::continuation::{self, Continuation};
 use crate::domain::id::{InterventionId, SubmissionId};
 use crate::domain::ledger::{Checkpoint, Entry};
-use crate::domain::lifecycle::{
-    ActionRefusal, CancelRefusal, Change, Effect, ReminderBlock, SubmissionRefusal, TaskRefusal,
-};
+use crate::domain::lifecycle::{ActionRefusal, CancelRefusal, Change, ReminderBlock, SubmissionRefusal, TaskRefusal};
 use crate::domain::message::{Claim, Message, Slot};
 use crate::domain::model::{Intervention, ReminderRefusal, Submission, TimeoutRefusal};
 use crate::domain::rejection::Rejection;
@@ -25,93 +23,7 @@ use crate::ports::store::{
     StoreError, TimeoutOutcome,
 };
 
-#[derive(Default)]
-struct Tables {
-    interventions: HashMap<InterventionId, Intervention>,
-    submissions: HashMap<InterventionId, Vec<Submission>>,
-    /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded
-    /// (shared with `recorded`: a continuation is copied once, when it is recorded).
-    outbox: Vec<(Timestamp, Arc<Continuation>)>,
-    /// Continuations the queue refused for good, with the reason.
-    parked: Vec<(Arc<Continuation>, String, Timestamp)>,
-    allowance: HashMap<(String, String), u64>,
-    /// Every continuation recorded, by intervention (the outbox forgets published ones).
-    recorded: HashMap<InterventionId, Vec<Arc<Continuation>>>,
-    /// Each intervention's decision log, appended by the changes that carry an entry.
-    log: HashMap<InterventionId, Vec<Entry>>,
-    /// Each environment's checkpoints of the decision log, oldest first.
-    checkpoints: HashMap<String, Vec<Checkpoint>>,
-    /// Each intervention's messages, with their outbox slot and a sender's claim.
-    messages: HashMap<InterventionId, Vec<StoredMessage>>,
-}
-
-/// A message as the memory store keeps it: what DynamoDB keeps on its item.
-struct StoredMessage {
-    message: Message,
-    slot: Option<Slot>,
-    claimed_at: Option<Timestamp>,
-}
-
-impl Tables {
-    /// The submission recorded under this id, if any.
-    fn submission(&self, id: &InterventionId, submission_id: &SubmissionId) -> Option<&Submission> {
-        self.submissions.get(id).and_then(|all| all.iter().find(|s| &s.submission_id == submission_id))
-    }
-
-    /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
-    fn record_continuation(&mut self, id: InterventionId, continuation: Continuation, now: Timestamp) {
-        let continuation = Arc::new(continuation);
-        self.outbox.push((now, continuation.clone()));
-        self.recorded.entry(id).or_default().push(continuation);
-    }
-
-    /// Applies `change` to the stored intervention if its guards hold, or returns the refusal the change
-    /// gives on the intervention as stored (`None`: no such intervention). No copy is made: callers read
-    /// the stored intervention only for what they need. The change's decision log entry is kept with it,
-    /// under the same lock.
-    fn apply<R>(&mut self, id: &InterventionId, change: &Change<R>) -> Option<Result<(), R>> {
-        let applied = change.apply(self.interventions.get_mut(id)?);
-        if applied.is_ok() {
-            for effect in &change.effects {
-                if let Effect::Append(entry) = effect {
-                    self.log.entry(*id).or_default().push(entry.as_ref().clone());
-                }
-            }
-        }
-        Some(applied)
-    }
-
-    /// Records new messages in the outbox, unsent (a message id recorded before is kept as it was).
-    fn record_messages(&mut self, intervention: &Intervention, messages: &[Message]) {
-        let stored = self.messages.entry(intervention.id).or_default();
-        for message in messages {
-            if stored.iter().all(|m| m.message.id != message.id) {
-                let slot = message.slot(intervention.expires_at);
-                stored.push(StoredMessage { message: message.clone(), slot, claimed_at: None });
-            }
-        }
-    }
-
-    /// Messages in the outbox part `part` whose instant is at or before `by`, oldest first.
-    fn slotted(&self, limit: usize, by: Timestamp, part: fn(Slot) -> Option<Timestamp>) -> Vec<Message> {
-        let mut found: Vec<(Timestamp, &Message)> = self
-            .messages
-            .values()
-            .flatten()
-            .filter_map(|m| m.slot.and_then(part).filter(|at| *at <= by).map(|at| (at, &m.message)))
-            .collect();
-        found.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.id.cmp(&b.1.id)));
-        found.into_iter().take(limit).map(|(_, m)| m.clone()).collect()
-    }
-
-    fn count_allowance(&mut self, id: &InterventionId, now: Timestamp) {
-        let Some(intervention) = self.interventions.get(id) else { return };
-        if intervention.tier.counts_against_allowance() {
-            let key = (intervention.environment_id.clone(), now.year_month());
-            *self.allowance.entry(key).or_default() += 1;
-        }
-    }
-}
+use super::tables::{StoredMessage, Tables};
 
 /// Interventions in memory.
 #[derive(Default)]

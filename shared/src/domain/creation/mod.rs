@@ -15,11 +15,13 @@ use crate::domain::time::Timestamp;
 mod sendable;
 mod settings;
 mod spec;
+mod timing;
 
 pub use sendable::check_sendable;
 pub use settings::fingerprint;
 use settings::{check_idempotency_key, context_at, parse_quorum, parse_remind, parse_reviewers, required_id};
 use spec::{parse_spec, CreationSpec, OnTimeoutSpec};
+use timing::{check_timeout_window, parse_expiry, parse_run_available_until};
 
 /// Default link lifetime, in hours.
 pub const DEFAULT_EXPIRATION_HOURS: f64 = 1.0;
@@ -230,54 +232,6 @@ fn parse_tier(tier: Option<&str>) -> Result<Tier, ConfigError> {
     }
 }
 
-fn parse_run_available_until(text: Option<String>, now: Timestamp) -> Result<Timestamp, ConfigError> {
-    let until = match text {
-        Some(text) => Timestamp::parse_rfc3339(&text).ok_or_else(|| {
-            ConfigError::new("runAvailableUntil", format!("{text:?} is not an RFC 3339 date-time with an offset"))
-        })?,
-        None => return Err(ConfigError::new("runAvailableUntil", "is required")),
-    };
-    if until <= now {
-        return Err(ConfigError::new("runAvailableUntil", "is in the past: the run can no longer be resumed"));
-    }
-    Ok(until)
-}
-
-/// When the link expires: `urlExpirationHours` after `now`, never after the run.
-fn parse_expiry(
-    hours: Option<serde_json::Number>,
-    now: Timestamp,
-    run_available_until: Timestamp,
-) -> Result<Timestamp, ConfigError> {
-    let hours = match hours {
-        Some(n) => n
-            .as_f64()
-            .filter(|h| h.is_finite())
-            .ok_or_else(|| ConfigError::new("urlExpirationHours", format!("{n} is not a number of hours")))?,
-        None => DEFAULT_EXPIRATION_HOURS,
-    };
-    if hours <= 0.0 {
-        return Err(ConfigError::new("urlExpirationHours", format!("{hours} must be more than 0")));
-    }
-    if hours > MAX_EXPIRATION_HOURS {
-        return Err(ConfigError::new("urlExpirationHours", format!("{hours} is more than {MAX_EXPIRATION_HOURS}")));
-    }
-    let expires_at = now.plus_millis((hours * 3_600_000.0).round() as i64);
-    if expires_at <= now {
-        return Err(ConfigError::new("urlExpirationHours", format!("{hours} is less than a millisecond")));
-    }
-    if expires_at > run_available_until {
-        return Err(ConfigError::new(
-            "urlExpirationHours",
-            format!(
-                "{hours} hours would outlive the run, which is available only until {}",
-                run_available_until.to_rfc3339()
-            ),
-        ));
-    }
-    Ok(expires_at)
-}
-
 /// The uses the link allows: `maxUrlUses`, or one per reviewer who may answer (the requester may not).
 fn parse_max_uses(
     max: Option<serde_json::Number>,
@@ -356,26 +310,6 @@ fn check_link_key(key: &ContextKey, context: &Context, form: Option<&FormDocumen
         ));
     }
     Ok(())
-}
-
-/// An `onTimeout` link expires early enough before the run's end for a late timer to still queue.
-fn check_timeout_window(expires_at: Timestamp, run_available_until: Timestamp) -> Result<(), ConfigError> {
-    if expires_at.plus_millis(SCHEDULER_LATENESS_MILLIS) < run_available_until {
-        return Ok(());
-    }
-    Err(ConfigError::new(
-        "onTimeout",
-        format!(
-            "the link expires at {}, {} s before runAvailableUntil {}; the timer fires up to {} s late and the \
-             timeout is queued only while the run is available: shorten urlExpirationHours or extend \
-             runAvailableUntil so that more than {} s are left",
-            expires_at.to_rfc3339(),
-            (run_available_until.millis() - expires_at.millis()) / 1000,
-            run_available_until.to_rfc3339(),
-            SCHEDULER_LATENESS_MILLIS / 1000,
-            SCHEDULER_LATENESS_MILLIS / 1000,
-        ),
-    ))
 }
 
 impl Intervention {

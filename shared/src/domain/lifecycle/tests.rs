@@ -2,6 +2,7 @@ use super::*;
 use crate::domain::creation::NewIntervention;
 use crate::domain::id::InterventionId;
 use crate::domain::model::{Quorum, Tally};
+use crate::domain::task::TaskToken;
 use crate::domain::task::TASK_CLAIM_MILLIS;
 
 fn now() -> Timestamp {
