@@ -159,7 +159,7 @@ mod tests {
             votes: None,
             pending_reviewers: None,
             action: None,
-            shown: serde_json::Value::Null,
+            shown: crate::domain::proof::Shown::default(),
             digest: String::new(),
             changes: None,
             receipt: None,

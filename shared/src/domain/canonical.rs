@@ -7,6 +7,11 @@
 //! ±2^53, which RFC 8785 writes as the nearest double) is written by `serde_json_canonicalizer`, which
 //! formats numbers as ECMAScript does.
 
+use std::fmt;
+use std::sync::Arc;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -40,6 +45,67 @@ pub fn digest(value: &Value) -> String {
     sha256_digest(&canonical(value))
 }
 
+/// A JSON document kept in canonical form (the presented document, `shown`): written once, shared by every
+/// copy, sized and sent as bytes, and signed without being written again. Absent is `null`.
+#[derive(Clone, Default)]
+pub struct Document(Option<Arc<RawValue>>);
+
+impl Document {
+    /// The document `value`, in its canonical form.
+    pub fn from_value(value: &Value) -> Self {
+        if value.is_null() {
+            return Self(None);
+        }
+        let text = String::from_utf8(canonical(value)).unwrap_or_default();
+        // Canonical JSON is JSON: the check cannot fail.
+        Self(RawValue::from_string(text).ok().map(Arc::from))
+    }
+
+    /// No document (a continuation stored before documents were carried).
+    pub fn is_absent(&self) -> bool {
+        self.0.is_none()
+    }
+
+    /// The canonical JSON text (`null` when absent).
+    pub fn canonical_json(&self) -> &str {
+        self.0.as_deref().map_or("null", RawValue::get)
+    }
+
+    /// The document as a JSON value.
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(self.canonical_json()).unwrap_or(Value::Null)
+    }
+}
+
+impl PartialEq for Document {
+    fn eq(&self, other: &Self) -> bool {
+        // Canonical: the same document is the same text.
+        self.canonical_json() == other.canonical_json()
+    }
+}
+
+impl fmt::Debug for Document {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.canonical_json())
+    }
+}
+
+impl Serialize for Document {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match &self.0 {
+            Some(raw) => raw.serialize(serializer),
+            None => serializer.serialize_unit(),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Document {
+    /// From any JSON (a stored continuation, a consumer's value): written again in canonical form.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(Self::from_value(&Value::deserialize(deserializer)?))
+    }
+}
+
 fn write(value: &Value, out: &mut Vec<u8>) {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
@@ -63,21 +129,40 @@ fn write(value: &Value, out: &mut Vec<u8>) {
             }
             out.push(b']');
         }
-        Value::Object(map) => {
-            let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-            entries.sort_by(|a, b| utf16_order(a.0, b.0));
-            out.push(b'{');
-            for (i, (key, item)) in entries.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                string(key, out);
-                out.push(b':');
-                write(item, out);
-            }
-            out.push(b'}');
+        Value::Object(map) => object(map.iter().map(|(k, v)| (k.as_str(), Member::Value(v))).collect(), out),
+    }
+}
+
+/// Appends the canonical JSON of the object `map` with one more member, `key`, whose value `raw` is already
+/// canonical JSON: a document kept in canonical form goes in as it is, without being written again.
+pub fn write_canonical_with(map: &serde_json::Map<String, Value>, key: &str, raw: &[u8], out: &mut Vec<u8>) {
+    let mut entries: Vec<(&str, Member)> =
+        map.iter().filter(|(k, _)| k.as_str() != key).map(|(k, v)| (k.as_str(), Member::Value(v))).collect();
+    entries.push((key, Member::Raw(raw)));
+    object(entries, out);
+}
+
+/// A member's value: to be written, or written already.
+enum Member<'a> {
+    Value(&'a Value),
+    Raw(&'a [u8]),
+}
+
+fn object(mut entries: Vec<(&str, Member)>, out: &mut Vec<u8>) {
+    entries.sort_by(|a, b| utf16_order(a.0, b.0));
+    out.push(b'{');
+    for (i, (key, item)) in entries.into_iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        string(key, out);
+        out.push(b':');
+        match item {
+            Member::Value(value) => write(value, out),
+            Member::Raw(raw) => out.extend_from_slice(raw),
         }
     }
+    out.push(b'}');
 }
 
 fn string(text: &str, out: &mut Vec<u8>) {

@@ -98,6 +98,10 @@ pub struct Intervention {
     /// created before it was kept (computed when needed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision_digest: Option<String>,
+    /// The presented document (`proof::shown`), as written at creation: never stored, so an intervention
+    /// read back from a table has none and writes it again from its form and context.
+    #[serde(skip)]
+    pub kept_shown: Option<crate::domain::canonical::Document>,
     /// What to queue when the link expires unanswered.
     pub on_timeout: Option<OnTimeout>,
     /// Digest of the creation input, to tell a retry of the creation from another input (absent on

@@ -52,7 +52,7 @@ pub struct InterventionRecord {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub action: Option<serde_json::Value>,
     /// What every reviewer was shown (no secret key's value).
-    pub shown: serde_json::Value,
+    pub shown: proof::Shown,
     /// The digest every continuation of it carries (of `action` and `shown`).
     pub digest: String,
     /// The messages sent to its reviewers (never their links), by id.

@@ -7,7 +7,7 @@ use crate::domain::context::{Context, ContextKey};
 use crate::domain::id::{InterventionId, SubmissionId, REMINDER_SUFFIX, TIMEOUT_SUFFIX};
 use crate::domain::model::{Intervention, Submission};
 use crate::domain::proof::receipt::Receipt;
-use crate::domain::proof::{self, Change};
+use crate::domain::proof::{self, Change, Shown};
 
 mod sqs;
 
@@ -97,8 +97,8 @@ pub struct Continuation {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub action: Option<serde_json::Value>,
     /// The document every reviewer was shown (`proof::shown`).
-    #[serde(skip_serializing_if = "serde_json::Value::is_null", default)]
-    pub shown: serde_json::Value,
+    #[serde(skip_serializing_if = "Shown::is_absent", default)]
+    pub shown: Shown,
     /// `sha256:` of the canonical JSON of `{action, shown}`: what was decided on, for a consumer to check.
     #[serde(skip_serializing_if = "String::is_empty", default)]
     pub digest: String,
@@ -322,7 +322,7 @@ mod tests {
             votes: None,
             pending_reviewers: None,
             action: None,
-            shown: serde_json::Value::Null,
+            shown: Shown::default(),
             digest: String::new(),
             changes: None,
             receipt: None,

@@ -333,6 +333,7 @@ impl Intervention {
             secret_keys: new.secret_keys,
             action: new.action,
             decision_digest: None,
+            kept_shown: None,
             on_timeout: new.on_timeout,
             creation_fingerprint: Some(new.fingerprint),
             reviewers: new.reviewers,
@@ -348,8 +349,9 @@ impl Intervention {
             first_answer: None,
             log_head: None,
         };
-        let shown = proof::shown(&intervention);
-        intervention.decision_digest = Some(proof::decision_digest(intervention.action.as_ref(), &shown));
+        let shown = proof::write_shown(&intervention);
+        intervention.decision_digest = Some(proof::shown_digest(intervention.action.as_ref(), &shown));
+        intervention.kept_shown = Some(shown);
         intervention
     }
 }

@@ -95,6 +95,8 @@ fn worst_decision_bytes(
     // The form as it would be with these limits: the continuation's `shown` document names each maxLength.
     // (Its decision digest stays the one made at creation: only the size is wanted, and that is the same.)
     let mut intervention = intervention.clone();
+    // The document kept at creation is the form as it is: written again from the changed one.
+    intervention.kept_shown = None;
     let mut input = Context::default();
     for (field, limit) in intervention.form.iter_mut().flat_map(|f| &mut f.fields).zip(limits) {
         if let (FieldKind::Text { max_length, .. }, Some(limit)) = (&mut field.kind, limit) {

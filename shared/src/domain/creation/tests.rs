@@ -454,3 +454,17 @@ fn the_creation_fingerprint_keeps_its_form() {
     .unwrap();
     assert_eq!(super::fingerprint(&value), "ed05c922aaacf2fc03e3897c7fb8100eb435d9992b7f5e26359083157e33dc05");
 }
+
+#[test]
+fn the_document_kept_at_creation_is_the_one_an_intervention_read_back_writes() {
+    let mut input = example();
+    input["action"] = json!({"refund": {"amount": 1e30, "note": "é\u{1F600}"}});
+    let created = Intervention::new(InterventionId::random().unwrap(), parse(&input).unwrap(), now());
+    let kept = created.kept_shown.clone().expect("kept at creation");
+    let read_back: Intervention = serde_json::from_value(serde_json::to_value(&created).unwrap()).unwrap();
+    assert!(read_back.kept_shown.is_none(), "never stored");
+    assert_eq!(proof::shown(&read_back), kept);
+    assert_eq!(proof::shown(&read_back).canonical_json(), kept.canonical_json());
+    assert_eq!(proof::shown_digest(read_back.action.as_ref(), &kept), created.decision_digest.clone().unwrap());
+    assert_eq!(proof::decision_digest(read_back.action.as_ref(), &kept.to_value()), created.decision_digest.unwrap());
+}

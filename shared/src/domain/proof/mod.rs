@@ -9,7 +9,7 @@ mod shown;
 pub use changes::{changes, Change};
 pub use receipt::verify as verify_receipt;
 pub use shown::{
-    action_lines, check_action, shown, shown_details, shown_field, Shown, DEFAULT_TITLE, MAX_ACTION_BYTES,
+    action_lines, check_action, shown, shown_details, shown_field, write_shown, Shown, DEFAULT_TITLE, MAX_ACTION_BYTES,
 };
 
 pub use crate::domain::canonical::{canonical, sha256_digest, DIGEST_PREFIX};
@@ -21,12 +21,23 @@ use crate::domain::model::Intervention;
 /// (`action` null when none was given). A consumer recomputes it from its own copy of the action and the
 /// continuation's `shown`.
 pub fn decision_digest(action: Option<&serde_json::Value>, shown: &serde_json::Value) -> String {
+    let mut canonical_shown = Vec::with_capacity(4096);
+    write_canonical(shown, &mut canonical_shown);
+    digest_of(action, &canonical_shown)
+}
+
+/// [`decision_digest`] of a presented document already in canonical form.
+pub fn shown_digest(action: Option<&serde_json::Value>, shown: &Shown) -> String {
+    digest_of(action, shown.canonical_json().as_bytes())
+}
+
+fn digest_of(action: Option<&serde_json::Value>, canonical_shown: &[u8]) -> String {
     // The canonical JSON of that object, written around the two without copying them ("action" < "shown").
-    let mut bytes = Vec::with_capacity(4096);
+    let mut bytes = Vec::with_capacity(canonical_shown.len() + 256);
     bytes.extend_from_slice(b"{\"action\":");
     write_canonical(action.unwrap_or(&serde_json::Value::Null), &mut bytes);
     bytes.extend_from_slice(b",\"shown\":");
-    write_canonical(shown, &mut bytes);
+    bytes.extend_from_slice(canonical_shown);
     bytes.push(b'}');
     sha256_digest(&bytes)
 }
@@ -36,7 +47,7 @@ pub fn decision_digest(action: Option<&serde_json::Value>, shown: &serde_json::V
 pub fn intervention_digest(intervention: &Intervention, shown: &Shown) -> String {
     match &intervention.decision_digest {
         Some(digest) => digest.clone(),
-        None => decision_digest(intervention.action.as_ref(), shown),
+        None => shown_digest(intervention.action.as_ref(), shown),
     }
 }
 

@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+pub use crate::domain::canonical::Document as Shown;
 use crate::domain::context::{Context, ContextKey, ContextValue};
 use crate::domain::error::ConfigError;
 use crate::domain::field::{initial_values, Field, FieldKind};
@@ -16,12 +17,23 @@ pub const DEFAULT_TITLE: &str = "Approval requested";
 /// Largest `action`, as compact JSON: it travels in every continuation and on every page.
 pub const MAX_ACTION_BYTES: usize = 16_384;
 
-/// The presented document of an intervention (`shown` in a continuation).
-pub type Shown = Value;
-
 /// The presented document: `title`, `prompt` (if any), `details` (`[{key, value}]` in the form's `show`
 /// order, each with its `label` and its `display`: the words shown) and `fields` (each as written, with `value`, what it starts with, instead of where that comes from).
+/// The one kept at creation (`Intervention::kept_shown`) or, for an intervention read back, written now:
+/// the same text, as it depends only on the form, the context and the secret keys, fixed at creation.
 pub fn shown(intervention: &Intervention) -> Shown {
+    match &intervention.kept_shown {
+        Some(kept) => kept.clone(),
+        None => write_shown(intervention),
+    }
+}
+
+/// The presented document of `intervention`, written from its form and context.
+pub fn write_shown(intervention: &Intervention) -> Shown {
+    Shown::from_value(&shown_value(intervention))
+}
+
+fn shown_value(intervention: &Intervention) -> Value {
     let form = intervention.form.as_ref();
     let details: Vec<Value> = shown_details(intervention)
         .map(|(shown, value)| {
