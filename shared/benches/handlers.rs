@@ -78,7 +78,7 @@ fn validate(c: &mut Criterion) {
     let rt = runtime();
     let (service, _) = support::memory_service();
     let (_, intervention) = rt.block_on(support::create_20_fields(&service, 1));
-    let form = intervention.form.as_ref();
+    let form = intervention.form.as_deref();
     let body = support::body_20_fields("sub-0123456789abcdef");
     assert!(input::validate(
         form,

@@ -162,7 +162,7 @@ fn hidden_submission_id(page: &str) -> String {
 }
 
 fn option_label(intervention: &Intervention, index: u8) -> String {
-    let form = intervention.form.as_ref().unwrap();
+    let form = intervention.form.as_deref().unwrap();
     form.one_click_options()[usize::from(index)].label.to_owned()
 }
 

@@ -106,7 +106,7 @@ pub async fn create_20_fields(service: &Service, max_uses: u32) -> (String, Inte
 
 /// The form page of `intervention`, exactly as the http layer renders a first view.
 pub fn render_form(intervention: &Intervention, submission_id: &str) -> maud::Markup {
-    let form = intervention.form.as_ref().expect("a form");
+    let form = intervention.form.as_deref().expect("a form");
     let shown = human_intervention::domain::proof::shown_details(intervention)
         .map(|(shown, v)| (shown.label(), shown.display_or_raw(v), false))
         .collect();

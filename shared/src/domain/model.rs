@@ -85,7 +85,7 @@ pub struct Intervention {
     /// Accepted submissions so far.
     pub uses: u32,
     /// The form, if any.
-    pub form: Option<FormDocument>,
+    pub form: Option<std::sync::Arc<FormDocument>>,
     /// The run's context.
     pub context: Context,
     /// Keys whose values are never shown or logged.

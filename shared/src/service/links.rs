@@ -31,7 +31,7 @@ pub(super) fn form_url(base_url: &str, keys: &LinkKeys, intervention: &Intervent
 
 /// The buttons of the single link's (or a reviewer's) message: one per option of the form's button field.
 fn option_urls(base_url: &str, keys: &LinkKeys, intervention: &Intervention, reviewer: Option<u8>) -> Vec<OptionLink> {
-    let Some(form) = intervention.form.as_ref() else { return Vec::new() };
+    let Some(form) = intervention.form.as_deref() else { return Vec::new() };
     let one_click = form.one_click_options();
     if !one_click.is_empty() {
         let (id, at) = (&intervention.id, intervention.expires_at);

@@ -219,7 +219,7 @@ fn link_option(intervention: &Intervention, option: Option<u8>) -> Option<Option
     match option {
         None => Some(None),
         Some(index) => {
-            let (_, value) = intervention.form.as_ref()?.one_click_option(index)?;
+            let (_, value) = intervention.form.as_deref()?.one_click_option(index)?;
             Some(Some(value.to_owned()))
         }
     }

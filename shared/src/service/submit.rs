@@ -125,7 +125,7 @@ impl Service {
                 Ok(_) => return Ok(self.unreadable(judged.refusal, BodyError::TooLarge)),
                 Err(error) => return Ok(self.unreadable(judged.refusal, error)),
             };
-            let form = judged.intervention.form.as_ref();
+            let form = judged.intervention.form.as_deref();
             let mut raw = match input::parse_body(posted.content_type, posted.idempotency_key, body.as_ref(), form) {
                 Ok(raw) => raw,
                 Err(error) => return Ok(self.unreadable(judged.refusal, error)),
@@ -210,7 +210,7 @@ impl Service {
             Some(id) => id.clone(),
             None => SubmissionId::random().map_err(|e| StoreError::Unavailable(format!("no random source: {e}")))?,
         };
-        let validated = match (input::validate(intervention.form.as_ref(), &raw), other_option) {
+        let validated = match (input::validate(intervention.form.as_deref(), &raw), other_option) {
             (result, None) => result,
             (Ok(_), Some(refused)) => Err(FieldErrors(vec![refused])),
             (Err(mut errors), Some(refused)) => {

@@ -328,7 +328,7 @@ impl Intervention {
             timed_out_at: None,
             max_uses: new.max_uses,
             uses: 0,
-            form: new.form,
+            form: new.form.map(std::sync::Arc::new),
             context: new.context,
             secret_keys: new.secret_keys,
             action: new.action,

@@ -98,7 +98,8 @@ fn worst_decision_bytes(
     // The document kept at creation is the form as it is: written again from the changed one.
     intervention.kept_shown = None;
     let mut input = Context::default();
-    for (field, limit) in intervention.form.iter_mut().flat_map(|f| &mut f.fields).zip(limits) {
+    for (field, limit) in intervention.form.iter_mut().flat_map(|f| &mut std::sync::Arc::make_mut(f).fields).zip(limits)
+    {
         if let (FieldKind::Text { max_length, .. }, Some(limit)) = (&mut field.kind, limit) {
             if max_length.is_some() || *limit != MAX_TEXT_CHARS {
                 *max_length = Some(*limit as u32);

@@ -16,7 +16,7 @@ pub fn compose(
     open_url: &str,
     buttons: Vec<Button>,
 ) -> MessageContent {
-    let form = intervention.form.as_ref();
+    let form = intervention.form.as_deref();
     let name_of = |id: &str| intervention.reviewers.iter().find(|r| r.id == id).map(|r| r.name.clone());
     MessageContent {
         kind,

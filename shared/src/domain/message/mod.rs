@@ -275,7 +275,7 @@ impl Intervention {
 
 /// The choice a message's buttons answer (the form's `button_field`).
 pub fn choice_field(intervention: &Intervention) -> Option<&Field> {
-    intervention.form.as_ref()?.button_field()
+    intervention.form.as_deref()?.button_field()
 }
 
 /// The buttons of a message: one per option link, labelled as the page labels the option; the quorum's

@@ -34,7 +34,7 @@ pub fn write_shown(intervention: &Intervention) -> Shown {
 }
 
 fn shown_value(intervention: &Intervention) -> Value {
-    let form = intervention.form.as_ref();
+    let form = intervention.form.as_deref();
     let details: Vec<Value> = shown_details(intervention)
         .map(|(shown, value)| {
             json!({ "key": shown.key, "label": shown.label(), "value": value, "display": shown.display_or_raw(value) })
