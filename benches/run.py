@@ -703,7 +703,8 @@ def measure_throughput():
 INSTRUCTIONS_BASELINE = os.path.join(ROOT, "benches", "instructions.json")
 # Each hot path of shared/benches/instructions.rs and how many requests callgrind counts (the total / n).
 INSTRUCTION_PATHS = [
-    ("view", 200, "view a link: GET /i/{token}, 20 fields, router"),
+    ("view", 200, "view a link viewed before (its page kept): GET /i/{token}, 20 fields, router"),
+    ("view_first", 200, "view a link for the first time (its page rendered), 20 fields, router"),
     ("submit", 200, "submit: POST /i/{token}, 20 fields, router"),
     ("vote", 99, "quorum vote: POST /i/{token}, 3 reviewers, router"),
     ("create", 100, "create: Service::create, 20-field input"),

@@ -6,7 +6,8 @@
 //!
 //! | path | one request |
 //! |---|---|
-//! | `view` | `GET /i/{token}` of a 20-field link through the public router, body collected |
+//! | `view` | `GET /i/{token}` of a 20-field link through the public router, body collected: the link viewed before (its page kept) |
+//! | `view_first` | the same, each time a link never viewed before (its page rendered) |
 //! | `submit` | a 20-field page post through the public router, success page collected |
 //! | `vote` | a quorum reviewer's 20-field vote through the public router (3 reviewers, all must approve) |
 //! | `create` | `Service::create` of the 20-field input |
@@ -67,8 +68,18 @@ fn main() {
 }
 
 /// Every path, in the table's order.
-const PATHS: [&str; 9] =
-    ["view", "submit", "vote", "create", "publish10", "publish10_local", "sign_local", "render20", "parse_validate20"];
+const PATHS: [&str; 10] = [
+    "view",
+    "view_first",
+    "submit",
+    "vote",
+    "create",
+    "publish10",
+    "publish10_local",
+    "sign_local",
+    "render20",
+    "parse_validate20",
+];
 
 fn run(rt: &Runtime, path: &str, n: usize) {
     let (service, _) = support::memory_service();
@@ -90,6 +101,17 @@ fn setup<'a>(rt: &'a Runtime, service: &'a Service, path: &str) -> (Prepare<'a>,
             let app = public_router(service.clone());
             let uri = format!("/i/{token}");
             (Box::new(|_| {}), Box::new(move |_| get_page(rt, &app, &uri)))
+        }
+        "view_first" => {
+            let app = public_router(service.clone());
+            let uri = std::rc::Rc::new(std::cell::RefCell::new(String::new()));
+            let prepared = uri.clone();
+            (
+                Box::new(move |_| {
+                    *prepared.borrow_mut() = format!("/i/{}", rt.block_on(support::create_20_fields(service, 1)).0);
+                }),
+                Box::new(move |_| get_page(rt, &app, &uri.borrow())),
+            )
         }
         "submit" => submissions(rt, service, false),
         "vote" => submissions(rt, service, true),
@@ -129,7 +151,7 @@ fn setup<'a>(rt: &'a Runtime, service: &'a Service, path: &str) -> (Prepare<'a>,
             (
                 Box::new(|_| {}),
                 Box::new(move |_: usize| {
-                    let form = intervention.form.as_ref();
+                    let form = intervention.form.as_deref();
                     let raw = input::parse_body(Some(support::FORM_CONTENT_TYPE), None, body.as_bytes(), form)
                         .expect("parses");
                     black_box(input::validate(form, &raw).expect("valid"));

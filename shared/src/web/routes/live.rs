@@ -15,7 +15,8 @@ use crate::domain::model::Intervention;
 use crate::domain::proof::{action_lines, shown_details, shown_field};
 use crate::service::LivePage;
 use crate::web::pages::{self, Confirm, FieldView, FormPage};
-use crate::web::routes::respond::html;
+use crate::web::routes::kept_pages::{KeptPages, PageKey};
+use crate::web::routes::respond::html_text;
 
 pub(super) use crate::domain::proof::DEFAULT_TITLE;
 
@@ -29,7 +30,7 @@ pub(super) fn render_form(
     values: impl Fn(&Field) -> Vec<String>,
     errors: Option<&FieldErrors>,
 ) -> Markup {
-    let form = intervention.form.as_ref();
+    let form = intervention.form.as_deref();
     let confirm = option.and_then(|option| {
         let field = form?.one_click_field()?;
         Some(Confirm { field: field.key.as_str(), question: field.label.as_str(), answer: field.option_label(option) })
@@ -64,21 +65,29 @@ pub(super) fn render_form(
 
 /// The live link's page: the form with its initial values (`preselect`, the `?option=` of a link to the
 /// form, chooses an option of its button field), or a one-click link's confirm page; as HTML or as JSON.
-pub(super) fn live_page(page: &LivePage, preselect: Option<&str>, json: bool) -> Response {
+/// The HTML page is served from `kept` when it was rendered before for the same key.
+pub(super) fn live_page(page: &LivePage, preselect: Option<&str>, json: bool, kept: &KeptPages) -> Response {
     let intervention = &page.intervention;
     let option = page.option.as_deref();
     // A one-click link answers its own option; `?option=` only chooses on the form.
     let chosen = match option {
-        Some(option) => intervention.form.as_ref().and_then(|f| f.one_click_field()).map(|f| (f, option)),
-        None => preselect.and_then(|value| intervention.form.as_ref()?.preselect(value)),
+        Some(option) => intervention.form.as_deref().and_then(|f| f.one_click_field()).map(|f| (f, option)),
+        None => preselect.and_then(|value| intervention.form.as_deref()?.preselect(value)),
     };
     if !json {
+        let key = PageKey::of(page, chosen.map(|(_, value)| value));
+        let submission_id = page.submission_id.as_str();
+        if let Some(kept_page) = kept.page(&key, submission_id) {
+            return html_text(StatusCode::OK, kept_page);
+        }
         let initial = |field: &Field| match chosen {
             Some((chosen, value)) if chosen.key == field.key => vec![value.to_owned()],
             _ => initial_values(field, &intervention.context),
         };
         let markup = render_form(intervention, page.reviewer, &page.submission_id, option, initial, None);
-        return html(StatusCode::OK, markup);
+        let rendered = markup.into_string();
+        kept.keep(key, &rendered, submission_id);
+        return html_text(StatusCode::OK, rendered);
     }
     Json(live_json(page)).into_response()
 }
@@ -87,7 +96,7 @@ pub(super) fn live_page(page: &LivePage, preselect: Option<&str>, json: bool) ->
 /// shown, and the link's state; a one-click link adds the option it answers.
 fn live_json(page: &LivePage) -> serde_json::Value {
     let intervention = &page.intervention;
-    let form = intervention.form.as_ref();
+    let form = intervention.form.as_deref();
     let fields: Vec<serde_json::Value> = form
         .map(|f| f.fields.as_slice())
         .unwrap_or(&[])

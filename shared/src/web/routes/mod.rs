@@ -7,21 +7,25 @@
 
 mod actions;
 mod headers;
+mod kept_pages;
 mod keys;
 mod live;
 mod records;
 mod respond;
 mod reviewer;
 
+use std::sync::Arc;
+
 use axum::response::Response;
 use axum::routing::get;
-use axum::Router;
+use axum::{Extension, Router};
 
 use crate::service::Service;
 use crate::web::pages;
 
 pub use actions::{action_router, Principal, TOO_LATE};
 pub use headers::{with_hsts, with_security_headers, CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
+pub use kept_pages::{KeptPages, MAX_KEPT_PAGES};
 pub use keys::RECEIPT_KEYS_PATH;
 pub use records::{record_router, MAX_PAGE};
 pub use respond::read_body;
@@ -29,14 +33,16 @@ pub use reviewer::LINK_PREFIX;
 
 use reviewer::{method_not_allowed, not_found, stylesheet, submit, view};
 
-/// The public routes: `GET`/`HEAD`/`POST /i/{token}`, the stylesheet and the receipt keys.
+/// The public routes: `GET`/`HEAD`/`POST /i/{token}`, the stylesheet and the receipt keys; the router keeps
+/// its rendered pages ([`KeptPages`]).
 pub fn public_router(service: Service) -> Router {
     let routes = Router::new()
         .route("/i/{token}", get(view).post(submit).fallback(method_not_allowed))
         .route(pages::STYLESHEET_PATH, get(stylesheet))
         .route(RECEIPT_KEYS_PATH, get(keys::receipt_keys))
         .fallback(not_found)
-        .with_state(service);
+        .with_state(service)
+        .layer(Extension(Arc::new(KeptPages::default())));
     with_security_headers(routes)
 }
 

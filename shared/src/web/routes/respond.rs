@@ -35,7 +35,12 @@ pub(super) fn unavailable(error: &StoreError) -> HttpError {
 }
 
 pub(super) fn html(status: StatusCode, markup: Markup) -> Response {
-    (status, Html(markup.into_string())).into_response()
+    html_text(status, markup.into_string())
+}
+
+/// A page already rendered.
+pub(super) fn html_text(status: StatusCode, page: String) -> Response {
+    (status, Html(page)).into_response()
 }
 
 /// Reads a body of at most `limit` bytes (for the local server's JSON routes).

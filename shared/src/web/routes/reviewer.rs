@@ -4,8 +4,9 @@
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use serde_json::json;
+use std::sync::Arc;
 
 use crate::domain::field::Field;
 use crate::domain::input::{self, BodyError, RawInput};
@@ -13,6 +14,7 @@ use crate::domain::rejection::Rejection;
 use crate::service::{Posted, Service, SubmitResult, View};
 use crate::web::error::HttpError;
 use crate::web::pages;
+use crate::web::routes::kept_pages::KeptPages;
 use crate::web::routes::live::{live_page, render_form, DEFAULT_TITLE};
 use crate::web::routes::respond::{html, unavailable, wants_json};
 
@@ -25,12 +27,17 @@ fn raw_token(request_path: &str) -> &str {
     request_path.strip_prefix(LINK_PREFIX).unwrap_or("")
 }
 
-pub(super) async fn view(State(service): State<Service>, headers: HeaderMap, request: Request) -> Response {
+pub(super) async fn view(
+    State(service): State<Service>,
+    Extension(kept): Extension<Arc<KeptPages>>,
+    headers: HeaderMap,
+    request: Request,
+) -> Response {
     let json = wants_json(&headers);
     let token = raw_token(request.uri().path()).to_owned();
     let preselect = option_query(request.uri().query());
     match service.view(&token).await {
-        Ok(View::Live(page)) => live_page(&page, preselect.as_deref(), json),
+        Ok(View::Live(page)) => live_page(&page, preselect.as_deref(), json, &kept),
         Ok(View::Rejected(rejection)) => HttpError::Rejected(rejection).render(json),
         Err(error) => unavailable(&error).render(json),
     }
@@ -75,7 +82,7 @@ fn submitted(result: SubmitResult, json: bool) -> Response {
                 }))
                 .into_response()
             } else {
-                let title = intervention.form.as_ref().map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE);
+                let title = intervention.form.as_deref().map(|f| f.title.as_str()).unwrap_or(DEFAULT_TITLE);
                 html(StatusCode::OK, pages::success_page(&intervention.correlation_id, title))
             }
         }
