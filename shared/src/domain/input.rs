@@ -109,19 +109,20 @@ impl RawInput {
 
     /// A digest of the values of the form's fields: equal for a repeat of the same post.
     pub fn fingerprint(&self, form: Option<&FormDocument>) -> [u8; 32] {
-        let mut hash = Sha256::new();
+        // The hashed bytes gathered first: one digest of a buffer costs a fraction of a hundred small updates.
+        let mut bytes = Vec::with_capacity(1024);
         for field in form.map(|f| f.fields.as_slice()).unwrap_or(&[]) {
             let key = field.key.as_str();
             let values = self.values(key);
-            hash.update((key.len() as u64).to_be_bytes());
-            hash.update(key.as_bytes());
-            hash.update((values.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(&(key.len() as u64).to_be_bytes());
+            bytes.extend_from_slice(key.as_bytes());
+            bytes.extend_from_slice(&(values.len() as u64).to_be_bytes());
             for value in values {
-                hash.update((value.len() as u64).to_be_bytes());
-                hash.update(value.as_bytes());
+                bytes.extend_from_slice(&(value.len() as u64).to_be_bytes());
+                bytes.extend_from_slice(value.as_bytes());
             }
         }
-        hash.finalize().into()
+        Sha256::digest(&bytes).into()
     }
 }
 

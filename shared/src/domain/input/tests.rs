@@ -211,6 +211,20 @@ fn a_repeat_of_the_same_post_has_the_same_fingerprint() {
     let c = form_body("decision=reject&note=x&_submissionId=s1").unwrap();
     assert_eq!(a.fingerprint(Some(&f)), b.fingerprint(Some(&f)));
     assert_ne!(a.fingerprint(Some(&f)), c.fingerprint(Some(&f)));
+    // Stored submissions keep theirs: the bytes hashed are the form's keys in order, each with its values,
+    // every length as 8 big-endian bytes.
+    let mut stored = sha2::Sha256::new();
+    for field in &f.fields {
+        let values = a.values(field.key.as_str());
+        sha2::Digest::update(&mut stored, (field.key.as_str().len() as u64).to_be_bytes());
+        sha2::Digest::update(&mut stored, field.key.as_str().as_bytes());
+        sha2::Digest::update(&mut stored, (values.len() as u64).to_be_bytes());
+        for value in values {
+            sha2::Digest::update(&mut stored, (value.len() as u64).to_be_bytes());
+            sha2::Digest::update(&mut stored, value.as_bytes());
+        }
+    }
+    assert_eq!(a.fingerprint(Some(&f)), <[u8; 32]>::from(sha2::Digest::finalize(stored)));
 }
 
 #[test]
