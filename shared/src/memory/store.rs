@@ -111,7 +111,7 @@ impl InterventionStore for MemoryStore {
             Some(Err(refusal)) => return Ok(refusal.into()),
             Some(Ok(())) => {}
         }
-        tables.submissions.entry(id).or_default().push(submission.clone());
+        tables.record_submission(submission.clone());
         if let Some(continuation) = continuation {
             tables.count_allowance(&id, change.at);
             tables.record_continuation(id, continuation, change.at);

@@ -15,6 +15,9 @@ use crate::domain::time::Timestamp;
 pub(super) struct Tables {
     pub(super) interventions: HashMap<InterventionId, Intervention>,
     pub(super) submissions: HashMap<InterventionId, Vec<Submission>>,
+    /// Where each submission is in its intervention's list: a repeat is found without reading them all
+    /// (a link with many uses would make every post read every earlier one).
+    pub(super) submission_at: HashMap<(InterventionId, SubmissionId), usize>,
     /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded
     /// (shared with `recorded`: a continuation is copied once, when it is recorded).
     pub(super) outbox: Vec<(Timestamp, Arc<Continuation>)>,
@@ -41,7 +44,16 @@ pub(super) struct StoredMessage {
 impl Tables {
     /// The submission recorded under this id, if any.
     pub(super) fn submission(&self, id: &InterventionId, submission_id: &SubmissionId) -> Option<&Submission> {
-        self.submissions.get(id).and_then(|all| all.iter().find(|s| &s.submission_id == submission_id))
+        let at = *self.submission_at.get(&(*id, submission_id.clone()))?;
+        self.submissions.get(id)?.get(at)
+    }
+
+    /// Records an accepted submission, after its intervention's earlier ones.
+    pub(super) fn record_submission(&mut self, submission: Submission) {
+        let id = submission.intervention_id;
+        let all = self.submissions.entry(id).or_default();
+        self.submission_at.insert((id, submission.submission_id.clone()), all.len());
+        all.push(submission);
     }
 
     /// Records a continuation: in the outbox (until published) and among the intervention's continuations.
