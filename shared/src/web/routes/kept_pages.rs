@@ -9,8 +9,9 @@ use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
 use crate::service::LivePage;
 
-/// Most pages kept at once (a 20-field page is about 20 KB); when full, all are dropped and kept again.
-pub const MAX_KEPT_PAGES: usize = 256;
+/// Most bytes of pages kept at once (a 20-field page is about 20 KB; a function has 128 MB in all): when the
+/// next page would not fit, all are dropped and kept again as they are viewed.
+pub const MAX_KEPT_BYTES: usize = 4 * 1024 * 1024;
 
 /// Everything a live link's HTML page shows but its submission id: the intervention's form, context,
 /// action and reviewers are fixed at creation; what changes (the expiry, by an extension, and the quorum's
@@ -50,13 +51,19 @@ struct Kept {
 /// The kept pages of one router (each router has its own: nothing is shared between services).
 #[derive(Debug, Default)]
 pub struct KeptPages {
-    pages: Mutex<HashMap<PageKey, Arc<Kept>>>,
+    pages: Mutex<Pages>,
+}
+
+#[derive(Debug, Default)]
+struct Pages {
+    by_key: HashMap<PageKey, Arc<Kept>>,
+    bytes: usize,
 }
 
 impl KeptPages {
     /// The page kept under `key`, with `submission_id` in it.
     pub(super) fn page(&self, key: &PageKey, submission_id: &str) -> Option<String> {
-        let kept = self.pages.lock().ok()?.get(key).cloned()?;
+        let kept = self.pages.lock().ok()?.by_key.get(key).cloned()?;
         let mut page = String::with_capacity(kept.before.len() + submission_id.len() + kept.after.len());
         page.push_str(&kept.before);
         page.push_str(submission_id);
@@ -69,12 +76,19 @@ impl KeptPages {
     pub(super) fn keep(&self, key: PageKey, page: &str, submission_id: &str) {
         let mut found = page.match_indices(submission_id);
         let (Some((at, _)), None) = (found.next(), found.next()) else { return };
+        if page.len() > MAX_KEPT_BYTES / 4 {
+            return;
+        }
         let kept = Kept { before: page[..at].to_owned(), after: page[at + submission_id.len()..].to_owned() };
         let Ok(mut pages) = self.pages.lock() else { return };
-        if pages.len() >= MAX_KEPT_PAGES {
-            pages.clear();
+        if pages.bytes + page.len() > MAX_KEPT_BYTES {
+            pages.by_key.clear();
+            pages.bytes = 0;
         }
-        pages.insert(key, Arc::new(kept));
+        if let Some(replaced) = pages.by_key.insert(key, Arc::new(kept)) {
+            pages.bytes -= replaced.before.len() + replaced.after.len();
+        }
+        pages.bytes += page.len() - submission_id.len();
     }
 }
 
@@ -146,6 +160,37 @@ mod tests {
         let mut input = crate::domain::creation::tests::example();
         input["maxUrlUses"] = json!(max_uses);
         input
+    }
+
+    fn key(n: u32) -> super::PageKey {
+        super::PageKey {
+            intervention: crate::domain::id::InterventionId::random().unwrap(),
+            reviewer: None,
+            option: None,
+            chosen: None,
+            expires_at: Timestamp::from_millis(START),
+            approvals: Some(n),
+        }
+    }
+
+    #[test]
+    fn kept_pages_stay_within_their_bytes_and_a_page_that_cannot_be_split_is_not_kept() {
+        let kept = super::KeptPages::default();
+        let page = |id: &str| format!("{}<input value=\"{id}\">{}", "a".repeat(200_000), "b".repeat(200_000));
+        let keys: Vec<_> = (0..30).map(key).collect();
+        for (i, key) in keys.iter().enumerate() {
+            kept.keep(key.clone(), &page(&format!("id{i:03}")), &format!("id{i:03}"));
+            let bytes = kept.pages.lock().unwrap().bytes;
+            assert!(bytes <= super::MAX_KEPT_BYTES, "{bytes}");
+        }
+        assert_eq!(kept.page(&keys[29], "fresh"), Some(page("fresh")));
+        assert_eq!(kept.page(&keys[0], "fresh"), None, "dropped to make room");
+        let twice = key(99);
+        kept.keep(twice.clone(), "<b>same</b><i>same</i>", "same");
+        assert_eq!(kept.page(&twice, "x"), None, "the id twice: not kept");
+        let huge = key(100);
+        kept.keep(huge.clone(), &format!("{}<input value=\"id\">", "a".repeat(1_100_000)), "id");
+        assert_eq!(kept.page(&huge, "x"), None, "over a quarter of the bytes: not kept");
     }
 
     #[tokio::test]

@@ -25,7 +25,7 @@ use crate::web::pages;
 
 pub use actions::{action_router, Principal, TOO_LATE};
 pub use headers::{with_hsts, with_security_headers, CONTENT_SECURITY_POLICY, STRICT_TRANSPORT_SECURITY};
-pub use kept_pages::{KeptPages, MAX_KEPT_PAGES};
+pub use kept_pages::{KeptPages, MAX_KEPT_BYTES};
 pub use keys::RECEIPT_KEYS_PATH;
 pub use records::{record_router, MAX_PAGE};
 pub use respond::read_body;
