@@ -5,7 +5,8 @@
 #      with their contract with create-link
 #      (infra/check_translate.py);
 #   3. least privilege and secret handling (infra/check_iam.py);
-#   4. the examples (the consumer, the durable function) compile.
+#   4. every metric the functions emit is read by an alarm or the dashboard (infra/check_metrics.py);
+#   5. the examples (the consumer, the durable function) compile.
 # Tools go into the repository's virtualenv (.venv), created if missing.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -41,6 +42,9 @@ echo "== SAM translation and state machines (infra/check_translate.py)"
 
 echo "== least privilege and secrets (infra/check_iam.py)"
 "$VENV/bin/python" infra/check_iam.py || failed+=("check_iam.py")
+
+echo "== every metric emitted is read (infra/check_metrics.py)"
+"$VENV/bin/python" infra/check_metrics.py || failed+=("check_metrics.py")
 
 echo "== the examples compile (the consumer, the durable function)"
 for example in infra/examples/consumer.py infra/examples/durable_approval.py; do
