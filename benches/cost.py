@@ -30,6 +30,11 @@ PRICES = {
     "rest_api_request": 3.50 / 1e6,  # API Gateway REST API, first 333 million a month
     "sfn_transition": 0.025 / 1e3,  # Step Functions standard workflow state transition
     "logs_gb": 0.50,  # CloudWatch Logs standard ingestion, per GB
+    # A deployment's monthly costs, whatever the traffic:
+    "custom_metric_month": 0.30,  # CloudWatch, per metric (name + dimension values), first 10,000
+    "alarm_month": 0.10,  # CloudWatch standard-resolution alarm
+    "dashboard_month": 3.00,  # CloudWatch dashboard (an account's first three are free)
+    "kms_key_month": 1.00,  # KMS customer managed key
 }
 
 # Assumed in-region latency of one call (ms); the number of calls is what the bench measures.
@@ -196,6 +201,43 @@ def table(measured, per=1000):
     out.append(f"| **total (warm)** | ours ${ours_total:.4f} beside the sample's ${sample_total:.4f} | | | "
                f"{ours_total / sample_total:.2f}× |" if sample_total else "| total | | | | n/a |")
     out += ["", "Counted per approval: " + "; ".join(ours_detail + ["sample: " + d for d in sample_detail]) + "."]
+    return "\n".join(out)
+
+
+def emf_metrics(lines):
+    """The distinct custom metrics (name and dimension values) in EMF documents: what CloudWatch bills a month."""
+    seen = set()
+    for line in lines:
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        for directive in doc.get("_aws", {}).get("CloudWatchMetrics", []):
+            for dimensions in directive.get("Dimensions", []):
+                for metric in directive.get("Metrics", []):
+                    seen.add((directive.get("Namespace"), metric["Name"],
+                              tuple((d, str(doc.get(d))) for d in dimensions)))
+    return seen
+
+
+def fixed_monthly(template, metrics):
+    """What a deployment costs a month whatever its traffic: the custom metrics seen (`emf_metrics`), and the
+    template's alarms, dashboards and KMS keys; as a markdown table."""
+    rows = [
+        ("custom metrics seen in this run's bursts (a lower bound: each further rejection reason, channel and "
+         "outcome in use adds one)", len(metrics), PRICES["custom_metric_month"]),
+        ("alarms", template.count("Type: AWS::CloudWatch::Alarm"), PRICES["alarm_month"]),
+        ("dashboards", template.count("Type: AWS::CloudWatch::Dashboard"), PRICES["dashboard_month"]),
+        ("KMS keys (the receipts')", template.count("Type: AWS::KMS::Key"), PRICES["kms_key_month"]),
+    ]
+    out = [f"A deployment's fixed monthly cost (prices of {PRICES_DATE}; DynamoDB on demand, SQS, Lambda, the "
+           "Scheduler and the HTTP API have none)", "", "| item | count | unit price a month | cost a month |",
+           "|---|---|---|---|"]
+    total = 0.0
+    for what, count, price in rows:
+        total += count * price
+        out.append(f"| {what} | {count} | ${price:.2f} | ${count * price:.2f} |")
+    out.append(f"| **total** | | | ${total:.2f} |")
     return "\n".join(out)
 
 

@@ -892,7 +892,14 @@ def cost_table(init, round_trips, memory):
     }
     with open(os.path.join(OUT, "cost_inputs.json"), "w") as f:
         f.write(cost.dumps(measured))
-    return cost.table(measured)
+    emf = []
+    for name in sorted(os.listdir(os.path.join(OUT, "logs"))):
+        if name.endswith(".stdout") and not name.startswith("hello"):
+            with open(os.path.join(OUT, "logs", name), errors="replace") as f:
+                emf.extend(f)
+    with open(os.path.join(ROOT, "infra", "template.yaml")) as f:
+        fixed = cost.fixed_monthly(f.read(), cost.emf_metrics(emf))
+    return cost.table(measured) + "\n\n" + fixed
 
 
 def main():
