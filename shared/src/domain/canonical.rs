@@ -56,9 +56,13 @@ impl Document {
         if value.is_null() {
             return Self(None);
         }
-        let text = String::from_utf8(canonical(value)).unwrap_or_default();
-        // Canonical JSON is JSON: the check cannot fail.
-        Self(RawValue::from_string(text).ok().map(Arc::from))
+        // Canonical JSON is JSON, and UTF-8: neither check fails; were one to, the document would still be
+        // kept, as serde_json writes it, rather than lost.
+        let raw = String::from_utf8(canonical(value))
+            .ok()
+            .and_then(|text| RawValue::from_string(text).ok())
+            .or_else(|| serde_json::value::to_raw_value(value).ok());
+        Self(raw.map(Arc::from))
     }
 
     /// No document (a continuation stored before documents were carried).
