@@ -1,4 +1,5 @@
-//! records's SDK floor: the clients it calls (DynamoDB, EventBridge Scheduler, SSM, Step Functions, Lambda), one call each.
+//! records's SDK floor: the clients it calls (DynamoDB, EventBridge Scheduler, SSM, Step Functions, Lambda), one call
+//! each.
 
 #[path = "../floor/mod.rs"]
 mod floor;
