@@ -144,7 +144,8 @@ LAMBDA_FUNCTIONS ?= $(sort $(notdir $(wildcard functions/*)))
 CARGO_LAMBDA_VERSION := 1.9.2
 ZIGLANG_VERSION := 0.17.1
 LAMBDA_PATH := PATH="$(CURDIR)/$(VENV)/bin:$$PATH"
-# The baselines of `make bench` (benches/hello-lambda, outside the workspace) build here.
+# The baselines of `make bench` (benches/hello-lambda and the functions' own floors benches/floors, outside the
+# workspace) build here.
 BASELINE_TARGET := $(CURDIR)/target/baseline
 # `make bench` measures x86_64 builds made as the packages are (non-PIE: .cargo/config.toml says why); the
 # explicit --target keeps the flag off build scripts and proc-macros. Through gcc the flag goes to the linker
@@ -170,6 +171,9 @@ bench: package $(VENV)/.moto
 	CARGO_TARGET_DIR=$(BASELINE_TARGET) $(BENCH_BUILD) --manifest-path benches/hello-lambda/Cargo.toml
 	cd benches/hello-lambda && CARGO_TARGET_DIR=$(BASELINE_TARGET) $(LAMBDA_PATH) \
 	  $(CARGO) lambda build --release --arm64 --output-format zip --bin hello-lambda --bin hello-dynamodb
+	CARGO_TARGET_DIR=$(BASELINE_TARGET) $(BENCH_BUILD) --manifest-path benches/floors/Cargo.toml
+	cd benches/floors && CARGO_TARGET_DIR=$(BASELINE_TARGET) $(LAMBDA_PATH) \
+	  $(CARGO) lambda build --release --arm64 --output-format zip
 	$(CARGO) bench -p human-intervention --bench handlers --bench submit_latency --bench instructions --no-run
 	$(CARGO) test -p intervention-tests --features aws --test round_trips --no-run
 	command -v wrk >/dev/null || apt-get install -y wrk

@@ -19,19 +19,20 @@ struct Scheduled {
 /// What the export needs, built once per cold start.
 struct Exporter {
     store: DynamoStore,
-    s3: human_intervention::aws::s3::Client,
+    s3: human_intervention::aws::LazyClient<s3::Client>,
     bucket: String,
     prefix: String,
     receipts: std::sync::Arc<dyn human_intervention::ports::receipts::ReceiptSigner>,
 }
 
-#[tokio::main]
+// One invocation at a time: no worker threads to start before the first one (init time, memory).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     human_intervention::telemetry::init();
     let config = human_intervention::aws::sdk_config()?;
     let exporter = Exporter {
         store: human_intervention::aws::store_from_env(&config)?,
-        s3: s3::client(&config),
+        s3: human_intervention::aws::deferred(&config, s3::client),
         bucket: human_intervention::aws::env("LOG_BUCKET")?,
         prefix: std::env::var("LOG_PREFIX").unwrap_or_default(),
         receipts: human_intervention::aws::receipts_from_env(&config)?,
@@ -49,14 +50,20 @@ async fn export(exporter: &Exporter, payload: Value) -> Result<Value, Invocation
     let mut keys = Vec::new();
     for environment_id in &scheduled.environment_ids {
         let now = SystemClock.now();
-        let key =
-            s3::export_to_s3(&exporter.store, &exporter.s3, &exporter.bucket, &exporter.prefix, environment_id, now)
-                .await
-                .map_err(|e| InvocationError::Export(e.to_string()))?;
+        let key = s3::export_to_s3(
+            &exporter.store,
+            exporter.s3.get(),
+            &exporter.bucket,
+            &exporter.prefix,
+            environment_id,
+            now,
+        )
+        .await
+        .map_err(|e| InvocationError::Export(e.to_string()))?;
         keys.push(key);
     }
     let published = exporter.receipts.public_keys().await.map_err(|e| InvocationError::Export(e.to_string()))?;
-    let receipt_keys = s3::publish_receipt_keys(&exporter.s3, &exporter.bucket, &exporter.prefix, &published)
+    let receipt_keys = s3::publish_receipt_keys(exporter.s3.get(), &exporter.bucket, &exporter.prefix, &published)
         .await
         .map_err(|e| InvocationError::Export(e.to_string()))?;
     Ok(json!({ "bucket": exporter.bucket, "keys": keys, "receiptKeys": receipt_keys }))

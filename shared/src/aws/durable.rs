@@ -7,6 +7,7 @@ use aws_sdk_lambda::types::ErrorObject;
 use aws_sdk_lambda::Client;
 use aws_smithy_types::Blob;
 
+use super::lazy::LazyClient;
 use super::sfn::{answer_error, task_error, StepFunctionsTasks};
 use crate::domain::task::{TaskToken, WaitKind};
 use crate::ports::tasks::{TaskError, TaskNotifier};
@@ -19,13 +20,13 @@ pub const MAX_CALLBACK_RESULT_BYTES: usize = 262_144;
 /// Waiting durable functions, through Lambda's callback API.
 #[derive(Clone)]
 pub struct DurableCallbacks {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl DurableCallbacks {
     /// Answers callbacks through this client.
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self { client: client.into() }
     }
 
     /// One attempt only, as for a Step Functions task: a retry after a lost reply would be refused as
@@ -39,7 +40,8 @@ impl DurableCallbacks {
 #[async_trait]
 impl TaskNotifier for DurableCallbacks {
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), TaskError> {
-        let sent = self.client.send_durable_execution_callback_heartbeat().callback_id(token.expose()).send().await;
+        let sent =
+            self.client.get().send_durable_execution_callback_heartbeat().callback_id(token.expose()).send().await;
         sent.map_err(task_error)?;
         Ok(())
     }
@@ -53,6 +55,7 @@ impl TaskNotifier for DurableCallbacks {
         }
         let sent = self
             .client
+            .get()
             .send_durable_execution_callback_success()
             .callback_id(token.expose())
             .result(Blob::new(output.as_bytes()))
@@ -68,6 +71,7 @@ impl TaskNotifier for DurableCallbacks {
         let object = ErrorObject::builder().error_type(error).error_message(cause).build();
         let sent = self
             .client
+            .get()
             .send_durable_execution_callback_failure()
             .callback_id(token.expose())
             .error(object)

@@ -6,6 +6,7 @@ pub mod dynamo;
 pub mod events;
 pub mod kms;
 pub mod lambda;
+pub mod lazy;
 pub mod s3;
 pub mod scheduler;
 pub mod ses;
@@ -25,6 +26,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::CertificateDer;
 
 pub use dynamo::DynamoStore;
+pub use lazy::LazyClient;
 pub use sqs::SqsQueue;
 
 use crate::channels::slack_client::SlackClient;
@@ -151,9 +153,16 @@ pub fn store_from_env(config: &aws_types::SdkConfig) -> Result<DynamoStore, Stri
     Ok(DynamoStore::new(aws_sdk_dynamodb::Client::new(config), env("TABLE_NAME")?))
 }
 
+/// A client of `config` built on its first call (see [`LazyClient`]): every client but the store's, which
+/// every invocation of every function calls.
+pub fn deferred<C: 'static>(config: &aws_types::SdkConfig, build: fn(&aws_types::SdkConfig) -> C) -> LazyClient<C> {
+    let config = config.clone();
+    LazyClient::deferred(move || build(&config))
+}
+
 /// The queue at `QUEUE_URL`.
 pub fn queue_from_env(config: &aws_types::SdkConfig) -> Result<SqsQueue, String> {
-    Ok(SqsQueue::new(aws_sdk_sqs::Client::new(config), env("QUEUE_URL")?))
+    Ok(SqsQueue::new(deferred(config, aws_sdk_sqs::Client::new), env("QUEUE_URL")?))
 }
 
 /// The link keys: `LINK_SIGNING_KEYS` itself, or the SSM SecureString named by
@@ -193,7 +202,7 @@ pub fn scheduler_from_env(config: &aws_types::SdkConfig) -> Result<Option<schedu
         role_arn: env("SCHEDULER_ROLE_ARN")?,
         dead_letter_arn: std::env::var("TIMEOUT_DLQ_ARN").ok(),
     };
-    Ok(Some(scheduler::EventBridgeScheduler::new(aws_sdk_scheduler::Client::new(config), target)))
+    Ok(Some(scheduler::EventBridgeScheduler::new(deferred(config, aws_sdk_scheduler::Client::new), target)))
 }
 
 /// The service on DynamoDB, with the link keys and links under `LINK_BASE_URL`; no timeout timers (see
@@ -225,7 +234,7 @@ pub fn with_tasks_from_env(service: Service, config: &aws_types::SdkConfig) -> R
 /// no continuation may leave unsigned.
 pub fn receipts_from_env(config: &aws_types::SdkConfig) -> Result<Arc<dyn ReceiptSigner>, String> {
     if let Ok(ids) = std::env::var("RECEIPT_KMS_KEY_IDS") {
-        return Ok(Arc::new(kms::KmsReceipts::from_setting(aws_sdk_kms::Client::new(config), &ids)?));
+        return Ok(Arc::new(kms::KmsReceipts::from_setting(deferred(config, aws_sdk_kms::Client::new), &ids)?));
     }
     if let Ok(spec) = std::env::var("RECEIPT_SIGNING_KEYS") {
         return Ok(Arc::new(LocalReceipts::parse(&spec).map_err(|e| format!("RECEIPT_SIGNING_KEYS: {e}"))?));
@@ -279,13 +288,18 @@ pub async fn channels_from_env(config: &aws_types::SdkConfig) -> Result<Channels
 /// The clients that answer waiting runs: Step Functions for tasks, Lambda for durable functions'
 /// callbacks (`AWS_ENDPOINT_URL_LAMBDA`, when set, is Lambda's endpoint alone, as in the SDKs that read it).
 pub fn tasks_from_env(config: &aws_types::SdkConfig) -> durable::WaitingRuns {
-    let mut lambda = aws_sdk_lambda::config::Builder::from(config);
-    if let Some(url) = std::env::var("AWS_ENDPOINT_URL_LAMBDA").ok().filter(|v| !v.is_empty()) {
-        lambda = lambda.endpoint_url(url);
-    }
+    let lambda_endpoint = std::env::var("AWS_ENDPOINT_URL_LAMBDA").ok().filter(|v| !v.is_empty());
+    let lambda_config = config.clone();
+    let lambda = LazyClient::deferred(move || {
+        let mut lambda = aws_sdk_lambda::config::Builder::from(&lambda_config);
+        if let Some(url) = &lambda_endpoint {
+            lambda = lambda.endpoint_url(url);
+        }
+        aws_sdk_lambda::Client::from_conf(lambda.build())
+    });
     durable::WaitingRuns::new(
-        sfn::StepFunctionsTasks::new(aws_sdk_sfn::Client::new(config)),
-        durable::DurableCallbacks::new(aws_sdk_lambda::Client::from_conf(lambda.build())),
+        sfn::StepFunctionsTasks::new(deferred(config, aws_sdk_sfn::Client::new)),
+        durable::DurableCallbacks::new(lambda),
     )
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_scheduler::types::{
 };
 use aws_sdk_scheduler::Client;
 
+use super::lazy::LazyClient;
 use crate::domain::id::InterventionId;
 use crate::domain::time::Timestamp;
 use crate::ports::schedule::{InterventionTimers, ScheduleError};
@@ -29,7 +30,7 @@ pub struct SchedulerTarget {
 /// Timeout timers on EventBridge Scheduler.
 #[derive(Clone)]
 pub struct EventBridgeScheduler {
-    client: Client,
+    client: LazyClient<Client>,
     target: SchedulerTarget,
 }
 
@@ -45,8 +46,8 @@ pub fn at_expression(at: Timestamp) -> String {
 
 impl EventBridgeScheduler {
     /// Schedules into `target.group`, invoking `target.function_arn`.
-    pub fn new(client: Client, target: SchedulerTarget) -> Self {
-        Self { client, target }
+    pub fn new(client: impl Into<LazyClient<Client>>, target: SchedulerTarget) -> Self {
+        Self { client: client.into(), target }
     }
 }
 
@@ -103,6 +104,7 @@ impl EventBridgeScheduler {
         let (target, window) = self.parts(input.clone())?;
         let created = self
             .client
+            .get()
             .create_schedule()
             .name(&name)
             .group_name(&self.target.group)
@@ -128,6 +130,7 @@ impl EventBridgeScheduler {
     async fn update(&self, name: String, input: serde_json::Value, at: Timestamp) -> Result<(), ScheduleError> {
         let (target, window) = self.parts(input)?;
         self.client
+            .get()
             .update_schedule()
             .name(&name)
             .group_name(&self.target.group)
@@ -143,7 +146,7 @@ impl EventBridgeScheduler {
     }
 
     async fn delete(&self, name: String) -> Result<(), ScheduleError> {
-        let result = self.client.delete_schedule().name(name).group_name(&self.target.group).send().await;
+        let result = self.client.get().delete_schedule().name(name).group_name(&self.target.group).send().await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_not_found_exception()) => Ok(()),

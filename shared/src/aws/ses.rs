@@ -11,6 +11,7 @@ use aws_sdk_sesv2::primitives::Blob;
 use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
 use aws_sdk_sesv2::Client;
 
+use super::lazy::LazyClient;
 use crate::channels::email::sender;
 use crate::ports::messages::{ChannelError, Email, Mailer};
 
@@ -33,13 +34,13 @@ const REFUSED_CODES: [&str; 6] = [
 /// Email on SES v2.
 #[derive(Clone)]
 pub struct SesMailer {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl SesMailer {
     /// Sends through this client.
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self { client: client.into() }
     }
 }
 
@@ -53,7 +54,7 @@ pub fn email_from_env() -> Result<Option<String>, String> {
 
 /// The mailer and its sender identity, when `EMAIL_FROM` is set.
 pub fn mailer_from_env(config: &aws_types::SdkConfig) -> Result<Option<(SesMailer, String)>, String> {
-    Ok(email_from_env()?.map(|from| (SesMailer::new(Client::new(config)), from)))
+    Ok(email_from_env()?.map(|from| (SesMailer::new(super::deferred(config, Client::new)), from)))
 }
 
 /// What a failed SendEmail means for the message.
@@ -114,6 +115,7 @@ impl Mailer for SesMailer {
             .timeout_config(TimeoutConfig::builder().operation_timeout(SEND_TIMEOUT).build());
         let sent = self
             .client
+            .get()
             .send_email()
             .from_email_address(&email.from)
             .destination(Destination::builder().set_to_addresses(Some(email.to.clone())).build())

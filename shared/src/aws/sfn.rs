@@ -6,19 +6,20 @@ use aws_sdk_sfn::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sfn::Client;
 use aws_smithy_runtime_api::http::Response as HttpResponse;
 
+use super::lazy::LazyClient;
 use crate::domain::task::{TaskGone, TaskToken};
 use crate::ports::tasks::{TaskError, TaskNotifier};
 
 /// Waiting runs on Step Functions.
 #[derive(Clone)]
 pub struct StepFunctionsTasks {
-    client: Client,
+    client: LazyClient<Client>,
 }
 
 impl StepFunctionsTasks {
     /// Answers tasks through this client.
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: impl Into<LazyClient<Client>>) -> Self {
+        Self { client: client.into() }
     }
 }
 
@@ -53,7 +54,7 @@ pub(super) fn answer_error<E: ProvideErrorMetadata + std::error::Error + 'static
 #[async_trait]
 impl TaskNotifier for StepFunctionsTasks {
     async fn heartbeat(&self, token: &TaskToken) -> Result<(), TaskError> {
-        self.client.send_task_heartbeat().task_token(token.expose()).send().await.map_err(task_error)?;
+        self.client.get().send_task_heartbeat().task_token(token.expose()).send().await.map_err(task_error)?;
         Ok(())
     }
 
@@ -63,6 +64,7 @@ impl TaskNotifier for StepFunctionsTasks {
         let once = aws_sdk_sfn::config::Builder::default().retry_config(RetryConfig::disabled());
         let sent = self
             .client
+            .get()
             .send_task_success()
             .task_token(token.expose())
             .output(output)
@@ -79,6 +81,7 @@ impl TaskNotifier for StepFunctionsTasks {
         let once = aws_sdk_sfn::config::Builder::default().retry_config(RetryConfig::disabled());
         let sent = self
             .client
+            .get()
             .send_task_failure()
             .task_token(token.expose())
             .error(error)

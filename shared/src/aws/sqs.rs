@@ -5,6 +5,7 @@ use aws_sdk_sqs::types::{MessageAttributeValue, SendMessageBatchRequestEntry};
 use aws_sdk_sqs::Client;
 use sha2::{Digest, Sha256};
 
+use super::lazy::LazyClient;
 use crate::domain::continuation::Continuation;
 use crate::domain::continuation::MAX_MESSAGE_BYTES;
 use crate::domain::id::hex;
@@ -15,7 +16,7 @@ use crate::ports::queue::{ContinuationQueue, QueueError, Refused, MAX_BATCH};
 /// and the intervention id orders; on a standard queue consumers de-duplicate by the id in the body.
 #[derive(Clone)]
 pub struct SqsQueue {
-    client: Client,
+    client: LazyClient<Client>,
     url: String,
     fifo: bool,
 }
@@ -30,10 +31,10 @@ fn attribute(value: &str) -> Result<MessageAttributeValue, QueueError> {
 
 impl SqsQueue {
     /// The queue at `url` (a `.fifo` URL is a FIFO queue).
-    pub fn new(client: Client, url: impl Into<String>) -> Self {
+    pub fn new(client: impl Into<LazyClient<Client>>, url: impl Into<String>) -> Self {
         let url = url.into();
         let fifo = url.ends_with(".fifo");
-        Self { client, url, fifo }
+        Self { client: client.into(), url, fifo }
     }
 
     /// The queue's URL.
@@ -59,6 +60,7 @@ impl SqsQueue {
         let entries = batch.iter().enumerate().map(|(i, c)| self.entry(i, c)).collect::<Result<Vec<_>, _>>()?;
         let output = self
             .client
+            .get()
             .send_message_batch()
             .queue_url(&self.url)
             .set_entries(Some(entries))
