@@ -139,33 +139,9 @@ impl ContinuationQueue for SqsQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::context::{Context, ContextKey, ContextValue};
-    use crate::domain::continuation::Outcome;
 
     fn continuation(i: usize, note_bytes: usize) -> Continuation {
-        let mut context = Context::default();
-        context.insert(ContextKey::parse("note").unwrap(), ContextValue::string("x".repeat(note_bytes)));
-        Continuation {
-            version: 1,
-            id: format!("AAAAAAAAAAAAAAAAAAAAAA:s{i}"),
-            outcome: Outcome::Submitted,
-            environment_id: "env".into(),
-            correlation_id: "run".into(),
-            rule_set_id: "next".into(),
-            intervention_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-            submission_id: Some(format!("s{i}")),
-            submitted_at: None,
-            reviewer_id: None,
-            counts_against_allowance: false,
-            context,
-            votes: None,
-            pending_reviewers: None,
-            action: None,
-            shown: crate::domain::proof::Shown::default(),
-            digest: String::new(),
-            changes: None,
-            receipt: None,
-        }
+        Continuation::with_note(&format!("s{i}"), &"x".repeat(note_bytes))
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(super) struct Tables {
     pub(super) submissions: HashMap<InterventionId, Vec<Submission>>,
     /// Where each submission is in its intervention's list: a repeat is found without reading them all
     /// (a link with many uses would make every post read every earlier one).
-    pub(super) submission_at: HashMap<(InterventionId, SubmissionId), usize>,
+    pub(super) submission_at: HashMap<InterventionId, HashMap<SubmissionId, usize>>,
     /// Continuations recorded but not yet on the queue, oldest first, with when they were recorded
     /// (shared with `recorded`: a continuation is copied once, when it is recorded).
     pub(super) outbox: Vec<(Timestamp, Arc<Continuation>)>,
@@ -44,7 +44,7 @@ pub(super) struct StoredMessage {
 impl Tables {
     /// The submission recorded under this id, if any.
     pub(super) fn submission(&self, id: &InterventionId, submission_id: &SubmissionId) -> Option<&Submission> {
-        let at = *self.submission_at.get(&(*id, submission_id.clone()))?;
+        let at = *self.submission_at.get(id)?.get(submission_id)?;
         self.submissions.get(id)?.get(at)
     }
 
@@ -52,7 +52,7 @@ impl Tables {
     pub(super) fn record_submission(&mut self, submission: Submission) {
         let id = submission.intervention_id;
         let all = self.submissions.entry(id).or_default();
-        self.submission_at.insert((id, submission.submission_id.clone()), all.len());
+        self.submission_at.entry(id).or_default().insert(submission.submission_id.clone(), all.len());
         all.push(submission);
     }
 

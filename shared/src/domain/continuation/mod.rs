@@ -297,24 +297,21 @@ pub fn recorded_order(continuations: &mut [Continuation]) {
     });
 }
 
+/// A submitted continuation whose context holds only `note`, for the tests of what carries one.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::context::ContextValue;
-    use crate::domain::proof::receipt::RECEIPT_RESERVE_BYTES;
-
-    fn continuation(text: &str) -> Continuation {
+impl Continuation {
+    pub(crate) fn with_note(submission_id: &str, note: &str) -> Self {
         let mut context = Context::default();
-        context.insert(ContextKey::parse("note").unwrap(), ContextValue::string(text));
-        Continuation {
+        context.insert(ContextKey::parse("note").unwrap(), crate::domain::context::ContextValue::string(note));
+        Self {
             version: 1,
-            id: "AAAAAAAAAAAAAAAAAAAAAA:s1".into(),
+            id: format!("AAAAAAAAAAAAAAAAAAAAAA:{submission_id}"),
             outcome: Outcome::Submitted,
             environment_id: "env".into(),
             correlation_id: "run".into(),
             rule_set_id: "next".into(),
             intervention_id: "AAAAAAAAAAAAAAAAAAAAAA".into(),
-            submission_id: Some("s1".into()),
+            submission_id: Some(submission_id.into()),
             submitted_at: Some("2026-11-25T10:00:00.000Z".into()),
             reviewer_id: None,
             counts_against_allowance: false,
@@ -327,6 +324,17 @@ mod tests {
             changes: None,
             receipt: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::context::ContextValue;
+    use crate::domain::proof::receipt::RECEIPT_RESERVE_BYTES;
+
+    fn continuation(text: &str) -> Continuation {
+        Continuation::with_note("s1", text)
     }
 
     #[test]
